@@ -1,0 +1,24 @@
+"""Explanation-quality metrics of Fel et al. (WACV 2022): pure functions on tensors."""
+
+from auditkit.metrics.fidelity import fidelity_subsets, mu_fidelity
+from auditkit.metrics.spearman import (
+    average_ranks,
+    constant_maps,
+    pairwise_spearman_distance,
+    spearman_distance,
+)
+from auditkit.metrics.stability import RECO_FORMS, balanced_accuracy_curve, mege, reco, reco_auc
+
+__all__ = [
+    "RECO_FORMS",
+    "average_ranks",
+    "balanced_accuracy_curve",
+    "constant_maps",
+    "fidelity_subsets",
+    "mege",
+    "mu_fidelity",
+    "pairwise_spearman_distance",
+    "reco",
+    "reco_auc",
+    "spearman_distance",
+]
