@@ -65,6 +65,12 @@ def _pearson_rows(
     return torch.where(undefined, torch.nan, corr.clamp(-1.0, 1.0))
 
 
+def _check_images(x: torch.Tensor) -> None:
+    if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[0] == 0:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise MetricInputError(f"x must be a non-empty tensor [N, C, H, W], got {shape}")
+
+
 def _check_inputs(
     model: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,
@@ -73,14 +79,12 @@ def _check_inputs(
     subset_size: int,
     n_subsets: int,
     baseline: float | torch.Tensor,
+    n_positions: int,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     if isinstance(model, nn.Module) and model.training:
         raise MetricInputError(
             "model is in training mode (dropout/batch-norm make f random): call model.eval() first"
         )
-    if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[0] == 0:
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise MetricInputError(f"x must be a non-empty tensor [N, C, H, W], got {shape}")
     n, c, h, w = x.shape
     if not isinstance(attributions, torch.Tensor) or attributions.shape not in (
         x.shape,
@@ -97,7 +101,7 @@ def _check_inputs(
         targets = targets.expand(n)
     if targets.shape != (n,) or targets.is_floating_point():
         raise MetricInputError(f"targets must be an int or an int tensor [N={n}], got {targets}")
-    check_int(subset_size, "subset_size", minimum=1, maximum=h * w - 1)
+    check_int(subset_size, "subset_size", minimum=1, maximum=n_positions - 1)
     check_int(n_subsets, "n_subsets", minimum=2)
     base = torch.as_tensor(baseline, dtype=x.dtype, device=x.device)
     if base.dim() > 3:
@@ -124,6 +128,7 @@ def mu_fidelity(
     n_subsets: int = 128,
     generator: torch.Generator | None = None,
     batch_size: int = 256,
+    cell_size: int = 1,
 ) -> torch.Tensor:
     """muF per image: Pearson correlation between attribution mass and score drop over subsets.
 
@@ -132,14 +137,17 @@ def mu_fidelity(
         x: images ``[N, C, H, W]``.
         attributions: ``[N, C, H, W]`` or ``[N, 1, H, W]``; channels are summed per position.
         targets: class c per image, ``int`` or ``Tensor[N]``.
-        subset_size: |S|, number of pixel positions per subset, ``1 <= |S| < H * W`` (the paper
-            uses 15% of the positions).
+        subset_size: |S|, number of positions per subset, ``1 <= |S| <`` the number of positions
+            (the paper uses 15% of the positions).
         baseline: value of the removed positions: a number or a tensor broadcastable to
             ``[C, H, W]`` (the paper uses 0).
         n_subsets: number of random subsets per image (>= 2).
         generator: seeds the subsets; see :func:`fidelity_subsets` for the draw order.
         batch_size: number of perturbed images per forward pass; bounds the memory, whatever
             ``n_subsets`` or the image size.
+        cell_size: side of the square cell a position stands for: 1 (default) removes single
+            pixels; c > 1 removes c x c cells of a ``ceil(H / c) x ceil(W / c)`` grid (cells on
+            the lower and right edges are cropped).
     Returns:
         ``Tensor[N]`` (float) on x's device. An image whose score drops are all equal, or whose
         subset sums are all equal (e.g. a constant map), has no correlation: its value is NaN.
@@ -148,15 +156,24 @@ def mu_fidelity(
         Aggregates must skip and count these, never read them as 0.
     """
     check_int(batch_size, "batch_size", minimum=1)
-    attr, targets, base = _check_inputs(
-        model, x, attributions, targets, subset_size, n_subsets, baseline
-    )
+    _check_images(x)
     n, _, h, w = x.shape
+    check_int(cell_size, "cell_size", minimum=1, maximum=max(h, w))
+    grid_h, grid_w = -(-h // cell_size), -(-w // cell_size)
+    attr, targets, base = _check_inputs(
+        model, x, attributions, targets, subset_size, n_subsets, baseline, grid_h * grid_w
+    )
+    rows = torch.arange(h, device=x.device) // cell_size
+    cols = torch.arange(w, device=x.device) // cell_size
+    pixel_cell = (rows[:, None] * grid_w + cols[None, :]).flatten()  # [H * W] cell of each pixel
     images_per_chunk = max(1, batch_size // n_subsets)
     out = torch.empty(n, dtype=torch.float64, device=x.device)
     for chunk in batch_slices(n, images_per_chunk):
         xs, ts = x[chunk], targets[chunk]
-        masks = fidelity_subsets(xs.shape[0], h * w, subset_size, n_subsets, generator, x.device)
+        cells = fidelity_subsets(
+            xs.shape[0], grid_h * grid_w, subset_size, n_subsets, generator, x.device
+        )
+        masks = cells[:, :, pixel_cell]  # [b, n_subsets, H * W]
         sums = (masks.to(attr.dtype) * attr[chunk].unsqueeze(1)).sum(dim=2)  # [b, n_subsets]
         clean = model(xs).gather(1, ts[:, None])  # [b, 1]
         flat_masks = masks.view(-1, 1, h, w)

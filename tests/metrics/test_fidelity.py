@@ -136,3 +136,29 @@ def test_training_mode_model_is_refused() -> None:
     model = small_cnn().train()
     with pytest.raises(MetricInputError, match="training mode"):
         mu_fidelity(model, torch.rand(1, 1, 6, 6), torch.rand(1, 1, 6, 6), 0, 3)
+
+
+def test_cells_match_pixel_subsets_on_a_pooled_image() -> None:
+    """With 2x2 cells, removing a cell of an 8x8 image = removing a pixel of its 4x4 pooled twin,
+    for a linear model that only sees 2x2 block sums."""
+    torch.manual_seed(0)
+    pooled_model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3)).double().eval()
+    block_model = nn.Sequential(nn.AvgPool2d(2, divisor_override=1), pooled_model).eval()
+    x = torch.rand(4, 1, 8, 8, dtype=torch.float64)
+    attributions = torch.randn(4, 1, 8, 8, dtype=torch.float64)
+    pooled_x = nn.functional.avg_pool2d(x, 2, divisor_override=1)
+    pooled_attr = nn.functional.avg_pool2d(attributions, 2, divisor_override=1)
+    on_cells = mu_fidelity(block_model, x, attributions, 1, 3, n_subsets=12, cell_size=2,
+                           generator=torch.Generator().manual_seed(4))
+    on_pixels = mu_fidelity(pooled_model, pooled_x, pooled_attr, 1, 3, n_subsets=12,
+                            generator=torch.Generator().manual_seed(4))
+    torch.testing.assert_close(on_cells, on_pixels)
+
+
+def test_cell_size_errors() -> None:
+    model = small_cnn()
+    x = torch.rand(1, 1, 6, 6)
+    with pytest.raises(MetricInputError, match="cell_size must be <= 6"):
+        mu_fidelity(model, x, x, 0, 2, cell_size=7)
+    with pytest.raises(MetricInputError, match="subset_size must be <= 8"):
+        mu_fidelity(model, x, x, 0, 9, cell_size=2)  # 3x3 = 9 cells
