@@ -24,6 +24,7 @@ import torch
 from auditkit._batching import batch_slices
 from auditkit._validation import check_int
 from auditkit.errors import MetricInputError
+from auditkit.metrics.stability import RECO_FORMS
 
 __all__ = [
     "Interval",
@@ -123,17 +124,20 @@ def bootstrap_mege(
 
 
 def bootstrap_reco(
-    distances: torch.Tensor, category: torch.Tensor, weights: torch.Tensor
+    distances: torch.Tensor, category: torch.Tensor, weights: torch.Tensor, form: str = "youden"
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """ReCo (eq. 6, Youden form) and ReCo_AUC (appendix D) on each resample.
+    """ReCo (eq. 6) and ReCo_AUC (appendix D) on each resample, in either form of :func:`reco`.
 
     Args:
         distances: ``[N, P]`` distances of each image's pairs.
         category: int ``[N, P]``: 1 for S=, 2 for S≠, 0 for ignored pairs (both predictions wrong).
         weights: ``[R, N]`` image multiplicities.
+        form: ``"youden"`` or ``"as_printed"``.
     Returns:
         ``(reco[R], reco_auc[R])``; NaN where a resample holds no S= or no S≠ distance.
     """
+    if form not in RECO_FORMS:
+        raise MetricInputError(f"form must be one of {RECO_FORMS}, got {form!r}")
     weights = _check_weights(weights, distances.shape[0])
     keep = category > 0
     image = torch.arange(distances.shape[0]).unsqueeze(1).expand_as(distances)[keep]
@@ -154,11 +158,19 @@ def bootstrap_reco(
         n_eq = w_eq.sum(dim=1, keepdim=True)
         n_neq = w.sum(dim=1, keepdim=True) - n_eq
         defined = (n_eq[:, 0] > 0) & (n_neq[:, 0] > 0)
-        tpr = cum_eq / n_eq.clamp_min(1e-300)
-        tnr = (n_neq - (cum_all - cum_eq)) / n_neq.clamp_min(1e-300)
+        neq_above = n_neq - (cum_all - cum_eq)
+        if form == "youden":
+            tpr = cum_eq / n_eq.clamp_min(1e-300)
+            tnr = neq_above / n_neq.clamp_min(1e-300)
+        else:
+            all_above = cum_all[:, -1:] - cum_all
+            tpr = cum_eq / cum_all.clamp_min(1e-300)
+            tnr = torch.where(all_above > 0, neq_above / all_above.clamp_min(1e-300), 0.0)
         j = tpr + tnr - 1.0
         group_weight = torch.diff(cum_all, dim=1, prepend=torch.zeros_like(cum_all[:, :1]))
         auc = (j * group_weight).sum(dim=1) / cum_all[:, -1].clamp_min(1e-300)
-        reco_out[rows] = torch.where(defined, j.amax(dim=1), torch.nan)
+        # Only thresholds drawn in this resample are candidates for the maximum.
+        best = torch.where(group_weight > 0, j, -torch.inf).amax(dim=1)
+        reco_out[rows] = torch.where(defined, best, torch.nan)
         auc_out[rows] = torch.where(defined, auc, torch.nan)
     return reco_out, auc_out

@@ -40,17 +40,18 @@ def test_weights_are_multiplicities() -> None:
     assert (w == w.round()).all()
 
 
+@pytest.mark.parametrize("form", ["youden", "as_printed"])
 @pytest.mark.parametrize("seed", range(3))
-def test_against_slow_loop(seed: int) -> None:
+def test_against_slow_loop(seed: int, form: str) -> None:
     distances, category = fake_audit(seed=seed)
     w = resample_weights(distances.shape[0], 25, torch.Generator().manual_seed(seed))
     got_mege = bootstrap_mege(distances, category == 1, w)
-    got_reco, got_auc = bootstrap_reco(distances, category, w)
+    got_reco, got_auc = bootstrap_reco(distances, category, w, form=form)
     for r in range(w.shape[0]):
         s_eq, s_neq = resampled_sets(distances, category, w[r])
         assert got_mege[r].item() == pytest.approx(mege(s_eq), abs=1e-12)
-        assert got_reco[r].item() == pytest.approx(reco(s_eq, s_neq), abs=1e-12)
-        assert got_auc[r].item() == pytest.approx(reco_auc(s_eq, s_neq), abs=1e-12)
+        assert got_reco[r].item() == pytest.approx(reco(s_eq, s_neq, form=form), abs=1e-12)
+        assert got_auc[r].item() == pytest.approx(reco_auc(s_eq, s_neq, form=form), abs=1e-12)
 
 
 def test_undefined_resamples_are_nan_and_dropped() -> None:

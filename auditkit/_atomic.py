@@ -1,0 +1,54 @@
+"""Atomic file writes: a temporary file in the target's folder, flushed, then renamed over it.
+
+A reader (or a crash) never sees a half-written file: the target is either the old complete file or
+the new complete one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import torch
+
+
+@contextlib.contextmanager
+def _replacing(path: Path, mode: str) -> Iterator[IO[Any]]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with _replacing(Path(path), "wb") as handle:
+        handle.write(data)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_with(path: str | Path, writer: Callable[[IO[bytes]], None]) -> None:
+    """Let ``writer`` fill a binary handle, then move the result to ``path`` atomically."""
+    with _replacing(Path(path), "wb") as handle:
+        writer(handle)
+
+
+def torch_save(obj: Any, path: str | Path) -> None:
+    """``torch.save(obj)`` to ``path`` atomically."""
+    write_with(path, lambda handle: torch.save(obj, handle))
