@@ -1,0 +1,95 @@
+"""One entry point that loads any supported dataset kind, optionally subsampled."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from auditkit.data._args import check_data_int
+from auditkit.data.cifar10 import load_cifar10
+from auditkit.data.dataset import ImageDataset
+from auditkit.data.digits import load_digits
+from auditkit.data.errors import DatasetArgumentError, DatasetKindError
+from auditkit.data.fashion_mnist import load_fashion_mnist
+from auditkit.data.folder import load_eurosat, load_image_folder
+from auditkit.data.sampling import stratified_subsample
+from auditkit.errors import DataError
+
+DATASET_KINDS: tuple[str, ...] = ("digits", "cifar10", "fashion_mnist", "eurosat", "imagefolder")
+"""Accepted values of ``kind``."""
+
+SPLITS: dict[str, tuple[str, ...]] = {
+    "digits": ("all",),
+    "cifar10": ("train", "test", "all"),
+    "fashion_mnist": ("train", "test", "all"),
+    "eurosat": ("all",),
+    "imagefolder": ("all",),
+}
+"""Accepted ``split`` values per kind; ``"all"`` is train followed by test where a dataset has both."""
+
+_ON_DISK: dict[str, Callable[[Path, str], ImageDataset]] = {
+    "cifar10": load_cifar10,
+    "fashion_mnist": load_fashion_mnist,
+    "eurosat": lambda path, _split: load_eurosat(path),
+    "imagefolder": lambda path, _split: load_image_folder(path),
+}
+
+
+def load_dataset(
+    kind: str,
+    path: str | Path | None = None,
+    *,
+    split: str = "all",
+    max_images: int | None = None,
+    seed: int = 0,
+) -> ImageDataset:
+    """Load a dataset of ``kind`` (one of :data:`DATASET_KINDS`) into memory.
+
+    Args:
+        kind: ``"digits"`` (bundled with scikit-learn, float32 [N, 1, 8, 8]), ``"cifar10"`` (python
+            batches), ``"fashion_mnist"`` (idx files), ``"eurosat"`` (RGB class folders) or
+            ``"imagefolder"`` (any class folders); on-disk kinds give uint8 ``[N, C, H, W]``.
+        path: where the files are; must be ``None`` for digits, required otherwise.
+        split: see :data:`SPLITS`.
+        max_images: keep a stratified, seeded subsample of at most this many images, in their original
+            order (:func:`auditkit.data.sampling.stratified_subsample`); must be >= the number of classes.
+        seed: seeds the subsample; int >= 0.
+
+    Raises:
+        DatasetKindError: unknown ``kind``.
+        DatasetArgumentError: bad ``split``, ``max_images`` or ``seed``.
+        DataError: missing or malformed files, a path given for digits or missing for the others.
+
+    >>> ds = load_dataset("digits", max_images=100, seed=1)
+    >>> len(ds), ds.num_classes, tuple(ds.images.shape[1:])
+    (100, 10, (1, 8, 8))
+    """
+    if not isinstance(kind, str) or kind not in DATASET_KINDS:
+        raise DatasetKindError(f"kind must be one of {', '.join(DATASET_KINDS)}; got {kind!r}")
+    if split not in SPLITS[kind]:
+        raise DatasetArgumentError(
+            f"split for {kind} must be one of {', '.join(SPLITS[kind])}; got {split!r}"
+        )
+    if max_images is not None:
+        max_images = check_data_int(max_images, "max_images", minimum=1)
+    seed = check_data_int(seed, "seed", minimum=0)
+    if kind == "digits":
+        if path is not None:
+            raise DataError(
+                f"digits is bundled with scikit-learn and takes no path; got path {path}",
+                path=path,
+                expected="no path (path=None) for digits",
+            )
+        dataset = load_digits()
+    else:
+        if path is None:
+            raise DataError(f"{kind} needs a path to its files; got none", expected=f"the {kind} folder")
+        dataset = _ON_DISK[kind](Path(path), split)
+    if max_images is None:
+        return dataset
+    if max_images < dataset.num_classes:
+        raise DatasetArgumentError(
+            f"max_images must be >= the number of classes ({dataset.num_classes}) so that every class keeps "
+            f"an image; got {max_images}"
+        )
+    return dataset.subset(stratified_subsample(dataset.labels, max_images, seed))

@@ -1,0 +1,40 @@
+"""Classifiers audited by auditkit: three families, seeded training, inference and checkpoints.
+
+Families (Fel et al., WACV 2022, appendix E): ``small_cnn`` (a fast network for small images),
+``resnet18`` (the paper's main predictor, variable width) and ``lipschitz_cnn`` (the 1-Lipschitz
+network of Table 4, with ``deel.torchlip``).
+"""
+
+from auditkit.models.checkpoint import load_checkpoint, save_checkpoint
+from auditkit.models.errors import CheckpointError, ModelError
+from auditkit.models.inference import accuracy, predict
+from auditkit.models.lipschitz import LipschitzCNN
+from auditkit.models.registry import MODEL_FAMILIES, build_model
+from auditkit.models.resnet import ResNet18
+from auditkit.models.small_cnn import SmallCNN
+from auditkit.models.training import (
+    OPTIMIZERS,
+    SCHEDULES,
+    SMALL_CNN_DIGITS_TRAINING,
+    TrainingConfig,
+    train_model,
+)
+
+__all__ = [
+    "MODEL_FAMILIES",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "SMALL_CNN_DIGITS_TRAINING",
+    "CheckpointError",
+    "LipschitzCNN",
+    "ModelError",
+    "ResNet18",
+    "SmallCNN",
+    "TrainingConfig",
+    "accuracy",
+    "build_model",
+    "load_checkpoint",
+    "predict",
+    "save_checkpoint",
+    "train_model",
+]

@@ -1,0 +1,225 @@
+"""Seeded, deterministic supervised training: :class:`TrainingConfig` and :func:`train_model`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from auditkit._batching import batch_slices
+from auditkit._tensors import as_float_images
+from auditkit.models._checks import check_choice, check_int, check_real
+from auditkit.models.errors import ModelError
+
+OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
+"""Values accepted by :attr:`TrainingConfig.optimizer`."""
+
+SCHEDULES: tuple[str, ...] = ("cosine", "constant")
+"""Values accepted by :attr:`TrainingConfig.schedule`."""
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How :func:`train_model` trains a classifier with cross-entropy.
+
+    Invalid values raise :class:`~auditkit.models.errors.ModelError` naming the field.
+    """
+
+    epochs: int
+    """Passes over the training set, >= 1."""
+    batch_size: int
+    """Images per optimiser step, >= 1 (see :func:`train_model` for the last batch of an epoch)."""
+    optimizer: str
+    """``"adam"`` (:class:`torch.optim.Adam`) or ``"sgd"`` (momentum 0.9, Nesterov)."""
+    learning_rate: float
+    """Peak learning rate, > 0."""
+    weight_decay: float = 0.0
+    """L2 penalty added to the gradient by the optimiser (``weight_decay`` of torch.optim), >= 0."""
+    seed: int = 0
+    """Seeds the weight initialisation, the shuffling and the dropout masks; int >= 0."""
+    label_smoothing: float = 0.0
+    """Cross-entropy label smoothing, in [0, 1)."""
+    schedule: str = "cosine"
+    """``"cosine"``: the learning rate decays per step from ``learning_rate`` to 0 along a half
+    cosine over all steps (no warm-up; it lets few-epoch runs converge without tuning a decay);
+    ``"constant"``: no schedule."""
+
+    def __post_init__(self) -> None:
+        check_int(self.epochs, "epochs", minimum=1)
+        check_int(self.batch_size, "batch_size", minimum=1)
+        check_int(self.seed, "seed", minimum=0)
+        check_choice(self.optimizer, "optimizer", OPTIMIZERS)
+        check_choice(self.schedule, "schedule", SCHEDULES)
+        check_real(self.learning_rate, "learning_rate", "> 0", lambda v: v > 0)
+        check_real(self.weight_decay, "weight_decay", ">= 0", lambda v: v >= 0)
+        check_real(self.label_smoothing, "label_smoothing", "in [0, 1)", lambda v: 0 <= v < 1)
+
+
+SMALL_CNN_DIGITS_TRAINING = TrainingConfig(
+    epochs=50, batch_size=64, optimizer="adam", learning_rate=5e-3, weight_decay=0.0, seed=0
+)
+"""Proposed defaults for ``small_cnn`` (b=16, p=0.25) on sklearn digits (8x8, /16 scaling).
+
+Measured by ``tests/models/digits_benchmark.py``: stratified 5-fold split (shuffled, seed 0), train on
+4/5 (1437-1438 images), test on the held-out fifth, fold i with seed i, 2 CPU cores. Held-out
+accuracy 98.9 / 98.1 / 96.9 / 98.9 / 96.7 %, about 3 s of training per fold (23 steps x 50 epochs).
+Seeds 10-14 gave 97.5-98.9 %. The cosine schedule lifted the worst fold from 96.1 % (constant rate)
+to 96.7 %; batch 32 or rate 1e-2 took longer or had a fold at 90.5 %.
+"""
+
+
+def train_model(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    config: TrainingConfig,
+    *,
+    device: torch.device | str = "cpu",
+    progress: Callable[[int], None] | None = None,
+) -> nn.Module:
+    """Re-initialise ``model`` from ``config.seed`` and train it with cross-entropy; return it in eval mode.
+
+    Determinism: weights are re-drawn (the model's ``reset_parameters()`` if it has one, else every
+    submodule's) after ``torch.manual_seed(config.seed)``, shuffling uses its own
+    :class:`torch.Generator` seeded with ``config.seed``, and dropout draws from the seeded global RNG.
+    All of it runs inside :func:`torch.random.fork_rng`, so the caller's global RNG state (CPU, and the
+    CUDA device when training there) is the same afterwards. On CPU, the same config and data give
+    bit-identical weights (with the same number of threads).
+
+    Loss: cross-entropy (with ``config.label_smoothing``) of ``tau * logits``, divided by ``tau``
+    (torchlip's ``TauCrossEntropyLoss``), where ``tau`` is the model's ``loss_temperature`` attribute,
+    1 for models without one. A 1-Lipschitz network has bounded logit gaps, so plain cross-entropy
+    keeps pushing and trains slowly; ``lipschitz_cnn`` sets ``tau`` = 100.
+
+    Batches: each epoch is a fresh permutation cut into ``batch_size`` chunks; a last chunk of a single
+    image is merged into the previous one, because BatchNorm cannot normalise one image whose map is
+    1x1 (ResNet-18 on 8x8 inputs). Each batch is moved to ``device`` as stored (``uint8`` stays
+    compact) and converted there with :func:`~auditkit._tensors.as_float_images`.
+
+    Args:
+        model: classifier mapping ``[B, C, H, W]`` float images in [0, 1] to logits ``[B, K]``; it is
+            moved to ``device`` and trained in place.
+        images: ``Tensor[N, C, H, W]``, ``uint8`` (0-255) or float in [0, 1]; N >= 1.
+        labels: ``Tensor[N]`` int64 in [0, K).
+        config: the training settings.
+        device: where to train.
+        progress: called after every optimiser step with the number of images in that step (they sum
+            to ``N * epochs``).
+
+    Returns:
+        ``model``, trained, on ``device``, in eval mode.
+
+    Raises:
+        ModelError: mismatched or out-of-range ``images`` / ``labels``; a non-finite loss at the end
+            of an epoch (diverged training, checked once per epoch to avoid a device sync per step).
+    """
+    n_labels = _check_data(images, labels)
+    device = torch.device(device)
+    with torch.random.fork_rng(devices=_cuda_devices(device)):
+        torch.manual_seed(config.seed)
+        _reinitialise(model)
+        model.to(device).train()
+        shuffler = torch.Generator().manual_seed(config.seed)
+        optimizer = _optimizer(model, config)
+        steps = config.epochs * len(_cuts(images.shape[0], config.batch_size))
+        scheduler = _scheduler(optimizer, config, steps)
+        tau = float(getattr(model, "loss_temperature", 1.0))
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        for epoch in range(config.epochs):
+            for index in _batches(images.shape[0], config.batch_size, shuffler):
+                x = as_float_images(images[index].to(device))
+                y = labels[index].to(device)
+                logits = model(x)
+                if logits.dim() != 2 or logits.shape[1] < n_labels:
+                    raise ModelError(
+                        f"labels must be < the number of logits (model output {tuple(logits.shape)}); "
+                        f"got max label {n_labels - 1}",
+                        parameter="labels",
+                    )
+                loss = loss_fn(tau * logits, y) / tau
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                if progress is not None:
+                    progress(int(index.numel()))
+            if not bool(torch.isfinite(loss)):
+                raise ModelError(
+                    f"training diverged: the loss is {loss.item()} after epoch {epoch + 1}; "
+                    f"lower learning_rate (got {config.learning_rate})",
+                    parameter="learning_rate",
+                )
+    return model.eval()
+
+
+def _cuda_devices(device: torch.device) -> list[int]:
+    """The CUDA device whose RNG training draws from (none when training off CUDA)."""
+    if device.type != "cuda":
+        return []
+    return [device.index if device.index is not None else torch.cuda.current_device()]
+
+
+def _reinitialise(model: nn.Module) -> None:
+    """Re-draw the weights from the global RNG: the model's own scheme, else each layer's default."""
+    reset = getattr(model, "reset_parameters", None)
+    if callable(reset):
+        reset()
+        return
+    for module in model.modules():
+        if module is not model and callable(getattr(module, "reset_parameters", None)):
+            module.reset_parameters()
+
+
+def _optimizer(model: nn.Module, config: TrainingConfig) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    return torch.optim.SGD(
+        params, lr=config.learning_rate, momentum=0.9, nesterov=True, weight_decay=config.weight_decay
+    )
+
+
+def _scheduler(
+    optimizer: torch.optim.Optimizer, config: TrainingConfig, steps: int
+) -> torch.optim.lr_scheduler.LRScheduler:
+    if config.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+    return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)
+
+
+def _cuts(n: int, batch_size: int) -> list[slice]:
+    """Batch slices of ``range(n)``; a final slice of one item is merged into the previous one."""
+    cuts = list(batch_slices(n, batch_size))
+    if len(cuts) > 1 and cuts[-1].stop - cuts[-1].start == 1:
+        cuts[-2:] = [slice(cuts[-2].start, n)]
+    return cuts
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Index tensors of one shuffled epoch."""
+    order = torch.randperm(n, generator=generator)
+    for cut in _cuts(n, batch_size):
+        yield order[cut]
+
+
+def _check_data(images: Any, labels: Any) -> int:
+    """Check the training data; return the number of classes the labels need (max label + 1)."""
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[0] == 0:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ModelError(f"images must be a non-empty Tensor[N, C, H, W]; got {shape}", parameter="images")
+    if images.dtype != torch.uint8 and not images.is_floating_point():
+        raise ModelError(f"images must be uint8 or float; got {images.dtype}", parameter="images")
+    if not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64 or labels.dim() != 1:
+        got = f"{labels.dtype} {tuple(labels.shape)}" if isinstance(labels, torch.Tensor) else repr(labels)
+        raise ModelError(f"labels must be an int64 Tensor[N]; got {got}", parameter="labels")
+    if labels.shape[0] != images.shape[0]:
+        raise ModelError(
+            f"labels must have one entry per image: {images.shape[0]} images, {labels.shape[0]} labels",
+            parameter="labels",
+        )
+    if int(labels.min()) < 0:
+        raise ModelError(f"labels must be >= 0; got {int(labels.min())}", parameter="labels")
+    return int(labels.max()) + 1

@@ -1,0 +1,138 @@
+"""train_model: determinism, RNG hygiene, progress, input checks, and a quick accuracy check."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+import torch
+
+from auditkit.models import (
+    MODEL_FAMILIES,
+    SMALL_CNN_DIGITS_TRAINING,
+    ModelError,
+    TrainingConfig,
+    accuracy,
+    build_model,
+    train_model,
+)
+
+QUICK = TrainingConfig(epochs=2, batch_size=16, optimizer="adam", learning_rate=1e-2, seed=3)
+
+
+def _model(family: str) -> torch.nn.Module:
+    base = {"small_cnn": 4, "resnet18": 2, "lipschitz_cnn": 4}[family]
+    return build_model(family, in_channels=1, num_classes=10, image_size=(8, 8), base_filters=base)
+
+
+def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("family", MODEL_FAMILIES)
+def test_same_seed_same_weights_other_seed_other_weights(family: str, digits) -> None:
+    images, labels = digits[0][:49], digits[1][:49]
+    runs = []
+    for seed in (3, 3, 4):
+        # Different global RNG states before building: train_model must not depend on them.
+        torch.manual_seed(100 + len(runs))
+        model = train_model(_model(family), images, labels, dataclasses.replace(QUICK, seed=seed))
+        runs.append(model.state_dict())
+    assert _same(runs[0], runs[1])
+    assert not _same(runs[0], runs[2])
+
+
+def test_sgd_and_label_smoothing_are_deterministic_too(digits) -> None:
+    config = dataclasses.replace(QUICK, optimizer="sgd", weight_decay=1e-4, label_smoothing=0.1)
+    a = train_model(_model("small_cnn"), digits[0][:40], digits[1][:40], config).state_dict()
+    b = train_model(_model("small_cnn"), digits[0][:40], digits[1][:40], config).state_dict()
+    assert _same(a, b)
+
+
+def test_global_rng_state_is_restored(digits) -> None:
+    model = _model("small_cnn")  # building draws from the global RNG; training must not
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    expected = torch.rand(5)
+    torch.set_rng_state(before)
+    train_model(model, digits[0][:32], digits[1][:32], QUICK)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert torch.equal(torch.rand(5), expected)
+
+
+def test_uint8_images_train_like_their_float_version(digits) -> None:
+    raw = (digits[0][:40] * 16).to(torch.uint8) * 15  # 0..240, exact in uint8
+    as_float = raw.to(torch.float32) / 255.0
+    a = train_model(_model("small_cnn"), raw, digits[1][:40], QUICK).state_dict()
+    b = train_model(_model("small_cnn"), as_float, digits[1][:40], QUICK).state_dict()
+    assert _same(a, b)
+
+
+def test_progress_counts_every_image_of_every_epoch_and_returns_eval_mode(digits) -> None:
+    done: list[int] = []
+    config = dataclasses.replace(QUICK, batch_size=8, epochs=3)
+    model = train_model(_model("resnet18"), digits[0][:33], digits[1][:33], config, progress=done.append)
+    # 33 = 4 * 8 + 1: the single leftover image joins the last batch (BatchNorm on 1x1 maps).
+    assert done == [8, 8, 8, 9] * 3
+    assert not model.training
+
+
+def test_quick_digits_training_is_well_above_chance(digits) -> None:
+    images, labels = digits
+    gen = torch.Generator().manual_seed(0)
+    order = torch.randperm(len(labels), generator=gen)[:600]
+    folds = [order[:300], order[300:]]
+    config = SMALL_CNN_DIGITS_TRAINING
+    start = time.perf_counter()
+    accs = []
+    for i, held_out in enumerate(folds):
+        train = folds[1 - i]
+        model = build_model("small_cnn", in_channels=1, num_classes=10, image_size=(8, 8))
+        train_model(model, images[train], labels[train], dataclasses.replace(config, seed=i))
+        accs.append(accuracy(model, images[held_out], labels[held_out]))
+    assert min(accs) > 0.8, accs  # chance is 0.1
+    assert time.perf_counter() - start < 20
+
+
+def test_diverging_training_is_reported(digits) -> None:
+    config = TrainingConfig(epochs=1, batch_size=16, optimizer="sgd", learning_rate=1e12)
+    with pytest.raises(ModelError, match=r"training diverged: .* lower learning_rate") as info:
+        train_model(_model("small_cnn"), digits[0][:64], digits[1][:64], config)
+    assert info.value.parameter == "learning_rate"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("epochs", 0, r"epochs must be an int >= 1; got 0"),
+        ("batch_size", 2.0, r"batch_size must be an int >= 1; got 2.0"),
+        ("optimizer", "rmsprop", r"optimizer must be one of adam, sgd; got 'rmsprop'"),
+        ("learning_rate", 0.0, r"learning_rate must be a finite number > 0; got 0.0"),
+        ("weight_decay", -1e-4, r"weight_decay must be a finite number >= 0; got -0.0001"),
+        ("seed", -1, r"seed must be an int >= 0; got -1"),
+        ("label_smoothing", 1.0, r"label_smoothing must be a finite number in \[0, 1\); got 1.0"),
+        ("schedule", "step", r"schedule must be one of cosine, constant; got 'step'"),
+    ],
+)
+def test_invalid_config(field: str, value: object, match: str) -> None:
+    with pytest.raises(ModelError, match=match) as info:
+        dataclasses.replace(QUICK, **{field: value})
+    assert info.value.parameter == field
+
+
+@pytest.mark.parametrize(
+    ("images", "labels", "match"),
+    [
+        (torch.rand(4, 8, 8), torch.zeros(4, dtype=torch.int64), r"images must be a non-empty Tensor"),
+        (torch.rand(0, 1, 8, 8), torch.zeros(0, dtype=torch.int64), r"images must be a non-empty Tensor"),
+        (torch.zeros(4, 1, 8, 8, dtype=torch.int32), torch.zeros(4, dtype=torch.int64), r"uint8 or float"),
+        (torch.rand(4, 1, 8, 8), torch.zeros(4, dtype=torch.int32), r"labels must be an int64 Tensor"),
+        (torch.rand(4, 1, 8, 8), torch.zeros(3, dtype=torch.int64), r"4 images, 3 labels"),
+        (torch.rand(4, 1, 8, 8), torch.tensor([0, 1, -1, 2]), r"labels must be >= 0; got -1"),
+        (torch.rand(4, 1, 8, 8), torch.tensor([0, 1, 10, 2]), r"labels must be < the number of logits"),
+    ],
+)
+def test_invalid_data(images: torch.Tensor, labels: torch.Tensor, match: str) -> None:
+    with pytest.raises(ModelError, match=match):
+        train_model(_model("small_cnn"), images, labels, QUICK)
