@@ -13,8 +13,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Exit code 1 means the audit ran and a threshold of the policy is not met: the results are
+# written all the same, and that is a finding of the demo, not a failure of the command.
 demo: $(STAMP)
-	$(BIN)/python examples/metrics_demo.py
+	$(BIN)/auditkit run policies/digits.yaml --out out || test $$? -eq 1
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -1,0 +1,343 @@
+"""The audit: Algorithm 1 of Fel et al. (WACV 2022) end to end, resumable, written to results.json.
+
+Finished work is kept under ``<out>/work/``: one checkpoint per fold model and one distance record
+per explainer, each under a key that digests what it depends on. Rerunning the same command after
+an interruption reuses every finished fold and explainer pass and gives the same numbers; changing
+a setting invalidates exactly the work that depends on it.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+import auditkit
+from auditkit import _atomic
+from auditkit.data import ImageDataset, load_dataset, make_folds
+from auditkit.engine.crosstrain import FoldModel, cross_train, predictions
+from auditkit.engine.distances import DistanceRecord, collect_distances, pair_categories
+from auditkit.engine.faithfulness import fidelity_values, sample_images
+from auditkit.engine.keys import digest
+from auditkit.engine.scoring import ExplainerScores, Score, accuracy_score, explainer_scores
+from auditkit.engine.verdicts import (
+    RequirementVerdict,
+    ThresholdCheck,
+    check_thresholds,
+    judge_requirements,
+)
+from auditkit.explainers import make_explainer
+from auditkit.metrics.bootstrap import resample_weights
+from auditkit.policy import ExplainerSpec, Policy
+
+RESULTS_SCHEMA_VERSION = 1
+N_EXAMPLES = 4
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """How to run an audit (the policy says what to audit).
+
+    Attributes:
+        policy: the loaded policy.
+        out_dir: folder for results.json, the summary and the work files.
+        device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        progress: show progress bars on stderr.
+    """
+
+    policy: Policy
+    out_dir: Path
+    device: str = "auto"
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """The outcome of an audit; ``passed`` is its bottom line."""
+
+    policy: Policy
+    dataset: ImageDataset
+    folds: tuple[FoldModel, ...]
+    accuracy: Score
+    accuracy_spread: float
+    explainers: dict[str, ExplainerScores]
+    checks: tuple[ThresholdCheck, ...]
+    requirements: tuple[RequirementVerdict, ...]
+    device: str
+    seconds: float
+    reused: dict[str, list[Any]] = field(default_factory=dict)
+
+    @property
+    def spread_ok(self) -> bool:
+        return self.accuracy_spread <= self.policy.cross_validation.max_accuracy_spread
+
+    @property
+    def passed(self) -> bool:
+        """All thresholds met and fold accuracies comparable."""
+        return self.spread_ok and all(c.passed for c in self.checks)
+
+    def summary(self) -> dict[str, Any]:
+        """Machine-readable summary: the content of results.json."""
+        p = self.policy
+        return {
+            "schema_version": RESULTS_SCHEMA_VERSION,
+            "auditkit_version": auditkit.__version__,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "verdict": "pass" if self.passed else "fail",
+            "policy": {"name": p.name, "path": str(p.source), "sha256": p.sha256,
+                       "resolved": p.to_dict()},
+            "dataset": {
+                "kind": p.dataset.kind,
+                "source": self.dataset.source,
+                "n_images": len(self.dataset),
+                "classes": list(self.dataset.classes),
+                "image_shape": [self.dataset.in_channels, *self.dataset.image_size],
+                "fingerprint_sha256": self.dataset.fingerprint,
+            },
+            "folds": [
+                {"index": f.index, "n_test": f.n_test, "accuracy": f.accuracy,
+                 "checkpoint_sha256": f.checkpoint_sha256}
+                for f in self.folds
+            ],
+            "accuracy": {
+                **self.accuracy.to_dict(),
+                "spread": self.accuracy_spread,
+                "max_spread": p.cross_validation.max_accuracy_spread,
+                "comparable": self.spread_ok,
+            },
+            "explainers": {
+                name: {"settings": dict(spec.settings), **self.explainers[name].to_dict()}
+                for name, spec in ((s.name, s) for s in p.explainers)
+            },
+            "thresholds": [c.to_dict() for c in self.checks],
+            "requirements": [r.to_dict() for r in self.requirements],
+            "seeds": {
+                "folds": p.cross_validation.seed,
+                "training": p.training.seed,
+                "bootstrap": p.metrics.bootstrap.seed,
+            },
+            "environment": _environment(self.device),
+            "run_seconds": round(self.seconds, 3),
+            "reused_from_earlier_run": self.reused,
+        }
+
+
+def _environment(device: str) -> dict[str, Any]:
+    import captum
+    import numpy
+    import scipy
+    import torchvision
+
+    return {
+        "device": device,
+        "device_name": torch.cuda.get_device_name(device) if device.startswith("cuda") else
+        platform.processor() or platform.machine(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "captum": captum.__version__,
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+    }
+
+
+def resolve_device(requested: str) -> torch.device:
+    """``auto`` is CUDA when present, else CPU; an unavailable CUDA is an error."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(requested)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise auditkit.errors.AuditError(f"device {requested!r} requested but CUDA is not available")
+    return device
+
+
+def _bar(progress: bool, total: int, desc: str) -> tqdm:
+    return tqdm(total=total, desc=desc, unit="img", disable=not progress, file=sys.stderr,
+                leave=False, dynamic_ncols=True)
+
+
+def _explainer_key(spec: ExplainerSpec, folds: list[FoldModel], policy: Policy) -> str:
+    m = policy.metrics
+    return digest({
+        "explainer": spec.name,
+        "settings": dict(spec.settings),
+        "models": [f.checkpoint_sha256 for f in folds],
+        "distance": m.distance,
+        "batch_size": m.explain_batch_size,
+        "mu_fidelity": policy.to_dict()["metrics"]["mu_fidelity"],
+        "seed": policy.cross_validation.seed,
+    })
+
+
+def _explain_one(
+    spec: ExplainerSpec,
+    folds: list[FoldModel],
+    dataset: ImageDataset,
+    fold_of: torch.Tensor,
+    categories: torch.Tensor,
+    policy: Policy,
+    device: torch.device,
+    workdir: Path,
+    progress: bool,
+) -> tuple[DistanceRecord, torch.Tensor, bool]:
+    """Distances and muF values of one explainer, from the work folder when already done."""
+    path = workdir / f"explainer_{spec.name}.pt"
+    key = _explainer_key(spec, folds, policy)
+    if path.exists():
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:  # unreadable: not finished work
+            state = None
+        if isinstance(state, dict) and state.get("key") == key:
+            return DistanceRecord.from_state(state["record"]), state["mu"], True
+    m = policy.metrics
+    seed = policy.cross_validation.seed
+    explainers = [
+        make_explainer(
+            spec.name,
+            f.model,
+            layer=getattr(f.model, "target_layer", None),
+            batch_size=m.explain_batch_size,
+            generator_seed=seed * 1000 + f.index,
+            **dict(spec.settings),
+        )
+        for f in folds
+    ]
+    examples = torch.arange(min(N_EXAMPLES, len(dataset)))
+    with _bar(progress, len(dataset), f"explain {spec.name}") as bar:
+        record = collect_distances(
+            explainers, dataset, fold_of, categories,
+            batch_size=m.explain_batch_size, device=device,
+            sqrt_distance=m.distance == "sqrt_spearman", example_index=examples,
+            progress=bar.update,
+        )
+    sample = sample_images(len(dataset), m.mu_fidelity.samples, seed)
+    mu = fidelity_values(explainers, folds, dataset, fold_of, sample, m.mu_fidelity,
+                         seed=seed, batch_size=m.explain_batch_size, device=device)
+    _atomic.torch_save({"key": key, "record": record.to_state(), "mu": mu}, path)
+    return record, mu, False
+
+
+def run_audit(options: AuditOptions, log: Callable[[str], None] = lambda _: None) -> AuditResult:
+    """Run the whole audit and write ``results.json`` and ``summary.txt`` into ``options.out_dir``."""
+    start = time.perf_counter()
+    policy = options.policy
+    device = resolve_device(options.device)
+    out_dir = Path(options.out_dir)
+    workdir = out_dir / "work"
+    workdir.mkdir(parents=True, exist_ok=True)
+    for stale in workdir.glob(".*.tmp"):  # left by a run killed mid-write; never finished work
+        stale.unlink()
+    d = policy.dataset
+    dataset = load_dataset(d.kind, d.path, split=d.split, max_images=d.max_images,
+                           seed=policy.cross_validation.seed)
+    log(f"dataset {d.kind}: {len(dataset)} images, {dataset.num_classes} classes, "
+        f"sha256 {dataset.fingerprint[:16]}...")
+    cv = policy.cross_validation
+    folds_idx = make_folds(dataset.labels, cv.k, cv.seed)
+    fold_of = torch.empty(len(dataset), dtype=torch.long)
+    for i, idx in enumerate(folds_idx):
+        fold_of[idx] = i
+
+    bars: list[tqdm] = []
+
+    def on_fold(i: int, n_train: int) -> Callable[[int], None]:
+        for done in bars:
+            done.close()
+        bars[:] = [_bar(options.progress, n_train * policy.training.epochs,
+                        f"train fold {i + 1}/{cv.k}")]
+        return bars[0].update
+
+    folds = cross_train(policy, dataset, folds_idx, workdir, device, on_fold=on_fold)
+    for bar in bars:
+        bar.close()
+    accs = [f.accuracy for f in folds]
+    log("fold accuracies: " + ", ".join(f"{a:.4f}" for a in accs))
+    preds = predictions(folds, dataset, device)
+    categories = pair_categories(preds, dataset.labels, fold_of)
+
+    boot = policy.metrics.bootstrap
+    weights = None
+    if boot.resamples > 0:
+        weights = resample_weights(len(dataset), boot.resamples,
+                                   torch.Generator().manual_seed(boot.seed))
+    scores: dict[str, ExplainerScores] = {}
+    reused_explainers = []
+    for spec in policy.explainers:
+        record, mu, reused = _explain_one(spec, folds, dataset, fold_of, categories, policy,
+                                          device, workdir, options.progress)
+        if reused:
+            reused_explainers.append(spec.name)
+        sample = sample_images(len(dataset), policy.metrics.mu_fidelity.samples, cv.seed)
+        scores[spec.name] = explainer_scores(
+            spec.name, record, mu, sample, reco_form=policy.metrics.reco_form,
+            weights=weights, confidence=boot.confidence,
+        )
+        s = scores[spec.name]
+        log(f"{spec.name}: MeGe {_fmt(s.mege)}  ReCo {_fmt(s.reco)}  muF {_fmt(s.mu_fidelity)}")
+
+    correct = preds.gather(1, fold_of[:, None])[:, 0] == dataset.labels
+    accuracy = accuracy_score(correct, weights, boot.confidence)
+    spread = max(accs) - min(accs)
+    checks = check_thresholds(policy, scores, accuracy, spread)
+    requirements = judge_requirements(policy, checks)
+    result = AuditResult(
+        policy, dataset, tuple(folds), accuracy, spread, scores, tuple(checks), tuple(requirements),
+        str(device), time.perf_counter() - start,
+        {"folds": [f.index for f in folds if f.reused], "explainers": reused_explainers},
+    )
+    write_results(result, out_dir)
+    return result
+
+
+def _fmt(score: Score) -> str:
+    if score.value is None:
+        return "undefined"
+    if score.low is None:
+        return f"{score.value:.3f}"
+    return f"{score.value:.3f} [{score.low:.3f}, {score.high:.3f}]"
+
+
+def summary_text(result: AuditResult) -> str:
+    """A plain-text summary of the audit (the report replaces it)."""
+    lines = [
+        f"auditkit {auditkit.__version__} audit of policy '{result.policy.name}' "
+        f"(sha256 {result.policy.sha256})",
+        f"verdict: {'PASS' if result.passed else 'FAIL'}",
+        f"dataset: {len(result.dataset)} images, fingerprint {result.dataset.fingerprint}",
+        "fold accuracies: " + ", ".join(f"{f.accuracy:.4f}" for f in result.folds)
+        + f" (spread {result.accuracy_spread:.4f}, allowed "
+        f"{result.policy.cross_validation.max_accuracy_spread})",
+        "",
+        f"{'explainer':22s} {'MeGe':>24s} {'ReCo':>24s} {'ReCo_AUC':>24s} {'muF':>24s}",
+    ]
+    for name, s in result.explainers.items():
+        lines.append(f"{name:22s} {_fmt(s.mege):>24s} {_fmt(s.reco):>24s} "
+                     f"{_fmt(s.reco_auc):>24s} {_fmt(s.mu_fidelity):>24s}")
+    lines.append("")
+    for c in result.checks:
+        target = f" [{c.explainer}]" if c.explainer else ""
+        lines.append(f"{'PASS' if c.passed else 'FAIL'} {c.threshold}{target}: {c.metric} "
+                     f"{c.op} {c.value} on {c.on}: {c.reason}")
+    for r in result.requirements:
+        lines.append(f"requirement {r.id} ({', '.join(r.articles)}): "
+                     f"{'met' if r.met else 'NOT met'}: {r.title}")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(result: AuditResult, out_dir: Path) -> None:
+    """Write results.json and summary.txt atomically."""
+    import json
+
+    _atomic.write_text(out_dir / "results.json",
+                       json.dumps(result.summary(), indent=2, allow_nan=False) + "\n")
+    _atomic.write_text(out_dir / "summary.txt", summary_text(result))

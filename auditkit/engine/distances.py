@@ -1,0 +1,137 @@
+"""Steps 2-3 of Algorithm 1: explain every image with the k fold models and keep only distances.
+
+For a batch of images, the k explanations of each image are computed, reduced at once to the
+distances of Algorithm 1 with one :func:`pairwise_spearman_distance` call, and dropped: memory
+holds one batch of maps plus k - 1 distances per image, whatever the data set's size.
+
+For an image x in fold V_i the record keeps, for every j != i (in increasing j),
+δ(i, j) = d(φ_x^(i), φ_x^(j)) and its category: S= when f_i and f_j are both right, S≠ when exactly
+one is, ignored when both are wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+from auditkit._batching import batch_slices
+from auditkit.metrics import constant_maps, pairwise_spearman_distance
+
+if TYPE_CHECKING:
+    from auditkit.data import ImageDataset
+    from auditkit.explainers import Explainer
+
+IGNORED, S_EQ, S_NEQ = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class DistanceRecord:
+    """The distances of one explainer over the audited images.
+
+    Attributes:
+        distances: ``[N, k - 1]`` float32: image n's distances to the other folds' maps.
+        category: ``[N, k - 1]`` uint8: ``IGNORED`` (0), ``S_EQ`` (1) or ``S_NEQ`` (2).
+        degenerate: ``[N, k - 1]`` bool: the pair contains a constant map.
+        examples: ``[E, k, H, W]`` maps of a few example images (channels summed), for the report.
+    """
+
+    distances: torch.Tensor
+    category: torch.Tensor
+    degenerate: torch.Tensor
+    examples: torch.Tensor
+
+    def to_state(self) -> dict[str, torch.Tensor]:
+        """Plain dict of tensors, loadable with ``torch.load(weights_only=True)``."""
+        return {
+            "distances": self.distances,
+            "category": self.category,
+            "degenerate": self.degenerate,
+            "examples": self.examples,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, torch.Tensor]) -> DistanceRecord:
+        return cls(state["distances"], state["category"], state["degenerate"], state["examples"])
+
+    @property
+    def s_eq(self) -> torch.Tensor:
+        return self.distances[self.category == S_EQ]
+
+    @property
+    def s_neq(self) -> torch.Tensor:
+        return self.distances[self.category == S_NEQ]
+
+
+def pair_categories(preds: torch.Tensor, labels: torch.Tensor, fold_of: torch.Tensor) -> torch.Tensor:
+    """Category of each (i, j != i) pair of every image, ``[N, k - 1]`` uint8.
+
+    Args:
+        preds: ``[N, k]`` predictions of the k fold models.
+        labels: ``[N]`` true labels.
+        fold_of: ``[N]`` the fold i each image is held out in.
+    """
+    right = preds == labels[:, None]
+    own_right = right.gather(1, fold_of[:, None])
+    others = _others(right, fold_of)
+    both, one = own_right & others, own_right ^ others
+    return (both * S_EQ + one * S_NEQ).to(torch.uint8)
+
+
+def _others(values: torch.Tensor, fold_of: torch.Tensor) -> torch.Tensor:
+    """Drop column ``fold_of[n]`` from row n of ``values`` ``[N, k, ...]`` -> ``[N, k - 1, ...]``."""
+    n, k = values.shape[:2]
+    keep = torch.arange(k, device=values.device)[None, :] != fold_of[:, None]
+    return values[keep].view(n, k - 1, *values.shape[2:])
+
+
+def collect_distances(
+    explainers: list[Explainer],
+    dataset: ImageDataset,
+    fold_of: torch.Tensor,
+    categories: torch.Tensor,
+    *,
+    batch_size: int,
+    device: torch.device,
+    sqrt_distance: bool = False,
+    example_index: torch.Tensor | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> DistanceRecord:
+    """Explain all images with the k fold explainers and reduce them to distances, batch by batch.
+
+    Args:
+        explainers: one explainer per fold model, in fold order.
+        fold_of: ``[N]`` held-out fold of each image.
+        categories: ``[N, k - 1]`` from :func:`pair_categories`.
+        sqrt_distance: use ``sqrt(1 - |rho|)`` (the authors' library) instead of ``1 - |rho|``.
+        example_index: indices of images whose maps are kept for the report.
+    """
+    n = len(dataset)
+    k = len(explainers)
+    distances = torch.empty((n, k - 1), dtype=torch.float32)
+    degenerate = torch.empty((n, k - 1), dtype=torch.bool)
+    example_index = torch.empty(0, dtype=torch.long) if example_index is None else example_index
+    examples = torch.zeros((example_index.numel(), k, *dataset.image_size))
+    labels = dataset.labels
+    for part in batch_slices(n, batch_size):
+        x = dataset.x(part).to(device)
+        y = labels[part].to(device)
+        maps = torch.stack([e.explain(x, y) for e in explainers], dim=1)  # [B, k, C', H, W]
+        dist = pairwise_spearman_distance(maps)
+        own = fold_of[part].to(device)
+        rows = dist[torch.arange(dist.shape[0], device=device), own]  # [B, k]
+        constant = constant_maps(maps, sample_dims=2)
+        pair_constant = constant | constant.gather(1, own[:, None])
+        if sqrt_distance:
+            rows = rows.sqrt()
+        distances[part] = _others(rows, own).float().cpu()
+        degenerate[part] = _others(pair_constant, own).cpu()
+        hit = (example_index >= part.start) & (example_index < part.stop)
+        if bool(hit.any()):
+            local = (example_index[hit] - part.start).to(device)
+            examples[hit] = maps[local].sum(dim=2).float().cpu()
+        if progress is not None:
+            progress(part.stop - part.start)
+    return DistanceRecord(distances, categories, degenerate, examples)

@@ -1,0 +1,31 @@
+"""Attribution methods of Fel et al. (WACV 2022, appendix B), one module each, captum underneath.
+
+Every explainer maps ``(x [N, C, H, W], targets [N])`` to float32 maps, ``[N, C, H, W]`` for the
+pixel methods and ``[N, 1, H, W]`` for Grad-CAM, Grad-CAM++ and RISE; see :class:`Explainer`.
+"""
+
+from auditkit.explainers.base import Explainer
+from auditkit.explainers.gradcam import GradCam, GradCamPlusPlus
+from auditkit.explainers.gradient_input import GradientInput
+from auditkit.explainers.integrated_gradients import IntegratedGradients
+from auditkit.explainers.random_baseline import RandomBaseline
+from auditkit.explainers.registry import EXPLAINERS, explainer_settings, make_explainer
+from auditkit.explainers.rise import Rise, rise_masks
+from auditkit.explainers.saliency import Saliency
+from auditkit.explainers.smoothgrad import SmoothGrad
+
+__all__ = [
+    "EXPLAINERS",
+    "Explainer",
+    "GradCam",
+    "GradCamPlusPlus",
+    "GradientInput",
+    "IntegratedGradients",
+    "RandomBaseline",
+    "Rise",
+    "Saliency",
+    "SmoothGrad",
+    "explainer_settings",
+    "make_explainer",
+    "rise_masks",
+]

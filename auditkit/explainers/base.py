@@ -1,0 +1,113 @@
+"""The contract every explainer honours: :class:`Explainer`."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from itertools import chain
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from auditkit._batching import batch_slices
+from auditkit.errors import ExplainerError
+from auditkit.explainers._checks import setting_int
+
+
+class Explainer(ABC):
+    """Attribution maps for a classifier's logit ``f_c`` of the given target class ``c``.
+
+    Subclasses implement :meth:`_attribute` on one chunk of at most ``batch_size`` images;
+    :meth:`explain` checks the call, cuts ``x`` into chunks with :func:`auditkit._batching.batch_slices`
+    and writes each chunk's maps into one preallocated float32 output. Internal model evaluations
+    (integration steps, noisy copies, masked copies) are capped by ``batch_size`` too, so memory is
+    bounded whatever ``N``, and results do not depend on ``batch_size`` beyond float rounding.
+
+    Class attributes (facts the engine and report read):
+        name: registry name.
+        needs_layer: needs a convolutional ``layer`` (Grad-CAM, Grad-CAM++).
+        pixel_wise: maps are ``[N, C, H, W]`` (one value per input feature); ``False`` gives ``[N, 1, H, W]``.
+        seeded: draws random numbers from a ``torch.Generator`` seeded with ``generator_seed``.
+
+    Every call requires the model in eval mode (all submodules: dropout or batch-norm in training mode
+    would make maps random), leaves no ``.grad`` on parameters (gradients are taken with
+    ``torch.autograd.grad``) and never changes ``requires_grad`` of parameters or of ``x``.
+    """
+
+    name: ClassVar[str]
+    needs_layer: ClassVar[bool] = False
+    pixel_wise: ClassVar[bool] = True
+    seeded: ClassVar[bool] = False
+
+    def __init__(self, model: nn.Module, *, batch_size: int = 256) -> None:
+        if not isinstance(model, nn.Module):
+            raise ExplainerError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        self.model = model
+        self.batch_size = setting_int(batch_size, "batch_size", minimum=1)
+        self._num_classes: int | None = None
+
+    def explain(self, x: Tensor, targets: Tensor) -> Tensor:
+        """Attribution maps of ``x`` for ``targets``.
+
+        Args:
+            x: ``Tensor[N, C, H, W]``, floating point, on the model's device.
+            targets: ``Tensor[N]`` integer class indices in ``[0, num_classes)`` (any device).
+
+        Returns:
+            ``Tensor[N, C, H, W]`` (``pixel_wise``) or ``Tensor[N, 1, H, W]``, float32, detached, on
+            ``x``'s device.
+        """
+        targets = self._check_call(x, targets)
+        n, c, h, w = x.shape
+        out = torch.empty((n, c if self.pixel_wise else 1, h, w), dtype=torch.float32, device=x.device)
+        for part in batch_slices(n, self.batch_size):
+            out[part] = self._attribute(x[part].detach(), targets[part]).detach()
+        return out
+
+    @abstractmethod
+    def _attribute(self, x: Tensor, targets: Tensor) -> Tensor:
+        """Maps of one checked chunk: ``x`` ``[B, C, H, W]`` (detached, B <= batch_size), ``targets`` ``[B]``.
+
+        Returns ``Tensor[B, C, H, W]`` (``pixel_wise``) or ``Tensor[B, 1, H, W]``, float32.
+        """
+
+    def _check_call(self, x: Tensor, targets: Tensor) -> Tensor:
+        """Check ``x``, ``targets`` and the model state; return ``targets`` as int64 on ``x``'s device."""
+        if not isinstance(x, Tensor) or x.dim() != 4 or not x.is_floating_point():
+            got = f"{x.dtype} tensor of shape {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
+            raise ExplainerError(f"x must be a floating-point Tensor[N, C, H, W], got {got}")
+        if not isinstance(targets, Tensor) or targets.shape != (x.shape[0],):
+            got = f"shape {tuple(targets.shape)}" if isinstance(targets, Tensor) else type(targets).__name__
+            raise ExplainerError(f"targets must be a Tensor[N] with N = {x.shape[0]} (len of x), got {got}")
+        if targets.is_floating_point() or targets.is_complex() or targets.dtype == torch.bool:
+            raise ExplainerError(f"targets must hold integer class indices, got dtype {targets.dtype}")
+        training = next((name or "model" for name, m in self.model.named_modules() if m.training), None)
+        if training is not None:
+            raise ExplainerError(
+                f"{self.name}: the model must be in eval mode, but {training!r} is in training mode "
+                "(dropout/batch-norm would make maps random); call model.eval() first"
+            )
+        ref = next(chain(self.model.parameters(), self.model.buffers()), None)
+        if ref is not None and ref.device != x.device:
+            raise ExplainerError(
+                f"x is on {x.device} but the model is on {ref.device}; move x to {ref.device}"
+            )
+        targets = targets.to(device=x.device, dtype=torch.int64)
+        if targets.numel():
+            k = self._classes(x[:1])
+            low, high = int(targets.min()), int(targets.max())
+            if low < 0 or high >= k:
+                bad = low if low < 0 else high
+                raise ExplainerError(f"targets must be class indices in [0, {k - 1}], got {bad}")
+        return targets
+
+    def _classes(self, probe: Tensor) -> int:
+        """Number of logits, from one forward pass on ``probe`` ``[1, C, H, W]`` (cached)."""
+        if self._num_classes is None:
+            with torch.no_grad():
+                out = self.model(probe.detach())
+            if not isinstance(out, Tensor) or out.dim() != 2:
+                got = f"shape {tuple(out.shape)}" if isinstance(out, Tensor) else type(out).__name__
+                raise ExplainerError(f"the model must return logits Tensor[N, num_classes], got {got}")
+            self._num_classes = int(out.shape[1])
+        return self._num_classes

@@ -1,0 +1,139 @@
+"""RISE (Petsiuk et al. 2018; Fel et al. 2022, appendix B): :func:`rise_masks` and :class:`Rise`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from auditkit._batching import batch_slices
+from auditkit.explainers._checks import setting_choice, setting_int, setting_real, setting_seed
+from auditkit.explainers.base import Explainer
+
+SCORES: tuple[str, ...] = ("logit", "probability")
+"""Accepted values of ``score``."""
+
+MASK_BLOCK = 100
+"""Masks drawn per :func:`rise_masks` call; fixed, so the draws never depend on ``batch_size``."""
+
+
+def rise_masks(
+    n: int,
+    grid_size: int,
+    keep_probability: float,
+    image_size: tuple[int, int],
+    generator: torch.Generator,
+    *,
+    device: torch.device | str | None = None,
+) -> Tensor:
+    """``n`` RISE masks ``Tensor[n, 1, H, W]`` with values in [0, 1].
+
+    Each mask: a binary ``s x s`` grid (each cell 1 with probability ``p``), upsampled bilinearly
+    (``align_corners=False``) to ``((s + 1) ch, (s + 1) cw)`` with cell size ``ch = ceil(H / s)``,
+    ``cw = ceil(W / s)``, then cropped to ``H x W`` at its own shift ``(dy, dx)`` uniform in
+    ``[0, ch) x [0, cw)``. Random draws (grids, then ``dy``, then ``dx``) come from ``generator`` on
+    its device; the upsampling and crop run on ``device`` (default: the generator's).
+
+    >>> m = rise_masks(3, 2, 0.5, (5, 4), torch.Generator().manual_seed(0))
+    >>> tuple(m.shape), bool(((m >= 0) & (m <= 1)).all())
+    ((3, 1, 5, 4), True)
+    """
+    h, w = image_size
+    ch, cw = math.ceil(h / grid_size), math.ceil(w / grid_size)
+    device = generator.device if device is None else torch.device(device)
+    draw = generator.device
+    grid = torch.rand((n, 1, grid_size, grid_size), generator=generator, device=draw) < keep_probability
+    dy = torch.randint(0, ch, (n,), generator=generator, device=draw).to(device)
+    dx = torch.randint(0, cw, (n,), generator=generator, device=draw).to(device)
+    size = ((grid_size + 1) * ch, (grid_size + 1) * cw)
+    up = F.interpolate(grid.to(device, torch.float32), size=size, mode="bilinear", align_corners=False)
+    rows = (dy[:, None] + torch.arange(h, device=device))[:, :, None]  # [n, H, 1]
+    cols = (dx[:, None] + torch.arange(w, device=device))[:, None, :]  # [n, 1, W]
+    return up[:, 0][torch.arange(n, device=device)[:, None, None], rows, cols].unsqueeze(1)
+
+
+class Rise(Explainer):
+    """``Phi_RI(x) = (1 / (p M)) sum_{i=1..M} f_c(x * m_i) m_i``, ``Tensor[N, 1, H, W]``.
+
+    ``m_i`` from :func:`rise_masks`; ``p = E[m]`` (the bilinear upsampling keeps the mean). Masked
+    pixels are set to 0. The paper scores with the logit ``f_c`` (default ``score="logit"``); the
+    original RISE uses the softmax probability (``score="probability"``). Because the estimator is not
+    centred, every pixel carries the offset ``E[f_c(x * m)]``; only the excess marks importance.
+    With ``keep_probability=1`` every mask is 1 and the map is ``f_c(x)`` everywhere (tested).
+
+    The same masks serve every image of a call (as in RISE). They are drawn on the CPU in blocks of
+    :data:`MASK_BLOCK` from a generator reset to ``generator_seed`` for each chunk of images, so at
+    most ``MASK_BLOCK`` masks are held at once, and the maps do not depend on ``batch_size``, on the
+    call or on the device (up to float rounding).
+
+    Args:
+        model: classifier in eval mode returning logits ``[N, num_classes]``.
+        batch_size: images per chunk, and the cap on (image, mask) evaluations per forward pass.
+        generator_seed: seed of the mask generator.
+        masks: number M of masks (paper: 1000; 4000 for ImageNet).
+        grid_size: grid side s >= 1 (RISE: 7).
+        keep_probability: p in (0, 1] (RISE: 0.5).
+        score: ``"logit"`` or ``"probability"``.
+    """
+
+    name: ClassVar[str] = "rise"
+    pixel_wise: ClassVar[bool] = False
+    seeded: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        batch_size: int = 256,
+        generator_seed: int = 0,
+        masks: int = 1000,
+        grid_size: int = 7,
+        keep_probability: float = 0.5,
+        score: str = "logit",
+    ) -> None:
+        super().__init__(model, batch_size=batch_size)
+        self.generator_seed = setting_seed(generator_seed)
+        self.masks = setting_int(masks, "masks", minimum=1)
+        self.grid_size = setting_int(grid_size, "grid_size", minimum=1)
+        self.keep_probability = setting_real(
+            keep_probability, "keep_probability", "in (0, 1]", lambda p: 0 < p <= 1
+        )
+        self.score = setting_choice(score, "score", SCORES)
+
+    def mask_blocks(self, image_size: tuple[int, int], device: torch.device) -> Iterator[Tensor]:
+        """The masks of every call, in blocks ``Tensor[<= MASK_BLOCK, 1, H, W]`` on ``device``."""
+        generator = torch.Generator().manual_seed(self.generator_seed)
+        for block in batch_slices(self.masks, MASK_BLOCK):
+            yield rise_masks(
+                block.stop - block.start,
+                self.grid_size,
+                self.keep_probability,
+                image_size,
+                generator,
+                device=device,
+            )
+
+    def _scores(self, x: Tensor, targets: Tensor) -> Tensor:
+        """``f_c`` (logit or probability) of each image, ``Tensor[B]`` float32."""
+        out = self.model(x).float()
+        if self.score == "probability":
+            out = out.softmax(dim=1)
+        return out.gather(1, targets[:, None]).squeeze(1)
+
+    def _attribute(self, x: Tensor, targets: Tensor) -> Tensor:
+        b, _, h, w = x.shape
+        total = torch.zeros((b, h, w), dtype=torch.float32, device=x.device)
+        for masks in self.mask_blocks((h, w), x.device):
+            k = masks.shape[0]
+            scores = torch.empty(b * k, dtype=torch.float32, device=x.device)
+            with torch.no_grad():
+                for pairs in batch_slices(b * k, self.batch_size):
+                    index = torch.arange(pairs.start, pairs.stop, device=x.device)
+                    image, mask = index // k, index % k
+                    scores[pairs] = self._scores(x[image] * masks[mask].to(x.dtype), targets[image])
+            total += torch.einsum("bk,khw->bhw", scores.view(b, k), masks[:, 0])
+        return (total / (self.masks * self.keep_probability)).unsqueeze(1)

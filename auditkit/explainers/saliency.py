@@ -1,0 +1,39 @@
+"""Saliency (Simonyan et al. 2014; Fel et al. 2022, appendix B): :class:`Saliency`."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from captum.attr import Saliency as _CaptumSaliency
+from torch import Tensor, nn
+
+from auditkit.explainers._checks import setting_bool
+from auditkit.explainers.base import Explainer
+
+
+class Saliency(Explainer):
+    """``Phi_SA(x) = |d f_c(x) / d x|``, ``Tensor[N, C, H, W]``, via captum's ``Saliency``.
+
+    Args:
+        model: classifier in eval mode returning logits ``[N, num_classes]``.
+        batch_size: images per forward/backward pass.
+        absolute: ``True`` (default, the paper) takes ``|grad|``; ``False`` returns the signed gradient
+            (what :class:`~auditkit.explainers.smoothgrad.SmoothGrad` averages when asked for signed).
+
+    >>> import torch
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2)).eval()
+    >>> with torch.no_grad():
+    ...     _ = model[1].weight.copy_(torch.tensor([[1., -2., 3., -4.], [0., 0., 0., 0.]]))
+    >>> Saliency(model).explain(torch.ones(1, 1, 2, 2), torch.tensor([0])).flatten().tolist()
+    [1.0, 2.0, 3.0, 4.0]
+    """
+
+    name: ClassVar[str] = "saliency"
+
+    def __init__(self, model: nn.Module, *, batch_size: int = 256, absolute: bool = True) -> None:
+        super().__init__(model, batch_size=batch_size)
+        self.absolute = setting_bool(absolute, "absolute")
+        self._captum = _CaptumSaliency(model)
+
+    def _attribute(self, x: Tensor, targets: Tensor) -> Tensor:
+        return self._captum.attribute(x.requires_grad_(), target=targets, abs=self.absolute).float()

@@ -1,0 +1,340 @@
+"""Read a policy YAML file into a :class:`~auditkit.policy.schema.Policy`, or say exactly what is wrong.
+
+The file is composed with PyYAML's safe loader into nodes, which carry the line of every key, and
+walked against the schema's ``constraints``. Every problem (unreadable file, YAML syntax, duplicate
+or unknown key, missing key, wrong type, value out of range, broken cross-field rule) is raised as a
+:class:`~auditkit.errors.PolicyError` with the file, the 1-based line of the offending key (of the
+enclosing section for a missing key) and the dotted key, e.g. ``explainers[2].steps``.
+
+Reading choices:
+
+- Keys are taken as written: ``on:`` is the key ``"on"``, not YAML 1.1's boolean true.
+- An unquoted number in exponent form without a dot (``1e-3``) is a number, as in YAML 1.2
+  (YAML 1.1 would read it as a string).
+- A section or list written with no value (``training:`` followed by nothing) counts as empty.
+- Merge keys (``<<: *defaults``) merge as YAML specifies; keys written beside them win.
+- Relative paths are joined to the policy file's folder and normalised (``a/../b`` becomes ``b``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, NoReturn
+
+import yaml
+
+from auditkit.errors import PolicyError
+from auditkit.policy.constraints import (
+    AllOrList,
+    Constraint,
+    Explainer,
+    FilePath,
+    Invalid,
+    ListOf,
+    Nullable,
+    Section,
+    show,
+    suggestion,
+)
+from auditkit.policy.schema import EXPLAINER_SETTINGS, PROFILES, ExplainerSpec, Policy
+
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_STR = "tag:yaml.org,2002:str"
+_NULL = "tag:yaml.org,2002:null"
+_MERGE = "tag:yaml.org,2002:merge"
+_YAML12_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+")
+_Entries = dict[str, tuple[yaml.Node, yaml.Node]]
+
+
+def policy_sha256(path: str | Path) -> str:
+    """SHA-256 (hex) of the policy file's exact bytes.
+
+    Raises:
+        PolicyError: the file is missing or unreadable.
+    """
+    return hashlib.sha256(_read_bytes(Path(path))).hexdigest()
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Load and check the policy at ``path``; relative paths in it are read from the file's folder.
+
+    Raises:
+        PolicyError: anything wrong with the file, with its ``file``, ``line`` and ``key``.
+    """
+    file = Path(path)
+    data = _read_bytes(file)
+    text = _decode(data, file)
+    root = _compose(text, file)
+    return _Reader(file).policy(root, hashlib.sha256(data).hexdigest())
+
+
+def check_paths(policy: Policy) -> None:
+    """Check that the folders the policy reads exist (``dataset.path``), as ``auditkit validate`` does.
+
+    Raises:
+        PolicyError: ``dataset.path`` is not an existing folder, at that key's line.
+    """
+    path = policy.dataset.path
+    if path is None or path.is_dir():
+        return
+    problem = "is a file, not a folder" if path.exists() else "does not exist"
+    line = policy.lines.get("dataset.path", policy.lines.get("dataset"))
+    raise PolicyError(f"the dataset folder {path} {problem}", file=policy.source, line=line,
+                      key="dataset.path")
+
+
+def _read_bytes(file: Path) -> bytes:
+    try:
+        return file.read_bytes()
+    except FileNotFoundError:
+        raise PolicyError("policy file not found", file=file) from None
+    except IsADirectoryError:
+        raise PolicyError("is a folder, not a policy file", file=file) from None
+    except OSError as exc:
+        raise PolicyError(f"cannot read the policy file: {exc.strerror or exc}", file=file) from None
+
+
+def _decode(data: bytes, file: Path) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise PolicyError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); save the policy as UTF-8",
+            file=file, line=line,
+        ) from None
+
+
+def _compose(text: str, file: Path) -> yaml.Node:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        lines = text.count("\n") + (not text.endswith("\n"))
+        raise _yaml_error(exc, file, max(lines, 1)) from None
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        message = f"invalid YAML: {exc.reason} (character U+{char:04X})"
+        raise PolicyError(message, file=file, line=line) from None
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"invalid YAML: {exc}", file=file) from None
+    except RecursionError:
+        raise PolicyError("invalid YAML: nested too deeply", file=file) from None
+    if root is None:
+        raise PolicyError(
+            "the policy file is empty; it needs at least 'version', 'name', 'dataset' and 'explainers'",
+            file=file, line=1,
+        )
+    return root
+
+
+def _yaml_error(exc: yaml.MarkedYAMLError, file: Path, last_line: int) -> PolicyError:
+    """The YAML error at its problem's line (the last line when the problem is the file's end)."""
+    mark = exc.problem_mark or exc.context_mark
+    message = f"invalid YAML: {exc.problem or exc.context}"
+    if exc.problem and exc.context and exc.context_mark is not None:
+        message += f" ({exc.context} on line {exc.context_mark.line + 1})"
+    return PolicyError(message, file=file, line=None if mark is None else min(mark.line + 1, last_line))
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _join(key: str, name: str) -> str:
+    return f"{key}.{name}" if key and name else key or name
+
+
+def _parent(key: str) -> str:
+    cut = max(key.rfind("."), key.rfind("["))
+    return key[:cut] if cut > 0 else ""
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == _NULL
+
+
+class _Reader:
+    """Walks the nodes of one policy file; remembers the line of every key it has seen."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        self.base = file.absolute().parent
+        self.lines: dict[str, int] = {}
+        self.profile: Mapping[str, Any] = PROFILES["paper"]
+        self._constructor = yaml.SafeLoader("")
+
+    def fail(self, key: str, message: str) -> NoReturn:
+        """Raise a PolicyError at the line of ``key``, or of its nearest enclosing key that was written."""
+        probe = key
+        while probe and probe not in self.lines:
+            probe = _parent(probe)
+        raise PolicyError(message, file=self.file, line=self.lines.get(probe), key=key)
+
+    def policy(self, root: yaml.Node, sha256: str) -> Policy:
+        """The whole policy; ``profile`` is read first, as it sets other keys' defaults."""
+        self.lines[""] = _line(root)
+        if not isinstance(root, yaml.MappingNode) or root.tag != _MAP:
+            self.fail("", f"the policy must be a mapping of keys to values, got {self._kind(root, '')}")
+        entries = self._entries(root, "")
+        if "profile" in entries:
+            key_node, value_node = entries["profile"]
+            self.lines["profile"] = _line(key_node)
+            self.profile = PROFILES[self._value(Policy.constraints["profile"], value_node, "profile")]
+        extra = {"source": self.file.absolute(), "sha256": sha256, "lines": MappingProxyType(self.lines)}
+        return self._section(Policy, root, "", extra)
+
+    def _kind(self, node: yaml.Node, key: str) -> str:
+        """What ``node`` is, for "expected X, got Y" messages."""
+        if isinstance(node, yaml.ScalarNode):
+            return show(self._scalar(node, key))
+        kind = "a list" if isinstance(node, yaml.SequenceNode) else "a mapping"
+        return kind if node.tag in (_MAP, _SEQ) else f"{kind} tagged {node.tag}"
+
+    def _entries(self, node: yaml.MappingNode, key: str, merging: frozenset[int] = frozenset()) -> _Entries:
+        """Key name -> (key node, value node); duplicates are errors, merge keys are expanded."""
+        own: _Entries = {}
+        merged: _Entries = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                for source in sources:
+                    if not isinstance(source, yaml.MappingNode) or id(source) in merging | {id(node)}:
+                        self.lines[key] = _line(key_node)
+                        self.fail(key, "'<<' must merge a mapping (an alias to another mapping)")
+                    for name, pair in self._entries(source, key, merging | {id(node)}).items():
+                        merged.setdefault(name, pair)
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.lines[key] = _line(key_node)
+                self.fail(key, "keys must be plain names, not lists or mappings")
+            name = key_node.value
+            if name in own:
+                self.lines[_join(key, name)] = _line(key_node)
+                self.fail(_join(key, name), f"duplicate key {name!r} (first on line {_line(own[name][0])})")
+            own[name] = (key_node, value_node)
+        return {**merged, **own}
+
+    def _mapping(self, node: yaml.Node, key: str, what: str) -> _Entries:
+        """The entries of a section; ``null`` counts as an empty section."""
+        if _is_null(node):
+            return {}
+        if not isinstance(node, yaml.MappingNode) or node.tag != _MAP:
+            self.fail(key, f"expected {what}, got {self._kind(node, key)}")
+        return self._entries(node, key)
+
+    def _section(
+        self, cls: type, node: yaml.Node | None, key: str, extra: Mapping[str, Any] | None = None
+    ) -> Any:
+        """Build ``cls`` from a mapping node (``None``: the section is absent, all defaults)."""
+        allowed = cls.constraints
+        entries = {} if node is None else self._mapping(node, key, "a mapping")
+        for name, (key_node, _) in entries.items():
+            self.lines[_join(key, name)] = _line(key_node)
+            if name not in allowed:
+                self.fail(_join(key, name), f"unknown key {name!r}{suggestion(name, list(allowed))}")
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in allowed:
+                continue
+            sub = _join(key, f.name)
+            if f.name in entries:
+                values[f.name] = self._value(allowed[f.name], entries[f.name][1], sub)
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                self.fail(key, f"missing required key {f.name!r}")
+            elif isinstance(allowed[f.name], Section):
+                values[f.name] = self._section(allowed[f.name].cls, None, sub)
+            else:
+                values[f.name] = self.profile.get(
+                    _schema_path(sub), f.default_factory() if f.default is dataclasses.MISSING else f.default
+                )
+            if _is_path(allowed[f.name]) and values[f.name] is not None and not values[f.name].is_absolute():
+                values[f.name] = Path(os.path.normpath(self.base / values[f.name]))
+        for rel, message in cls.problems(values):
+            self.fail(_join(key, rel), message)
+        return cls(**values, **(extra or {}))
+
+    def _value(self, constraint: Constraint, node: yaml.Node, key: str) -> Any:
+        """The value of ``node`` checked against ``constraint``."""
+        if isinstance(constraint, Section):
+            return self._section(constraint.cls, node, key)
+        if isinstance(constraint, Explainer):
+            return self._explainer(node, key)
+        if isinstance(constraint, ListOf):
+            return self._list(constraint, node, key)
+        if isinstance(constraint, AllOrList) and isinstance(node, yaml.SequenceNode):
+            return self._list(constraint.items, node, key)
+        if not isinstance(node, yaml.ScalarNode):
+            self.fail(key, f"expected {constraint.expected()}, got {self._kind(node, key)}")
+        try:
+            return constraint.check(self._scalar(node, key))
+        except Invalid as exc:
+            self.fail(key, str(exc))
+
+    def _scalar(self, node: yaml.ScalarNode, key: str) -> Any:
+        if node.tag == _STR and node.style is None and _YAML12_FLOAT.fullmatch(node.value):
+            return float(node.value)
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            self.fail(key, f"cannot read the value {node.value!r}: {getattr(exc, 'problem', None) or exc}")
+
+    def _list(self, constraint: ListOf, node: yaml.Node, key: str) -> tuple[Any, ...]:
+        if _is_null(node):
+            items: list[yaml.Node] = []
+        elif isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
+            items = node.value
+        else:
+            self.fail(key, f"expected {constraint.expected()}, got {self._kind(node, key)}")
+        values = []
+        for i, item in enumerate(items):
+            self.lines[f"{key}[{i}]"] = _line(item)
+            values.append(self._value(constraint.item, item, f"{key}[{i}]"))
+        if len(values) < constraint.min_length:
+            self.fail(key, f"expected {constraint.expected()}, got {len(values)} items")
+        problem = constraint.problem(values)
+        if problem is not None:
+            self.fail(f"{key}[{problem[0]}]", problem[1])
+        return tuple(values)
+
+    def _explainer(self, node: yaml.Node, key: str) -> ExplainerSpec:
+        """One ``explainers`` item: ``name`` plus that explainer's settings, defaults filled in."""
+        entries = self._mapping(node, key, Explainer().expected())
+        for name, (key_node, _) in entries.items():
+            self.lines[_join(key, name)] = _line(key_node)
+        if "name" not in entries:
+            self.fail(key, "missing required key 'name'")
+        name = self._value(ExplainerSpec.constraints["name"], entries["name"][1], _join(key, "name"))
+        table = EXPLAINER_SETTINGS[name]
+        settings = {}
+        for setting, (_, value_node) in entries.items():
+            if setting == "name":
+                continue
+            if setting not in table:
+                takes = f"its settings are {', '.join(table)}" if table else "it takes no settings"
+                self.fail(_join(key, setting),
+                          f"{name} has no setting {setting!r} ({takes}){suggestion(setting, list(table))}")
+            settings[setting] = self._value(table[setting].constraint, value_node, _join(key, setting))
+        resolved = {
+            s: settings[s] if s in settings else self.profile.get(f"explainers.{name}.{s}", spec.default)
+            for s, spec in table.items()
+        }
+        return ExplainerSpec(name=name, settings=MappingProxyType(resolved))
+
+
+def _is_path(constraint: Constraint) -> bool:
+    return isinstance(constraint, FilePath) or (
+        isinstance(constraint, Nullable) and isinstance(constraint.inner, FilePath)
+    )
+
+
+def _schema_path(key: str) -> str:
+    """``metrics.distance`` for the key ``metrics.distance``; list indices dropped."""
+    return re.sub(r"\[[0-9]+\]", "", key)

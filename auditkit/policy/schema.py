@@ -1,0 +1,556 @@
+"""What a policy may say: one frozen dataclass per section, its allowed values declared next to it.
+
+Defaults are the choices of Fel et al. (WACV 2022). A few choices are disputed between the paper's
+text and its authors' library; ``profile`` sets them all at once, and a field written in the policy
+overrides its profile. :data:`PROFILES` holds them:
+
+===========================================  =========  ===================  =================================
+field                                        ``paper``  ``authors_library``  what it decides
+===========================================  =========  ===================  =================================
+``metrics.distance``                         spearman   sqrt_spearman        1 - |rho| or sqrt(1 - |rho|)
+``metrics.reco_form``                        youden     youden               ReCo with class-conditional rates
+``explainers[gradient_input].convention``    abs        signed               abs(gradient x input) or signed
+``explainers[smoothgrad].sigma_convention``  range      range                sigma relative to the input range
+``explainers[rise].score``                   logit      logit                what RISE weights its masks by
+===========================================  =========  ===================  =================================
+
+Each section class lists its YAML keys in ``constraints`` (key -> :mod:`auditkit.policy.constraints`
+object); a field without a dataclass default is a required key. Rules that tie fields together live
+in the class's ``problems``, which yields ``(key, message)`` pairs for the loader to place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from auditkit.policy.constraints import (
+    AllOrList,
+    Constraint,
+    Explainer,
+    FilePath,
+    Flag,
+    Interval,
+    ListOf,
+    Nullable,
+    Options,
+    Pattern,
+    Section,
+    Text,
+    show,
+    suggestion,
+)
+
+SEED = Interval(int, 0, 2**32 - 1)
+"""A seed: an int in [0, 2^32 - 1] (the engine derives per-fold seeds from it)."""
+
+PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType({
+    "paper": MappingProxyType({
+        "metrics.distance": "spearman",
+        "metrics.reco_form": "youden",
+        "explainers.gradient_input.convention": "abs",
+        "explainers.smoothgrad.sigma_convention": "range",
+        "explainers.rise.score": "logit",
+    }),
+    "authors_library": MappingProxyType({
+        "metrics.distance": "sqrt_spearman",
+        "metrics.reco_form": "youden",
+        "explainers.gradient_input.convention": "signed",
+        "explainers.smoothgrad.sigma_convention": "range",
+        "explainers.rise.score": "logit",
+    }),
+})
+"""Defaults of the disputed choices per ``profile``, keyed by field path (see the module docstring)."""
+
+
+class _Section:
+    """What every policy section shares: its keys' constraints and its cross-field rules."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {}
+
+    @staticmethod
+    def problems(values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        """``(key, message)`` for each rule that ``values`` (the section's keys, resolved) break."""
+        return iter(())
+
+
+DATASET_KINDS: tuple[str, ...] = ("digits", "cifar10", "fashion_mnist", "eurosat", "imagefolder")
+"""Accepted ``dataset.kind`` values."""
+
+SPLITS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "digits": ("all",),
+    "cifar10": ("train", "test", "all"),
+    "fashion_mnist": ("train", "test", "all"),
+    "eurosat": ("all",),
+    "imagefolder": ("all",),
+})
+"""Accepted ``dataset.split`` values per kind."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetSpec(_Section):
+    """The images to audit."""
+
+    kind: str
+    """Which dataset: one of :data:`DATASET_KINDS`."""
+    path: Path | None = None
+    """Its folder, absolute (a relative one is read from the policy file's folder); ``None`` for digits."""
+    split: str = "all"
+    """Which part: ``train``, ``test`` or ``all`` (only ``all`` where the dataset has no split)."""
+    max_images: int | None = None
+    """Audit a stratified, seeded subsample of at most this many images; ``None`` for all."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "kind": Options(DATASET_KINDS),
+        "path": Nullable(FilePath()),
+        "split": Options(("train", "test", "all")),
+        "max_images": Nullable(Interval(int, 20)),
+    }
+
+    @staticmethod
+    def problems(values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        kind = values["kind"]
+        if kind == "digits" and values["path"] is not None:
+            yield "path", "digits is bundled with scikit-learn and takes no path; remove 'path'"
+        if kind != "digits" and values["path"] is None:
+            yield "path", f"{kind} is read from a folder: set 'path' to it"
+        if values["split"] not in SPLITS[kind]:
+            yield "split", f"{kind} has no {values['split']!r} split; use 'all'"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSpec(_Section):
+    """The classifier trained on each fold."""
+
+    family: str = "small_cnn"
+    """Architecture: ``small_cnn``, ``resnet18`` or ``lipschitz_cnn`` (1-Lipschitz, as in section 4.4)."""
+    base_filters: int | None = None
+    """Width of the first layer; ``None`` for the family's default."""
+    dropout: float | None = None
+    """Dropout probability in [0, 1); ``None`` for the family's default."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "family": Options(("small_cnn", "resnet18", "lipschitz_cnn")),
+        "base_filters": Nullable(Interval(int, 1, 1024)),
+        "dropout": Nullable(Interval(float, 0, 1, closed="left")),
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingSpec(_Section):
+    """How each fold's model is trained (fold i uses seed ``seed + i``)."""
+
+    epochs: int = 20
+    """Passes over the training folds."""
+    batch_size: int = 64
+    """Images per optimisation step."""
+    optimizer: str = "adam"
+    """``adam`` or ``sgd``."""
+    learning_rate: float = 0.003
+    """Step size, in (0, 10]."""
+    weight_decay: float = 0.0
+    """L2 penalty, >= 0."""
+    seed: int = 0
+    """Seed of initialisation and shuffling."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "epochs": Interval(int, 1, 10000),
+        "batch_size": Interval(int, 1, 65536),
+        "optimizer": Options(("adam", "sgd")),
+        "learning_rate": Interval(float, 0, 10, closed="right"),
+        "weight_decay": Interval(float, 0),
+        "seed": SEED,
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class CrossValidationSpec(_Section):
+    """The k-fold cross-training of section 3.3: f_i is trained on every fold but V_i."""
+
+    k: int = 5
+    """Number of folds, in [2, 100]."""
+    seed: int = 0
+    """Seed of the split into folds."""
+    max_accuracy_spread: float = 0.03
+    """Largest allowed max - min of the fold accuracies, in (0, 1]: the folds' models must be comparable."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "k": Interval(int, 2, 100),
+        "seed": SEED,
+        "max_accuracy_spread": Interval(float, 0, 1, closed="right"),
+    }
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting an explainer takes: what it accepts and its default (the paper's, appendix B)."""
+
+    constraint: Constraint
+    """What the setting accepts."""
+    default: Any
+    """Its value when neither the policy nor the profile sets it."""
+
+
+EXPLAINER_SETTINGS: Mapping[str, Mapping[str, Setting]] = MappingProxyType({
+    "saliency": {},
+    "gradient_input": {"convention": Setting(Options(("abs", "signed")), "abs")},
+    "integrated_gradients": {"steps": Setting(Interval(int, 2, 10000), 60)},
+    "smoothgrad": {
+        "samples": Setting(Interval(int, 1, 10000), 60),
+        "sigma": Setting(Interval(float, 0, closed="neither"), 0.2),
+        "sigma_convention": Setting(Options(("range", "absolute")), "range"),
+    },
+    "gradcam": {},
+    "gradcam_pp": {},
+    "rise": {
+        "masks": Setting(Interval(int, 1, 10**6), 1000),
+        "grid_size": Setting(Interval(int, 2, 64), 7),
+        "keep_probability": Setting(Interval(float, 0, 1, closed="neither"), 0.5),
+        "score": Setting(Options(("logit", "probability")), "logit"),
+    },
+    "random": {},
+})
+"""Each explainer's settings (name -> setting -> :class:`Setting`); a name maps to ``{}`` if it takes none."""
+
+EXPLAINER_NAMES: tuple[str, ...] = tuple(EXPLAINER_SETTINGS)
+"""Accepted explainer names."""
+
+
+@dataclass(frozen=True)
+class ExplainerSpec:
+    """One explanation method to audit, with every setting it takes resolved.
+
+    >>> ExplainerSpec("integrated_gradients", {"steps": 60}).settings["steps"]
+    60
+    """
+
+    name: str
+    """One of :data:`EXPLAINER_NAMES`."""
+    settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    """Read-only setting -> value: those written in the policy, the rest from the profile or the paper."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {"name": Options(EXPLAINER_NAMES)}
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.settings, MappingProxyType):
+            object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class MuFidelitySpec(_Section):
+    """muF (eq. 7): correlation of attribution mass and score drop over random subsets S."""
+
+    samples: int = 200
+    """How many images muF is averaged over (a seeded sample)."""
+    subset_fraction: float = 0.15
+    """|S| as a fraction of the positions, in (0, 1); the paper uses 15 %."""
+    subset_unit: str = "pixel"
+    """What S is drawn from: ``pixel`` or square ``cell`` of ``cell_size`` pixels."""
+    cell_size: int = 1
+    """Side of a cell in pixels (used when ``subset_unit`` is ``cell``)."""
+    baseline: float = 0.0
+    """Value the pixels of S are set to; the paper uses 0."""
+    n_subsets: int = 128
+    """Random subsets S per image."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "samples": Interval(int, 1),
+        "subset_fraction": Interval(float, 0, 1, closed="neither"),
+        "subset_unit": Options(("pixel", "cell")),
+        "cell_size": Interval(int, 1),
+        "baseline": Interval(float),
+        "n_subsets": Interval(int, 2, 100000),
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class BootstrapSpec(_Section):
+    """Percentile bootstrap over the audited images, for confidence intervals."""
+
+    resamples: int = 1000
+    """Number of bootstrap resamples; 0 for no confidence interval."""
+    confidence: float = 0.95
+    """Two-sided confidence level, in (0.5, 1)."""
+    seed: int = 0
+    """Seed of the resampling."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "resamples": Interval(int, 0, 10**6),
+        "confidence": Interval(float, 0.5, 1, closed="neither"),
+        "seed": SEED,
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetricsSpec(_Section):
+    """How MeGe, ReCo and muF are computed."""
+
+    distance: str = "spearman"
+    """Distance of two explanations: ``spearman`` (1 - |rho|) or ``sqrt_spearman`` (sqrt(1 - |rho|))."""
+    reco_form: str = "youden"
+    """ReCo with class-conditional rates (``youden``) or eq. 6's rates as printed (``as_printed``)."""
+    explain_batch_size: int = 256
+    """Images explained per batch."""
+    mu_fidelity: MuFidelitySpec = field(default_factory=MuFidelitySpec)
+    """muF settings."""
+    bootstrap: BootstrapSpec = field(default_factory=BootstrapSpec)
+    """Confidence interval settings."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "distance": Options(("spearman", "sqrt_spearman")),
+        "reco_form": Options(("youden", "as_printed")),
+        "explain_batch_size": Interval(int, 1),
+        "mu_fidelity": Section(MuFidelitySpec),
+        "bootstrap": Section(BootstrapSpec),
+    }
+
+
+METRIC_RANGES: Mapping[str, tuple[float, float]] = MappingProxyType({
+    "mege": (0, 1),
+    "reco": (0, 1),
+    "reco_auc": (0, 1),
+    "mu_fidelity": (-1, 1),
+    "accuracy": (0, 1),
+    "accuracy_spread": (0, 1),
+})
+"""Metrics a threshold may test, with the closed range of meaningful threshold values."""
+
+MODEL_METRICS: frozenset[str] = frozenset({"accuracy", "accuracy_spread"})
+"""Metrics of the models rather than of an explainer; their thresholds name no explainers."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThresholdSpec(_Section):
+    """A pass/fail test of one metric, for each explainer it names (or for the models)."""
+
+    id: str
+    """Unique name that requirements cite as evidence."""
+    metric: str
+    """One of :data:`METRIC_RANGES`."""
+    op: str
+    """Comparison of the measured value with ``value``: ``>=``, ``>``, ``<=`` or ``<``."""
+    value: float
+    """The threshold, within the metric's range."""
+    explainers: str | tuple[str, ...] = "all"
+    """``"all"`` or the names of explainers listed in the policy; only ``"all"`` for model metrics."""
+    on: str = "point"
+    """Test the ``point`` estimate or the confidence bound on the unfavourable side (``lower_bound``)."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "id": Text(),
+        "metric": Options(tuple(METRIC_RANGES)),
+        "op": Options((">=", ">", "<=", "<")),
+        "value": Interval(float),
+        "explainers": AllOrList(ListOf(Options(EXPLAINER_NAMES), min_length=1, unique=True)),
+        "on": Options(("point", "lower_bound")),
+    }
+
+    @staticmethod
+    def problems(values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        metric = values["metric"]
+        low, high = METRIC_RANGES[metric]
+        if not low <= values["value"] <= high:
+            yield "value", f"a threshold on {metric} must be in [{low}, {high}], got {show(values['value'])}"
+        if metric in MODEL_METRICS and values["explainers"] != "all":
+            yield "explainers", f"{metric} is measured on the models, not on explainers; remove 'explainers'"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WeightRandomisationSpec(_Section):
+    """Sanity check: explanation scores must drop as the models' weights are progressively randomised."""
+
+    enabled: bool = True
+    """Whether to run it."""
+    levels: tuple[float, ...] = (0.05, 0.1, 0.3)
+    """Fractions of weights randomised, in (0, 1], strictly increasing."""
+    std: float = 0.5
+    """Standard deviation of the noise the randomised weights are drawn with."""
+    seed: int = 0
+    """Seed of the randomisation."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "enabled": Flag(),
+        "levels": ListOf(Interval(float, 0, 1, closed="right"), min_length=1, increasing=True),
+        "std": Interval(float, 0, closed="neither"),
+        "seed": SEED,
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabelShufflingSpec(_Section):
+    """Sanity check: explanation scores must drop as more training labels are shuffled."""
+
+    enabled: bool = True
+    """Whether to run it."""
+    levels: tuple[float, ...] = (0.05, 0.1, 0.3)
+    """Fractions of labels shuffled, in (0, 1], strictly increasing."""
+    seed: int = 0
+    """Seed of the shuffling."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "enabled": Flag(),
+        "levels": ListOf(Interval(float, 0, 1, closed="right"), min_length=1, increasing=True),
+        "seed": SEED,
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class SanitySpec(_Section):
+    """The degradation sanity checks of section 4.1."""
+
+    weight_randomisation: WeightRandomisationSpec = field(default_factory=WeightRandomisationSpec)
+    """Progressive weight randomisation."""
+    label_shuffling: LabelShufflingSpec = field(default_factory=LabelShufflingSpec)
+    """Training with progressively shuffled labels."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "weight_randomisation": Section(WeightRandomisationSpec),
+        "label_shuffling": Section(LabelShufflingSpec),
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequirementSpec(_Section):
+    """A requirement the report judges met when every threshold it cites passes."""
+
+    id: str
+    """Unique name."""
+    title: str
+    """What is required, in words."""
+    articles: tuple[str, ...] = ()
+    """Legal provisions the operator maps it to (the operator's legal judgement, not auditkit's)."""
+    evidence: tuple[str, ...]
+    """Ids of the thresholds that must all pass."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "id": Text(),
+        "title": Text(),
+        "articles": ListOf(Text()),
+        "evidence": ListOf(Text(), min_length=1, unique=True),
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSpec(_Section):
+    """Where the audit runs and writes."""
+
+    device: str = "auto"
+    """``auto`` (a GPU when there is one), ``cpu``, ``cuda`` or ``cuda:N``."""
+    out: Path = Path("out")
+    """Output folder, absolute once loaded (a relative one is read from the policy file's folder)."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "device": Pattern(r"auto|cpu|cuda(:[0-9]+)?", "'auto', 'cpu', 'cuda' or 'cuda:N'"),
+        "out": FilePath(),
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Policy(_Section):
+    """A whole policy: what to audit, how, and the thresholds that decide the verdict."""
+
+    version: int
+    """Schema version; must be 1."""
+    name: str
+    """Name of the audit, shown in the report and the history."""
+    description: str | None = None
+    """Free text for the report; ``None`` when there is none."""
+    profile: str = "paper"
+    """Defaults of the disputed choices: ``paper`` or ``authors_library`` (:data:`PROFILES`)."""
+    dataset: DatasetSpec
+    """The images."""
+    model: ModelSpec = field(default_factory=ModelSpec)
+    """The classifier."""
+    training: TrainingSpec = field(default_factory=TrainingSpec)
+    """Its training."""
+    cross_validation: CrossValidationSpec = field(default_factory=CrossValidationSpec)
+    """The k-fold cross-training."""
+    explainers: tuple[ExplainerSpec, ...]
+    """The explanation methods to audit, in report order; names unique."""
+    metrics: MetricsSpec = field(default_factory=MetricsSpec)
+    """How the metrics are computed."""
+    thresholds: tuple[ThresholdSpec, ...] = ()
+    """Pass/fail tests; ids unique."""
+    sanity_checks: SanitySpec = field(default_factory=SanitySpec)
+    """Degradation sanity checks."""
+    requirements: tuple[RequirementSpec, ...] = ()
+    """Requirements judged from the thresholds; ids unique."""
+    run: RunSpec = field(default_factory=RunSpec)
+    """Device and output folder."""
+    source: Path | None = None
+    """The policy file, absolute; set by :func:`~auditkit.policy.load_policy`."""
+    sha256: str = ""
+    """SHA-256 (hex) of the policy file's exact bytes; set by :func:`~auditkit.policy.load_policy`."""
+    lines: Mapping[str, int] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, hash=False, repr=False
+    )
+    """Line of each key written in the file, by dotted key (``"dataset.path"``), for later errors."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "version": Options((1,)),
+        "name": Text(),
+        "description": Nullable(Text(allow_blank=True)),
+        "profile": Options(tuple(PROFILES)),
+        "dataset": Section(DatasetSpec),
+        "model": Section(ModelSpec),
+        "training": Section(TrainingSpec),
+        "cross_validation": Section(CrossValidationSpec),
+        "explainers": ListOf(Explainer(), min_length=1),
+        "metrics": Section(MetricsSpec),
+        "thresholds": ListOf(Section(ThresholdSpec)),
+        "sanity_checks": Section(SanitySpec),
+        "requirements": ListOf(Section(RequirementSpec)),
+        "run": Section(RunSpec),
+    }
+
+    @staticmethod
+    def problems(values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        names = [e.name for e in values["explainers"]]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                first = names.index(name)
+                yield f"explainers[{i}].name", f"{name!r} is listed twice (also explainers[{first}])"
+        yield from _unique_ids("thresholds", values["thresholds"])
+        yield from _unique_ids("requirements", values["requirements"])
+        for i, t in enumerate(values["thresholds"]):
+            if t.explainers != "all":
+                for j, name in enumerate(t.explainers):
+                    if name not in names:
+                        yield (f"thresholds[{i}].explainers[{j}]",
+                               f"explainer {name!r} is not in this policy's explainers ({', '.join(names)})")
+        ids = [t.id for t in values["thresholds"]]
+        for i, r in enumerate(values["requirements"]):
+            for j, cited in enumerate(r.evidence):
+                if cited not in ids:
+                    known = ", ".join(ids) if ids else "none"
+                    yield (f"requirements[{i}].evidence[{j}]",
+                           f"no threshold has id {cited!r} (threshold ids: {known}){suggestion(cited, ids)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved policy as JSON-ready data, in the YAML's shape (``source``, ``sha256`` left out)."""
+        skip = {"source", "sha256", "lines"}
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name not in skip}
+
+
+def _unique_ids(section: str, items: tuple[Any, ...]) -> Iterator[tuple[str, str]]:
+    ids = [item.id for item in items]
+    for i, item_id in enumerate(ids):
+        if item_id in ids[:i]:
+            yield f"{section}[{i}].id", f"id {item_id!r} is used twice (also {section}[{ids.index(item_id)}])"
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON-ready data: dataclasses as dicts, tuples as lists, paths as strings."""
+    if isinstance(value, ExplainerSpec):
+        return {"name": value.name, **{k: _plain(v) for k, v in value.settings.items()}}
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value

@@ -1,0 +1,94 @@
+"""End-to-end audits of a tiny digits policy: determinism, resume after kill -9, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from auditkit.cli import main
+
+
+def scores(results: Path) -> dict:
+    data = json.loads(results.read_text())
+    return {"folds": data["folds"], "accuracy": data["accuracy"], "explainers": data["explainers"],
+            "thresholds": data["thresholds"]}
+
+
+def test_two_runs_give_identical_numbers(tiny_policy, tmp_path: Path) -> None:
+    policy = tiny_policy()
+    assert main(["run", str(policy), "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    assert main(["run", str(policy), "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    a, b = scores(tmp_path / "a" / "results.json"), scores(tmp_path / "b" / "results.json")
+    assert a == b
+    data = json.loads((tmp_path / "a" / "results.json").read_text())
+    assert data["schema_version"] == 1
+    assert data["dataset"]["n_images"] == 360
+    assert set(data["explainers"]) == {"saliency", "gradcam", "random"}
+    sal = data["explainers"]["saliency"]
+    assert sal["mege"]["ci_low"] <= sal["mege"]["value"] <= sal["mege"]["ci_high"]
+    assert sal["n_s_eq"] > 0
+    assert data["reused_from_earlier_run"] == {"folds": [], "explainers": []}
+
+
+def test_rerun_reuses_finished_work(tiny_policy, tmp_path: Path) -> None:
+    policy = tiny_policy()
+    out = tmp_path / "out"
+    assert main(["run", str(policy), "--out", str(out), "--quiet"]) == 0
+    first = scores(out / "results.json")
+    assert main(["run", str(policy), "--out", str(out), "--quiet"]) == 0
+    data = json.loads((out / "results.json").read_text())
+    assert data["reused_from_earlier_run"] == {
+        "folds": [0, 1, 2], "explainers": ["saliency", "gradcam", "random"]}
+    assert scores(out / "results.json") == first
+
+
+def test_killed_run_resumes_and_matches(tiny_policy, tmp_path: Path) -> None:
+    policy = tiny_policy(epochs=40)
+    reference = tmp_path / "reference"
+    assert main(["run", str(policy), "--out", str(reference), "--quiet"]) == 0
+
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "auditkit", "run", str(policy), "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + 120
+    while not (out / "work" / "fold_0.pt").exists():
+        assert proc.poll() is None, "the audit ended before its first fold was saved"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "results.json").exists()
+    assert main(["run", str(policy), "--out", str(out), "--quiet"]) == 0
+    data = json.loads((out / "results.json").read_text())
+    assert 0 in data["reused_from_earlier_run"]["folds"]
+    assert scores(out / "results.json") == scores(reference / "results.json")
+    assert not list((out / "work").glob("*.tmp")), "temp files of the killed run are cleaned up"
+
+
+def test_failed_threshold_exits_1_and_still_writes(tiny_policy, tmp_path: Path, capsys) -> None:
+    policy = tiny_policy(mege=0.999)
+    assert main(["run", str(policy), "--out", str(tmp_path / "o"), "--quiet"]) == 1
+    data = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert data["verdict"] == "fail"
+    assert data["requirements"][0]["met"] is False
+    assert "FAIL T1" in capsys.readouterr().out
+
+
+def test_json_output(tiny_policy, tmp_path: Path, capsys) -> None:
+    policy = tiny_policy()
+    assert main(["run", str(policy), "--out", str(tmp_path / "o"), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["verdict"] == "pass"
+
+
+def test_bad_policy_exits_2_naming_file(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nname: x\ndataset:\n  kind: digits\n  colour: red\n")
+    assert main(["run", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and ":5:" in err and "colour" in err

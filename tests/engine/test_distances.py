@@ -1,0 +1,118 @@
+"""The engine's reduction of explanations to distances against Algorithm 1 written as loops."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+
+from auditkit.engine.distances import (
+    IGNORED,
+    S_EQ,
+    S_NEQ,
+    collect_distances,
+    pair_categories,
+)
+
+
+@dataclass
+class FakeDataset:
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return tuple(self.images.shape[2:])
+
+    def x(self, index) -> torch.Tensor:
+        return self.images[index]
+
+
+class TableExplainer:
+    """Returns precomputed maps: row = image id stored in pixel [0, 0, 0]."""
+
+    def __init__(self, maps: torch.Tensor) -> None:
+        self.maps = maps
+
+    def explain(self, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return self.maps[x[:, 0, 0, 0].long()]
+
+
+def make_case(n: int = 23, k: int = 4, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    images = torch.zeros(n, 1, 5, 5)
+    images[:, 0, 0, 0] = torch.arange(n, dtype=torch.float32)
+    labels = torch.randint(0, 3, (n,), generator=gen)
+    preds = torch.where(torch.rand(n, k, generator=gen) < 0.7, labels[:, None],
+                        torch.randint(0, 3, (n, k), generator=gen))
+    fold_of = torch.randint(0, k, (n,), generator=gen)
+    maps = torch.relu(torch.randn(k, n, 2, 5, 5, generator=gen))  # plateaus of zeros
+    maps[1, 3] = 0.0  # a constant map: degenerate pairs
+    return FakeDataset(images, labels), preds, fold_of, maps
+
+
+def algorithm_1(dataset, preds, fold_of, maps):
+    """Appendix A, Algorithm 1, as loops: S=, S≠ and the ignored pairs of each image."""
+    k = preds.shape[1]
+    s_eq, s_neq, ignored = [], [], 0
+    for x in range(len(dataset)):
+        i = int(fold_of[x])
+        y = int(dataset.labels[x])
+        for j in range(k):
+            if j == i:
+                continue
+            a, b = maps[i, x].numpy().ravel(), maps[j, x].numpy().ravel()
+            if np.ptp(a) == 0 or np.ptp(b) == 0:
+                delta = 0.0 if np.array_equal(a, b) else 1.0
+            else:
+                delta = 1 - abs(spearmanr(a, b).statistic)
+            ri, rj = int(preds[x, i]) == y, int(preds[x, j]) == y
+            if ri and rj:
+                s_eq.append(delta)
+            elif ri or rj:
+                s_neq.append(delta)
+            else:
+                ignored += 1
+    return sorted(s_eq), sorted(s_neq), ignored
+
+
+@pytest.mark.parametrize("batch_size", [1, 5, 100])
+def test_matches_algorithm_1(batch_size: int) -> None:
+    dataset, preds, fold_of, maps = make_case()
+    categories = pair_categories(preds, dataset.labels, fold_of)
+    record = collect_distances(
+        [TableExplainer(maps[i]) for i in range(4)], dataset, fold_of, categories,
+        batch_size=batch_size, device=torch.device("cpu"), example_index=torch.tensor([0, 2]),
+    )
+    s_eq, s_neq, ignored = algorithm_1(dataset, preds, fold_of, maps)
+    np.testing.assert_allclose(sorted(record.s_eq.tolist()), s_eq, atol=1e-5)
+    np.testing.assert_allclose(sorted(record.s_neq.tolist()), s_neq, atol=1e-5)
+    assert int((record.category == IGNORED).sum()) == ignored
+    # image 3's pairs with fold 1's constant map are the degenerate ones
+    expected_degenerate = 3 if int(fold_of[3]) == 1 else 1
+    assert int(record.degenerate.sum()) == expected_degenerate
+    torch.testing.assert_close(record.examples[1], maps[:, 2].sum(dim=1))
+
+
+def test_sqrt_distance_form() -> None:
+    dataset, preds, fold_of, maps = make_case(seed=1)
+    categories = pair_categories(preds, dataset.labels, fold_of)
+    args = ([TableExplainer(maps[i]) for i in range(4)], dataset, fold_of, categories)
+    plain = collect_distances(*args, batch_size=8, device=torch.device("cpu"))
+    rooted = collect_distances(*args, batch_size=8, device=torch.device("cpu"), sqrt_distance=True)
+    torch.testing.assert_close(rooted.distances, plain.distances.sqrt())
+
+
+def test_pair_categories_by_hand() -> None:
+    labels = torch.tensor([1, 0])
+    preds = torch.tensor([[1, 1, 0], [1, 0, 1]])
+    fold_of = torch.tensor([0, 2])
+    # image 0 (fold 0, right): j=1 right -> S=, j=2 wrong -> S≠
+    # image 1 (fold 2, wrong): j=0 wrong -> ignored, j=1 right -> S≠
+    assert pair_categories(preds, labels, fold_of).tolist() == [[S_EQ, S_NEQ], [IGNORED, S_NEQ]]
