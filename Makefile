@@ -6,6 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench lint clean
 
+# The real Fashion-MNIST (the paper's Table 7 and Fig. 9) from Debian's package; the loader's
+# real-data test reads it. Needs root or sudo and Debian's package archive.
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 # Create .venv on first use and reinstall when pyproject.toml changes.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +23,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/auditkit run policies/digits.yaml --out out || test $$? -eq 1
 
-test: $(STAMP)
+test: $(STAMP) $(FASHION_MNIST)
 	$(BIN)/python -m pytest
+
+$(FASHION_MNIST):
+	$(SUDO) apt-get install -y -q dataset-fashion-mnist || \
+		($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q dataset-fashion-mnist)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_metrics.py

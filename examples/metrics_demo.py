@@ -1,4 +1,4 @@
-"""Interim demo: the metrics on a built-in synthetic example (the full audit comes with the engine).
+"""The metrics API on its own, on a synthetic example (``make demo`` runs a whole audit).
 
 Builds k = 5 noisy copies of a class-specific pattern for 200 images, flags some predictions as
 wrong (their maps are unrelated noise), and prints MeGe, ReCo and ReCo_AUC.
@@ -23,7 +23,7 @@ def main() -> None:
     one = correct.unsqueeze(2) ^ correct.unsqueeze(1)
     off_diag = ~torch.eye(k, dtype=torch.bool)
     s_eq, s_neq = dist[both & off_diag], dist[one & off_diag]
-    print("auditkit interim demo: metrics on a synthetic example (not an audit)")
+    print("auditkit metrics on a synthetic example (not an audit)")
     print(f"|S=| = {s_eq.numel()}, |S!=| = {s_neq.numel()}")
     print(f"MeGe = {mege(s_eq):.3f}  ReCo = {reco(s_eq, s_neq):.3f}  ReCo_AUC = {reco_auc(s_eq, s_neq):.3f}")
 
