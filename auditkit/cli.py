@@ -20,12 +20,9 @@ from auditkit.errors import AuditError
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse exits with 2 on usage errors, which matches auditkit's 'could not run'."""
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    """The argument parser; argparse's own exit code for a usage error is 2, as auditkit's."""
+    parser = argparse.ArgumentParser(
         prog="auditkit",
         description="Certify the quality of an image classifier's explanations "
         "(MeGe, ReCo, muF; Fel et al., WACV 2022).",

@@ -1,0 +1,69 @@
+"""The command line's conventions: --help, --version, validate, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import auditkit
+from auditkit.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["validate", "--help"]])
+def test_help_exits_0(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0
+    assert "usage: auditkit" in capsys.readouterr().out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"auditkit {auditkit.__version__}"
+
+
+def test_usage_error_exits_2() -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run"])
+    assert exit_info.value.code == 2
+
+
+def test_validate_shipped_demo(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(ROOT / "policies" / "digits.yaml")]) == 0
+    assert "valid policy 'digits-demo'" in capsys.readouterr().out
+
+
+def test_validate_missing_dataset_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "version: 1\nname: x\ndataset:\n  kind: cifar10\n  path: nowhere\nexplainers:\n  - name: saliency\n"
+    )
+    assert main(["validate", str(policy)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"auditkit: error: {policy}:5:") and str(tmp_path / "nowhere") in err
+
+
+def test_run_missing_dataset_names_the_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "cifar"
+    data.mkdir()  # exists, but holds no batches
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        f"version: 1\nname: x\ndataset:\n  kind: cifar10\n  path: {data}\n"
+        "explainers:\n  - name: saliency\n"
+    )
+    assert main(["run", str(policy), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(data) in err and "Traceback" not in err
+
+
+def test_console_script_runs_as_module() -> None:
+    done = subprocess.run([sys.executable, "-m", "auditkit", "--version"], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0 and done.stdout.startswith("auditkit ")
