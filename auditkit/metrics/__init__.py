@@ -1,6 +1,7 @@
 """Explanation-quality metrics of Fel et al. (WACV 2022): pure functions on tensors."""
 
 from auditkit.metrics.fidelity import fidelity_subsets, mu_fidelity
+from auditkit.metrics.robustness import completeness_error, invariance_distance, sensitivity
 from auditkit.metrics.spearman import (
     average_ranks,
     constant_maps,
@@ -13,12 +14,15 @@ __all__ = [
     "RECO_FORMS",
     "average_ranks",
     "balanced_accuracy_curve",
+    "completeness_error",
     "constant_maps",
     "fidelity_subsets",
+    "invariance_distance",
     "mege",
     "mu_fidelity",
     "pairwise_spearman_distance",
     "reco",
     "reco_auc",
+    "sensitivity",
     "spearman_distance",
 ]
