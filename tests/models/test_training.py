@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import pytest
 import torch
@@ -84,7 +83,6 @@ def test_quick_digits_training_is_well_above_chance(digits) -> None:
     order = torch.randperm(len(labels), generator=gen)[:600]
     folds = [order[:300], order[300:]]
     config = SMALL_CNN_DIGITS_TRAINING
-    start = time.perf_counter()
     accs = []
     for i, held_out in enumerate(folds):
         train = folds[1 - i]
@@ -92,7 +90,6 @@ def test_quick_digits_training_is_well_above_chance(digits) -> None:
         train_model(model, images[train], labels[train], dataclasses.replace(config, seed=i))
         accs.append(accuracy(model, images[held_out], labels[held_out]))
     assert min(accs) > 0.8, accs  # chance is 0.1
-    assert time.perf_counter() - start < 20
 
 
 def test_diverging_training_is_reported(digits) -> None:
