@@ -63,7 +63,7 @@ SMALL_CNN_DIGITS_TRAINING = TrainingConfig(
 )
 """Proposed defaults for ``small_cnn`` (b=16, p=0.25) on sklearn digits (8x8, /16 scaling).
 
-Measured by ``tests/models/digits_benchmark.py``: stratified 5-fold split (shuffled, seed 0), train on
+Measured by ``benchmarks/bench_digits_training.py``: stratified 5-fold split (shuffled, seed 0), train on
 4/5 (1437-1438 images), test on the held-out fifth, fold i with seed i, 2 CPU cores. Held-out
 accuracy 98.9 / 98.1 / 96.9 / 98.9 / 96.7 %, about 3 s of training per fold (23 steps x 50 epochs).
 Seeds 10-14 gave 97.5-98.9 %. The cosine schedule lifted the worst fold from 96.1 % (constant rate)
