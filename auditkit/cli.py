@@ -81,6 +81,10 @@ def _run(args: argparse.Namespace) -> int:
     options = AuditOptions(policy, Path(out), device=args.device or policy.run.device,
                            progress=talk)
     result = run_audit(options, log=log)
+    from auditkit.report import render_report
+
+    for path in render_report(Path(out)):
+        log(f"report written to {path}")
     if args.json:
         print(json.dumps(result.summary(), indent=2))
     elif not args.quiet or not result.passed:

@@ -1,0 +1,445 @@
+"""The template context: one plain dict in which every number is formatted and every verdict decided.
+
+The templates only place these strings and flags; they never compute. The context holds aggregated
+scores, counts, digests and a few figures (PNG data URIs) - never per-image values, predictions, logits
+or weights (``tests/report/test_privacy.py`` walks it to check).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from auditkit.policy import policy_sha256
+from auditkit.report import plots
+from auditkit.report.errors import ReportError
+from auditkit.report.inputs import (
+    ExampleInputs,
+    ExplainerEvidence,
+    load_evidence,
+    load_example_inputs,
+    load_results,
+)
+
+EXPLAINER_LABELS = {
+    "saliency": "Saliency",
+    "gradient_input": "Gradient × Input",
+    "integrated_gradients": "Integrated Gradients",
+    "smoothgrad": "SmoothGrad",
+    "gradcam": "Grad-CAM",
+    "gradcam_pp": "Grad-CAM++",
+    "rise": "RISE",
+    "random": "Random baseline",
+}
+"""Names the report prints; an explainer not listed is printed under its registry name."""
+
+METRIC_LABELS = {
+    "mege": "MeGe",
+    "reco": "ReCo",
+    "reco_auc": "ReCo_AUC",
+    "mu_fidelity": "μF",
+    "accuracy": "held-out accuracy",
+    "accuracy_spread": "spread of the fold accuracies",
+}
+EXPLAINER_METRICS = ("mege", "reco", "reco_auc", "mu_fidelity")
+OPERATORS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
+SMALL_S_NEQ = 100
+"""Below this many S≠ pairs the limits section warns that ReCo is noisy."""
+LISTED_FAILURES = 3
+"""Failed conditions spelled out per requirement on page one; the rest are counted."""
+
+
+def explainer_label(name: str) -> str:
+    """The printed name of explainer ``name``.
+
+    >>> explainer_label("gradcam"), explainer_label("my_method")
+    ('Grad-CAM', 'my_method')
+    """
+    return EXPLAINER_LABELS.get(name, name)
+
+
+def number(value: float, digits: int = 3) -> str:
+    """``value`` with ``digits`` decimals and a typographic minus.
+
+    >>> number(0.71234), number(-0.0876)
+    ('0.712', '−0.088')
+    """
+    return f"{value:.{digits}f}".replace("-", "−")
+
+
+def format_score(score: Mapping[str, Any], confidence: str) -> str:
+    """A score of results.json in words: estimate, interval, or why it is undefined.
+
+    >>> format_score({"value": 0.71, "ci_low": 0.7, "ci_high": 0.72, "undefined": None}, "95%")
+    '0.710 (95% CI 0.700–0.720)'
+    >>> format_score({"value": None, "ci_low": None, "ci_high": None, "undefined": "S≠ is empty"}, "95%")
+    'undefined (S≠ is empty)'
+    """
+    if score["value"] is None:
+        return f"undefined ({score['undefined']})"
+    if score["ci_low"] is None:
+        return f"{number(score['value'])} (no confidence interval)"
+    return f"{number(score['value'])} ({confidence} CI {number(score['ci_low'])}–{number(score['ci_high'])})"
+
+
+def compact_score(score: Mapping[str, Any]) -> str:
+    """A score of results.json for a table whose header names the interval.
+
+    >>> compact_score({"value": 0.71, "ci_low": 0.7, "ci_high": 0.72, "undefined": None})
+    '0.710 [0.700, 0.720]'
+    """
+    if score["value"] is None:
+        return "undefined"
+    if score["ci_low"] is None:
+        return number(score["value"])
+    return f"{number(score['value'])} [{number(score['ci_low'])}, {number(score['ci_high'])}]"
+
+
+def _basis(check: Mapping[str, Any], confidence: str) -> str:
+    if check["on"] == "point":
+        return ""
+    end = "lower" if check["op"] in (">=", ">") else "upper"
+    return f", tested on the {end} end of the {confidence} CI"
+
+
+def _condition(check: Mapping[str, Any], confidence: str) -> str:
+    return (f"{METRIC_LABELS[check['metric']]} {OPERATORS[check['op']]} {check['value']:g}"
+            f"{_basis(check, confidence)}")
+
+
+def _check_score(check: Mapping[str, Any], results: Mapping[str, Any]) -> Mapping[str, Any]:
+    metric = check["metric"]
+    if metric == "accuracy_spread":
+        spread = results["accuracy"]["spread"]
+        return {"value": spread, "ci_low": None, "ci_high": None, "undefined": None}
+    if metric == "accuracy":
+        return results["accuracy"]
+    return results["explainers"][check["explainer"]][metric]
+
+
+def _measured(check: Mapping[str, Any], results: Mapping[str, Any], confidence: str) -> str:
+    if check["metric"] == "accuracy_spread":
+        return number(results["accuracy"]["spread"])
+    return format_score(_check_score(check, results), confidence)
+
+
+def _subject(check: Mapping[str, Any]) -> str:
+    metric = check["metric"]
+    if check["explainer"] is None:
+        return METRIC_LABELS[metric][0].upper() + METRIC_LABELS[metric][1:]
+    return f"{METRIC_LABELS[metric]} of {explainer_label(check['explainer'])}"
+
+
+def _sentence(check: Mapping[str, Any], results: Mapping[str, Any], confidence: str) -> str:
+    """E.g. "MeGe of Grad-CAM is 0.710 (95% CI 0.700–0.720), required ≥ 0.5"."""
+    return (f"{_subject(check)} is {_measured(check, results, confidence)}, required "
+            f"{OPERATORS[check['op']]} {check['value']:g}{_basis(check, confidence)}")
+
+
+def _margin(check: Mapping[str, Any]) -> float:
+    return abs(check["measured"] - check["value"]) if check["measured"] is not None else 0.0
+
+
+def _status(met: bool) -> str:
+    return "met" if met else "not met"
+
+
+def _requirement(req: Mapping[str, Any], checks: Sequence[Mapping[str, Any]],
+                 results: Mapping[str, Any], confidence: str) -> dict[str, Any]:
+    """One requirement for page one and the requirements table."""
+    own = [c for c in checks if c["threshold"] in req["evidence"]]
+    failed = [c for c in own if not c["passed"]]
+    if failed:
+        summary = f"{len(failed)} of {len(own)} conditions not met:"
+        details = [_sentence(c, results, confidence) for c in failed[:LISTED_FAILURES]]
+        if len(failed) > LISTED_FAILURES:
+            details.append(f"and {len(failed) - LISTED_FAILURES} more (see the requirements table)")
+    elif own:
+        closest = min(own, key=_margin)
+        summary = f"All {len(own)} conditions met; the closest to its threshold:"
+        details = [_sentence(closest, results, confidence)]
+    else:
+        summary, details = "No measured condition is attached to this requirement.", []
+    return {
+        "id": req["id"],
+        "title": req["title"],
+        "articles": "; ".join(req["articles"]),
+        "evidence": ", ".join(req["evidence"]),
+        "met": bool(req["met"]),
+        "status": _status(req["met"]),
+        "summary": summary,
+        "details": details,
+    }
+
+
+def _articles(results: Mapping[str, Any], confidence: str) -> list[dict[str, Any]]:
+    """One table per article cited, in order of first citation: its requirements, a row per threshold."""
+    checks = results["thresholds"]
+    articles: dict[str, list[dict[str, Any]]] = {}
+    for req in results["requirements"]:
+        rows = []
+        for threshold in req["evidence"]:
+            own = [c for c in checks if c["threshold"] == threshold]
+            if own:
+                met = all(c["passed"] for c in own)
+                rows.append({
+                    "condition": f"{threshold}: {_condition(own[0], confidence)}",
+                    "measured": [{"text": (f"{explainer_label(c['explainer'])} " if c["explainer"] else "")
+                                  + compact_score(_check_score(c, results)),
+                                  "met": bool(c["passed"]), "status": _status(c["passed"])}
+                                 for c in own],
+                    "met": met,
+                    "status": _status(met),
+                })
+        group = {"id": req["id"], "title": req["title"], "met": bool(req["met"]),
+                 "status": _status(req["met"]), "rows": rows}
+        for article in req["articles"]:
+            articles.setdefault(article, []).append(group)
+    return [{"article": article, "requirements": ", ".join(g["id"] for g in groups), "groups": groups,
+             "met": all(g["met"] for g in groups), "status": _status(all(g["met"] for g in groups))}
+            for article, groups in articles.items()]
+
+
+def _threshold_rows(results: Mapping[str, Any], confidence: str) -> list[dict[str, Any]]:
+    rows = []
+    for c in results["thresholds"]:
+        compared = "undefined" if c["measured"] is None else number(c["measured"])
+        rows.append({
+            "threshold": c["threshold"],
+            "target": explainer_label(c["explainer"]) if c["explainer"] else "fold models",
+            "condition": _condition(c, confidence),
+            "compared": compared,
+            "score": compact_score(_check_score(c, results)),
+            "reason": c["reason"],
+            "met": bool(c["passed"]),
+            "status": _status(c["passed"]),
+        })
+    return rows
+
+
+def _settings(settings: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in settings.items()) or "defaults of the profile"
+
+
+def _explainer_rows(results: Mapping[str, Any], confidence: str) -> list[dict[str, Any]]:
+    checks = results["thresholds"]
+    rows = []
+    for name, e in results["explainers"].items():
+        cells = []
+        for metric in EXPLAINER_METRICS:
+            own = [c for c in checks if c["explainer"] == name and c["metric"] == metric]
+            cells.append({
+                "text": compact_score(e[metric]),
+                "rule": "; ".join(f"{OPERATORS[c['op']]} {c['value']:g} ({c['threshold']})" for c in own),
+                "status": "" if not own else _status(all(c["passed"] for c in own)),
+            })
+        rows.append({
+            "name": name,
+            "label": explainer_label(name),
+            "settings": _settings(e["settings"]),
+            "scores": cells,
+            "n_s_eq": f"{e['n_s_eq']:,}",
+            "n_s_neq": f"{e['n_s_neq']:,}",
+            "n_ignored": f"{e['n_ignored']:,}",
+            "n_degenerate": f"{e['n_degenerate_pairs']:,}",
+            "mu_images": f"{e['mu_fidelity_images']:,}",
+            "mu_undefined": f"{e['mu_fidelity_undefined']:,}",
+        })
+    return rows
+
+
+def _created(iso: str) -> str:
+    moment = datetime.fromisoformat(iso).astimezone(timezone.utc)
+    return f"{moment.day} {moment:%B %Y}, {moment:%H:%M} UTC"
+
+
+def _duration(seconds: float) -> str:
+    """
+    >>> _duration(0.179), _duration(151.2), _duration(7322)
+    ('0.2 s', '2 min 31 s', '2 h 2 min')
+    """
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def _policy_block(results: Mapping[str, Any]) -> dict[str, Any]:
+    """The policy's text when its file is unchanged, else the resolved policy kept in results.json."""
+    p = results["policy"]
+    path = Path(p["path"])
+    resolved = json.dumps(p["resolved"], indent=2, ensure_ascii=False)
+    if not path.is_file():
+        return {"state": f"The policy file {path} no longer exists; below is the resolved policy "
+                         "recorded in results.json.", "unchanged": False, "text": resolved}
+    if policy_sha256(path) != p["sha256"]:
+        return {"state": f"The policy file {path} has changed since the audit (its SHA-256 differs); "
+                         "below is the resolved policy recorded in results.json.",
+                "unchanged": False, "text": resolved}
+    return {"state": f"The policy file {path} is unchanged since the audit (SHA-256 verified).",
+            "unchanged": True, "text": path.read_text(encoding="utf-8")}
+
+
+def _plain(value: Any) -> str | None:
+    """A scalar or a short list of scalars in words; None for anything nested or long."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (int, str)):
+        return str(value)
+    if isinstance(value, list) and len(value) <= 12:
+        items = [_plain(v) for v in value]
+        return None if None in items else ", ".join(str(i) for i in items)
+    return None
+
+
+def _sanity_rows(section: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per sanity check of results.json: its verdict and its plain settings.
+
+    >>> _sanity_rows({"label_shuffling": {"levels": [0.05, 0.1], "seed": 0, "passed": False,
+    ...                                   "explainers": {"saliency": {}}}})
+    [{'name': 'label shuffling', 'settings': 'levels 0.05, 0.1; seed 0', 'met': False, 'status': 'failed'}]
+    """
+    rows = []
+    for name, entry in section.items():
+        if not isinstance(entry, Mapping):
+            continue
+        passed = entry.get("passed")
+        shown = ((k, _plain(v)) for k, v in entry.items() if k != "passed")
+        rows.append({
+            "name": name.replace("_", " "),
+            "settings": "; ".join(f"{k.replace('_', ' ')} {v}" for k, v in shown if v is not None),
+            "met": passed,
+            "status": {True: "passed", False: "failed"}.get(passed, "recorded"),
+        })
+    return rows
+
+
+def _limits(results: Mapping[str, Any]) -> dict[str, Any]:
+    sizes = sorted({e["n_s_neq"] for e in results["explainers"].values()})
+    mu = results["policy"]["resolved"]["metrics"]["mu_fidelity"]
+    return {
+        "s_neq": f"{sizes[0]:,}" if len(sizes) == 1 else f"between {sizes[0]:,} and {sizes[-1]:,}",
+        "s_neq_small": sizes[0] < SMALL_S_NEQ,
+        "small_threshold": f"{SMALL_S_NEQ:,}",
+        "mu_fraction": f"{mu['subset_fraction']:.0%}",
+        "mu_baseline": f"{mu['baseline']:g}",
+    }
+
+
+def _figures(results: Mapping[str, Any], evidence: Mapping[str, ExplainerEvidence],
+             inputs: ExampleInputs) -> dict[str, Any]:
+    folds = [f["accuracy"] for f in results["folds"]]
+    figures: dict[str, Any] = {
+        "folds": plots.data_uri(plots.fold_accuracies(folds, results["accuracy"]["max_spread"])),
+        "histograms": plots.data_uri(plots.distance_histograms(
+            {explainer_label(n): (e.s_eq, e.s_neq) for n, e in evidence.items()})),
+        "examples": None,
+        "example_count": "0",
+    }
+    count = min((e.examples.shape[0] for e in evidence.values()), default=0)
+    if count:
+        labels = [f"image {i + 1}" + (f" (class {inputs.classes[i]})" if inputs.images is not None else "")
+                  for i in range(count)]
+        maps = {explainer_label(n): e.examples[:count, 0] for n, e in evidence.items()}
+        images = None if inputs.images is None else inputs.images[:count]
+        figures["examples"] = plots.data_uri(plots.example_maps(images, maps, labels))
+        figures["example_count"] = str(count)
+    return figures
+
+
+def _verdict(results: Mapping[str, Any]) -> dict[str, Any]:
+    checks = results["thresholds"]
+    failed = sum(not c["passed"] for c in checks)
+    k = len(results["folds"])
+    comparable = bool(results["accuracy"]["comparable"])
+    passed = results["verdict"] == "pass"
+    parts = []
+    if checks:
+        parts.append(f"all {len(checks)} threshold checks of the policy are met" if not failed
+                     else f"{failed} of {len(checks)} threshold checks of the policy are not met")
+    else:
+        parts.append("the policy sets no thresholds")
+    parts.append(f"the {k} fold models are comparably accurate" if comparable
+                 else f"the accuracies of the {k} fold models differ by more than the policy allows")
+    sentence = " and ".join(parts)
+    return {"passed": passed, "label": "PASS" if passed else "FAIL",
+            "sentence": sentence[0].upper() + sentence[1:] + "."}
+
+
+def build_context(out_dir: Path) -> dict[str, Any]:
+    """The template context of the audit in ``out_dir`` (results.json and ``work/explainer_*.pt``).
+
+    Raises:
+        ReportError: results.json or a distance record is missing, unreadable or stale.
+    """
+    out_dir = Path(out_dir)
+    results = load_results(out_dir)
+    resolved = results["policy"]["resolved"]
+    boot = resolved["metrics"]["bootstrap"]
+    confidence = f"{boot['confidence']:.0%}"
+    evidence = {name: load_evidence(out_dir, name, e) for name, e in results["explainers"].items()}
+    if not evidence:
+        raise ReportError(f"{out_dir / 'results.json'} lists no explainer", path=out_dir / "results.json")
+    count = min(e.examples.shape[0] for e in evidence.values())
+    inputs = load_example_inputs(results, count) if count else ExampleInputs(None, (), "")
+    acc = results["accuracy"]
+    dataset = results["dataset"]
+    model = resolved["model"]
+    env = results["environment"]
+    checks = results["thresholds"]
+    reused = results.get("reused_from_earlier_run") or {}
+    sanity = results.get("sanity_checks")
+    return {
+        "title": f"Explanation-quality audit: {results['policy']['name']}",
+        "policy_name": results["policy"]["name"],
+        "description": resolved.get("description") or "",
+        "created": _created(results["created"]),
+        "created_iso": results["created"],
+        "auditkit_version": results["auditkit_version"],
+        "verdict": _verdict(results),
+        "model": {
+            "family": model["family"],
+            "options": _settings({k: v for k, v in model.items() if k != "family" and v is not None}),
+            "dataset": dataset["kind"],
+            "source": dataset["source"],
+            "n_images": f"{dataset['n_images']:,}",
+            "n_classes": f"{len(dataset['classes']):,}",
+            "image_shape": " × ".join(str(s) for s in dataset["image_shape"]),
+            "k": str(len(results["folds"])),
+        },
+        "explainer_names": ", ".join(explainer_label(n) for n in results["explainers"]),
+        "confidence": confidence,
+        "resamples": f"{boot['resamples']:,}",
+        "comparability": {
+            "met": bool(acc["comparable"]),
+            "status": _status(acc["comparable"]),
+            "sentence": f"Fold accuracies range from {number(min(f['accuracy'] for f in results['folds']))} "
+                        f"to {number(max(f['accuracy'] for f in results['folds']))}: a spread of "
+                        f"{number(acc['spread'])}, allowed ≤ {acc['max_spread']:g}",
+        },
+        "requirements": [_requirement(r, checks, results, confidence) for r in results["requirements"]],
+        "articles": _articles(results, confidence),
+        "thresholds": _threshold_rows(results, confidence),
+        "explainers": _explainer_rows(results, confidence),
+        "accuracy": format_score(acc, confidence),
+        "folds": [{"index": str(f["index"]), "n_test": f"{f['n_test']:,}", "accuracy": number(f["accuracy"]),
+                   "checkpoint": f["checkpoint_sha256"]} for f in results["folds"]],
+        "figures": _figures(results, evidence, inputs),
+        "inputs_problem": inputs.problem,
+        "limits": _limits(results),
+        "policy": {"path": results["policy"]["path"], "sha256": results["policy"]["sha256"],
+                   **_policy_block(results)},
+        "dataset_fingerprint": dataset["fingerprint_sha256"],
+        "seeds": [(k.replace("_", " "), str(v)) for k, v in results["seeds"].items()],
+        "environment": [(k.replace("_", " "), str(v)) for k, v in env.items()],
+        "run_time": _duration(results["run_seconds"]),
+        "reused": {k: ", ".join(str(v) for v in vals) for k, vals in reused.items() if vals},
+        "sanity_checks": _sanity_rows(sanity) if isinstance(sanity, Mapping) else None,
+    }

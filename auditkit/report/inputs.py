@@ -1,0 +1,128 @@
+"""What the report reads from an audit's out folder: results.json, the distance records, a few inputs.
+
+Everything here checks what it reads and raises :class:`ReportError` naming the file and the fix; stale
+evidence is refused rather than shown (a work file that disagrees with results.json).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from auditkit.data import load_dataset
+from auditkit.engine.audit import RESULTS_SCHEMA_VERSION
+from auditkit.engine.distances import S_EQ, S_NEQ
+from auditkit.errors import AuditError
+from auditkit.report.errors import ReportError
+
+_RESULTS_KEYS = (
+    "schema_version", "auditkit_version", "created", "verdict", "policy", "dataset", "folds",
+    "accuracy", "explainers", "thresholds", "requirements", "seeds", "environment", "run_seconds",
+)
+_RECORD_KEYS = ("distances", "category", "degenerate", "examples")
+
+
+@dataclass(frozen=True)
+class ExplainerEvidence:
+    """What the report shows of one explainer's distance record.
+
+    Attributes:
+        s_eq: distances of the S= pairs, 1-D float array.
+        s_neq: distances of the S≠ pairs, 1-D float array.
+        examples: ``[E, k, H, W]`` maps of the first E audited images (channels summed).
+    """
+
+    s_eq: np.ndarray
+    s_neq: np.ndarray
+    examples: np.ndarray
+
+
+@dataclass(frozen=True)
+class ExampleInputs:
+    """The first audited images, read again for the example grid, or why they could not be.
+
+    Attributes:
+        images: ``[E, C, H, W]`` float in [0, 1], or None.
+        classes: the class name of each image (empty when ``images`` is None).
+        problem: why the images are not shown, or "".
+    """
+
+    images: np.ndarray | None
+    classes: tuple[str, ...]
+    problem: str
+
+
+def load_results(out_dir: Path) -> dict[str, Any]:
+    """The parsed ``<out_dir>/results.json``, checked for the keys and schema version the report needs."""
+    path = out_dir / "results.json"
+    if not path.is_file():
+        raise ReportError(
+            f"{path} does not exist: render the report from the out folder of a finished audit "
+            "(run `auditkit run POLICY --out FOLDER` first)", path=path)
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReportError(f"{path} cannot be read as JSON: {exc}", path=path) from exc
+    if not isinstance(results, dict):
+        raise ReportError(f"{path} must hold a JSON object, got {type(results).__name__}", path=path)
+    missing = [key for key in _RESULTS_KEYS if key not in results]
+    if missing:
+        raise ReportError(f"{path} lacks {', '.join(missing)}: it was not written by `auditkit run`",
+                          path=path)
+    if results["schema_version"] != RESULTS_SCHEMA_VERSION:
+        raise ReportError(
+            f"{path} has schema_version {results['schema_version']!r}; this auditkit renders version "
+            f"{RESULTS_SCHEMA_VERSION}: rerun the audit with this auditkit", path=path)
+    return results
+
+
+def load_evidence(out_dir: Path, name: str, counts: dict[str, Any]) -> ExplainerEvidence:
+    """The distance record of explainer ``name``, checked against its S= and S≠ sizes in results.json."""
+    path = out_dir / "work" / f"explainer_{name}.pt"
+    if not path.is_file():
+        raise ReportError(f"{path} does not exist: the report needs the distance record of explainer "
+                          f"{name!r}; rerun the audit into {out_dir}", path=path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        record = state["record"]
+        tensors = {key: record[key] for key in _RECORD_KEYS}
+    except Exception as exc:  # any unreadable or foreign file: one message
+        raise ReportError(f"{path} is not a readable distance record ({type(exc).__name__}: {exc}); "
+                          f"rerun the audit into {out_dir}", path=path) from exc
+    distances, category = tensors["distances"], tensors["category"]
+    found = (int((category == S_EQ).sum()), int((category == S_NEQ).sum()))
+    expected = (counts["n_s_eq"], counts["n_s_neq"])
+    if found != expected:
+        raise ReportError(
+            f"{path} does not match results.json (|S=|, |S≠| = {found} in the record, {expected} in "
+            f"results.json): the files come from different runs; rerun the audit into {out_dir}",
+            path=path)
+    return ExplainerEvidence(
+        s_eq=distances[category == S_EQ].double().numpy(),
+        s_neq=distances[category == S_NEQ].double().numpy(),
+        examples=tensors["examples"].double().numpy(),
+    )
+
+
+def load_example_inputs(results: dict[str, Any], count: int) -> ExampleInputs:
+    """The first ``count`` audited images, read again as the audit read them (same subsample seed).
+
+    The images are used only when the data set still has the fingerprint recorded in results.json.
+    """
+    resolved = results["policy"]["resolved"]
+    d = resolved["dataset"]
+    try:
+        dataset = load_dataset(d["kind"], d["path"], split=d["split"], max_images=d["max_images"],
+                               seed=resolved["cross_validation"]["seed"])
+    except (AuditError, OSError) as exc:
+        return ExampleInputs(None, (), f"the audited images could not be read again ({exc})")
+    if dataset.fingerprint != results["dataset"]["fingerprint_sha256"]:
+        return ExampleInputs(None, (), "the data set no longer has the fingerprint recorded by the audit")
+    part = slice(0, min(count, len(dataset)))
+    classes = tuple(dataset.classes[int(label)] for label in dataset.labels[part])
+    return ExampleInputs(dataset.x(part).double().numpy(), classes, "")

@@ -1,0 +1,132 @@
+"""The report's figures: matplotlib (Agg, no pyplot state) to PNG bytes, the same bytes for the same data.
+
+Each function takes plain arrays and returns a PNG; :func:`data_uri` embeds one in the HTML. PNGs carry
+no software or time metadata, so rendering a report twice gives identical files.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+DPI = 110
+S_EQ_COLOUR, S_NEQ_COLOUR = "#1f6fb4", "#e0701f"
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def data_uri(png: bytes) -> str:
+    """``png`` as a ``data:image/png;base64,...`` URI.
+
+    >>> data_uri(b"abc")
+    'data:image/png;base64,YWJj'
+    """
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def fold_accuracies(accuracies: Sequence[float], max_spread: float) -> bytes:
+    """Bar plot of the held-out accuracy of each fold model, with the band the spread is allowed to cover.
+
+    Args:
+        accuracies: accuracy of fold model i on its held-out fold V_i, in [0, 1].
+        max_spread: the policy's largest allowed max - min of the accuracies.
+    """
+    acc = np.asarray(accuracies, dtype=float)
+    low = float(acc.min())
+    fig = Figure(figsize=(5.2, 2.4))
+    ax = fig.add_subplot()
+    ax.axhspan(low, min(low + max_spread, 1.0), color="#2e8b57", alpha=0.18, zorder=0)
+    ax.bar(np.arange(len(acc)), acc, color="#4a6fa5", width=0.6, zorder=2)
+    ax.set_xticks(np.arange(len(acc)), [f"fold {i}" for i in range(len(acc))])
+    ax.set_ylabel("held-out accuracy", fontsize=8)
+    ax.tick_params(labelsize=7)
+    bottom = max(0.0, low - max(0.05, 2 * (float(acc.max()) - low)))
+    ax.set_ylim(bottom, 1.0)
+    ax.set_title(f"shaded: from the lowest accuracy up by the allowed spread ({max_spread:g})", fontsize=7)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def distance_histograms(sets: Mapping[str, tuple[np.ndarray, np.ndarray]], *, columns: int = 3) -> bytes:
+    """The paper's Fig. 5: per explainer, overlaid density histograms of the distances in S= and S≠.
+
+    Args:
+        sets: explainer label -> (distances of S= pairs, distances of S≠ pairs), each 1-D in [0, 1].
+        columns: plots per row.
+    """
+    n = len(sets)
+    columns = max(1, min(columns, n))
+    rows = max(1, math.ceil(n / columns))
+    fig = Figure(figsize=(2.3 * columns, 1.7 * rows + 0.5))
+    bins = np.linspace(0.0, 1.0, 26)
+    colours = (S_EQ_COLOUR, S_NEQ_COLOUR)
+    for i, (label, pair) in enumerate(sets.items()):
+        ax = fig.add_subplot(rows, columns, i + 1)
+        for values, colour in zip(pair, colours, strict=True):
+            if values.size:
+                ax.hist(values, bins=bins, density=True, color=colour, alpha=0.55)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlim(0.0, 1.0)
+        ax.tick_params(labelsize=7)
+        ax.set_yticks([])
+        ax.spines[["top", "right", "left"]].set_visible(False)
+    names = ("S= (both models right)", "S≠ (one model right)")
+    handles = [Patch(color=c, alpha=0.55, label=n) for n, c in zip(names, colours, strict=True)]
+    fig.legend(handles=handles, loc="upper center", ncols=2, fontsize=8, frameon=False)
+    fig.supxlabel("distance between the explanations of two fold models", fontsize=8)
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - 0.35 / fig.get_figheight()))
+    return _png(fig)
+
+
+def _unit(values: np.ndarray) -> np.ndarray:
+    """Scaled to [0, 1] by its own range; a constant map becomes all zeros."""
+    span = float(values.max() - values.min())
+    return (values - values.min()) / span if span > 0 else np.zeros_like(values)
+
+
+def example_maps(
+    images: np.ndarray | None,
+    maps: Mapping[str, np.ndarray],
+    row_labels: Sequence[str],
+) -> bytes:
+    """Grid of example explanations: one row per image, its input first (when given), then one map each.
+
+    Args:
+        images: ``[E, C, H, W]`` inputs in [0, 1] (C = 1 grey or 3 RGB), or None to show maps only.
+        maps: explainer label -> ``[E, H, W]`` maps; each map is scaled to its own range.
+        row_labels: one label per image.
+    """
+    columns = [("input", None)] if images is not None else []
+    columns += [(label, m) for label, m in maps.items()]
+    rows = len(row_labels)
+    fig = Figure(figsize=(1.15 * len(columns) + 0.5, 1.2 * rows + 0.3))
+    for r in range(rows):
+        for c, (title, stack) in enumerate(columns):
+            ax = fig.add_subplot(rows, len(columns), r * len(columns) + c + 1)
+            if stack is None and images is not None:
+                picture = images[r]
+                if picture.shape[0] == 1:
+                    ax.imshow(picture[0], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+                else:
+                    ax.imshow(np.clip(picture.transpose(1, 2, 0), 0.0, 1.0), interpolation="nearest")
+            elif stack is not None:
+                ax.imshow(_unit(stack[r]), cmap="inferno", vmin=0.0, vmax=1.0, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(title, fontsize=7)
+            if c == 0:
+                ax.set_ylabel(row_labels[r], fontsize=7)
+    fig.tight_layout(pad=0.4)
+    return _png(fig)
