@@ -55,7 +55,7 @@ def test_killed_run_resumes_and_matches(tiny_policy, tmp_path: Path) -> None:
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "auditkit", "run", str(policy), "--out", str(out), "--quiet"]
     proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 900  # a guard against a hang, not a speed target
     while not (out / "work" / "fold_0.pt").exists():
         assert proc.poll() is None, "the audit ended before its first fold was saved"
         assert time.monotonic() < deadline
