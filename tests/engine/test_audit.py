@@ -56,12 +56,14 @@ def test_killed_run_resumes_and_matches(tiny_policy, tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "auditkit", "run", str(policy), "--out", str(out), "--quiet"]
     proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.monotonic() + 900  # a guard against a hang, not a speed target
-    while not (out / "work" / "fold_0.pt").exists():
-        assert proc.poll() is None, "the audit ended before its first fold was saved"
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    try:
+        while not (out / "work" / "fold_0.pt").exists():
+            assert proc.poll() is None, "the audit ended before its first fold was saved"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
     assert not (out / "results.json").exists()
     assert main(["run", str(policy), "--out", str(out), "--quiet"]) == 0
     data = json.loads((out / "results.json").read_text())
