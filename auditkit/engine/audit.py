@@ -27,6 +27,7 @@ from auditkit.engine.crosstrain import FoldModel, cross_train, predictions
 from auditkit.engine.distances import DistanceRecord, collect_distances, pair_categories
 from auditkit.engine.faithfulness import fidelity_values, sample_images
 from auditkit.engine.keys import digest
+from auditkit.engine.sanity import LevelScores, SanityCheck, run_sanity_checks
 from auditkit.engine.scoring import ExplainerScores, Score, accuracy_score, explainer_scores
 from auditkit.engine.verdicts import (
     RequirementVerdict,
@@ -74,6 +75,7 @@ class AuditResult:
     device: str
     seconds: float
     reused: dict[str, list[Any]] = field(default_factory=dict)
+    sanity: tuple[SanityCheck, ...] = ()
 
     @property
     def spread_ok(self) -> bool:
@@ -81,8 +83,13 @@ class AuditResult:
 
     @property
     def passed(self) -> bool:
-        """All thresholds met and fold accuracies comparable."""
-        return self.spread_ok and all(c.passed for c in self.checks)
+        """All thresholds met, fold accuracies comparable and every enabled sanity check passed.
+
+        A metric whose score does not fall when the models are degraded is not evidence of
+        anything, so a failed sanity check fails the audit (see :mod:`auditkit.engine.sanity`).
+        """
+        return (self.spread_ok and all(c.passed for c in self.checks)
+                and all(s.passed for s in self.sanity))
 
     def summary(self) -> dict[str, Any]:
         """Machine-readable summary: the content of results.json."""
@@ -119,6 +126,7 @@ class AuditResult:
             },
             "thresholds": [c.to_dict() for c in self.checks],
             "requirements": [r.to_dict() for r in self.requirements],
+            "sanity_checks": {check.name: check.to_dict() for check in self.sanity},
             "seeds": {
                 "folds": p.cross_validation.seed,
                 "training": p.training.seed,
@@ -165,12 +173,12 @@ def _bar(progress: bool, total: int, desc: str) -> tqdm:
                 leave=False, dynamic_ncols=True)
 
 
-def _explainer_key(spec: ExplainerSpec, folds: list[FoldModel], policy: Policy) -> str:
+def _explainer_key(spec: ExplainerSpec, model_ids: list[str], policy: Policy) -> str:
     m = policy.metrics
     return digest({
         "explainer": spec.name,
         "settings": dict(spec.settings),
-        "models": [f.checkpoint_sha256 for f in folds],
+        "models": model_ids,
         "distance": m.distance,
         "batch_size": m.explain_batch_size,
         "mu_fidelity": policy.to_dict()["metrics"]["mu_fidelity"],
@@ -181,6 +189,7 @@ def _explainer_key(spec: ExplainerSpec, folds: list[FoldModel], policy: Policy) 
 def _explain_one(
     spec: ExplainerSpec,
     folds: list[FoldModel],
+    model_ids: list[str],
     dataset: ImageDataset,
     fold_of: torch.Tensor,
     categories: torch.Tensor,
@@ -188,10 +197,18 @@ def _explain_one(
     device: torch.device,
     workdir: Path,
     progress: bool,
+    tag: str = "",
 ) -> tuple[DistanceRecord, torch.Tensor, bool]:
-    """Distances and muF values of one explainer, from the work folder when already done."""
-    path = workdir / f"explainer_{spec.name}.pt"
-    key = _explainer_key(spec, folds, policy)
+    """Distances and muF values of one explainer on ``folds``, from the work folder when already done.
+
+    Args:
+        model_ids: one identifier per fold model for the work key (checkpoint digests, or a digest
+            of how a degraded copy was derived from one).
+        tag: prefix of the work file name (``explainer_[<tag>_]<name>.pt``); ``""`` for the clean audit.
+    """
+    name = f"{tag}_{spec.name}" if tag else spec.name
+    path = workdir / f"explainer_{name}.pt"
+    key = _explainer_key(spec, model_ids, policy)
     if path.exists():
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
@@ -213,7 +230,7 @@ def _explain_one(
         for f in folds
     ]
     examples = torch.arange(min(N_EXAMPLES, len(dataset)))
-    with _bar(progress, len(dataset), f"explain {spec.name}") as bar:
+    with _bar(progress, len(dataset), f"explain {name}") as bar:
         record = collect_distances(
             explainers, dataset, fold_of, categories,
             batch_size=m.explain_batch_size, device=device,
@@ -250,61 +267,73 @@ def run_audit(options: AuditOptions, log: Callable[[str], None] = lambda _: None
 
     bars: list[tqdm] = []
 
-    def on_fold(i: int, n_train: int) -> Callable[[int], None]:
-        for done in bars:
-            done.close()
-        bars[:] = [_bar(options.progress, n_train * policy.training.epochs,
-                        f"train fold {i + 1}/{cv.k}")]
-        return bars[0].update
+    def on_fold(label: str) -> Callable[[int, int], Callable[[int], None]]:
+        def start_fold(i: int, n_train: int) -> Callable[[int], None]:
+            for done in bars:
+                done.close()
+            bars[:] = [_bar(options.progress, n_train * policy.training.epochs,
+                            f"train {label}fold {i + 1}/{cv.k}")]
+            return bars[0].update
 
-    folds = cross_train(policy, dataset, folds_idx, workdir, device, on_fold=on_fold)
-    for bar in bars:
-        bar.close()
+        return start_fold
+
+    folds = cross_train(policy, dataset, folds_idx, workdir, device, on_fold=on_fold(""))
     accs = [f.accuracy for f in folds]
     log("fold accuracies: " + ", ".join(f"{a:.4f}" for a in accs))
-    preds = predictions(folds, dataset, device)
-    categories = pair_categories(preds, dataset.labels, fold_of)
 
     boot = policy.metrics.bootstrap
     weights = None
     if boot.resamples > 0:
         weights = resample_weights(len(dataset), boot.resamples,
                                    torch.Generator().manual_seed(boot.seed))
-    scores: dict[str, ExplainerScores] = {}
-    reused_explainers = []
-    for spec in policy.explainers:
-        record, mu, reused = _explain_one(spec, folds, dataset, fold_of, categories, policy,
-                                          device, workdir, options.progress)
-        if reused:
-            reused_explainers.append(spec.name)
-        sample = sample_images(len(dataset), policy.metrics.mu_fidelity.samples, cv.seed)
-        scores[spec.name] = explainer_scores(
-            spec.name, record, mu, sample, reco_form=policy.metrics.reco_form,
-            weights=weights, confidence=boot.confidence,
-        )
-        s = scores[spec.name]
-        log(f"{spec.name}: MeGe {_fmt(s.mege)}  ReCo {_fmt(s.reco)}  muF {_fmt(s.mu_fidelity)}")
+    sample = sample_images(len(dataset), policy.metrics.mu_fidelity.samples, cv.seed)
 
-    correct = preds.gather(1, fold_of[:, None])[:, 0] == dataset.labels
-    accuracy = accuracy_score(correct, weights, boot.confidence)
+    def score_models(
+        models: list[FoldModel], model_ids: list[str], tag: str
+    ) -> tuple[Score, dict[str, ExplainerScores], list[str]]:
+        """Accuracy and every explainer's scores on ``models`` (true labels, shared resamples)."""
+        for bar in bars:  # the training of these models is over
+            bar.close()
+        preds = predictions(models, dataset, device)
+        categories = pair_categories(preds, dataset.labels, fold_of)
+        scores: dict[str, ExplainerScores] = {}
+        reused: list[str] = []
+        prefix = f"{tag} " if tag else ""
+        for spec in policy.explainers:
+            record, mu, was_reused = _explain_one(spec, models, model_ids, dataset, fold_of,
+                                                  categories, policy, device, workdir,
+                                                  options.progress, tag)
+            if was_reused:
+                reused.append(spec.name)
+            s = scores[spec.name] = explainer_scores(
+                spec.name, record, mu, sample, reco_form=policy.metrics.reco_form,
+                weights=weights, confidence=boot.confidence,
+            )
+            log(f"{prefix}{spec.name}: MeGe {s.mege.text()}  ReCo {s.reco.text()}  "
+                f"muF {s.mu_fidelity.text()}")
+        correct = preds.gather(1, fold_of[:, None])[:, 0] == dataset.labels
+        return accuracy_score(correct, weights, boot.confidence), scores, reused
+
+    accuracy, scores, reused_explainers = score_models(
+        folds, [f.checkpoint_sha256 for f in folds], "")
+    sanity = run_sanity_checks(
+        policy, dataset, folds, folds_idx, LevelScores(0.0, accuracy, scores), workdir, device,
+        score_models, on_fold=on_fold("label-shuffled "), log=log,
+    )
     spread = max(accs) - min(accs)
     checks = check_thresholds(policy, scores, accuracy, spread)
     requirements = judge_requirements(policy, checks)
+    reused_work = {
+        "folds": [f.index for f in folds if f.reused],
+        "explainers": reused_explainers,
+        "sanity": [f"{c.name} {item}" for c in sanity for item in c.reused],
+    }
     result = AuditResult(
         policy, dataset, tuple(folds), accuracy, spread, scores, tuple(checks), tuple(requirements),
-        str(device), time.perf_counter() - start,
-        {"folds": [f.index for f in folds if f.reused], "explainers": reused_explainers},
+        str(device), time.perf_counter() - start, reused_work, sanity,
     )
     write_results(result, out_dir)
     return result
-
-
-def _fmt(score: Score) -> str:
-    if score.value is None:
-        return "undefined"
-    if score.low is None:
-        return f"{score.value:.3f}"
-    return f"{score.value:.3f} [{score.low:.3f}, {score.high:.3f}]"
 
 
 def summary_text(result: AuditResult) -> str:
@@ -321,9 +350,11 @@ def summary_text(result: AuditResult) -> str:
         f"{'explainer':22s} {'MeGe':>24s} {'ReCo':>24s} {'ReCo_AUC':>24s} {'muF':>24s}",
     ]
     for name, s in result.explainers.items():
-        lines.append(f"{name:22s} {_fmt(s.mege):>24s} {_fmt(s.reco):>24s} "
-                     f"{_fmt(s.reco_auc):>24s} {_fmt(s.mu_fidelity):>24s}")
+        lines.append(f"{name:22s} {s.mege.text():>24s} {s.reco.text():>24s} "
+                     f"{s.reco_auc.text():>24s} {s.mu_fidelity.text():>24s}")
     lines.append("")
+    for check in result.sanity:
+        lines.extend(_sanity_lines(check))
     for c in result.checks:
         target = f" [{c.explainer}]" if c.explainer else ""
         lines.append(f"{'PASS' if c.passed else 'FAIL'} {c.threshold}{target}: {c.metric} "
@@ -332,6 +363,31 @@ def summary_text(result: AuditResult) -> str:
         lines.append(f"requirement {r.id} ({', '.join(r.articles)}): "
                      f"{'met' if r.met else 'NOT met'}: {r.title}")
     return "\n".join(lines) + "\n"
+
+
+_SANITY_LABELS = {"mege": "MeGe", "reco": "ReCo", "mu_fidelity": "muF"}
+
+
+def _sanity_lines(check: SanityCheck) -> list[str]:
+    """One check's table: per explainer, MeGe, ReCo and muF at each level and their trend."""
+    levels = " ".join(f"{s.level:g}" for s in check.levels)
+    lines = [
+        f"sanity check {check.name}: {'PASS' if check.passed else 'FAIL'} (levels {levels}; "
+        f"accuracy {' '.join(Score(s.accuracy.value).text() for s in check.levels)})",
+        f"  {'explainer':22s} {'metric':6s} {'score at each level':<{6 * len(check.levels)}s} "
+        f"{'slope [CI]':>26s} {'p':>6s}  result",
+    ]
+    for name, trends in check.trends.items():
+        for metric, label in _SANITY_LABELS.items():
+            t = trends[metric]
+            values = " ".join("  n/a" if s.explainers[name].score(metric).value is None else
+                              f"{s.explainers[name].score(metric).value:5.3f}" for s in check.levels)
+            slope = Score(t.trend.slope, t.trend.low, t.trend.high).text(2)
+            p = "n/a" if t.trend.p_value is None else f"{t.trend.p_value:.3f}"
+            verdict = "reported" if t.passed is None else "pass" if t.passed else "FAIL"
+            lines.append(f"  {name:22s} {label:6s} {values:<{6 * len(check.levels)}s} {slope:>26s} "
+                         f"{p:>6s}  {verdict}")
+    return [*lines, ""]
 
 
 def write_results(result: AuditResult, out_dir: Path) -> None:

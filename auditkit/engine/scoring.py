@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -43,6 +44,18 @@ class Score:
         return {"value": self.value, "ci_low": self.low, "ci_high": self.high,
                 "undefined": self.undefined or None}
 
+    def text(self, digits: int = 3) -> str:
+        """``value [low, high]`` with ``digits`` decimals, the value alone, or ``undefined``.
+
+        >>> Score(0.5, 0.25, 0.75).text(2), Score(0.5).text(1), Score(None).text()
+        ('0.50 [0.25, 0.75]', '0.5', 'undefined')
+        """
+        if self.value is None:
+            return "undefined"
+        if self.low is None or self.high is None:
+            return f"{self.value:.{digits}f}"
+        return f"{self.value:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
+
 
 def _score(point: Any, resampled: torch.Tensor | None, confidence: float) -> Score:
     """Build a Score from a point-estimate thunk and resampled values."""
@@ -72,6 +85,9 @@ class ExplainerScores:
         n_degenerate: pairs that contain a constant map (distance fixed by convention).
         mu_images: images muF was computed on; mu_undefined: of these, how many had no
             correlation (constant score drops or subset sums) and were skipped.
+        resampled: metric -> ``Tensor[R]`` bootstrap values of the four scores (NaN where
+            undefined), kept for the sanity checks' trend tests; empty without bootstrap. Not
+            written to results.json.
     """
 
     name: str
@@ -85,6 +101,7 @@ class ExplainerScores:
     n_degenerate: int
     mu_images: int
     mu_undefined: int
+    resampled: Mapping[str, torch.Tensor] = field(default_factory=dict, repr=False, compare=False)
 
     def score(self, metric: str) -> Score:
         return {"mege": self.mege, "reco": self.reco, "reco_auc": self.reco_auc,
@@ -118,12 +135,15 @@ def explainer_scores(
     """Scores of one explainer; ``weights`` [R, N] are the shared bootstrap resamples (or None)."""
     s_eq, s_neq = record.s_eq, record.s_neq
     boot_mege = boot_reco = boot_auc = boot_mu = None
+    resampled: dict[str, torch.Tensor] = {}
     if weights is not None:
         boot_mege = bootstrap_mege(record.distances, record.category == S_EQ, weights)
         boot_reco, boot_auc = bootstrap_reco(
             record.distances, record.category, weights, form=reco_form
         )
         boot_mu = bootstrap_mean(mu_values, weights[:, mu_sample])
+        resampled = {"mege": boot_mege, "reco": boot_reco, "reco_auc": boot_auc,
+                     "mu_fidelity": boot_mu}
     defined_mu = mu_values[~torch.isnan(mu_values)]
     return ExplainerScores(
         name=name,
@@ -138,6 +158,7 @@ def explainer_scores(
         n_degenerate=int(record.degenerate[record.category > 0].sum()),
         mu_images=int(mu_values.numel()),
         mu_undefined=int(torch.isnan(mu_values).sum()),
+        resampled=resampled,
     )
 
 
@@ -148,4 +169,15 @@ def accuracy_score(correct: torch.Tensor, weights: torch.Tensor | None, confiden
     return _score(lambda: values.mean(), boot, confidence)
 
 
-__all__ = ["S_EQ", "S_NEQ", "ExplainerScores", "Score", "accuracy_score", "explainer_scores"]
+SCORE_METRICS: tuple[str, ...] = ("mege", "reco", "reco_auc", "mu_fidelity")
+"""The scores measured for every explainer, in report order."""
+
+__all__ = [
+    "SCORE_METRICS",
+    "S_EQ",
+    "S_NEQ",
+    "ExplainerScores",
+    "Score",
+    "accuracy_score",
+    "explainer_scores",
+]

@@ -32,7 +32,8 @@ def test_two_runs_give_identical_numbers(tiny_policy, tmp_path: Path) -> None:
     sal = data["explainers"]["saliency"]
     assert sal["mege"]["ci_low"] <= sal["mege"]["value"] <= sal["mege"]["ci_high"]
     assert sal["n_s_eq"] > 0
-    assert data["reused_from_earlier_run"] == {"folds": [], "explainers": []}
+    assert data["reused_from_earlier_run"] == {"folds": [], "explainers": [], "sanity": []}
+    assert data["sanity_checks"] == {}  # both disabled in the tiny policy
 
 
 def test_rerun_reuses_finished_work(tiny_policy, tmp_path: Path) -> None:
@@ -43,7 +44,7 @@ def test_rerun_reuses_finished_work(tiny_policy, tmp_path: Path) -> None:
     assert main(["run", str(policy), "--out", str(out), "--quiet"]) == 0
     data = json.loads((out / "results.json").read_text())
     assert data["reused_from_earlier_run"] == {
-        "folds": [0, 1, 2], "explainers": ["saliency", "gradcam", "random"]}
+        "folds": [0, 1, 2], "explainers": ["saliency", "gradcam", "random"], "sanity": []}
     assert scores(out / "results.json") == first
 
 

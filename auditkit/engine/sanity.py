@@ -1,0 +1,270 @@
+"""The sanity checks of Fel et al., section 4.2: MeGe and ReCo must fall as the models are degraded.
+
+Two checks, each over the policy's levels p_1 < ... < p_L, with level 0 the clean audit itself:
+
+- ``weight_randomisation`` (appendix E.2): every trained fold model f_i is copied and
+  ``N(0, std²)`` noise is added to a share p of its convolution weights
+  (:func:`~auditkit.engine.degrade.randomise_weights`); no retraining. The draw of fold i at level
+  index l is seeded by ``draw_seed(seed, l, i)``; each level is an independent draw from the trained
+  weights, not a cumulative one.
+- ``label_shuffling``: exactly round(p x N) images get a wrong training label
+  (:func:`~auditkit.engine.degrade.noisy_labels`, seeded by ``draw_seed(seed, l)``, the same labels
+  for every fold), and the k fold models are retrained on the same folds, with the same training
+  seeds, from those labels. Their checkpoints are keyed by a digest of the labels (resume works).
+
+At every level the degraded fold models go through the same explanation pass and scoring as the
+clean ones (:func:`auditkit.engine.audit.run_audit` passes its ``score_models``): S= and S≠ and the
+accuracy are formed with the TRUE labels of the held-out folds, and the bootstrap resamples are the
+clean audit's, so the scores of all levels are paired. A randomised fold model keeps the digest of
+the clean checkpoint it was copied from; its explanation pass is stored under a key that adds the
+share, std and draw seed, so a rerun reuses it.
+
+Verdict: for each explainer and each of MeGe, ReCo, ReCo_AUC and muF, :func:`~auditkit.metrics.trend.
+trend_test` fits the least-squares slope of the score over the levels (0, p_1, ..., p_L) on every
+bootstrap resample. A check passes for an explainer when MeGe and ReCo both fall significantly:
+one-sided p-value < :data:`ALPHA` (0.05). ReCo_AUC (appendix D) and muF are reported without a pass
+condition: the paper's Fig. 3 judges MeGe and ReCo, and its Fig. 4 shows that muF does not react to
+the degradation (section 4.3), which is the expected outcome, not a failure. The ``random`` explainer's
+maps do not depend on the model, so no drop is expected: its trends are reported but do not enter the
+verdict. Without bootstrap resamples no p-value exists and the check fails.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from auditkit.data import ImageDataset
+from auditkit.engine.crosstrain import FoldModel, cross_train
+from auditkit.engine.degrade import draw_seed, noisy_labels, randomise_weights
+from auditkit.engine.keys import digest
+from auditkit.engine.scoring import SCORE_METRICS, ExplainerScores, Score
+from auditkit.metrics.trend import Trend, trend_test
+from auditkit.policy import Policy
+
+__all__ = ["ALPHA", "GATED_METRICS", "UNGATED_EXPLAINERS", "LevelScores", "MetricTrend",
+           "SanityCheck", "ScoreModels", "assess_levels", "run_sanity_checks"]
+
+ALPHA = 0.05
+"""Significance level of the one-sided trend test: a metric passes when p < ALPHA."""
+
+GATED_METRICS: tuple[str, ...] = ("mege", "reco")
+"""Metrics that must fall for a check to pass (the others are reported only)."""
+
+UNGATED_EXPLAINERS: frozenset[str] = frozenset({"random"})
+"""Explainers whose maps ignore the model: trends reported, left out of the verdict."""
+
+@dataclass(frozen=True)
+class LevelScores:
+    """What was measured on the fold models of one degradation level.
+
+    Attributes:
+        level: the degradation share (0 for the clean models).
+        accuracy: held-out accuracy against the true labels, with its bootstrap interval.
+        explainers: explainer name -> its scores.
+        reused: names of the explainer passes loaded from an earlier run.
+    """
+
+    level: float
+    accuracy: Score
+    explainers: dict[str, ExplainerScores]
+    reused: tuple[str, ...] = ()
+
+
+ScoreModels = Callable[[list[FoldModel], list[str], str], tuple[Score, dict[str, ExplainerScores],
+                                                                 list[str]]]
+"""``(fold models, model ids, tag) -> (accuracy, explainer scores, reused explainer names)``: the
+audit's explanation pass and scoring, run on any set of k fold models. ``model ids`` identify the
+models in the work keys; ``tag`` names the work files."""
+
+
+@dataclass(frozen=True)
+class MetricTrend:
+    """The trend test of one metric of one explainer, and whether it passed.
+
+    Attributes:
+        metric: ``mege``, ``reco``, ``reco_auc`` or ``mu_fidelity``.
+        trend: slope, its interval and the one-sided p-value.
+        passed: p < :data:`ALPHA` for a gated metric of a gated explainer; None where no pass
+            condition applies (ReCo_AUC, muF, the ``random`` explainer).
+    """
+
+    metric: str
+    trend: Trend
+    passed: bool | None
+
+    def to_dict(self) -> dict[str, Any]:
+        t = self.trend
+        return {"slope": t.slope, "ci_low": t.low, "ci_high": t.high, "p_value": t.p_value,
+                "resamples": t.resamples, "passed": self.passed}
+
+
+@dataclass(frozen=True)
+class SanityCheck:
+    """One sanity check over its levels (level 0 first: the clean audit).
+
+    Attributes:
+        name: ``weight_randomisation`` or ``label_shuffling``.
+        levels: the measured levels, one :class:`LevelScores` each, level 0 first.
+        trends: explainer -> metric -> :class:`MetricTrend`.
+        settings: the check's policy settings (std, seed), for the record.
+        reused: work loaded from an earlier run, as ``"<level> fold <i>"`` (retrained models) and
+            ``"<level> <explainer>"`` (explanation passes).
+    """
+
+    name: str
+    levels: tuple[LevelScores, ...]
+    trends: dict[str, dict[str, MetricTrend]]
+    settings: dict[str, Any]
+    reused: tuple[str, ...]
+
+    def explainer_passed(self, explainer: str) -> bool | None:
+        """All gated metrics fell; None for an explainer outside the verdict (``random``)."""
+        if explainer in UNGATED_EXPLAINERS:
+            return None
+        return all(self.trends[explainer][m].passed for m in GATED_METRICS)
+
+    @property
+    def passed(self) -> bool:
+        """Every explainer in the verdict passed."""
+        return all(self.explainer_passed(name) is not False for name in self.trends)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "levels": [s.level for s in self.levels],
+            **self.settings,
+            "alpha": ALPHA,
+            "passed": self.passed,
+            "explainers": {
+                name: {
+                    "levels": [
+                        {"level": s.level,
+                         **{m: s.explainers[name].score(m).to_dict() for m in SCORE_METRICS},
+                         "accuracy": s.accuracy.to_dict()}
+                        for s in self.levels
+                    ],
+                    "trend": {m: t.to_dict() for m, t in trends.items()},
+                    "in_verdict": name not in UNGATED_EXPLAINERS,
+                    "passed": self.explainer_passed(name),
+                }
+                for name, trends in self.trends.items()
+            },
+        }
+
+
+def _trends(
+    levels: tuple[LevelScores, ...], confidence: float
+) -> dict[str, dict[str, MetricTrend]]:
+    x = torch.tensor([s.level for s in levels], dtype=torch.float64)
+    out: dict[str, dict[str, MetricTrend]] = {}
+    for name in levels[0].explainers:
+        out[name] = {}
+        for metric in SCORE_METRICS:
+            values = [s.explainers[name].score(metric).value for s in levels]
+            point = torch.tensor([torch.nan if v is None else v for v in values], dtype=torch.float64)
+            boots = [s.explainers[name].resampled.get(metric) for s in levels]
+            resampled = None if any(b is None for b in boots) else torch.stack(boots, dim=1)
+            trend = trend_test(point, resampled, x, confidence)
+            passed = None
+            if metric in GATED_METRICS and name not in UNGATED_EXPLAINERS:
+                passed = trend.p_value is not None and trend.slope is not None and trend.p_value < ALPHA
+            out[name][metric] = MetricTrend(metric, trend, passed)
+    return out
+
+
+def _weight_levels(
+    policy: Policy, folds: list[FoldModel], score_models: ScoreModels,
+    log: Callable[[str], None],
+) -> list[LevelScores]:
+    spec = policy.sanity_checks.weight_randomisation
+    out = []
+    for li, level in enumerate(spec.levels):
+        noisy, ids = [], []
+        for f in folds:
+            seed = draw_seed(spec.seed, li, f.index)
+            model = randomise_weights(f.model, level, spec.std, torch.Generator().manual_seed(seed))
+            # No per-fold accuracy of its own: the level's accuracy comes from score_models.
+            noisy.append(replace(f, model=model, accuracy=math.nan, reused=False))
+            ids.append(digest({"derived_from": f.checkpoint_sha256, "share": level, "std": spec.std,
+                               "draw_seed": seed}))
+        accuracy, scores, reused = score_models(noisy, ids, f"weight_randomisation_{level:g}")
+        log(f"weight randomisation {level:g}: accuracy {accuracy.text(4)}")
+        out.append(LevelScores(level, accuracy, scores, tuple(f"{level:g} {n}" for n in reused)))
+    return out
+
+
+def _label_levels(
+    policy: Policy, dataset: ImageDataset, folds_idx: list[torch.Tensor], workdir: Path,
+    device: torch.device, score_models: ScoreModels,
+    on_fold: Callable[[int, int], Callable[[int], None] | None] | None,
+    log: Callable[[str], None],
+) -> list[LevelScores]:
+    spec = policy.sanity_checks.label_shuffling
+    out = []
+    for li, level in enumerate(spec.levels):
+        labels = noisy_labels(dataset.labels, level, dataset.num_classes,
+                              torch.Generator().manual_seed(draw_seed(spec.seed, li)))
+        log(f"label shuffling {level:g}: {int((labels != dataset.labels).sum())} wrong training labels")
+        folds = cross_train(policy, dataset, folds_idx, workdir, device, labels=labels,
+                            tag=f"shuffle_{level:g}", on_fold=on_fold)
+        accuracy, scores, reused = score_models(folds, [f.checkpoint_sha256 for f in folds],
+                                                f"label_shuffling_{level:g}")
+        log(f"label shuffling {level:g}: fold accuracies "
+            + ", ".join(f"{f.accuracy:.4f}" for f in folds) + f"; accuracy {accuracy.text(4)}")
+        reused_work = [f"{level:g} fold {f.index}" for f in folds if f.reused]
+        out.append(LevelScores(level, accuracy, scores,
+                               tuple(reused_work + [f"{level:g} {n}" for n in reused])))
+    return out
+
+
+def run_sanity_checks(
+    policy: Policy,
+    dataset: ImageDataset,
+    folds: list[FoldModel],
+    folds_idx: list[torch.Tensor],
+    clean: LevelScores,
+    workdir: Path,
+    device: torch.device,
+    score_models: ScoreModels,
+    *,
+    on_fold: Callable[[int, int], Callable[[int], None] | None] | None = None,
+    log: Callable[[str], None] = lambda _: None,
+) -> tuple[SanityCheck, ...]:
+    """Run every enabled check of ``policy.sanity_checks``; ``()`` when none is enabled.
+
+    Args:
+        folds: the clean fold models (left unmodified).
+        folds_idx: the held-out indices of each fold, as the clean audit used them.
+        clean: the clean audit's scores (level 0), with their bootstrap resamples.
+        score_models: the audit's explanation pass and scoring (:data:`ScoreModels`).
+        on_fold: progress hook of the retraining, as in :func:`cross_train`.
+    """
+    s = policy.sanity_checks
+    confidence = policy.metrics.bootstrap.confidence
+    checks = []
+    if s.weight_randomisation.enabled:
+        levels = (clean, *_weight_levels(policy, folds, score_models, log))
+        checks.append(assess_levels("weight_randomisation", levels, confidence,
+                             {"std": s.weight_randomisation.std, "seed": s.weight_randomisation.seed}))
+    if s.label_shuffling.enabled:
+        levels = (clean, *_label_levels(policy, dataset, folds_idx, workdir, device, score_models,
+                                        on_fold, log))
+        checks.append(assess_levels("label_shuffling", levels, confidence,
+                             {"seed": s.label_shuffling.seed}))
+    for check in checks:
+        log(f"sanity check {check.name}: {'PASS' if check.passed else 'FAIL'}")
+    return tuple(checks)
+
+
+def assess_levels(
+    name: str, levels: tuple[LevelScores, ...], confidence: float, settings: dict[str, Any]
+) -> SanityCheck:
+    """The trend tests and verdict of one check from its measured levels (level 0 first)."""
+    reused = tuple(r for s in levels[1:] for r in s.reused)
+    return SanityCheck(name, levels, _trends(levels, confidence), settings, reused)
+
