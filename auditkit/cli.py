@@ -1,8 +1,13 @@
 """The ``auditkit`` command line.
 
 Exit codes (one place, :func:`main`): 0 the audit ran and every threshold is met; 1 the audit ran
-and a threshold (or the fold-accuracy spread) is not met; 2 the audit could not run: bad policy,
-missing data, any error. 130 after Ctrl-C (rerun the same command to resume).
+and a threshold (or the fold-accuracy spread) is not met, or with ``--fail-on-regression`` a score
+dropped significantly since the previous audit of the policy; 2 the audit could not run: bad
+policy, missing data, another run holding the history database, any error (``history --check``:
+a problem found). 130 after Ctrl-C (rerun the same command to resume).
+
+Every ``run`` is recorded in the history database (:mod:`auditkit.history`), ``<out>/history.sqlite``
+unless ``--db``; ``history`` and ``diff`` read it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ import auditkit
 from auditkit.errors import AuditError
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEFAULT_DB = Path("out") / "history.sqlite"
+"""Database of ``history`` and ``diff`` without ``--db``, in the current folder: where ``run`` puts
+it for a policy of this folder with the default ``run.out``."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,12 +46,38 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", help="auto (default: the policy's run.device), cpu, cuda or cuda:N")
     run.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     run.add_argument("--quiet", action="store_true", help="print nothing on success")
+    run.add_argument("--db", type=Path, help="history database (default: OUT/history.sqlite)")
+    run.add_argument("--fail-on-regression", action="store_true",
+                     help="exit 1 if a score dropped significantly (disjoint CIs) since the "
+                     "previous finished audit of the same policy name")
 
     validate = commands.add_parser("validate", help="check a policy without running it",
                                    description="Check a policy (keys, types, ranges, paths).")
     validate.add_argument("policy", type=Path, metavar="POLICY", help="policy YAML file")
     validate.add_argument("--json", action="store_true", help="print the resolved policy as JSON")
     validate.add_argument("--quiet", action="store_true", help="print nothing when valid")
+
+    db_help = f"history database (default: ./{DEFAULT_DB})"
+    history = commands.add_parser(
+        "history", help="list recorded audits, or verify the history",
+        description="List the recorded audits, newest first, or verify the hash chain and the "
+        "recorded report files (--check; exit 2 on any problem).")
+    what = history.add_mutually_exclusive_group()
+    what.add_argument("--policy", metavar="NAME_OR_SHA",
+                      help="only audits of this policy name or SHA-256 prefix")
+    what.add_argument("--check", action="store_true",
+                      help="verify the hash chain and every recorded report file's digest")
+    history.add_argument("--db", type=Path, default=DEFAULT_DB, help=db_help)
+    history.add_argument("--json", action="store_true", help="print JSON")
+
+    diff = commands.add_parser(
+        "diff", help="compare the scores of two recorded audits",
+        description="Every score and the verdict of two audits side by side, with the change and "
+        "whether it is significant (the two CIs are disjoint; n/a without CIs).")
+    diff.add_argument("audit_a", type=int, metavar="AUDIT_A", help="id of the first audit")
+    diff.add_argument("audit_b", type=int, metavar="AUDIT_B", help="id of the second audit")
+    diff.add_argument("--db", type=Path, default=DEFAULT_DB, help=db_help)
+    diff.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -65,7 +99,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from auditkit.engine import AuditOptions, run_audit
+    from auditkit.history import DB_FILE_NAME, record_audit
     from auditkit.policy import load_policy
 
     policy = load_policy(args.policy)
@@ -77,29 +111,87 @@ def _run(args: argparse.Namespace) -> int:
 
     # The policy's digest is fixed and shown before any score exists.
     log(f"policy '{policy.name}' sha256 {policy.sha256}")
-    out = args.out if args.out is not None else policy.run.out
-    options = AuditOptions(policy, Path(out), device=args.device or policy.run.device,
-                           progress=talk)
-    result = run_audit(options, log=log)
-    from auditkit.report import render_report
+    out = Path(args.out if args.out is not None else policy.run.out)
+    db = args.db if args.db is not None else out / DB_FILE_NAME
+    # The run lock comes first, so a run that loses it exits without loading the engine (torch).
+    with record_audit(db, policy.name, policy.sha256, out, log=log) as recording:
+        from auditkit.engine import AuditOptions, run_audit
 
-    for path in render_report(Path(out)):
-        log(f"report written to {path}")
+        options = AuditOptions(policy, out, device=args.device or policy.run.device, progress=talk)
+        result = run_audit(options, log=log)
+        from auditkit.report import render_report
+
+        reports = render_report(out)
+        for path in reports:
+            log(f"report written to {path}")
+        audit = recording.finish(out / "results.json", [out / "summary.txt", *reports])
+        previous = recording.store.previous_finished(audit) if args.fail_on_regression else None
+        changes = [] if previous is None else recording.store.changes(previous, audit)
+    log(f"recorded as audit #{audit.id} in {db}")
+    if args.fail_on_regression and previous is None:
+        log(f"no earlier finished audit of policy '{policy.name}' to compare with")
+    dropped = [change for change in changes if change.regression]
     if args.json:
         print(json.dumps(result.summary(), indent=2))
     elif not args.quiet or not result.passed:
         from auditkit.engine.audit import summary_text
 
         print(summary_text(result), end="")
-        print(f"results written to {Path(out) / 'results.json'}")
-    return EXIT_OK if result.passed else EXIT_FAILED
+        print(f"results written to {out / 'results.json'}")
+    if previous is not None and dropped:
+        from auditkit.history.text import regression_lines
+
+        print(regression_lines(previous, audit, dropped), end="",
+              file=sys.stderr if args.json else sys.stdout)
+    return EXIT_OK if result.passed and not dropped else EXIT_FAILED
+
+
+def _history(args: argparse.Namespace) -> int:
+    from auditkit.history import HistoryStore, check_history
+    from auditkit.history.text import check_text, history_table
+
+    with HistoryStore.open(args.db, create=False) as store:
+        if args.check:
+            report = check_history(store)
+            if args.json:
+                print(json.dumps(report.to_dict(), indent=2))
+            else:
+                print(check_text(report), end="")
+            if not report.ok:
+                _err(f"history check of {args.db} found {len(report.problems)} problem(s)")
+            return EXIT_OK if report.ok else EXIT_ERROR
+        rows = store.audits(args.policy)
+    if args.json:
+        print(json.dumps([row.to_dict() for row in rows], indent=2))
+    elif rows:
+        print(history_table(rows), end="")
+    else:
+        print(f"no audits{'' if args.policy is None else f' of policy {args.policy!r}'} in {args.db}")
+    return EXIT_OK
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from auditkit.history import HistoryStore
+    from auditkit.history.text import diff_table
+
+    with HistoryStore.open(args.db, create=False) as store:
+        a, b = store.audit(args.audit_a), store.audit(args.audit_b)
+        changes = store.changes(a, b)
+    if args.json:
+        print(json.dumps({"a": a.to_dict(), "b": b.to_dict(),
+                          "verdict": {"a": a.verdict, "b": b.verdict, "changed": a.verdict != b.verdict},
+                          "scores": [change.to_dict() for change in changes]}, indent=2))
+    else:
+        print(diff_table(a, b, changes), end="")
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
-        return {"run": _run, "validate": _validate}[args.command](args)
+        return {"run": _run, "validate": _validate, "history": _history,
+                "diff": _diff}[args.command](args)
     except AuditError as exc:
         _err(str(exc))
         return EXIT_ERROR

@@ -14,7 +14,8 @@ from auditkit.cli import main
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["validate", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["validate", "--help"],
+                                  ["history", "--help"], ["diff", "--help"]])
 def test_help_exits_0(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(argv)

@@ -1,0 +1,139 @@
+"""Score-by-score comparison of two audits' results.json, and which changes are regressions.
+
+Compared scores: the accuracy and, per explainer, ``mege``, ``reco``, ``reco_auc`` and
+``mu_fidelity`` (:data:`METRICS`). Every one of them is higher-is-better (Fel et al., WACV 2022; the
+accuracy of the fold models), so a negative change is a drop.
+
+A change is *significant* when the two bootstrap intervals do not overlap: a conservative test
+(non-overlap implies a difference at least at the intervals' level, overlap does not rule one out)
+that needs nothing but what results.json stores. Without an interval on either side (no bootstrap,
+an undefined score, an explainer in one audit only) significance is ``None``, shown "n/a". A
+*regression* is a significant change with ``b < a``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+METRICS = ("mege", "reco", "reco_auc", "mu_fidelity")
+"""Per-explainer scores compared, in display order."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A score of results.json: ``value`` with its interval ``[low, high]``; ``None`` where absent."""
+
+    value: float | None
+    low: float | None = None
+    high: float | None = None
+
+    @classmethod
+    def from_summary(cls, score: Mapping[str, Any]) -> Estimate:
+        """From results.json's ``{"value", "ci_low", "ci_high", ...}``."""
+        return cls(score.get("value"), score.get("ci_low"), score.get("ci_high"))
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """``(low, high)``, or ``None`` when the score or either bound is missing."""
+        if self.value is None or self.low is None or self.high is None:
+            return None
+        return self.low, self.high
+
+    def text(self, digits: int = 3) -> str:
+        """``value [low, high]``, the value alone, or ``undefined``.
+
+        >>> Estimate(0.5, 0.25, 0.75).text(2), Estimate(0.5).text(1), Estimate(None).text()
+        ('0.50 [0.25, 0.75]', '0.5', 'undefined')
+        """
+        if self.value is None:
+            return "undefined"
+        if self.low is None or self.high is None:
+            return f"{self.value:.{digits}f}"
+        return f"{self.value:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
+
+    def to_dict(self) -> dict[str, float | None]:
+        return {"value": self.value, "ci_low": self.low, "ci_high": self.high}
+
+
+def estimates(summary: Mapping[str, Any]) -> dict[tuple[str | None, str], Estimate]:
+    """``(explainer, metric) -> Estimate`` of a results.json, the accuracy under ``(None, "accuracy")``.
+
+    >>> est = estimates({"accuracy": {"value": 0.9}, "explainers": {"saliency": {"mege": {
+    ...     "value": 0.7, "ci_low": 0.6, "ci_high": 0.8}}}})
+    >>> est[(None, "accuracy")].text(1), est[("saliency", "mege")].text(1), len(est)
+    ('0.9', '0.7 [0.6, 0.8]', 2)
+    """
+    found = {(None, "accuracy"): Estimate.from_summary(summary.get("accuracy", {}))}
+    for name, scores in summary.get("explainers", {}).items():
+        for metric in METRICS:
+            if metric in scores:
+                found[(name, metric)] = Estimate.from_summary(scores[metric])
+    return found
+
+
+@dataclass(frozen=True)
+class ScoreChange:
+    """One score in audits A and B; ``a`` or ``b`` is ``None`` where that audit lacks it."""
+
+    explainer: str | None
+    metric: str
+    a: Estimate | None
+    b: Estimate | None
+
+    @property
+    def label(self) -> str:
+        """``accuracy`` or ``<explainer> <metric>``."""
+        return self.metric if self.explainer is None else f"{self.explainer} {self.metric}"
+
+    @property
+    def change(self) -> float | None:
+        """``b - a``; ``None`` unless both values exist."""
+        if self.a is None or self.b is None or self.a.value is None or self.b.value is None:
+            return None
+        return self.b.value - self.a.value
+
+    @property
+    def significant(self) -> bool | None:
+        """Whether the intervals are disjoint; ``None`` without an interval on both sides."""
+        a = None if self.a is None else self.a.interval
+        b = None if self.b is None else self.b.interval
+        if a is None or b is None:
+            return None
+        return a[1] < b[0] or b[1] < a[0]
+
+    @property
+    def regression(self) -> bool:
+        """A significant drop from A to B."""
+        return bool(self.significant) and (self.change or 0.0) < 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "explainer": self.explainer,
+            "metric": self.metric,
+            "a": None if self.a is None else self.a.to_dict(),
+            "b": None if self.b is None else self.b.to_dict(),
+            "change": self.change,
+            "significant": self.significant,
+            "regression": self.regression,
+        }
+
+
+def score_changes(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[ScoreChange]:
+    """Every score of either results.json, A's order first, then scores only B has.
+
+    >>> a = {"accuracy": {"value": 0.9, "ci_low": 0.85, "ci_high": 0.95}}
+    >>> b = {"accuracy": {"value": 0.7, "ci_low": 0.65, "ci_high": 0.75}}
+    >>> [(c.label, round(c.change, 2), c.significant, c.regression) for c in score_changes(a, b)]
+    [('accuracy', -0.2, True, True)]
+    """
+    ea, eb = estimates(a), estimates(b)
+    keys = [*ea, *(k for k in eb if k not in ea)]
+    return [ScoreChange(explainer, metric, ea.get((explainer, metric)), eb.get((explainer, metric)))
+            for explainer, metric in keys]
+
+
+def regressions(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[ScoreChange]:
+    """The scores that dropped significantly from results.json ``a`` to ``b``."""
+    return [change for change in score_changes(a, b) if change.regression]

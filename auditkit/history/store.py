@@ -1,0 +1,353 @@
+"""Reading and appending the audit history: :class:`HistoryStore` over one SQLite file.
+
+Every write is one ``BEGIN IMMEDIATE`` transaction that appends to the chain and updates ``runs``
+together, so a crash leaves either both changes or neither: never a finished audit row without its
+run marked finished, never a half-written row. Writers are expected to hold the run lock
+(:mod:`auditkit.history.lock`); the transaction alone already keeps two writers from reading the same
+chain head.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import socket
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import auditkit
+from auditkit.history.chain import GENESIS, row_hash
+from auditkit.history.compare import ScoreChange, estimates, score_changes
+from auditkit.history.errors import HistoryError
+from auditkit.history.schema import connect, transaction
+
+DB_FILE_NAME = "history.sqlite"
+"""The database's name inside the output folder when ``--db`` is not given."""
+
+
+def now() -> str:
+    """The current UTC time as ISO 8601 with seconds, the format of every timestamp stored."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (a process of another user counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One row of ``audits``; field names are the column names (see :mod:`auditkit.history.schema`)."""
+
+    id: int
+    started_at: str
+    finished_at: str
+    status: str
+    policy_name: str
+    policy_sha256: str
+    dataset_fingerprint: str | None
+    model_digests_json: str | None
+    auditkit_version: str
+    verdict: str | None
+    summary_json: str | None
+    report_files_json: str
+    error: str | None
+    signer_fingerprint: str | None
+    prev_hash: str
+    row_hash: str
+
+    def hashed_columns(self) -> dict[str, Any]:
+        """Every column but ``row_hash``: what :func:`auditkit.history.chain.row_hash` digests."""
+        columns = dataclasses.asdict(self)
+        del columns["row_hash"]
+        return columns
+
+    @property
+    def summary(self) -> dict[str, Any] | None:
+        """The audit's results.json, parsed; ``None`` for a failed audit."""
+        return None if self.summary_json is None else json.loads(self.summary_json)
+
+    @property
+    def report_files(self) -> dict[str, str]:
+        """Recorded file (relative to the database's folder when inside it) -> SHA-256."""
+        files: dict[str, str] = json.loads(self.report_files_json)
+        return files
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row for ``auditkit history --json``: columns decoded, scores instead of the summary."""
+        summary = self.summary
+        scores: dict[str, Any] = {}
+        for (explainer, metric), estimate in (estimates(summary) if summary else {}).items():
+            if explainer is None:
+                scores[metric] = estimate.to_dict()
+            else:
+                scores.setdefault("explainers", {}).setdefault(explainer, {})[metric] = \
+                    estimate.to_dict()
+        return {
+            "id": self.id,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "status": self.status,
+            "verdict": self.verdict,
+            "error": self.error,
+            "policy": {"name": self.policy_name, "sha256": self.policy_sha256},
+            "dataset_fingerprint": self.dataset_fingerprint,
+            "model_digests": None if self.model_digests_json is None
+            else json.loads(self.model_digests_json),
+            "auditkit_version": self.auditkit_version,
+            "scores": scores,
+            "report_files": self.report_files,
+            "signer_fingerprint": self.signer_fingerprint,
+            "row_hash": self.row_hash,
+        }
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One row of ``runs``: a started ``auditkit run`` process."""
+
+    run_id: int
+    pid: int
+    hostname: str
+    started_at: str
+    policy_name: str
+    policy_sha256: str
+    auditkit_version: str
+    out_dir: str
+    status: str
+    audit_id: int | None
+
+
+_AUDIT_COLUMNS = ", ".join(f.name for f in dataclasses.fields(AuditRow))
+_RUN_COLUMNS = ", ".join(f.name for f in dataclasses.fields(RunRow))
+
+
+class HistoryStore:
+    """The audit history in one SQLite file; open with :meth:`open`, use as a context manager."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | Path, *, create: bool = True) -> HistoryStore:
+        """Open the history at ``path``, creating it when ``create``; migrate an older schema.
+
+        Raises:
+            HistoryError: ``path`` does not exist and ``create`` is false, or is not a usable
+                history database (see :func:`auditkit.history.schema.connect`).
+        """
+        path = Path(path)
+        if not create and not path.is_file():
+            raise HistoryError(f"no audit history at {path}; run `auditkit run` first or pass --db",
+                               path=path)
+        conn = connect(path)
+        conn.row_factory = sqlite3.Row
+        return cls(conn, path)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _transaction(self, doing: str, *, write: bool) -> Iterator[sqlite3.Connection]:
+        """:func:`~auditkit.history.schema.transaction` with SQLite errors as :class:`HistoryError`."""
+        try:
+            with transaction(self._conn, write=write):
+                yield self._conn
+        except sqlite3.Error as exc:
+            raise HistoryError(f"{self.path}: cannot {doing}: {exc}", path=self.path) from exc
+
+    # Reading -----------------------------------------------------------------------------------
+
+    def audits(self, policy: str | None = None) -> list[AuditRow]:
+        """Recorded audits, newest first; ``policy``: a policy name, or a prefix of its SHA-256."""
+        query = f"SELECT {_AUDIT_COLUMNS} FROM audits"
+        params: tuple[str, ...] = ()
+        if policy is not None:
+            query += " WHERE policy_name = ? OR substr(policy_sha256, 1, length(?)) = lower(?)"
+            params = (policy, policy, policy)
+        with self._transaction("read the audits", write=False) as conn:
+            rows = conn.execute(query + " ORDER BY id DESC", params).fetchall()
+        return [AuditRow(**dict(row)) for row in rows]
+
+    def chain(self) -> list[AuditRow]:
+        """Every audit, oldest first: the order of the hash chain."""
+        return self.audits()[::-1]
+
+    def audit(self, audit_id: int) -> AuditRow:
+        """The audit with id ``audit_id``.
+
+        Raises:
+            HistoryError: there is no such audit.
+        """
+        with self._transaction("read an audit", write=False) as conn:
+            row = conn.execute(f"SELECT {_AUDIT_COLUMNS} FROM audits WHERE id = ?",
+                               (audit_id,)).fetchone()
+        if row is None:
+            raise HistoryError(f"no audit #{audit_id} in {self.path}; `auditkit history` lists them",
+                               path=self.path)
+        return AuditRow(**dict(row))
+
+    def previous_finished(self, audit: AuditRow) -> AuditRow | None:
+        """The newest finished audit of the same policy name recorded before ``audit``, if any."""
+        with self._transaction("read the audits", write=False) as conn:
+            row = conn.execute(
+                f"SELECT {_AUDIT_COLUMNS} FROM audits WHERE policy_name = ? AND id < ? "
+                "AND status = 'finished' ORDER BY id DESC LIMIT 1",
+                (audit.policy_name, audit.id)).fetchone()
+        return None if row is None else AuditRow(**dict(row))
+
+    def changes(self, a: AuditRow, b: AuditRow) -> list[ScoreChange]:
+        """Every score of finished audits ``a`` and ``b`` compared (:func:`score_changes`).
+
+        Raises:
+            HistoryError: either audit failed, so it has no scores.
+        """
+        summaries = []
+        for row in (a, b):
+            summary = row.summary
+            if summary is None:
+                raise HistoryError(f"audit #{row.id} failed ({row.error}); it has no scores to "
+                                   "compare", path=self.path)
+            summaries.append(summary)
+        return score_changes(*summaries)
+
+    def runs(self) -> list[RunRow]:
+        """Every recorded run, oldest first."""
+        with self._transaction("read the runs", write=False) as conn:
+            rows = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY run_id").fetchall()
+        return [RunRow(**dict(row)) for row in rows]
+
+    def integrity_problems(self) -> list[str]:
+        """What SQLite's ``integrity_check`` and ``foreign_key_check`` report; empty when sound."""
+        with self._transaction("check the database", write=False) as conn:
+            found = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+            broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+        problems = [] if found == ["ok"] else found
+        return problems + [f"{row[0]} row {row[1]} refers to a missing {row[2]} row" for row in broken]
+
+    def file_key(self, path: Path) -> str:
+        """How a report file is recorded: relative to the database's folder when inside it (so a
+        moved or restored output folder with its database still verifies), else absolute."""
+        path = path.resolve()
+        try:
+            return path.relative_to(self.path.resolve().parent).as_posix()
+        except ValueError:
+            return str(path)
+
+    def file_path(self, key: str) -> Path:
+        """The file a :meth:`file_key` names."""
+        return self.path.resolve().parent / key
+
+    # Writing -----------------------------------------------------------------------------------
+
+    def start_run(self, policy_name: str, policy_sha256: str, out_dir: Path) -> RunRow:
+        """Register this process as running an audit; committed at once, so a kill leaves it."""
+        with self._transaction("register the run", write=True) as conn:
+            cursor = conn.execute(
+                "INSERT INTO runs (pid, hostname, started_at, policy_name, policy_sha256, "
+                "auditkit_version, out_dir, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
+                (os.getpid(), socket.gethostname(), now(), policy_name, policy_sha256,
+                 auditkit.__version__, str(Path(out_dir).resolve())))
+            row = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?",
+                               (cursor.lastrowid,)).fetchone()
+        return RunRow(**dict(row))
+
+    def finish_run(self, run: RunRow, summary_json: str, report_files: Mapping[str, str]) -> AuditRow:
+        """Append the finished audit of ``run`` and mark the run finished, in one transaction.
+
+        Args:
+            summary_json: the text of results.json, stored as is.
+            report_files: :meth:`file_key` -> SHA-256 of every file the audit wrote.
+
+        Raises:
+            HistoryError: ``summary_json`` is not a results.json (no verdict, dataset or folds),
+                or the run is no longer ``running``.
+        """
+        try:
+            summary = json.loads(summary_json)
+            verdict = summary["verdict"]
+            fingerprint = summary["dataset"]["fingerprint_sha256"]
+            models = [fold["checkpoint_sha256"] for fold in summary["folds"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise HistoryError(f"cannot record run {run.run_id}: its results.json lacks "
+                               f"verdict, dataset fingerprint or fold digests ({exc!r})",
+                               path=self.path) from exc
+        return self._append(run, "finished", summary_json=summary_json, verdict=verdict,
+                            dataset_fingerprint=fingerprint,
+                            model_digests_json=json.dumps(models),
+                            report_files_json=json.dumps(dict(report_files), sort_keys=True))
+
+    def fail_run(self, run: RunRow, reason: str) -> AuditRow:
+        """Append a failed audit for ``run`` (``reason`` in its ``error``) and mark the run failed."""
+        return self._append(run, "failed", error=reason)
+
+    def recover_stale_runs(self, alive: Callable[[int], bool] = pid_alive) -> list[AuditRow]:
+        """Mark every ``running`` run of this host whose process is gone as failed; return the
+        failed audits appended for them, oldest run first.
+
+        A failed audit's ``started_at`` is the run's, its ``finished_at`` the time the failure was
+        found. Runs of other hosts are left alone: whether their process lives cannot be told from
+        here. A reused pid keeps a dead run ``running`` until that pid is free again.
+        """
+        host = socket.gethostname()
+        with self._transaction("read the runs", write=False) as conn:
+            rows = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE status = 'running' AND "
+                                "hostname = ? ORDER BY run_id", (host,)).fetchall()
+        stale = [run for run in (RunRow(**dict(row)) for row in rows) if not alive(run.pid)]
+        return [self.fail_run(run, f"process {run.pid} on {host} ended before the audit finished "
+                                   "(killed or crashed)") for run in stale]
+
+    def _append(self, run: RunRow, status: str, **columns: str | None) -> AuditRow:
+        """Append one audit row to the chain for ``run`` and close the run, in one transaction."""
+        with self._transaction("record the audit", write=True) as conn:
+            head = conn.execute("SELECT id, row_hash FROM audits ORDER BY id DESC LIMIT 1").fetchone()
+            values: dict[str, Any] = {
+                "id": 1 if head is None else head["id"] + 1,
+                "started_at": run.started_at,
+                "finished_at": now(),
+                "status": status,
+                "policy_name": run.policy_name,
+                "policy_sha256": run.policy_sha256,
+                "dataset_fingerprint": None,
+                "model_digests_json": None,
+                "auditkit_version": run.auditkit_version,
+                "verdict": None,
+                "summary_json": None,
+                "report_files_json": "{}",
+                "error": None,
+                "signer_fingerprint": None,
+                "prev_hash": GENESIS if head is None else head["row_hash"],
+                **columns,
+            }
+            row = AuditRow(**values, row_hash=row_hash(values))
+            conn.execute(f"INSERT INTO audits ({_AUDIT_COLUMNS}) VALUES "
+                         f"({', '.join('?' * len(dataclasses.fields(AuditRow)))})",
+                         dataclasses.astuple(row))
+            closed = conn.execute(
+                "UPDATE runs SET status = ?, audit_id = ? WHERE run_id = ? AND status = 'running'",
+                (status, row.id, run.run_id)).rowcount
+            if closed != 1:
+                raise HistoryError(f"run {run.run_id} in {self.path} is no longer running; its "
+                                   "audit was not recorded", path=self.path)
+        return row

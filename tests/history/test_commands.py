@@ -1,0 +1,96 @@
+"""``auditkit history`` and ``auditkit diff`` on a recorded history, and their errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from auditkit.cli import main
+
+
+def test_history_lists_newest_first(recorded, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["history", "--db", str(recorded.db)]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    sha = json.loads((recorded.out / "results.json").read_text())["policy"]["sha256"]
+    assert header.split()[:5] == ["id", "finished", "(UTC)", "status", "verdict"]
+    assert [row.split()[0] for row in rows] == ["2", "1"]
+    assert all(f"finished  pass     history-tiny {sha[:8]}" in row for row in rows)
+    assert all("saliency -/-/" in row and "random -/-/" in row for row in rows)  # MeGe undefined
+
+
+def test_history_json_and_policy_filter(recorded, capsys: pytest.CaptureFixture[str]) -> None:
+    summary = json.loads((recorded.out / "results.json").read_text())
+    sha = summary["policy"]["sha256"]
+    for selector in ([], ["--policy", "history-tiny"], ["--policy", sha[:12]]):
+        assert main(["history", "--db", str(recorded.db), "--json", *selector]) == 0
+        listed = json.loads(capsys.readouterr().out)
+        assert [row["id"] for row in listed] == [2, 1]
+    fidelity = listed[0]["scores"]["explainers"]["saliency"]["mu_fidelity"]
+    assert fidelity["value"] == summary["explainers"]["saliency"]["mu_fidelity"]["value"]
+    assert listed[0]["policy"] == {"name": "history-tiny", "sha256": sha}
+    assert listed[0]["report_files"].keys() == {"results.json", "summary.txt", "report.html",
+                                                "report.pdf"}
+    assert main(["history", "--db", str(recorded.db), "--policy", "other"]) == 0
+    assert capsys.readouterr().out == f"no audits of policy 'other' in {recorded.db}\n"
+
+
+def test_diff_of_identical_audits(recorded, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", "1", "2", "--db", str(recorded.db), "--json"]) == 0
+    diff = json.loads(capsys.readouterr().out)
+    assert diff["verdict"] == {"a": "pass", "b": "pass", "changed": False}
+    scores = {(s["explainer"], s["metric"]): s for s in diff["scores"]}
+    assert set(scores) == {(None, "accuracy")} | {
+        (e, m) for e in ("saliency", "random") for m in ("mege", "reco", "reco_auc", "mu_fidelity")}
+    defined = [s for s in scores.values() if s["a"]["value"] is not None]
+    assert {(s["explainer"], s["metric"]) for s in defined} == {
+        (None, "accuracy"), ("saliency", "mu_fidelity"), ("random", "mu_fidelity")}
+    assert all(s["change"] == 0.0 and s["significant"] is False for s in defined)
+    assert all(s["change"] is None and s["significant"] is None
+               for s in scores.values() if s not in defined)
+    assert not any(s["regression"] for s in scores.values())
+
+    assert main(["diff", "2", "1", "--db", str(recorded.db)]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert text[2] == "verdict: pass -> pass"
+    accuracy = next(line for line in text if line.startswith("accuracy "))
+    assert accuracy.split()[-2:] == ["+0.000", "no"]
+    mege = next(line for line in text if line.startswith("saliency mege "))
+    assert mege.split()[-4:] == ["undefined", "undefined", "n/a", "n/a"]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["history"], "no audit history at {missing}; run `auditkit run` first or pass --db"),
+    (["diff", "1", "2"], "no audit history at {missing}"),
+    (["diff", "1", "9"], "no audit #9 in {db}; `auditkit history` lists them"),
+])
+def test_errors_exit_2(recorded, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                       argv: list[str], message: str) -> None:
+    missing = tmp_path / "none.sqlite"
+    db = missing if "{missing}" in message else recorded.db
+    assert main([*argv, "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("auditkit: error: " + message.format(missing=missing, db=recorded.db))
+    assert err.count("\n") == 1
+
+
+def test_diff_of_a_failed_audit_exits_2(tmp_path: Path, history_policy: Path,
+                                        monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    def run_audit(*_: object, **__: object) -> None:
+        raise ValueError("no data")
+
+    monkeypatch.setattr("auditkit.engine.run_audit", run_audit)
+    out = tmp_path / "out"
+    assert main(["run", str(history_policy), "--out", str(out), "--quiet"]) == 2
+    capsys.readouterr()
+    assert main(["diff", "1", "1", "--db", str(out / "history.sqlite")]) == 2
+    assert capsys.readouterr().err == ("auditkit: error: audit #1 failed (ValueError: no data); it "
+                                       "has no scores to compare\n")
+
+
+def test_check_and_policy_are_exclusive() -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["history", "--check", "--policy", "x"])
+    assert exit_info.value.code == 2

@@ -1,0 +1,254 @@
+"""The history database without an audit: schema migrations, the chain, runs, the lock, crashes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from auditkit.history import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    HistoryError,
+    HistoryLockedError,
+    HistoryStore,
+    check_history,
+    hold_lock,
+    migrate,
+    record_audit,
+)
+from auditkit.history.chain import GENESIS
+
+WRITER = Path(__file__).with_name("_writer.py")
+SUMMARY = json.dumps({"verdict": "pass", "dataset": {"fingerprint_sha256": "d" * 64},
+                      "folds": [{"checkpoint_sha256": "a" * 64}, {"checkpoint_sha256": "b" * 64}],
+                      "accuracy": {"value": 0.9, "ci_low": 0.8, "ci_high": 1.0}})
+
+
+def append(store: HistoryStore, policy: str = "p", summary: str = SUMMARY) -> int:
+    """Record one finished audit of policy ``policy``; return its id."""
+    return store.finish_run(store.start_run(policy, "f" * 64, store.path.parent), summary, {}).id
+
+
+def raw(db: Path) -> sqlite3.Connection:
+    """A plain connection, as an operator (or a tamperer) would open the file."""
+    return sqlite3.connect(db, isolation_level=None)
+
+
+def test_new_database_settings(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    with HistoryStore.open(db):
+        pass
+    conn = raw(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"audits", "runs"} <= tables
+
+
+def test_version_0_database_is_upgraded(tmp_path: Path) -> None:
+    db = tmp_path / "old.sqlite"
+    conn = raw(db)
+    conn.execute("CREATE TABLE notes (text TEXT)")  # a SQLite file at version 0 with other content
+    conn.close()
+    with HistoryStore.open(db) as store:
+        assert append(store) == 1
+    conn = raw(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("SELECT count(*) FROM notes").fetchone()[0] == 0
+
+
+def test_each_migration_is_applied_in_its_own_transaction(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    broken = [*MIGRATIONS, ("CREATE TABLE extra (x)", "INSERT INTO missing VALUES (1)")]
+    conn = raw(db)
+    with pytest.raises(HistoryError, match="from version 1 to 2: no such table: missing"):
+        migrate(conn, db, broken)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1  # migration 0 kept
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'extra'").fetchone() is None
+    assert migrate(conn, db, [*MIGRATIONS, ("CREATE TABLE extra (x)",)]) == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    raw(db).execute("PRAGMA user_version = 7")
+    with pytest.raises(HistoryError, match=r"schema version 7, but this auditkit knows versions "
+                                           r"up to 1; use a newer auditkit") as info:
+        HistoryStore.open(db)
+    assert info.value.path == db
+    conn = raw(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 7
+    assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+
+
+def test_not_a_database(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    db.write_text("this is not SQLite, but long enough to have a header " * 4)
+    with pytest.raises(HistoryError, match=f"{db} is not a usable history database"):
+        HistoryStore.open(db)
+
+
+def test_missing_database_is_not_created_for_reading(tmp_path: Path) -> None:
+    with pytest.raises(HistoryError, match=r"no audit history at .*nowhere\.sqlite; run `auditkit run`"):
+        HistoryStore.open(tmp_path / "nowhere.sqlite", create=False)
+    assert not (tmp_path / "nowhere.sqlite").exists()
+
+
+def test_audits_are_append_only(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    with HistoryStore.open(db) as store:
+        append(store)
+    conn = raw(db)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("UPDATE audits SET verdict = 'fail'")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("DELETE FROM audits")
+
+
+def test_chain_links_and_columns(tmp_path: Path) -> None:
+    with HistoryStore.open(tmp_path / "h.sqlite") as store:
+        ids = [append(store), append(store, "q"), append(store)]
+        chain = store.chain()
+        assert [row.id for row in chain] == ids == [1, 2, 3]
+        assert chain[0].prev_hash == GENESIS
+        assert [row.prev_hash for row in chain[1:]] == [row.row_hash for row in chain[:-1]]
+        assert json.loads(chain[0].model_digests_json or "") == ["a" * 64, "b" * 64]
+        assert chain[0].dataset_fingerprint == "d" * 64 and chain[0].signer_fingerprint is None
+        assert [row.id for row in store.audits("q")] == [2]
+        assert [row.id for row in store.audits("fff")] == [3, 2, 1]  # SHA-256 prefix
+        assert store.previous_finished(chain[2]) == chain[0]  # same policy name, skipping "q"
+        report = check_history(store)
+    assert report.ok and report.audits == 3 and report.head == chain[2]
+
+
+def test_removed_row_breaks_the_link_of_the_next(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    with HistoryStore.open(db) as store:
+        for _ in range(3):
+            append(store)
+    conn = raw(db)
+    conn.execute("DROP TRIGGER audits_no_delete")
+    conn.execute("DELETE FROM audits WHERE id = 2")
+    with HistoryStore.open(db) as store:
+        problems = [str(p) for p in check_history(store).problems]
+    assert problems == ["database: runs row 2 refers to a missing audits row",
+                        "audit #3: prev_hash does not link to audit #1: an audit was removed or "
+                        "inserted before this one"]
+
+
+def test_finish_run_needs_a_results_summary(tmp_path: Path) -> None:
+    with HistoryStore.open(tmp_path / "h.sqlite") as store:
+        run = store.start_run("p", "f" * 64, tmp_path)
+        with pytest.raises(HistoryError, match="lacks verdict, dataset fingerprint or fold digests"):
+            store.finish_run(run, json.dumps({"verdict": "pass"}), {})
+        assert store.audits() == [] and store.runs()[0].status == "running"
+
+
+def test_dead_runs_of_this_host_are_marked_failed(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    with HistoryStore.open(db) as store:
+        dead = store.start_run("p", "f" * 64, tmp_path)
+        alive = store.start_run("p", "f" * 64, tmp_path)
+    conn = raw(db)
+    conn.execute("UPDATE runs SET pid = 999999 WHERE run_id = ?", (dead.run_id,))
+    conn.execute("INSERT INTO runs (pid, hostname, started_at, policy_name, policy_sha256, "
+                 "auditkit_version, out_dir, status) SELECT 999999, 'elsewhere', started_at, "
+                 "policy_name, policy_sha256, auditkit_version, out_dir, 'running' FROM runs LIMIT 1")
+    with HistoryStore.open(db) as store:
+        failed = store.recover_stale_runs(alive=lambda pid: pid != 999999)
+        runs = {run.run_id: run for run in store.runs()}
+    assert [row.status for row in failed] == ["failed"]
+    assert failed[0].error == (f"process 999999 on {socket.gethostname()} ended before the audit "
+                               "finished (killed or crashed)")
+    assert failed[0].started_at == dead.started_at and failed[0].summary_json is None
+    assert (runs[dead.run_id].status, runs[dead.run_id].audit_id) == ("failed", failed[0].id)
+    assert runs[alive.run_id].status == "running"  # its process (this one) lives
+    assert runs[3].status == "running"  # another host's run is left alone
+
+
+@pytest.mark.parametrize(("raised", "reason"), [
+    (ValueError("boom"), "ValueError: boom"),
+    (KeyboardInterrupt(), "interrupted (Ctrl-C)"),
+])
+def test_an_exception_in_the_run_records_a_failed_audit(tmp_path: Path, raised: BaseException,
+                                                        reason: str) -> None:
+    db = tmp_path / "h.sqlite"
+    with pytest.raises(type(raised)), record_audit(db, "p", "f" * 64, tmp_path):
+        raise raised
+    with HistoryStore.open(db) as store:
+        (audit,), (run,) = store.audits(), store.runs()
+    assert (audit.status, audit.error, audit.verdict) == ("failed", reason, None)
+    assert (run.status, run.audit_id) == ("failed", audit.id)
+
+
+def test_a_run_that_records_nothing_is_failed_loudly(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    with pytest.raises(HistoryError, match="audit #1 ended without recording its results"), \
+            record_audit(db, "p", "f" * 64, tmp_path):
+        pass
+    with HistoryStore.open(db) as store:
+        assert [row.status for row in store.audits()] == ["failed"]
+
+
+def test_lock_refuses_a_second_holder_naming_the_first(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    with hold_lock(db):
+        with pytest.raises(HistoryLockedError) as info, hold_lock(db):
+            pass
+        assert str(info.value) == (f"another audit is running on {db} (pid {os.getpid()}); "
+                                   "try again later")
+        assert info.value.pid == os.getpid()
+    with hold_lock(db):  # released on exit
+        pass
+
+
+def _count_audits(db: Path) -> int:
+    try:
+        return int(raw(db).execute("SELECT count(*) FROM audits").fetchone()[0])
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+
+
+def test_kill_9_while_writing_leaves_a_sound_database(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    writer = subprocess.Popen([sys.executable, str(WRITER), str(db)])
+    deadline = time.monotonic() + 60
+    while _count_audits(db) < 30:
+        assert writer.poll() is None, "the writer died on its own"
+        assert time.monotonic() < deadline, "the writer is too slow"
+        time.sleep(0.02)
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    conn = raw(db)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+    with HistoryStore.open(db) as store:
+        assert check_history(store).ok
+        runs = store.runs()
+        recorded = {row.id for row in store.audits()}
+        assert {run.audit_id for run in runs if run.status == "finished"} == recorded
+        assert len([run for run in runs if run.status == "running"]) <= 1
+        store.recover_stale_runs()
+        assert check_history(store).ok
+        assert all(run.status != "running" for run in store.runs())
+
+
+def test_concurrent_writers_serialise(tmp_path: Path) -> None:
+    db = tmp_path / "h.sqlite"
+    with HistoryStore.open(db):  # created once, so the writers do not race to migrate
+        pass
+    writers = [subprocess.Popen([sys.executable, str(WRITER), str(db), "15"]) for _ in range(2)]
+    assert [writer.wait(timeout=120) for writer in writers] == [0, 0]
+    with HistoryStore.open(db) as store:
+        report = check_history(store)
+        assert report.ok and report.audits == 30
+        assert all(run.status == "finished" for run in store.runs())
