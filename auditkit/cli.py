@@ -18,9 +18,11 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import auditkit
 from auditkit.errors import AuditError
+from auditkit.signing import commands as signing_cli
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_DB = Path("out") / "history.sqlite"
@@ -50,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fail-on-regression", action="store_true",
                      help="exit 1 if a score dropped significantly (disjoint CIs) since the "
                      "previous finished audit of the same policy name")
+    signing_cli.add_signing_arguments(run)
+    run.add_argument("--ray", action="store_true",
+                     help="run the fold trainings and explanation passes as Ray tasks (the policy's "
+                     "ray section says where; default a local instance); same numbers")
 
     validate = commands.add_parser("validate", help="check a policy without running it",
                                    description="Check a policy (keys, types, ranges, paths).")
@@ -57,6 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--json", action="store_true", help="print the resolved policy as JSON")
     validate.add_argument("--quiet", action="store_true", help="print nothing when valid")
 
+    signing_cli.add_arguments(commands)
+    verify = commands.choices["verify"]
+    verify.add_argument("--strict", action="store_true",
+                        help="also require each file's bytes to be those the history database "
+                        "recorded when the report was signed (catches edits a PDF signature "
+                        "tolerates, such as a metadata-only update)")
+    verify.add_argument("--db", type=Path,
+                        help="history database for --strict (default: the report folder's "
+                        "history.sqlite)")
     db_help = f"history database (default: ./{DEFAULT_DB})"
     history = commands.add_parser(
         "history", help="list recorded audits, or verify the history",
@@ -117,14 +132,24 @@ def _run(args: argparse.Namespace) -> int:
     with record_audit(db, policy.name, policy.sha256, out, log=log) as recording:
         from auditkit.engine import AuditOptions, run_audit
 
-        options = AuditOptions(policy, out, device=args.device or policy.run.device, progress=talk)
+        options = AuditOptions(policy, out, device=args.device or policy.run.device, progress=talk,
+                               ray=args.ray)
         result = run_audit(options, log=log)
+        from auditkit.history import report_data
         from auditkit.report import render_report
 
-        reports = render_report(out)
+        current = json.loads((out / "results.json").read_text(encoding="utf-8"))
+        reports = render_report(out, history=report_data(recording.store, policy.name, current))
         for path in reports:
             log(f"report written to {path}")
-        audit = recording.finish(out / "results.json", [out / "summary.txt", *reports])
+        signed = signing_cli.sign_from_args(out, _signing_args(args, policy))
+        fingerprint = None
+        if signed is not None:
+            fingerprint = signed.signer_fingerprint
+            reports = [*reports, *signed.signatures]
+            log(f"report signed (PAdES {signed.level}) by certificate sha256 {fingerprint}")
+        audit = recording.finish(out / "results.json", [out / "summary.txt", *reports],
+                                 signer_fingerprint=fingerprint)
         previous = recording.store.previous_finished(audit) if args.fail_on_regression else None
         changes = [] if previous is None else recording.store.changes(previous, audit)
     log(f"recorded as audit #{audit.id} in {db}")
@@ -144,6 +169,39 @@ def _run(args: argparse.Namespace) -> int:
         print(regression_lines(previous, audit, dropped), end="",
               file=sys.stderr if args.json else sys.stdout)
     return EXIT_OK if result.passed and not dropped else EXIT_FAILED
+
+
+def _signing_args(args: argparse.Namespace, policy: Any) -> argparse.Namespace:
+    """The signing options of ``run``: the command line's when it names a key, else the policy's."""
+    if args.sign_key is not None or policy.signing.key is None:
+        return args
+    spec = policy.signing
+    return argparse.Namespace(**{
+        **vars(args), "sign_key": spec.key, "sign_cert": args.sign_cert or spec.cert,
+        "sign_passphrase_env": args.sign_passphrase_env or spec.passphrase_env,
+        "pades_level": args.pades_level or spec.level, "tsa": args.tsa or spec.tsa,
+    })
+
+
+def _verify(args: argparse.Namespace) -> int:
+    """``verify``: the signatures, and with ``--strict`` the digests the history recorded."""
+    code = signing_cli.run_verify(args)
+    if not args.strict:
+        return code
+    from auditkit.history import DB_FILE_NAME, HistoryStore
+    from auditkit.history.verify import check_recorded_files
+
+    folder = args.path if args.path.is_dir() else args.path.parent
+    db = args.db if args.db is not None else folder / DB_FILE_NAME
+    files = ([args.path] if not args.path.is_dir() else
+             [folder / name for name in ("report.pdf", "report.html", "results.json")])
+    with HistoryStore.open(db, create=False) as store:
+        problems = check_recorded_files(store, files)
+    for problem in problems:
+        print(f"{problem.file}: not as recorded: {problem.message}")
+    if not problems and not args.quiet:
+        print(f"every file has the digest recorded in {db}")
+    return EXIT_FAILED if problems else code
 
 
 def _history(args: argparse.Namespace) -> int:
@@ -190,8 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
-        return {"run": _run, "validate": _validate, "history": _history,
-                "diff": _diff}[args.command](args)
+        return {"run": _run, "validate": _validate, "history": _history, "diff": _diff,
+                "keygen": signing_cli.run_keygen, "verify": _verify}[args.command](args)
     except AuditError as exc:
         _err(str(exc))
         return EXIT_ERROR

@@ -2,7 +2,8 @@
 
 Not a test (pytest collects only ``test_*.py``): it takes ~30 s. Run it as
 
-    .venv/bin/python benchmarks/bench_digits_training.py [family] [epochs] [batch_size] [lr] [optimizer] [seed]
+    .venv/bin/python benchmarks/bench_digits_training.py \
+        [family] [epochs] [batch_size] [lr] [optimizer] [seed]
 
 Without arguments it measures ``small_cnn`` with :data:`SMALL_CNN_DIGITS_TRAINING`. Digits are
 1x8x8 images scaled to [0, 1] by /16; folds come from a stratified 5-fold split (shuffled, seed 0);

@@ -78,7 +78,7 @@ def test_claims_follow_the_statistics() -> None:
     assert (lip_reco["held"], lip_reco["verdict"]) == (0, "did not hold")
     faithful = claims["Grad-CAM, Grad-CAM++ and RISE are more faithful (muF) than the gradient methods"]
     assert faithful["verdict"] == "held"
-    product = [c for name, c in claims.items() if name.startswith("Gradient x Input")][0]
+    product = next(c for name, c in claims.items() if name.startswith("Gradient x Input"))
     assert product["held"] == 2
 
 

@@ -12,7 +12,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,21 +23,32 @@ from tqdm import tqdm
 import auditkit
 from auditkit import _atomic
 from auditkit.data import ImageDataset, load_dataset, make_folds
-from auditkit.engine.crosstrain import FoldModel, cross_train, predictions
+from auditkit.engine.crosstrain import FoldModel, cross_train, fresh_model, predictions
 from auditkit.engine.distances import DistanceRecord, collect_distances, pair_categories
+from auditkit.engine.executor import Executor, Task, make_executor, torch_settings
 from auditkit.engine.faithfulness import fidelity_values, sample_images
 from auditkit.engine.keys import digest
+from auditkit.engine.properties import PropertyValues, property_values
 from auditkit.engine.sanity import LevelScores, SanityCheck, run_sanity_checks
-from auditkit.engine.scoring import ExplainerScores, Score, accuracy_score, explainer_scores
+from auditkit.engine.scoring import (
+    PROPERTY_SCORES,
+    ExplainerScores,
+    Score,
+    accuracy_score,
+    explainer_scores,
+    property_scores,
+    random_scores_worst,
+)
 from auditkit.engine.verdicts import (
     RequirementVerdict,
     ThresholdCheck,
     check_thresholds,
+    inadmissible_explainers,
     judge_requirements,
 )
 from auditkit.explainers import make_explainer
 from auditkit.metrics.bootstrap import resample_weights
-from auditkit.policy import ExplainerSpec, Policy
+from auditkit.policy import COMPLETE_EXPLAINERS, ExplainerSpec, Policy
 
 RESULTS_SCHEMA_VERSION = 1
 N_EXAMPLES = 4
@@ -52,12 +63,16 @@ class AuditOptions:
         out_dir: folder for results.json, the summary and the work files.
         device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         progress: show progress bars on stderr.
+        ray: run the fold trainings, retrainings and explanation passes as Ray tasks, configured
+            by the policy's ``ray`` section (as when it says ``enabled: true``); the numbers are
+            the same (:mod:`auditkit.engine.ray_executor`).
     """
 
     policy: Policy
     out_dir: Path
     device: str = "auto"
     progress: bool = True
+    ray: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,6 +142,8 @@ class AuditResult:
             "thresholds": [c.to_dict() for c in self.checks],
             "requirements": [r.to_dict() for r in self.requirements],
             "sanity_checks": {check.name: check.to_dict() for check in self.sanity},
+            "property_checks": {"random_scores_worst": random_scores_worst(self.explainers)}
+            if any(s.properties is not None for s in self.explainers.values()) else {},
             "seeds": {
                 "folds": p.cross_validation.seed,
                 "training": p.training.seed,
@@ -218,17 +235,7 @@ def _explain_one(
             return DistanceRecord.from_state(state["record"]), state["mu"], True
     m = policy.metrics
     seed = policy.cross_validation.seed
-    explainers = [
-        make_explainer(
-            spec.name,
-            f.model,
-            layer=getattr(f.model, "target_layer", None),
-            batch_size=m.explain_batch_size,
-            generator_seed=seed * 1000 + f.index,
-            **dict(spec.settings),
-        )
-        for f in folds
-    ]
+    explainers = _make_explainers(spec, folds, policy)
     examples = torch.arange(min(N_EXAMPLES, len(dataset)))
     with _bar(progress, len(dataset), f"explain {name}") as bar:
         record = collect_distances(
@@ -244,11 +251,172 @@ def _explain_one(
     return record, mu, False
 
 
+def _make_explainers(spec: ExplainerSpec, folds: list[FoldModel], policy: Policy) -> list[Any]:
+    """One fresh explainer of ``spec`` per fold model, seeded per fold."""
+    seed = policy.cross_validation.seed
+    return [
+        make_explainer(
+            spec.name,
+            f.model,
+            layer=getattr(f.model, "target_layer", None),
+            batch_size=policy.metrics.explain_batch_size,
+            generator_seed=seed * 1000 + f.index,
+            **dict(spec.settings),
+        )
+        for f in folds
+    ]
+
+
+def _measures_properties(policy: Policy) -> bool:
+    p = policy.properties
+    return p.robustness.enabled or p.invariance.enabled or p.completeness.enabled
+
+
+def _properties_key(spec: ExplainerSpec, model_ids: list[str], policy: Policy) -> str:
+    return digest({
+        "explainer": spec.name,
+        "settings": dict(spec.settings),
+        "models": model_ids,
+        "batch_size": policy.metrics.explain_batch_size,
+        "properties": policy.to_dict()["properties"],
+        "seed": policy.cross_validation.seed,
+    })
+
+
+def _properties_one(
+    spec: ExplainerSpec,
+    folds: list[FoldModel],
+    model_ids: list[str],
+    dataset: ImageDataset,
+    fold_of: torch.Tensor,
+    policy: Policy,
+    device: torch.device,
+    workdir: Path,
+) -> tuple[PropertyValues, bool, float]:
+    """Robustness, invariance and completeness values of one explainer on the clean fold models.
+
+    Kept in the explainer's work file (written by :func:`_explain_one` first) under ``properties``
+    with its own key, so that changing only the properties' settings leaves the distances reused.
+    Returns the values, whether they were reused, and the seconds spent computing them.
+    """
+    path = workdir / f"explainer_{spec.name}.pt"
+    key = _properties_key(spec, model_ids, policy)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # unreadable: _explain_one rewrites it on the next run
+        state = None
+    if not isinstance(state, dict):
+        state = None
+    saved = state.get("properties") if state is not None else None
+    if isinstance(saved, dict) and saved.get("key") == key:
+        return PropertyValues.from_state(saved["values"]), True, 0.0
+    start = time.perf_counter()
+    values = property_values(_make_explainers(spec, folds, policy), folds, dataset, fold_of,
+                             policy.properties, sample_seed=policy.cross_validation.seed,
+                             batch_size=policy.metrics.explain_batch_size, device=device)
+    seconds = time.perf_counter() - start
+    if state is not None:
+        _atomic.torch_save({**state, "properties": {"key": key, "values": values.to_state()}}, path)
+    return values, False, seconds
+
+
+def _explain_finished(spec: ExplainerSpec, model_ids: list[str], policy: Policy, workdir: Path,
+                      tag: str) -> bool:
+    """Whether :func:`_explain_one` would load this pass from its work file."""
+    path = workdir / f"explainer_{f'{tag}_{spec.name}' if tag else spec.name}.pt"
+    if not path.exists():
+        return False
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # unreadable: not finished work
+        return False
+    return isinstance(state, dict) and state.get("key") == _explainer_key(spec, model_ids, policy)
+
+
+def explain_pass(
+    spec: ExplainerSpec,
+    policy: Policy,
+    dataset: ImageDataset,
+    states: list[dict[str, torch.Tensor]],
+    folds: list[tuple[int, float, int, str]],
+    model_ids: list[str],
+    fold_of: torch.Tensor,
+    categories: torch.Tensor,
+    workdir: Path,
+    tag: str,
+    *,
+    device: torch.device,
+) -> None:
+    """One explainer's pass over the k models of one level, as a task: writes its work file.
+
+    Args:
+        states: the k models' state dicts (CPU tensors), in fold order.
+        folds: ``(index, accuracy, n_test, checkpoint_sha256)`` of each model.
+        model_ids, fold_of, categories, tag: as :func:`_explain_one` takes them.
+        device: where to explain.
+    """
+    models = []
+    for state, (index, acc, n_test, sha) in zip(states, folds, strict=True):
+        model = fresh_model(policy, dataset)
+        model.load_state_dict(state)
+        models.append(FoldModel(index, model.to(device).eval(), acc, n_test, sha, False))
+    _explain_one(spec, models, model_ids, dataset, fold_of, categories, policy, device, workdir,
+                 False, tag)
+    if not tag and _measures_properties(policy):
+        _properties_one(spec, models, model_ids, dataset, fold_of, policy, device, workdir)
+
+
+def _explain_tasks(
+    executor: Executor | None, models: list[FoldModel], model_ids: list[str], dataset: ImageDataset,
+    fold_of: torch.Tensor, categories: torch.Tensor, policy: Policy, workdir: Path, tag: str,
+    log: Callable[[str], None],
+) -> set[str]:
+    """Run the unfinished explanation passes of one level as ``executor`` tasks, all at once.
+
+    Returns the names of the explainers whose pass ran (their work files are then written, and
+    :func:`_explain_one` loads them); nothing runs without an executor.
+    """
+    if executor is None:
+        return set()
+    todo = [s for s in policy.explainers if not _explain_finished(s, model_ids, policy, workdir, tag)]
+    if not todo:
+        return set()
+    states = executor.share([{k: v.detach().cpu() for k, v in f.model.state_dict().items()}
+                             for f in models])
+    meta = [(f.index, f.accuracy, f.n_test, f.checkpoint_sha256) for f in models]
+    prefix = f"{tag} " if tag else ""
+    executor.run(
+        [Task(explain_pass, (spec, policy, executor.share(dataset), states, meta, model_ids, fold_of,
+                             categories, workdir, tag), f"explain {prefix}{spec.name}")
+         for spec in todo],
+        done=lambda task: log(f"{task.name}: done"),
+    )
+    return {spec.name for spec in todo}
+
+
 def run_audit(options: AuditOptions, log: Callable[[str], None] = lambda _: None) -> AuditResult:
-    """Run the whole audit and write ``results.json`` and ``summary.txt`` into ``options.out_dir``."""
+    """Run the whole audit and write ``results.json`` and ``summary.txt`` into ``options.out_dir``.
+
+    With ``options.ray`` or the policy's ``ray.enabled``, the independent tasks run on Ray
+    (:mod:`auditkit.engine.executor`); otherwise Ray is not imported.
+    """
     start = time.perf_counter()
     policy = options.policy
     device = resolve_device(options.device)
+    torch_settings(device, policy.run.deterministic)
+    executor = None
+    if options.ray or policy.ray.enabled:
+        executor = make_executor(policy.ray, device, deterministic=policy.run.deterministic, log=log)
+    try:
+        return _audit(options, log, start, device, executor)
+    finally:
+        if executor is not None:
+            executor.close()
+
+
+def _audit(options: AuditOptions, log: Callable[[str], None], start: float, device: torch.device,
+           executor: Executor | None) -> AuditResult:
+    policy = options.policy
     out_dir = Path(options.out_dir)
     workdir = out_dir / "work"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -277,7 +445,8 @@ def run_audit(options: AuditOptions, log: Callable[[str], None] = lambda _: None
 
         return start_fold
 
-    folds = cross_train(policy, dataset, folds_idx, workdir, device, on_fold=on_fold(""))
+    folds = cross_train(policy, dataset, folds_idx, workdir, device, on_fold=on_fold(""),
+                        executor=executor, log=log)
     accs = [f.accuracy for f in folds]
     log("fold accuracies: " + ", ".join(f"{a:.4f}" for a in accs))
 
@@ -287,6 +456,25 @@ def run_audit(options: AuditOptions, log: Callable[[str], None] = lambda _: None
         weights = resample_weights(len(dataset), boot.resamples,
                                    torch.Generator().manual_seed(boot.seed))
     sample = sample_images(len(dataset), policy.metrics.mu_fidelity.samples, cv.seed)
+
+    invariance = policy.to_dict()["properties"]["invariance"]
+    transformations = [(t["name"], {k: v for k, v in t.items() if k != "name"})
+                       for t in invariance["transformations"]] if invariance["enabled"] else []
+
+    def _with_properties(s: ExplainerScores, spec: ExplainerSpec, models: list[FoldModel],
+                         model_ids: list[str]) -> tuple[ExplainerScores, bool]:
+        """``s`` with the explainer's robustness, invariance and completeness (clean audit only),
+        and whether these were reused from the work file."""
+        values, was_reused, seconds = _properties_one(spec, models, model_ids, dataset, fold_of,
+                                                      policy, device, workdir)
+        p = property_scores(values, transformations,
+                            claims_completeness=spec.name in COMPLETE_EXPLAINERS,
+                            weights=weights, confidence=boot.confidence)
+        log(f"{spec.name}: SENS_max {p.sensitivity_max.text()}  robustness distance "
+            f"{p.robustness_distance.text()}  invariance distance {p.invariance_distance.text()}  "
+            f"completeness error {p.completeness_error.text()}"
+            + (" (reused)" if was_reused else f" ({seconds:.1f} s)"))
+        return replace(s, properties=p), was_reused
 
     def score_models(
         models: list[FoldModel], model_ids: list[str], tag: str
@@ -299,11 +487,13 @@ def run_audit(options: AuditOptions, log: Callable[[str], None] = lambda _: None
         scores: dict[str, ExplainerScores] = {}
         reused: list[str] = []
         prefix = f"{tag} " if tag else ""
+        ran = _explain_tasks(executor, models, model_ids, dataset, fold_of, categories, policy,
+                             workdir, tag, log)
         for spec in policy.explainers:
             record, mu, was_reused = _explain_one(spec, models, model_ids, dataset, fold_of,
                                                   categories, policy, device, workdir,
                                                   options.progress, tag)
-            if was_reused:
+            if was_reused and spec.name not in ran:
                 reused.append(spec.name)
             s = scores[spec.name] = explainer_scores(
                 spec.name, record, mu, sample, reco_form=policy.metrics.reco_form,
@@ -311,6 +501,10 @@ def run_audit(options: AuditOptions, log: Callable[[str], None] = lambda _: None
             )
             log(f"{prefix}{spec.name}: MeGe {s.mege.text()}  ReCo {s.reco.text()}  "
                 f"muF {s.mu_fidelity.text()}")
+            if not tag and _measures_properties(policy):
+                scores[spec.name], properties_reused = _with_properties(s, spec, models, model_ids)
+                if not properties_reused and spec.name in reused:  # reused only when all of it was
+                    reused.remove(spec.name)
         correct = preds.gather(1, fold_of[:, None])[:, 0] == dataset.labels
         return accuracy_score(correct, weights, boot.confidence), scores, reused
 
@@ -318,10 +512,10 @@ def run_audit(options: AuditOptions, log: Callable[[str], None] = lambda _: None
         folds, [f.checkpoint_sha256 for f in folds], "")
     sanity = run_sanity_checks(
         policy, dataset, folds, folds_idx, LevelScores(0.0, accuracy, scores), workdir, device,
-        score_models, on_fold=on_fold("label-shuffled "), log=log,
+        score_models, on_fold=on_fold("label-shuffled "), log=log, executor=executor,
     )
     spread = max(accs) - min(accs)
-    checks = check_thresholds(policy, scores, accuracy, spread)
+    checks = check_thresholds(policy, scores, accuracy, spread, inadmissible_explainers(sanity))
     requirements = judge_requirements(policy, checks)
     reused_work = {
         "folds": [f.index for f in folds if f.reused],
@@ -353,6 +547,14 @@ def summary_text(result: AuditResult) -> str:
         lines.append(f"{name:22s} {s.mege.text():>24s} {s.reco.text():>24s} "
                      f"{s.reco_auc.text():>24s} {s.mu_fidelity.text():>24s}")
     lines.append("")
+    if any(s.properties is not None for s in result.explainers.values()):
+        lines.append(f"{'explainer':22s} {'SENS_max':>24s} {'robustness distance':>24s} "
+                     f"{'invariance distance':>24s} {'completeness error':>24s}")
+        for name, s in result.explainers.items():
+            cells = [s.score(m) for m in PROPERTY_SCORES]
+            lines.append(f"{name:22s} " + " ".join(
+                f"{'n/a' if c.value is None else c.text():>24s}" for c in cells))
+        lines.append("")
     for check in result.sanity:
         lines.extend(_sanity_lines(check))
     for c in result.checks:

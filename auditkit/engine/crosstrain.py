@@ -3,6 +3,11 @@
 Each fold's model is checkpointed with its held-out accuracy under a key that digests everything
 the training depends on; a later run with the same key loads it instead of training again, which is
 how an interrupted audit resumes without redoing finished folds.
+
+The training of one fold is a task of its own (:func:`train_fold`): it writes the fold's checkpoint
+and returns its metadata. :func:`cross_train` trains the missing folds inline (with progress bars)
+or, given an :class:`~auditkit.engine.executor.Executor`, submits them all at once (Ray), then
+loads every checkpoint the same way, so both paths give the same models, bit for bit.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -27,6 +33,9 @@ from auditkit.models import (
     train_model,
 )
 from auditkit.policy import Policy
+
+if TYPE_CHECKING:
+    from auditkit.engine.executor import Executor
 
 
 @dataclass(frozen=True)
@@ -72,12 +81,16 @@ def training_config(policy: Policy, fold: int, seed_offset: int = 0) -> Training
         learning_rate=t.learning_rate,
         weight_decay=t.weight_decay,
         seed=t.seed + fold + seed_offset,
+        mixed_precision=t.mixed_precision or None,
     )
 
 
 def fold_key(policy: Policy, dataset: ImageDataset, fold: int, labels_digest: str) -> str:
     """Digest of everything f_i depends on: data, folds, labels, model and training settings."""
     cv = policy.cross_validation
+    training = policy.to_dict()["training"]
+    if training["mixed_precision"] is False:  # float32: the key of checkpoints made before the option
+        del training["mixed_precision"]
     return digest(
         {
             "dataset": dataset.fingerprint,
@@ -85,13 +98,51 @@ def fold_key(policy: Policy, dataset: ImageDataset, fold: int, labels_digest: st
             "folds": {"k": cv.k, "seed": cv.seed},
             "fold": fold,
             "model": policy.to_dict()["model"],
-            "training": policy.to_dict()["training"],
+            "training": training,
         }
     )
 
 
 def _sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def train_fold(
+    policy: Policy,
+    dataset: ImageDataset,
+    labels: torch.Tensor,
+    held_out: torch.Tensor,
+    fold: int,
+    key: str,
+    path: Path,
+    *,
+    device: torch.device,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Train f_i on every image but ``held_out`` and save its checkpoint to ``path``: one task.
+
+    Seeded by ``training.seed + fold`` alone, so it gives the same weights in any process, in any
+    order (on the same hardware and number of torch threads).
+
+    Args:
+        labels: training labels ``[N]`` (the dataset's, or a sanity check's shuffled ones).
+        held_out: indices of V_i ``[|V_i|]``; the accuracy is measured on them with the true labels.
+        key: :func:`fold_key` of this fold, stored in the checkpoint for resume.
+        path: the checkpoint file (written atomically).
+        device: where to train.
+        progress: per-batch callback, as in :func:`~auditkit.models.train_model`.
+
+    Returns:
+        The checkpoint's metadata: key, fold, held-out accuracy, ``n_test``.
+    """
+    model = fresh_model(policy, dataset)
+    train_idx = _complement(held_out, len(dataset))
+    train_model(model, dataset.images[train_idx], labels[train_idx], training_config(policy, fold),
+                device=device, progress=progress)
+    acc = accuracy(model, dataset.images[held_out], dataset.labels[held_out], device=device)
+    meta = {"key": key, "fold": fold, "accuracy": acc, "n_test": int(held_out.numel())}
+    save_checkpoint(path, model.cpu(), meta)
+    return meta
 
 
 def cross_train(
@@ -104,56 +155,68 @@ def cross_train(
     labels: torch.Tensor | None = None,
     tag: str = "fold",
     on_fold: Callable[[int, int], Callable[[int], None] | None] | None = None,
+    executor: Executor | None = None,
+    log: Callable[[str], None] = lambda _: None,
 ) -> list[FoldModel]:
     """Train (or reload) the k fold models.
 
     Args:
         labels: training labels ``[N]``; default the dataset's (label shuffling passes others).
         tag: checkpoint name prefix (``fold``, or a sanity check's).
-        on_fold: called with ``(fold, n_train)`` before training a fold; may return a per-batch
-            progress callback.
+        on_fold: called with ``(fold, n_train)`` before training a fold inline; may return a
+            per-batch progress callback.
+        executor: when given, the folds without a finished checkpoint are trained as its tasks, all
+            submitted at once (:func:`train_fold`); ``None`` trains them here, one after the other.
+        log: receives a line per fold an executor finished.
     """
     labels = dataset.labels if labels is None else labels
     labels_digest = hashlib.sha256(labels.numpy().tobytes()).hexdigest()
+    keys = [fold_key(policy, dataset, i, labels_digest) for i in range(len(folds))]
+    paths = [workdir / f"{tag}_{i}.pt" for i in range(len(folds))]
+    trained: set[int] = set()
+    if executor is not None:
+        from auditkit.engine.executor import Task
+
+        todo = [i for i in range(len(folds)) if not _finished(paths[i], keys[i])]
+        if todo:
+            shared = executor.share(dataset)
+            shared_labels = executor.share(labels)
+            executor.run(
+                [Task(train_fold, (policy, shared, shared_labels, folds[i], i, keys[i], paths[i]),
+                      f"train {tag} {i}") for i in todo],
+                done=lambda task: log(f"{task.name}: done"),
+            )
+            trained.update(todo)
     out: list[FoldModel] = []
     for i, held_out in enumerate(folds):
         model = fresh_model(policy, dataset)
-        key = fold_key(policy, dataset, i, labels_digest)
-        path = workdir / f"{tag}_{i}.pt"
-        meta = _try_load(path, model, key)
-        reused = meta is not None
+        meta = _try_load(paths[i], model, keys[i])
+        reused = meta is not None and i not in trained
         if meta is None:
-            train_idx = _complement(held_out, len(dataset))
-            progress = on_fold(i, int(train_idx.numel())) if on_fold else None
-            train_model(
-                model,
-                dataset.images[train_idx],
-                labels[train_idx],
-                training_config(policy, i),
-                device=device,
-                progress=progress,
-            )
-            acc = accuracy(model, dataset.images[held_out], dataset.labels[held_out], device=device)
-            meta = {"key": key, "fold": i, "accuracy": acc, "n_test": int(held_out.numel())}
-            save_checkpoint(path, model.cpu(), meta)
+            progress = on_fold(i, len(dataset) - int(held_out.numel())) if on_fold else None
+            meta = train_fold(policy, dataset, labels, held_out, i, keys[i], paths[i], device=device,
+                              progress=progress)
+            load_checkpoint(paths[i], model)  # the saved weights, as a resumed run gets them
         model.to(device).eval()
-        out.append(
-            FoldModel(i, model, float(meta["accuracy"]), int(meta["n_test"]), _sha256_file(path), reused)
-        )
+        out.append(FoldModel(i, model, float(meta["accuracy"]), int(meta["n_test"]),
+                             _sha256_file(paths[i]), reused))
     return out
+
+
+def _finished(path: Path, key: str) -> bool:
+    """Whether ``path`` holds a readable checkpoint made under ``key``."""
+    if not path.exists():
+        return False
+    try:
+        probe = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # unreadable: not finished work
+        return False
+    return isinstance(probe, dict) and probe.get("meta", {}).get("key") == key
 
 
 def _try_load(path: Path, model: nn.Module, key: str) -> dict | None:
     """Load a finished fold's checkpoint if it exists and was made under the same key."""
-    if not path.exists():
-        return None
-    try:
-        probe = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # an unreadable checkpoint is not finished work: train again
-        return None
-    if not isinstance(probe, dict) or probe.get("meta", {}).get("key") != key:
-        return None
-    return load_checkpoint(path, model)
+    return load_checkpoint(path, model) if _finished(path, key) else None
 
 
 def _complement(index: torch.Tensor, n: int) -> torch.Tensor:

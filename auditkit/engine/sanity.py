@@ -35,7 +35,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -46,6 +46,9 @@ from auditkit.engine.keys import digest
 from auditkit.engine.scoring import SCORE_METRICS, ExplainerScores, Score
 from auditkit.metrics.trend import Trend, trend_test
 from auditkit.policy import Policy
+
+if TYPE_CHECKING:
+    from auditkit.engine.executor import Executor
 
 __all__ = ["ALPHA", "GATED_METRICS", "UNGATED_EXPLAINERS", "LevelScores", "MetricTrend",
            "SanityCheck", "ScoreModels", "assess_levels", "run_sanity_checks"]
@@ -202,7 +205,7 @@ def _label_levels(
     policy: Policy, dataset: ImageDataset, folds_idx: list[torch.Tensor], workdir: Path,
     device: torch.device, score_models: ScoreModels,
     on_fold: Callable[[int, int], Callable[[int], None] | None] | None,
-    log: Callable[[str], None],
+    log: Callable[[str], None], executor: Executor | None = None,
 ) -> list[LevelScores]:
     spec = policy.sanity_checks.label_shuffling
     out = []
@@ -211,7 +214,7 @@ def _label_levels(
                               torch.Generator().manual_seed(draw_seed(spec.seed, li)))
         log(f"label shuffling {level:g}: {int((labels != dataset.labels).sum())} wrong training labels")
         folds = cross_train(policy, dataset, folds_idx, workdir, device, labels=labels,
-                            tag=f"shuffle_{level:g}", on_fold=on_fold)
+                            tag=f"shuffle_{level:g}", on_fold=on_fold, executor=executor, log=log)
         accuracy, scores, reused = score_models(folds, [f.checkpoint_sha256 for f in folds],
                                                 f"label_shuffling_{level:g}")
         log(f"label shuffling {level:g}: fold accuracies "
@@ -234,6 +237,7 @@ def run_sanity_checks(
     *,
     on_fold: Callable[[int, int], Callable[[int], None] | None] | None = None,
     log: Callable[[str], None] = lambda _: None,
+    executor: Executor | None = None,
 ) -> tuple[SanityCheck, ...]:
     """Run every enabled check of ``policy.sanity_checks``; ``()`` when none is enabled.
 
@@ -243,6 +247,7 @@ def run_sanity_checks(
         clean: the clean audit's scores (level 0), with their bootstrap resamples.
         score_models: the audit's explanation pass and scoring (:data:`ScoreModels`).
         on_fold: progress hook of the retraining, as in :func:`cross_train`.
+        executor: runs the label-shuffled retrainings as tasks (Ray), as in :func:`cross_train`.
     """
     s = policy.sanity_checks
     confidence = policy.metrics.bootstrap.confidence
@@ -253,7 +258,7 @@ def run_sanity_checks(
                              {"std": s.weight_randomisation.std, "seed": s.weight_randomisation.seed}))
     if s.label_shuffling.enabled:
         levels = (clean, *_label_levels(policy, dataset, folds_idx, workdir, device, score_models,
-                                        on_fold, log))
+                                        on_fold, log, executor))
         checks.append(assess_levels("label_shuffling", levels, confidence,
                              {"seed": s.label_shuffling.seed}))
     for check in checks:

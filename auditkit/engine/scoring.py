@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from auditkit.engine.distances import S_EQ, S_NEQ, DistanceRecord
+from auditkit.engine.properties import PropertyValues
 from auditkit.errors import MetricInputError
 from auditkit.metrics import mege, reco, reco_auc
 from auditkit.metrics.bootstrap import (
@@ -74,6 +75,176 @@ def _score(point: Any, resampled: torch.Tensor | None, confidence: float) -> Sco
     return Score(value, interval.low, interval.high)
 
 
+PROPERTY_SCORES: tuple[str, ...] = (
+    "sensitivity_max", "robustness_distance", "invariance_distance", "completeness_error",
+)
+"""The property scores (:class:`PropertyScores`), each a threshold metric; lower is better."""
+
+
+@dataclass(frozen=True)
+class TransformationScore:
+    """The invariance of an explainer under one declared transformation.
+
+    Attributes:
+        name, setting: the transformation and its sizing setting (``{}`` for hflip).
+        distance: mean Spearman distance over the compared images.
+        compared: images compared; left_out: images whose prediction it changed (not compared).
+    """
+
+    name: str
+    setting: Mapping[str, Any]
+    distance: Score
+    compared: int
+    left_out: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "setting": dict(self.setting), "distance": self.distance.to_dict(),
+                "compared": self.compared, "left_out": self.left_out}
+
+
+@dataclass(frozen=True)
+class PropertyScores:
+    """Robustness, invariance and completeness of one explainer (:mod:`auditkit.engine.properties`).
+
+    A score of a disabled property, or completeness of a method that claims none, is undefined and
+    says why. ``invariance_distance`` is the worst (largest) of the transformations' mean distances.
+
+    Attributes:
+        robustness_images: images measured; sensitivity_undefined: of these, with an all-zero map.
+        invariance_images: images in the sample; transformations: one entry per declaration.
+        completeness_images: images measured (0 without a claim); completeness_undefined: of these,
+            where ``f_c(x) = f_c(baseline)``.
+        resampled: metric -> ``Tensor[R]`` bootstrap values; not written to results.json.
+    """
+
+    sensitivity_max: Score
+    robustness_distance: Score
+    invariance_distance: Score
+    completeness_error: Score
+    robustness_images: int
+    sensitivity_undefined: int
+    invariance_images: int
+    transformations: tuple[TransformationScore, ...]
+    completeness_images: int
+    completeness_undefined: int
+    resampled: Mapping[str, torch.Tensor] = field(default_factory=dict, repr=False, compare=False)
+
+    def score(self, metric: str) -> Score:
+        return {"sensitivity_max": self.sensitivity_max, "robustness_distance": self.robustness_distance,
+                "invariance_distance": self.invariance_distance,
+                "completeness_error": self.completeness_error}[metric]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **{metric: self.score(metric).to_dict() for metric in PROPERTY_SCORES},
+            "robustness_images": self.robustness_images,
+            "sensitivity_undefined": self.sensitivity_undefined,
+            "invariance_images": self.invariance_images,
+            "invariance_left_out": sum(t.left_out for t in self.transformations),
+            "invariance_transformations": [t.to_dict() for t in self.transformations],
+            "completeness_images": self.completeness_images,
+            "completeness_undefined": self.completeness_undefined,
+        }
+
+
+def _mean_score(values: torch.Tensor, sample: torch.Tensor, weights: torch.Tensor | None,
+                confidence: float, absent: str) -> tuple[Score, torch.Tensor | None]:
+    """Mean of per-image ``values`` over ``sample`` (NaN skipped), with its bootstrap interval."""
+    if values.numel() == 0:
+        return Score(None, undefined=absent), None
+    boot = bootstrap_mean(values, weights[:, sample]) if weights is not None else None
+    defined = values[~torch.isnan(values)]
+    return _score(lambda: defined.mean() if defined.numel() else math.nan, boot, confidence), boot
+
+
+def _worst(point: list[Score], boots: list[torch.Tensor | None], confidence: float) -> Score:
+    """The largest of several defined means, and the interval of the largest over each resample."""
+    defined = [i for i, s in enumerate(point) if s.value is not None]
+    if not defined:
+        return Score(None, undefined="no image kept its prediction under any transformation")
+    value = max(point[i].value for i in defined)  # type: ignore[type-var]
+    if any(boots[i] is None for i in defined):
+        return Score(value)
+    stacked = torch.stack([boots[i] for i in defined])  # type: ignore[misc]
+    worst = torch.where(torch.isnan(stacked), -torch.inf, stacked).amax(dim=0)
+    return _score(lambda: value, torch.where(torch.isinf(worst), torch.nan, worst), confidence)
+
+
+def property_scores(
+    values: PropertyValues,
+    transformations: Sequence[tuple[str, Mapping[str, Any]]],
+    *,
+    claims_completeness: bool,
+    weights: torch.Tensor | None,
+    confidence: float,
+) -> PropertyScores:
+    """Scores of :class:`PropertyValues` with intervals from the shared resamples ``weights`` [R, N]
+    restricted to each property's sample (as muF's).
+
+    Args:
+        transformations: ``(name, setting)`` of each declared transformation, in policy order
+            (empty when invariance is disabled).
+    """
+    off = "not measured: disabled in the policy's properties section"
+    sens, boot_sens = _mean_score(values.sensitivity, values.robust_sample, weights, confidence, off)
+    rdist, boot_rdist = _mean_score(values.robust_distance, values.robust_sample, weights,
+                                    confidence, off)
+    per_t, boots = [], []
+    for (name, setting), row in zip(transformations, values.invariance, strict=True):
+        score, boot = _mean_score(row, values.invariance_sample, weights, confidence, off)
+        kept = int((~torch.isnan(row)).sum())
+        if score.value is None:
+            score = Score(None, undefined="every image changed its prediction under it")
+        per_t.append(TransformationScore(name, setting, score, kept, row.numel() - kept))
+        boots.append(boot)
+    inv = (_worst([t.distance for t in per_t], boots, confidence) if per_t
+           else Score(None, undefined=off))
+    absent = off if claims_completeness else "not applicable: the method makes no completeness claim"
+    comp, boot_comp = _mean_score(values.completeness, values.completeness_sample, weights,
+                                  confidence, absent)
+    resampled = {k: v for k, v in (("sensitivity_max", boot_sens), ("robustness_distance", boot_rdist),
+                                   ("completeness_error", boot_comp)) if v is not None}
+    return PropertyScores(
+        sensitivity_max=sens,
+        robustness_distance=rdist,
+        invariance_distance=inv,
+        completeness_error=comp,
+        robustness_images=int(values.robust_sample.numel()),
+        sensitivity_undefined=int(torch.isnan(values.sensitivity).sum()),
+        invariance_images=int(values.invariance_sample.numel()),
+        transformations=tuple(per_t),
+        completeness_images=int(values.completeness_sample.numel()),
+        completeness_undefined=int(torch.isnan(values.completeness).sum()),
+        resampled=resampled,
+    )
+
+
+RANDOM_WORST: Mapping[str, str] = {"robustness": "robustness_distance",
+                                   "invariance": "invariance_distance"}
+"""The sanity expectation of the properties: the ``random`` control scores worst (largest) on each
+property's Spearman distance. Max-sensitivity is left out: the relative change of a random map
+depends only on the distribution it is drawn from (about 0.71 for U[0, 1) maps), not on the model."""
+
+
+def random_scores_worst(explainers: Mapping[str, ExplainerScores]) -> dict[str, Any]:
+    """Per property of :data:`RANDOM_WORST`, whether ``random`` scored worst (point estimates).
+
+    ``held`` is None when the policy audits no ``random`` explainer or the score is undefined for it
+    or for every other explainer; ``better_than_random`` lists the explainers that did not beat it.
+    """
+    out: dict[str, Any] = {}
+    for prop, metric in RANDOM_WORST.items():
+        ours = explainers.get("random")
+        value = None if ours is None else ours.score(metric).value
+        others = {name: s.score(metric).value for name, s in explainers.items() if name != "random"}
+        others = {name: v for name, v in others.items() if v is not None}
+        held = None if value is None or not others else all(v < value for v in others.values())
+        out[prop] = {"metric": metric, "held": held, "random": value,
+                     "not_beating_random": sorted(n for n, v in others.items()
+                                                  if value is not None and v >= value)}
+    return out
+
+
 @dataclass(frozen=True)
 class ExplainerScores:
     """Everything measured for one explainer.
@@ -102,8 +273,14 @@ class ExplainerScores:
     mu_images: int
     mu_undefined: int
     resampled: Mapping[str, torch.Tensor] = field(default_factory=dict, repr=False, compare=False)
+    properties: PropertyScores | None = None
+    """Robustness, invariance, completeness; None where not measured (the sanity checks' levels)."""
 
     def score(self, metric: str) -> Score:
+        if metric in PROPERTY_SCORES:
+            if self.properties is None:
+                return Score(None, undefined="not measured for these models")
+            return self.properties.score(metric)
         return {"mege": self.mege, "reco": self.reco, "reco_auc": self.reco_auc,
                 "mu_fidelity": self.mu_fidelity}[metric]
 
@@ -119,6 +296,7 @@ class ExplainerScores:
             "n_degenerate_pairs": self.n_degenerate,
             "mu_fidelity_images": self.mu_images,
             "mu_fidelity_undefined": self.mu_undefined,
+            **({} if self.properties is None else {"properties": self.properties.to_dict()}),
         }
 
 
@@ -173,11 +351,17 @@ SCORE_METRICS: tuple[str, ...] = ("mege", "reco", "reco_auc", "mu_fidelity")
 """The scores measured for every explainer, in report order."""
 
 __all__ = [
+    "PROPERTY_SCORES",
+    "RANDOM_WORST",
     "SCORE_METRICS",
     "S_EQ",
     "S_NEQ",
     "ExplainerScores",
+    "PropertyScores",
     "Score",
+    "TransformationScore",
     "accuracy_score",
     "explainer_scores",
+    "property_scores",
+    "random_scores_worst",
 ]

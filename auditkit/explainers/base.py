@@ -28,6 +28,9 @@ class Explainer(ABC):
         needs_layer: needs a convolutional ``layer`` (Grad-CAM, Grad-CAM++).
         pixel_wise: maps are ``[N, C, H, W]`` (one value per input feature); ``False`` gives ``[N, 1, H, W]``.
         seeded: draws random numbers from a ``torch.Generator`` seeded with ``generator_seed``.
+        completeness_baseline: the scalar baseline x0 of a method that claims completeness (its maps
+            sum to ``f_c(x) - f_c(x0)``), checked by the audit's completeness property; ``None`` for a
+            method that makes no such claim.
 
     Every call requires the model in eval mode (all submodules: dropout or batch-norm in training mode
     would make maps random), leaves no ``.grad`` on parameters (gradients are taken with
@@ -38,6 +41,7 @@ class Explainer(ABC):
     needs_layer: ClassVar[bool] = False
     pixel_wise: ClassVar[bool] = True
     seeded: ClassVar[bool] = False
+    completeness_baseline: ClassVar[float | None] = None
 
     def __init__(self, model: nn.Module, *, batch_size: int = 256) -> None:
         if not isinstance(model, nn.Module):

@@ -30,6 +30,7 @@ class IntegratedGradients(Explainer):
     """
 
     name: ClassVar[str] = "integrated_gradients"
+    completeness_baseline: ClassVar[float | None] = 0.0
 
     def __init__(self, model: nn.Module, *, batch_size: int = 256, steps: int = 60) -> None:
         super().__init__(model, batch_size=batch_size)

@@ -29,9 +29,11 @@ class Recording:
     run: RunRow
     audit: AuditRow | None = None
 
-    def finish(self, results: Path, other_files: Sequence[Path] = ()) -> AuditRow:
+    def finish(self, results: Path, other_files: Sequence[Path] = (), *,
+               signer_fingerprint: str | None = None) -> AuditRow:
         """Append the finished audit: ``results`` (results.json) stored whole, and the SHA-256 of
-        it and of every file in ``other_files`` (summary.txt, the report) recorded.
+        it and of every file in ``other_files`` (summary.txt, the report and its signatures)
+        recorded, with the SHA-256 of the signer's certificate when the report was signed.
 
         The stored text and the recorded digest come from the same bytes read once.
         """
@@ -39,7 +41,8 @@ class Recording:
         files = {self.store.file_key(results): hashlib.sha256(data).hexdigest()}
         for path in other_files:
             files[self.store.file_key(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
-        self.audit = self.store.finish_run(self.run, data.decode("utf-8"), files)
+        self.audit = self.store.finish_run(self.run, data.decode("utf-8"), files,
+                                           signer_fingerprint=signer_fingerprint)
         return self.audit
 
 

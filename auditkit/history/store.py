@@ -273,12 +273,14 @@ class HistoryStore:
                                (cursor.lastrowid,)).fetchone()
         return RunRow(**dict(row))
 
-    def finish_run(self, run: RunRow, summary_json: str, report_files: Mapping[str, str]) -> AuditRow:
+    def finish_run(self, run: RunRow, summary_json: str, report_files: Mapping[str, str], *,
+                   signer_fingerprint: str | None = None) -> AuditRow:
         """Append the finished audit of ``run`` and mark the run finished, in one transaction.
 
         Args:
             summary_json: the text of results.json, stored as is.
             report_files: :meth:`file_key` -> SHA-256 of every file the audit wrote.
+            signer_fingerprint: SHA-256 (hex) of the signer certificate's DER bytes; None unsigned.
 
         Raises:
             HistoryError: ``summary_json`` is not a results.json (no verdict, dataset or folds),
@@ -296,7 +298,8 @@ class HistoryStore:
         return self._append(run, "finished", summary_json=summary_json, verdict=verdict,
                             dataset_fingerprint=fingerprint,
                             model_digests_json=json.dumps(models),
-                            report_files_json=json.dumps(dict(report_files), sort_keys=True))
+                            report_files_json=json.dumps(dict(report_files), sort_keys=True),
+                            signer_fingerprint=signer_fingerprint)
 
     def fail_run(self, run: RunRow, reason: str) -> AuditRow:
         """Append a failed audit for ``run`` (``reason`` in its ``error``) and mark the run failed."""

@@ -96,6 +96,31 @@ def check_history(store: HistoryStore) -> CheckReport:
                        tuple(problems))
 
 
+def check_recorded_files(store: HistoryStore, paths: list[Path]) -> list[Problem]:
+    """Hold each of ``paths`` to the SHA-256 the newest audit that recorded it wrote down.
+
+    This is ``auditkit verify --strict``: a signature proves who signed and that the signed bytes
+    are intact, but a PDF may legally grow by incremental updates that a validator tolerates; the
+    recorded digest admits only the exact bytes written by the audit. A file no audit recorded is a
+    problem too (``audit_id`` None).
+    """
+    newest: dict[str, tuple[int, str]] = {}
+    for row in store.chain():
+        for key, digest in row.report_files.items():
+            newest[key] = (row.id, digest)
+    problems = []
+    for path in paths:
+        key = store.file_key(path)
+        if key not in newest:
+            problems.append(Problem(None, f"no audit in {store.path} recorded {key}", key))
+            continue
+        audit_id, recorded = newest[key]
+        problem = _file_problem(store.file_path(key), recorded)
+        if problem:
+            problems.append(Problem(audit_id, f"{key} {problem}", key))
+    return problems
+
+
 def _file_problem(path: Path, recorded: str) -> str:
     """Why ``path`` does not hold the file with SHA-256 ``recorded``; ``""`` when it does."""
     try:

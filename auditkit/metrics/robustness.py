@@ -14,7 +14,10 @@ r around x:
 
 Both are computed from the same draws. captum's ``sensitivity_max`` computes the first but draws
 its own noise, so it cannot give the second on the same perturbations; auditkit computes both in one
-batched pass instead. An explanation with zero norm has no relative change: its SENS_max is NaN.
+batched pass instead (given the same draws through its ``perturb_func``, captum's SENS_max equals
+ours: tested). The draws are image-major (perturbation t of image i is ``u[i, t]``), so explaining
+the images in chunks with one CPU generator gives the same draws as one call. An explanation with
+zero norm has no relative change: its SENS_max is NaN.
 
 Invariance under a transformation T: for a geometric T (flip, translation, rotation) the map should
 move with the image, so the distance compares φ(T(x)) with T(φ(x)); for a photometric T
@@ -62,8 +65,8 @@ def sensitivity(
         x: images ``[N, C, H, W]``; targets: ``[N]``.
         radius: r > 0, the L∞ radius, in the images' units.
         n_perturbations: n >= 1 draws per image.
-        generator: seeds the draws: ``torch.rand(n, *x.shape)`` on the generator's device, drawn
-            once per call (perturbation t of image i is ``(2 u[t, i] - 1) r``).
+        generator: seeds the draws: ``u = torch.rand(N, n, C, H, W)`` on the generator's device,
+            drawn once per call (perturbation t of image i is ``(2 u[i, t] - 1) r``).
     Returns:
         ``(sens_max [N], mean_distance [N])``; sens_max is NaN where φ(x) is all zeros.
     """
@@ -72,17 +75,18 @@ def sensitivity(
         raise MetricInputError(f"radius must be > 0, got {radius}")
     check_int(n_perturbations, "n_perturbations", minimum=1)
     gen_device = generator.device if generator is not None else x.device
-    u = torch.rand((n_perturbations, *x.shape), generator=generator, device=gen_device)
+    n = n_perturbations
+    u = torch.rand((x.shape[0], n, *x.shape[1:]), generator=generator, device=gen_device)
     u = u.to(device=x.device, dtype=x.dtype)
-    noisy = (x.unsqueeze(0) + (2.0 * u - 1.0) * radius).flatten(0, 1)  # [n * N, C, H, W]
+    noisy = (x.unsqueeze(1) + (2.0 * u - 1.0) * radius).flatten(0, 1)  # [N * n, C, H, W], image-major
     clean = explain(x, targets)
-    perturbed = explain(noisy, targets.repeat(n_perturbations)).view(n_perturbations, *clean.shape)
+    perturbed = explain(noisy, targets.repeat_interleave(n)).view(x.shape[0], n, *clean.shape[1:])
     flat_clean = clean.flatten(1).double()
-    diff = (perturbed.flatten(2).double() - flat_clean.unsqueeze(0)).norm(dim=2)  # [n, N]
+    diff = (perturbed.flatten(2).double() - flat_clean.unsqueeze(1)).norm(dim=2)  # [N, n]
     norm = flat_clean.norm(dim=1)
-    sens = torch.where(norm > 0, diff.amax(dim=0) / norm.clamp_min(1e-300), torch.nan)
-    dist = spearman_distance(perturbed.flatten(0, 1), clean.repeat(n_perturbations, *[1] * (clean.dim() - 1)))
-    return sens, dist.view(n_perturbations, -1).double().mean(dim=0)
+    sens = torch.where(norm > 0, diff.amax(dim=1) / norm.clamp_min(1e-300), torch.nan)
+    dist = spearman_distance(perturbed.flatten(0, 1), clean.repeat_interleave(n, dim=0))
+    return sens, dist.view(x.shape[0], n).double().mean(dim=1)
 
 
 def invariance_distance(

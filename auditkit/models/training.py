@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,10 @@ OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 
 SCHEDULES: tuple[str, ...] = ("cosine", "constant")
 """Values accepted by :attr:`TrainingConfig.schedule`."""
+
+MIXED_PRECISION: dict[str | None, torch.dtype | None] = {None: None, "bf16": torch.bfloat16,
+                                                        "fp16": torch.float16}
+"""Values accepted by :attr:`TrainingConfig.mixed_precision` and the autocast dtype of each."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,11 @@ class TrainingConfig:
     """``"cosine"``: the learning rate decays per step from ``learning_rate`` to 0 along a half
     cosine over all steps (no warm-up; it lets few-epoch runs converge without tuning a decay);
     ``"constant"``: no schedule."""
+    mixed_precision: str | None = None
+    """``None`` (float32), ``"bf16"`` or ``"fp16"``: on CUDA, the forward pass and the loss run under
+    :func:`torch.autocast` with that dtype, and fp16 scales the loss with a
+    :class:`torch.amp.GradScaler` (bf16 has float32's range and needs none). Weights and optimiser
+    state stay float32. Ignored on other devices."""
 
     def __post_init__(self) -> None:
         check_int(self.epochs, "epochs", minimum=1)
@@ -53,6 +63,9 @@ class TrainingConfig:
         check_int(self.seed, "seed", minimum=0)
         check_choice(self.optimizer, "optimizer", OPTIMIZERS)
         check_choice(self.schedule, "schedule", SCHEDULES)
+        if not (self.mixed_precision is None or self.mixed_precision in ("bf16", "fp16")):
+            raise ModelError(f"mixed_precision must be None, 'bf16' or 'fp16'; got {self.mixed_precision!r}",
+                             parameter="mixed_precision")
         check_real(self.learning_rate, "learning_rate", "> 0", lambda v: v > 0)
         check_real(self.weight_decay, "weight_decay", ">= 0", lambda v: v >= 0)
         check_real(self.label_smoothing, "label_smoothing", "in [0, 1)", lambda v: 0 <= v < 1)
@@ -128,21 +141,29 @@ def train_model(
         scheduler = _scheduler(optimizer, config, steps)
         tau = float(getattr(model, "loss_temperature", 1.0))
         loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        amp = MIXED_PRECISION[config.mixed_precision] if device.type == "cuda" else None
+        scaler = torch.amp.GradScaler("cuda") if amp is torch.float16 else None
         for epoch in range(config.epochs):
             for index in _batches(images.shape[0], config.batch_size, shuffler):
-                x = as_float_images(images[index].to(device))
-                y = labels[index].to(device)
-                logits = model(x)
+                x = as_float_images(images[index].to(device, non_blocking=True))
+                y = labels[index].to(device, non_blocking=True)
+                with _autocast(amp):
+                    logits = model(x)
                 if logits.dim() != 2 or logits.shape[1] < n_labels:
                     raise ModelError(
                         f"labels must be < the number of logits (model output {tuple(logits.shape)}); "
                         f"got max label {n_labels - 1}",
                         parameter="labels",
                     )
-                loss = loss_fn(tau * logits, y) / tau
+                loss = loss_fn(tau * logits.float(), y) / tau  # float32 loss, as autocast would
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                if scaler is None:
+                    loss.backward()
+                    optimizer.step()
+                else:  # fp16: scaled loss; a step with inf/NaN gradients is skipped
+                    scaler.scale(loss).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
                 scheduler.step()
                 if progress is not None:
                     progress(int(index.numel()))
@@ -153,6 +174,13 @@ def train_model(
                     parameter="learning_rate",
                 )
     return model.eval()
+
+
+def _autocast(dtype: torch.dtype | None) -> contextlib.AbstractContextManager[Any]:
+    """Autocast on CUDA to ``dtype``; nothing when ``dtype`` is None."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast("cuda", dtype=dtype)
 
 
 def _cuda_devices(device: torch.device) -> list[int]:

@@ -256,6 +256,33 @@ class Nullable(Constraint):
 
 
 @dataclass(frozen=True)
+class Either(Constraint):
+    """What ``first`` accepts, else what ``second`` accepts (a word or a number, say).
+
+    >>> Either(Options(("auto",)), Interval(float, 0, 8)).check(1)
+    1.0
+    >>> Either(Options(("auto",)), Interval(float, 0, 8)).expected()
+    "'auto' or a number in [0, 8]"
+    """
+
+    first: Constraint
+    """Tried first."""
+    second: Constraint
+    """Tried when ``first`` rejects the value."""
+
+    def expected(self) -> str:
+        return f"{self.first.expected()} or {self.second.expected()}"
+
+    def check(self, value: Any) -> Any:
+        for constraint in (self.first, self.second):
+            try:
+                return constraint.check(value)
+            except Invalid:
+                pass
+        raise self.reject(value)
+
+
+@dataclass(frozen=True)
 class Section(Constraint):
     """A nested mapping read into the frozen dataclass ``cls`` (whose ``constraints`` name its keys)."""
 

@@ -22,6 +22,7 @@ in the class's ``problems``, which yields ``(key, message)`` pairs for the loade
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from typing import Any, ClassVar
 from auditkit.policy.constraints import (
     AllOrList,
     Constraint,
+    Either,
     Explainer,
     FilePath,
     Flag,
@@ -156,6 +158,13 @@ class TrainingSpec(_Section):
     """L2 penalty, >= 0."""
     seed: int = 0
     """Seed of initialisation and shuffling."""
+    mixed_precision: bool | str = False
+    """``false`` (float32 throughout), ``bf16`` or ``fp16`` (autocast of the forward pass and loss, with a
+    gradient scaler for fp16; weights, optimiser state and checkpoints stay float32). Applied on CUDA
+    only; a CPU run trains in float32 whatever it says. It changes the trained weights, so the fold
+    checkpoints are keyed by it; keep it only where the fold accuracies stay within
+    ``cross_validation.max_accuracy_spread`` (the audit fails otherwise). Explanations and metrics
+    always run in float32."""
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "epochs": Interval(int, 1, 10000),
@@ -164,6 +173,7 @@ class TrainingSpec(_Section):
         "learning_rate": Interval(float, 0, 10, closed="right"),
         "weight_decay": Interval(float, 0),
         "seed": SEED,
+        "mixed_precision": Options((False, "bf16", "fp16")),
     }
 
 
@@ -309,6 +319,184 @@ class MetricsSpec(_Section):
     }
 
 
+@dataclass(frozen=True)
+class TransformationParameter:
+    """The one setting that sizes a transformation of :data:`TRANSFORMATIONS`."""
+
+    key: str
+    """Its YAML key."""
+    constraint: Constraint
+    """What it accepts."""
+    default: Any
+    """Its value when the policy leaves it out."""
+
+
+TRANSFORMATIONS: Mapping[str, TransformationParameter | None] = MappingProxyType({
+    "hflip": None,
+    "translate": TransformationParameter("pixels", Interval(int, 1, 64), 1),
+    "rotate": TransformationParameter("degrees", Interval(float, -180, 180), 10.0),
+    "brightness": TransformationParameter("delta", Interval(float, -1, 1, closed="neither"), 0.1),
+})
+"""Transformations an invariance test may declare (name -> its sizing setting, None for ``hflip``).
+
+``hflip`` mirrors left-right; ``translate`` shifts right by ``pixels`` (zeros enter);
+``rotate`` turns by ``degrees`` counter-clockwise about the centre (bilinear, zeros enter); those three
+are geometric: the explanation should move with the image. ``brightness`` multiplies the pixels by
+``1 + delta`` and clips to [0, 1] (torchvision's ``adjust_brightness``); it is photometric: the
+explanation should not change. Defaults: 1 pixel, 10 degrees, +10 %, small enough that the label
+of an image stays the same for almost any task."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransformationSpec(_Section):
+    """One transformation the task is declared invariant to; its sizing setting defaults as listed in
+    :data:`TRANSFORMATIONS` (the others stay ``None``)."""
+
+    name: str
+    """One of :data:`TRANSFORMATIONS`: ``hflip``, ``translate``, ``rotate`` or ``brightness``."""
+    pixels: int | None = None
+    """``translate`` only: the shift to the right in pixels, in [1, 64] (default 1)."""
+    degrees: float | None = None
+    """``rotate`` only: the angle, counter-clockwise, in [-180, 180] and not 0 (default 10)."""
+    delta: float | None = None
+    """``brightness`` only: the relative change of the pixels, in (-1, 1) and not 0 (default 0.1)."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "name": Options(tuple(TRANSFORMATIONS)),
+        **{p.key: Nullable(p.constraint) for p in TRANSFORMATIONS.values() if p is not None},
+    }
+
+    @staticmethod
+    def problems(values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        own = TRANSFORMATIONS[values["name"]]
+        for p in TRANSFORMATIONS.values():
+            if p is not None and p is not own and values[p.key] is not None:
+                takes = f"its setting is '{own.key}'" if own is not None else "it takes no setting"
+                yield p.key, f"{values['name']} has no setting '{p.key}' ({takes})"
+        if own is not None and values[own.key] == 0:
+            yield own.key, f"{values['name']} by 0 is the identity: give a non-zero '{own.key}'"
+
+    def __post_init__(self) -> None:
+        own = TRANSFORMATIONS.get(self.name)
+        if own is not None and getattr(self, own.key) is None:
+            object.__setattr__(self, own.key, own.default)
+
+    @property
+    def amount(self) -> Any:
+        """The value of its sizing setting (None for ``hflip``)."""
+        own = TRANSFORMATIONS[self.name]
+        return None if own is None else getattr(self, own.key)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RobustnessSpec(_Section):
+    """Robustness: how much an explanation changes under small uniform input noise (Yeh et al. 2019).
+
+    Per sampled image: the max-sensitivity (largest ``||phi(x + d) - phi(x)|| / ||phi(x)||`` over the
+    draws) and the mean Spearman distance ``1 - |rho(phi(x + d), phi(x))|`` over the same draws."""
+
+    enabled: bool = True
+    """Whether to measure it."""
+    radius: float = 0.02
+    """L-infinity radius of the noise, in pixel units (images lie in [0, 1]); 0.02 is Yeh et al.'s and
+    captum's default: about 5 grey levels of an 8-bit image, a third of one level of the 17-level
+    digits, invisible in both."""
+    perturbations: int = 10
+    """Noise draws per image (captum's default); the cost is ``perturbations + 1`` explanations per image."""
+    samples: int = 200
+    """Images measured: the first ``samples`` of the seeded permutation muF samples from (the same
+    images as muF when the sizes agree), each explained by the fold model that did not train on it."""
+    seed: int = 0
+    """Seed of the noise (fold i draws with ``seed + i``)."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "enabled": Flag(),
+        "radius": Interval(float, 0, 1, closed="right"),
+        "perturbations": Interval(int, 1, 10000),
+        "samples": Interval(int, 1),
+        "seed": SEED,
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvarianceSpec(_Section):
+    """Invariance: Spearman distance between the explanation of T(x) and the one expected from phi(x).
+
+    Geometric T: ``phi(T(x))`` against ``T(phi(x))`` (the map moves with the image); photometric T:
+    against ``phi(x)``. Only images whose prediction T leaves unchanged are compared; the others are
+    counted as left out. The property's score is the worst (largest) mean distance over the declared
+    transformations, each also reported on its own. Nothing is random, so there is no seed."""
+
+    enabled: bool = True
+    """Whether to measure it."""
+    transformations: tuple[TransformationSpec, ...] = (
+        TransformationSpec(name="translate"),
+        TransformationSpec(name="rotate"),
+        TransformationSpec(name="brightness"),
+    )
+    """What the task is invariant to, each at most once. The default leaves out ``hflip``, which
+    changes the label of digits and text; add it for natural images."""
+    samples: int = 200
+    """Images measured (the same seeded sample as ``robustness.samples``)."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "enabled": Flag(),
+        "transformations": ListOf(Section(TransformationSpec), min_length=1),
+        "samples": Interval(int, 1),
+    }
+
+    @staticmethod
+    def problems(values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        names = [t.name for t in values["transformations"]]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                yield (f"transformations[{i}].name",
+                       f"{name!r} is listed twice (also transformations[{names.index(name)}])")
+
+
+COMPLETE_EXPLAINERS: frozenset[str] = frozenset({"integrated_gradients"})
+"""Explainers that claim completeness (their maps sum to ``f_c(x) - f_c(baseline)``); the others have
+no completeness score. Agrees with ``Explainer.completeness_baseline`` (tested)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompletenessSpec(_Section):
+    """Completeness, for the methods that claim it (:data:`COMPLETE_EXPLAINERS`):
+    ``|sum(phi) - (f_c(x) - f_c(baseline))| / |f_c(x) - f_c(baseline)|``. For Integrated Gradients it
+    measures the error of the integration, so it says whether ``steps`` was enough."""
+
+    enabled: bool = True
+    """Whether to measure it."""
+    samples: int = 200
+    """Images measured (the same seeded sample as ``robustness.samples``)."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "enabled": Flag(),
+        "samples": Interval(int, 1),
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class PropertiesSpec(_Section):
+    """The properties of an explanation beyond MeGe, ReCo and muF: robust, invariant, complete.
+
+    Each is measured on the clean audit only (not at the sanity checks' levels), on a seeded sample
+    of images, with a bootstrap interval from the same resamples as the other scores."""
+
+    robustness: RobustnessSpec = field(default_factory=RobustnessSpec)
+    """Stability under small input noise."""
+    invariance: InvarianceSpec = field(default_factory=InvarianceSpec)
+    """Invariance (or equivariance) under declared transformations."""
+    completeness: CompletenessSpec = field(default_factory=CompletenessSpec)
+    """Completeness of the methods that claim it."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "robustness": Section(RobustnessSpec),
+        "invariance": Section(InvarianceSpec),
+        "completeness": Section(CompletenessSpec),
+    }
+
+
 METRIC_RANGES: Mapping[str, tuple[float, float]] = MappingProxyType({
     "mege": (0, 1),
     "reco": (0, 1),
@@ -316,8 +504,21 @@ METRIC_RANGES: Mapping[str, tuple[float, float]] = MappingProxyType({
     "mu_fidelity": (-1, 1),
     "accuracy": (0, 1),
     "accuracy_spread": (0, 1),
+    "sensitivity_max": (0, math.inf),
+    "robustness_distance": (0, 1),
+    "invariance_distance": (0, 1),
+    "completeness_error": (0, math.inf),
 })
 """Metrics a threshold may test, with the closed range of meaningful threshold values."""
+
+PROPERTY_METRICS: Mapping[str, str] = MappingProxyType({
+    "sensitivity_max": "robustness",
+    "robustness_distance": "robustness",
+    "invariance_distance": "invariance",
+    "completeness_error": "completeness",
+})
+"""Metrics of :class:`PropertiesSpec`, each with the property (section) that measures it. Lower is
+better for all of them, so a threshold on one must use ``<=`` or ``<``."""
 
 MODEL_METRICS: frozenset[str] = frozenset({"accuracy", "accuracy_spread"})
 """Metrics of the models rather than of an explainer; their thresholds name no explainers."""
@@ -357,6 +558,8 @@ class ThresholdSpec(_Section):
             yield "value", f"a threshold on {metric} must be in [{low}, {high}], got {show(values['value'])}"
         if metric in MODEL_METRICS and values["explainers"] != "all":
             yield "explainers", f"{metric} is measured on the models, not on explainers; remove 'explainers'"
+        if metric in PROPERTY_METRICS and values["op"] in (">=", ">"):
+            yield "op", f"lower is better for {metric}: the threshold is an upper limit ('<=' or '<')"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -442,11 +645,100 @@ class RunSpec(_Section):
     """``auto`` (a GPU when there is one), ``cpu``, ``cuda`` or ``cuda:N``."""
     out: Path = Path("out")
     """Output folder, absolute once loaded (a relative one is read from the policy file's folder)."""
+    deterministic: bool = True
+    """On CUDA, ``true`` sets ``torch.backends.cudnn.deterministic = True``, ``cudnn.benchmark = False``,
+    ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` (when unset) and ``torch.use_deterministic_algorithms(True,
+    warn_only=True)``, so a rerun on the same GPU model gives the same numbers; ``false`` lets cuDNN
+    pick the fastest algorithms (``benchmark = True``), faster, but the last bits may differ between
+    runs. No effect on CPU, where training and explaining are deterministic for a given number of
+    threads."""
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "device": Pattern(r"auto|cpu|cuda(:[0-9]+)?", "'auto', 'cpu', 'cuda' or 'cuda:N'"),
         "out": FilePath(),
+        "deterministic": Flag(),
     }
+
+
+@dataclass(frozen=True, kw_only=True)
+class RaySpec(_Section):
+    """Running the audit's independent tasks on Ray (see :mod:`auditkit.engine.ray_executor`).
+
+    The tasks are the k fold trainings, the label-shuffled retrainings and the explanation passes.
+    Their work files go through the out folder, which must therefore be on a filesystem every Ray
+    node mounts at the same path; results are identical with and without Ray.
+    """
+
+    enabled: bool = False
+    """Run on Ray; ``auditkit run --ray`` turns it on for one run whatever this says."""
+    address: str | None = None
+    """``null``: start a local Ray instance (or join the one named by ``RAY_ADDRESS``); ``auto``: the
+    cluster this machine belongs to; ``ray://HOST:PORT``: a remote cluster through Ray Client;
+    ``HOST:PORT``: a cluster's head node (GCS address)."""
+    num_cpus: int | None = None
+    """CPUs of a local instance (``null``: all of this machine's); a cluster declares its own."""
+    cpus_per_task: int | None = None
+    """CPUs each task reserves and the torch threads it runs with. ``null``: this process's torch
+    thread count, which is what makes the numbers bit-identical to a serial run on the same machine
+    (float sums depend on the number of threads); set 1 for more tasks at once, the numbers then
+    equal a serial run with one thread."""
+    gpus_per_task: str | float = "auto"
+    """GPUs each task reserves: ``auto`` is 1 when the audit runs on CUDA and 0 on CPU; a fraction
+    such as 0.5 lets tasks share a GPU. A task on CUDA runs on the GPU Ray assigns it."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "enabled": Flag(),
+        "address": Nullable(Pattern(r"auto|ray://[^\s/:]+:[0-9]+|[^\s/:]+:[0-9]+",
+                                    "'auto', 'ray://HOST:PORT' or 'HOST:PORT'")),
+        "num_cpus": Nullable(Interval(int, 1, 65536)),
+        "cpus_per_task": Nullable(Interval(int, 1, 1024)),
+        "gpus_per_task": Either(Options(("auto",)), Interval(float, 0, 64)),
+    }
+
+    @staticmethod
+    def problems(values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        if values["address"] is not None and values["num_cpus"] is not None:
+            yield "num_cpus", ("num_cpus sizes a local Ray instance; a cluster at 'address' declares "
+                               "its own CPUs: remove one of the two")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SigningSpec(_Section):
+    """Who signs the report (:mod:`auditkit.signing`); the ``run`` options ``--sign-*`` override it.
+
+    Left out (``key: null``), the report is not signed. The key never belongs in the policy: only
+    the path of a key file and the name of an environment variable holding its passphrase.
+    """
+
+    key: Path | None = None
+    """PKCS#12 file (key and certificate), or a PEM/DER private key with ``cert``; relative to the
+    policy file's folder."""
+    cert: Path | None = None
+    """The signer's certificate (PEM or DER) when ``key`` is a bare key."""
+    passphrase_env: str | None = None
+    """Name of the environment variable holding the passphrase of ``key``, if it is encrypted."""
+    level: str | None = None
+    """PAdES level: ``B-B``, ``B-T`` (needs ``tsa``) or ``B-LT`` (needs ``tsa``); ``null``: B-T when
+    ``tsa`` is set, else B-B."""
+    tsa: str | None = None
+    """URL of an RFC 3161 timestamp authority."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "key": Nullable(FilePath()),
+        "cert": Nullable(FilePath()),
+        "passphrase_env": Nullable(Pattern(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")),
+        "level": Nullable(Options(("B-B", "B-T", "B-LT"))),
+        "tsa": Nullable(Pattern(r"https?://\S+", "an http(s) URL")),
+    }
+
+    @staticmethod
+    def problems(values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        if values["key"] is None:
+            for name in ("cert", "passphrase_env", "level", "tsa"):
+                if values[name] is not None:
+                    yield name, f"{name} needs 'key' (the key that signs the report)"
+        if values["level"] in ("B-T", "B-LT") and values["tsa"] is None:
+            yield "level", f"{values['level']} needs a timestamp authority: set 'tsa'"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -477,10 +769,16 @@ class Policy(_Section):
     """Pass/fail tests; ids unique."""
     sanity_checks: SanitySpec = field(default_factory=SanitySpec)
     """Degradation sanity checks."""
+    properties: PropertiesSpec = field(default_factory=PropertiesSpec)
+    """Robustness, invariance and completeness of the explanations."""
     requirements: tuple[RequirementSpec, ...] = ()
     """Requirements judged from the thresholds; ids unique."""
     run: RunSpec = field(default_factory=RunSpec)
     """Device and output folder."""
+    ray: RaySpec = field(default_factory=RaySpec)
+    """Whether and where the independent tasks run on Ray (off by default)."""
+    signing: SigningSpec = field(default_factory=SigningSpec)
+    """Who signs the report (unsigned by default)."""
     source: Path | None = None
     """The policy file, absolute; set by :func:`~auditkit.policy.load_policy`."""
     sha256: str = ""
@@ -503,8 +801,11 @@ class Policy(_Section):
         "metrics": Section(MetricsSpec),
         "thresholds": ListOf(Section(ThresholdSpec)),
         "sanity_checks": Section(SanitySpec),
+        "properties": Section(PropertiesSpec),
         "requirements": ListOf(Section(RequirementSpec)),
         "run": Section(RunSpec),
+        "ray": Section(RaySpec),
+        "signing": Section(SigningSpec),
     }
 
     @staticmethod
@@ -522,6 +823,7 @@ class Policy(_Section):
                     if name not in names:
                         yield (f"thresholds[{i}].explainers[{j}]",
                                f"explainer {name!r} is not in this policy's explainers ({', '.join(names)})")
+        yield from _property_thresholds(values["thresholds"], values["properties"], names)
         ids = [t.id for t in values["thresholds"]]
         for i, r in enumerate(values["requirements"]):
             for j, cited in enumerate(r.evidence):
@@ -536,6 +838,27 @@ class Policy(_Section):
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name not in skip}
 
 
+def _property_thresholds(thresholds: tuple[ThresholdSpec, ...], properties: PropertiesSpec,
+                         names: list[str]) -> Iterator[tuple[str, str]]:
+    """A threshold on a property needs it measured, and completeness only exists where claimed."""
+    for i, t in enumerate(thresholds):
+        section = PROPERTY_METRICS.get(t.metric)
+        if section is None:
+            continue
+        if not getattr(properties, section).enabled:
+            yield (f"thresholds[{i}].metric",
+                   f"{t.metric} is measured by properties.{section}, which is disabled: enable it or "
+                   "remove this threshold")
+        if section == "completeness":
+            named = names if t.explainers == "all" else list(t.explainers)
+            others = [n for n in named if n not in COMPLETE_EXPLAINERS]
+            if others:
+                yield (f"thresholds[{i}].explainers",
+                       f"{', '.join(others)} claim{'s' if len(others) == 1 else ''} no completeness, so "
+                       f"completeness_error is not measured there: list only "
+                       f"{', '.join(sorted(COMPLETE_EXPLAINERS))}")
+
+
 def _unique_ids(section: str, items: tuple[Any, ...]) -> Iterator[tuple[str, str]]:
     ids = [item.id for item in items]
     for i, item_id in enumerate(ids):
@@ -547,6 +870,9 @@ def _plain(value: Any) -> Any:
     """``value`` as JSON-ready data: dataclasses as dicts, tuples as lists, paths as strings."""
     if isinstance(value, ExplainerSpec):
         return {"name": value.name, **{k: _plain(v) for k, v in value.settings.items()}}
+    if isinstance(value, TransformationSpec):
+        own = TRANSFORMATIONS[value.name]
+        return {"name": value.name, **({} if own is None else {own.key: value.amount})}
     if dataclasses.is_dataclass(value):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (tuple, list)):

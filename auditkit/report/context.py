@@ -23,6 +23,9 @@ from auditkit.report.inputs import (
     load_example_inputs,
     load_results,
 )
+from auditkit.report.properties import properties_section
+from auditkit.report.sanity import inadmissible, inadmissible_notice, sanity_sections
+from auditkit.report.since import since_section
 
 EXPLAINER_LABELS = {
     "saliency": "Saliency",
@@ -43,6 +46,10 @@ METRIC_LABELS = {
     "mu_fidelity": "μF",
     "accuracy": "held-out accuracy",
     "accuracy_spread": "spread of the fold accuracies",
+    "sensitivity_max": "SENS_max",
+    "robustness_distance": "distance under noise",
+    "invariance_distance": "distance under transformations",
+    "completeness_error": "completeness error",
 }
 EXPLAINER_METRICS = ("mege", "reco", "reco_auc", "mu_fidelity")
 OPERATORS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
@@ -117,7 +124,8 @@ def _check_score(check: Mapping[str, Any], results: Mapping[str, Any]) -> Mappin
         return {"value": spread, "ci_low": None, "ci_high": None, "undefined": None}
     if metric == "accuracy":
         return results["accuracy"]
-    return results["explainers"][check["explainer"]][metric]
+    explainer = results["explainers"][check["explainer"]]
+    return explainer[metric] if metric in explainer else explainer["properties"][metric]
 
 
 def _measured(check: Mapping[str, Any], results: Mapping[str, Any], confidence: str) -> str:
@@ -135,8 +143,11 @@ def _subject(check: Mapping[str, Any]) -> str:
 
 def _sentence(check: Mapping[str, Any], results: Mapping[str, Any], confidence: str) -> str:
     """E.g. "MeGe of Grad-CAM is 0.710 (95% CI 0.700–0.720), required ≥ 0.5"."""
-    return (f"{_subject(check)} is {_measured(check, results, confidence)}, required "
-            f"{OPERATORS[check['op']]} {check['value']:g}{_basis(check, confidence)}")
+    sentence = (f"{_subject(check)} is {_measured(check, results, confidence)}, required "
+                f"{OPERATORS[check['op']]} {check['value']:g}{_basis(check, confidence)}")
+    if check.get("inadmissible"):
+        sentence += " — inadmissible: the method failed its sanity checks"
+    return sentence
 
 
 def _margin(check: Mapping[str, Any]) -> float:
@@ -189,7 +200,8 @@ def _articles(results: Mapping[str, Any], confidence: str) -> list[dict[str, Any
                     "condition": f"{threshold}: {_condition(own[0], confidence)}",
                     "measured": [{"text": (f"{explainer_label(c['explainer'])} " if c["explainer"] else "")
                                   + compact_score(_check_score(c, results)),
-                                  "met": bool(c["passed"]), "status": _status(c["passed"])}
+                                  "met": bool(c["passed"]), "status": _status(c["passed"]),
+                                  "inadmissible": bool(c.get("inadmissible"))}
                                  for c in own],
                     "met": met,
                     "status": _status(met),
@@ -216,6 +228,7 @@ def _threshold_rows(results: Mapping[str, Any], confidence: str) -> list[dict[st
             "reason": c["reason"],
             "met": bool(c["passed"]),
             "status": _status(c["passed"]),
+            "inadmissible": bool(c.get("inadmissible")),
         })
     return rows
 
@@ -226,6 +239,7 @@ def _settings(settings: Mapping[str, Any]) -> str:
 
 def _explainer_rows(results: Mapping[str, Any], confidence: str) -> list[dict[str, Any]]:
     checks = results["thresholds"]
+    failed = inadmissible(results.get("sanity_checks"))
     rows = []
     for name, e in results["explainers"].items():
         cells = []
@@ -239,6 +253,8 @@ def _explainer_rows(results: Mapping[str, Any], confidence: str) -> list[dict[st
         rows.append({
             "name": name,
             "label": explainer_label(name),
+            "inadmissible": name in failed,
+            "inadmissible_because": ", ".join(failed.get(name, [])).lower(),
             "settings": _settings(e["settings"]),
             "scores": cells,
             "n_s_eq": f"{e['n_s_eq']:,}",
@@ -283,42 +299,6 @@ def _policy_block(results: Mapping[str, Any]) -> dict[str, Any]:
                 "unchanged": False, "text": resolved}
     return {"state": f"The policy file {path} is unchanged since the audit (SHA-256 verified).",
             "unchanged": True, "text": path.read_text(encoding="utf-8")}
-
-
-def _plain(value: Any) -> str | None:
-    """A scalar or a short list of scalars in words; None for anything nested or long."""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, (int, str)):
-        return str(value)
-    if isinstance(value, list) and len(value) <= 12:
-        items = [_plain(v) for v in value]
-        return None if None in items else ", ".join(str(i) for i in items)
-    return None
-
-
-def _sanity_rows(section: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One row per sanity check of results.json: its verdict and its plain settings.
-
-    >>> _sanity_rows({"label_shuffling": {"levels": [0.05, 0.1], "seed": 0, "passed": False,
-    ...                                   "explainers": {"saliency": {}}}})
-    [{'name': 'label shuffling', 'settings': 'levels 0.05, 0.1; seed 0', 'met': False, 'status': 'failed'}]
-    """
-    rows = []
-    for name, entry in section.items():
-        if not isinstance(entry, Mapping):
-            continue
-        passed = entry.get("passed")
-        shown = ((k, _plain(v)) for k, v in entry.items() if k != "passed")
-        rows.append({
-            "name": name.replace("_", " "),
-            "settings": "; ".join(f"{k.replace('_', ' ')} {v}" for k, v in shown if v is not None),
-            "met": passed,
-            "status": {True: "passed", False: "failed"}.get(passed, "recorded"),
-        })
-    return rows
 
 
 def _limits(results: Mapping[str, Any]) -> dict[str, Any]:
@@ -368,13 +348,21 @@ def _verdict(results: Mapping[str, Any]) -> dict[str, Any]:
         parts.append("the policy sets no thresholds")
     parts.append(f"the {k} fold models are comparably accurate" if comparable
                  else f"the accuracies of the {k} fold models differ by more than the policy allows")
-    sentence = " and ".join(parts)
+    sanity = [c for c in (results.get("sanity_checks") or {}).values() if isinstance(c, Mapping)]
+    if sanity:
+        failed = sum(c.get("passed") is False for c in sanity)
+        parts.append(f"all {len(sanity)} sanity checks of the explanation methods passed" if not failed
+                     else f"{failed} of {len(sanity)} sanity checks of the explanation methods failed")
+    sentence = ", ".join(parts[:-1]) + " and " + parts[-1]
     return {"passed": passed, "label": "PASS" if passed else "FAIL",
             "sentence": sentence[0].upper() + sentence[1:] + "."}
 
 
-def build_context(out_dir: Path) -> dict[str, Any]:
+def build_context(out_dir: Path, history: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The template context of the audit in ``out_dir`` (results.json and ``work/explainer_*.pt``).
+
+    ``history``: the earlier audits of the policy (:func:`auditkit.history.report_data`), shown in
+    "Since the last audit"; None leaves the section out.
 
     Raises:
         ReportError: results.json or a distance record is missing, unreadable or stale.
@@ -428,6 +416,7 @@ def build_context(out_dir: Path) -> dict[str, Any]:
         "articles": _articles(results, confidence),
         "thresholds": _threshold_rows(results, confidence),
         "explainers": _explainer_rows(results, confidence),
+        "properties": properties_section(results, explainer_label, confidence),
         "accuracy": format_score(acc, confidence),
         "folds": [{"index": str(f["index"]), "n_test": f"{f['n_test']:,}", "accuracy": number(f["accuracy"]),
                    "checkpoint": f["checkpoint_sha256"]} for f in results["folds"]],
@@ -441,5 +430,9 @@ def build_context(out_dir: Path) -> dict[str, Any]:
         "environment": [(k.replace("_", " "), str(v)) for k, v in env.items()],
         "run_time": _duration(results["run_seconds"]),
         "reused": {k: ", ".join(str(v) for v in vals) for k, vals in reused.items() if vals},
-        "sanity_checks": _sanity_rows(sanity) if isinstance(sanity, Mapping) else None,
+        "sanity_checks": sanity_sections(sanity if isinstance(sanity, Mapping) else None,
+                                         explainer_label, confidence),
+        "since_last": since_section(history, explainer_label, confidence),
+        "inadmissible": inadmissible_notice(
+            inadmissible(sanity if isinstance(sanity, Mapping) else None), explainer_label),
     }

@@ -16,7 +16,8 @@ TEMPLATE = "report.html.j2"
 @cache
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("auditkit.report", "templates"),
+        # templates/ at the repository's top level, installed as the package auditkit.templates
+        loader=jinja2.PackageLoader("auditkit.templates", "."),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

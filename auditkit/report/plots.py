@@ -130,3 +130,66 @@ def example_maps(
                 ax.set_ylabel(row_labels[r], fontsize=7)
     fig.tight_layout(pad=0.4)
     return _png(fig)
+
+
+EXPLAINER_COLOURS = ("#1f6fb4", "#e0701f", "#2e8b57", "#b3261e", "#7b4fa3", "#8c564b", "#d45aa8",
+                     "#17becf", "#bcbd22", "#4a5260")
+CONTROL_COLOUR = "#7f7f7f"
+
+
+def score_curves(
+    x: Sequence[float],
+    panels: Mapping[str, Mapping[str, Sequence[tuple[float | None, float | None, float | None]]]],
+    *,
+    xlabel: str,
+    controls: Sequence[str] = (),
+    tick_labels: Sequence[str] | None = None,
+    columns: int = 3,
+    colours: Mapping[str, str] | None = None,
+) -> bytes:
+    """One panel per score: a line per explainer over ``x`` with its confidence band (Fel et al. Fig. 3-4).
+
+    Args:
+        x: the positions on the horizontal axis (degradation levels, or audit numbers).
+        panels: panel title -> explainer label -> one ``(value, low, high)`` per position; None where
+            undefined (a gap in the line) or without an interval (no band there).
+        xlabel: the horizontal axis's label.
+        controls: explainer labels drawn dashed and grey (the random baseline).
+        tick_labels: labels of the positions (default: the positions themselves).
+        columns: panels per row.
+        colours: fixed colours of some labels; the others get one colour each, the same in every panel.
+    """
+    xs = np.asarray(x, dtype=float)
+    n = max(1, len(panels))
+    per_row = max(1, min(columns, n))
+    panel_rows = math.ceil(n / per_row)
+    fig = Figure(figsize=(2.45 * per_row + 0.3, 2.2 * panel_rows + 0.35))
+    handles: dict[str, object] = {}
+    fixed = dict(colours or {})
+    for label in dict.fromkeys(label for lines in panels.values() for label in lines):
+        if label not in fixed and label not in controls:
+            fixed[label] = EXPLAINER_COLOURS[len(fixed) % len(EXPLAINER_COLOURS)]
+    for i, (title, lines) in enumerate(panels.items()):
+        ax = fig.add_subplot(panel_rows, per_row, i + 1)
+        for label, points in lines.items():
+            colour, style = (CONTROL_COLOUR, "--") if label in controls else (fixed[label], "-")
+            nan = float("nan")
+            value = np.array([nan if v is None else v for v, _, _ in points], dtype=float)
+            low = np.array([nan if lo is None else lo for _, lo, _ in points], dtype=float)
+            high = np.array([nan if hi is None else hi for _, _, hi in points], dtype=float)
+            (line,) = ax.plot(xs, value, style, color=colour, marker="o", markersize=3.5, linewidth=1.4)
+            ax.fill_between(xs, low, high, color=colour, alpha=0.15, linewidth=0)
+            handles.setdefault(label, line)
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks(xs, list(tick_labels) if tick_labels is not None else [f"{v:g}" for v in xs])
+        ax.tick_params(labelsize=7)
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+    fig.supxlabel(xlabel, fontsize=8)
+    legend_columns = min(len(handles), 2 * per_row) or 1
+    rows = math.ceil(len(handles) / legend_columns) if handles else 0
+    fig.set_figheight(fig.get_figheight() + 0.2 * rows)
+    fig.legend(list(handles.values()), list(handles), loc="upper center", ncols=legend_columns,
+               fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - (0.2 * rows + 0.1) / fig.get_figheight()))
+    return _png(fig)

@@ -2,29 +2,63 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from auditkit import _atomic
 from auditkit.report.context import build_context
 from auditkit.report.errors import ReportError
 from auditkit.report.html import HtmlWriter
+from auditkit.report.inputs import load_results
 from auditkit.report.interface import ReportWriter
-from auditkit.report.pdf import PdfWriter
+from auditkit.report.pdf import PdfAttachment, PdfWriter
 
 WRITERS: dict[str, type[ReportWriter]] = {"html": HtmlWriter, "pdf": PdfWriter}
 """Format name -> writer class."""
 
 
-def render_report(out_dir: str | Path, *, formats: Sequence[str] = ("html", "pdf")) -> list[Path]:
+def dossier(out_dir: Path, results: Mapping[str, Any], html: bytes) -> list[PdfAttachment]:
+    """The files the PDF embeds: results.json, the policy file, the HTML report.
+
+    results.json is embedded with its exact bytes on disk. The policy file is embedded only while its
+    SHA-256 is the one results.json recorded; a missing or edited policy file is left out (results.json
+    still holds the resolved policy, and the report says the file changed).
+
+    Args:
+        out_dir: the audit's out folder.
+        results: the parsed results.json.
+        html: the bytes of the HTML report rendered from the same context.
+    """
+    attachments = [
+        PdfAttachment("results.json", (out_dir / "results.json").read_bytes(), "Data",
+                      "results of the audit (auditkit results.json)"),
+    ]
+    policy = Path(results["policy"]["path"])
+    try:
+        text = policy.read_bytes()
+    except OSError:
+        text = None
+    if text is not None and hashlib.sha256(text).hexdigest() == results["policy"]["sha256"]:
+        attachments.append(PdfAttachment(policy.name, text, "Source", "the audit policy, as run"))
+    attachments.append(PdfAttachment("report.html", html, "Alternative", "this report as HTML"))
+    return attachments
+
+
+def render_report(out_dir: str | Path, *, formats: Sequence[str] = ("html", "pdf"),
+                  history: Mapping[str, Any] | None = None) -> list[Path]:
     """Write ``<out_dir>/report.<format>`` for each format from results.json and the work files.
 
     Every format is rendered in memory before any file is written, and each file replaces the old one
-    atomically: a failure leaves the previous reports as they were and no partial file behind.
+    atomically: a failure leaves the previous reports as they were and no partial file behind. The HTML
+    is always rendered first, since the PDF embeds it (:func:`dossier`).
 
     Args:
         out_dir: the out folder of a finished audit (``auditkit run POLICY --out out_dir``).
         formats: names in :data:`WRITERS`; repeats are rendered once.
+        history: the earlier audits of the policy as :func:`auditkit.history.report_data` returns
+            them; given, the report has a "Since the last audit" section. None: no such section.
 
     Returns:
         The written paths, in the order of ``formats``.
@@ -38,9 +72,16 @@ def render_report(out_dir: str | Path, *, formats: Sequence[str] = ("html", "pdf
     if unknown:
         raise ReportError(f"unknown report format {unknown[0]!r}; choose from {', '.join(WRITERS)}")
     out_dir = Path(out_dir)
-    context = build_context(out_dir)
-    writers = [WRITERS[name]() for name in dict.fromkeys(formats)]
-    rendered = [(out_dir / f"report{w.suffix}", w.render(context)) for w in writers]
+    context = build_context(out_dir, history=history)
+    html = HtmlWriter().render(context)
+    rendered: list[tuple[Path, bytes]] = []
+    for name in dict.fromkeys(formats):
+        if name == "pdf":
+            writer: ReportWriter = PdfWriter(dossier(out_dir, load_results(out_dir), html))
+        else:
+            writer = WRITERS[name]()
+        data = html if name == "html" else writer.render(context)
+        rendered.append((out_dir / f"report{writer.suffix}", data))
     for path, data in rendered:
         _atomic.write_bytes(path, data)
     return [path for path, _ in rendered]

@@ -82,6 +82,12 @@ def write_tiny_policy(
     return path
 
 
+@pytest.fixture(scope="session")
+def policy_writer():
+    """:func:`write_tiny_policy`, for fixtures of a wider scope than ``tiny_policy``."""
+    return write_tiny_policy
+
+
 @pytest.fixture
 def tiny_policy(tmp_path: Path):
     """Write the tiny policy (optionally with other settings) and return its path."""

@@ -40,17 +40,64 @@ def test_sensitivity_matches_slow_loop() -> None:
     sens, dist = sensitivity(
         explain, x, targets, radius=0.1, n_perturbations=5, generator=torch.Generator().manual_seed(2)
     )
-    u = torch.rand((5, 4, 1, 5, 5), generator=torch.Generator().manual_seed(2))
+    u = torch.rand((4, 5, 1, 5, 5), generator=torch.Generator().manual_seed(2))
     for i in range(4):
         base = explain(x[i : i + 1], targets[i : i + 1])[0].numpy().ravel()
         ratios, dists = [], []
         for t in range(5):
-            xp = x[i] + (2 * u[t, i].double() - 1) * 0.1
+            xp = x[i] + (2 * u[i, t].double() - 1) * 0.1
             phi = explain(xp[None], targets[i : i + 1])[0].numpy().ravel()
             ratios.append(np.linalg.norm(phi - base) / np.linalg.norm(base))
             dists.append(1 - abs(spearmanr(phi, base).statistic))
         assert sens[i].item() == pytest.approx(max(ratios), rel=1e-9)
         assert dist[i].item() == pytest.approx(np.mean(dists), abs=1e-9)
+
+
+def test_sensitivity_max_equals_captum_on_the_same_draws() -> None:
+    from captum.metrics import sensitivity_max
+
+    model = cnn()
+    explain = gradient(model)
+    x = torch.rand(3, 1, 5, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    targets = torch.tensor([0, 2, 3])
+    sens, _ = sensitivity(explain, x, targets, 0.2, 7, generator=torch.Generator().manual_seed(7))
+    u = torch.rand((3, 7, 1, 5, 5), generator=torch.Generator().manual_seed(7)).double()
+
+    def perturb(expanded: torch.Tensor, radius: float) -> torch.Tensor:  # image-major, as captum expands
+        return expanded + (2 * u.flatten(0, 1) - 1) * radius
+
+    def explanation(inputs, target: torch.Tensor) -> tuple[torch.Tensor]:
+        with torch.enable_grad():  # captum calls it under no_grad, and wants a tuple back
+            return (explain(inputs[0] if isinstance(inputs, tuple) else inputs, target),)
+
+    theirs = sensitivity_max(explanation, x, perturb_func=perturb, perturb_radius=0.2,
+                             n_perturb_samples=7, target=targets)
+    assert torch.allclose(sens, theirs.double(), rtol=1e-9, atol=0)
+
+
+def test_sensitivity_does_not_depend_on_chunks() -> None:
+    model = cnn()
+    x = torch.rand(6, 1, 5, 5, dtype=torch.float64)
+    targets = torch.tensor([0, 1, 2, 3, 0, 1])
+    whole = sensitivity(gradient(model), x, targets, 0.1, 3, generator=torch.Generator().manual_seed(8))
+    gen = torch.Generator().manual_seed(8)
+    parts = [sensitivity(gradient(model), x[s], targets[s], 0.1, 3, generator=gen)
+             for s in (slice(0, 4), slice(4, 6))]
+    for k in range(2):
+        assert torch.allclose(whole[k], torch.cat([p[k] for p in parts]), rtol=1e-12, atol=0)
+
+
+def test_random_maps_are_far_from_robust() -> None:
+    gen = torch.Generator().manual_seed(9)
+
+    def random_maps(x, targets):
+        return torch.rand(x.shape, generator=gen, dtype=x.dtype)
+
+    x = torch.rand(50, 1, 8, 8)
+    sens, dist = sensitivity(random_maps, x, torch.zeros(50, dtype=torch.long), 0.05, 4)
+    # independent U[0, 1) maps: |rho| ~ 0, and ||u - v|| / ||u|| ~ sqrt((1/6) / (1/3)) (max of 4 a bit more)
+    assert dist.mean().item() > 0.85
+    assert math.sqrt(0.5) < sens.mean().item() < 1.0
 
 
 def test_linear_model_gradient_is_perfectly_robust() -> None:

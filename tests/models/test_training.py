@@ -133,3 +133,32 @@ def test_invalid_config(field: str, value: object, match: str) -> None:
 def test_invalid_data(images: torch.Tensor, labels: torch.Tensor, match: str) -> None:
     with pytest.raises(ModelError, match=match):
         train_model(_model("small_cnn"), images, labels, QUICK)
+
+
+def test_mixed_precision_is_ignored_off_cuda(digits) -> None:
+    """On CPU ``mixed_precision`` changes nothing: float32 training, bit for bit."""
+    images, labels = digits[0][:40], digits[1][:40]
+    plain = train_model(_model("small_cnn"), images, labels, QUICK).state_dict()
+    for amp in ("bf16", "fp16"):
+        mixed = train_model(_model("small_cnn"), images, labels,
+                            dataclasses.replace(QUICK, mixed_precision=amp)).state_dict()
+        assert _same(plain, mixed)
+    with pytest.raises(ModelError, match="mixed_precision must be None, 'bf16' or 'fp16'; got 'fp32'"):
+        dataclasses.replace(QUICK, mixed_precision="fp32")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_mixed_precision_on_cuda_keeps_float32_weights_and_accuracy(amp: str, digits) -> None:
+    images, labels = digits
+    gen = torch.Generator().manual_seed(0)
+    order = torch.randperm(len(labels), generator=gen)[:600]
+    train, held_out = order[:300], order[300:]
+    accs = {}
+    for mode in (None, amp):
+        model = build_model("small_cnn", in_channels=1, num_classes=10, image_size=(8, 8))
+        config = dataclasses.replace(SMALL_CNN_DIGITS_TRAINING, mixed_precision=mode)
+        train_model(model, images[train], labels[train], config, device="cuda")
+        assert all(p.dtype == torch.float32 and p.device.type == "cuda" for p in model.parameters())
+        accs[mode] = accuracy(model, images[held_out], labels[held_out])
+    assert abs(accs[amp] - accs[None]) <= 0.03, accs  # the default max_accuracy_spread

@@ -52,8 +52,8 @@ def test_the_digits_demo_policy() -> None:
     assert (t.epochs, t.batch_size, t.optimizer, t.learning_rate) == (50, 64, "adam", 0.005)
     assert policy.metrics.mu_fidelity.samples == 200
     assert policy.metrics.bootstrap.resamples == 1000
-    assert not policy.sanity_checks.weight_randomisation.enabled
-    assert not policy.sanity_checks.label_shuffling.enabled
+    assert policy.sanity_checks.weight_randomisation.enabled
+    assert policy.sanity_checks.label_shuffling.enabled
 
 
 @pytest.mark.parametrize(

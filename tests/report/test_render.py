@@ -169,19 +169,6 @@ def test_policy_text_is_shown_only_when_unchanged(rendered, out_copy: Path) -> N
     assert "no longer exists" in html.read_text(encoding="utf-8")
 
 
-def test_sanity_checks_are_shown_only_when_recorded(rendered, out_copy: Path) -> None:
-    assert "Sanity checks" not in rendered.html
-    results = results_of(out_copy)
-    results["sanity_checks"] = {"label_shuffling": {"levels": [0.05, 0.3], "seed": 0, "passed": False,
-                                                    "explainers": {"gradcam": {"levels": []}}}}
-    (out_copy / "results.json").write_text(json.dumps(results))
-    (html,) = render_report(out_copy, formats=("html",))
-    text = html.read_text(encoding="utf-8")
-    assert "<h3>Sanity checks</h3>" in text
-    assert re.search(r"<td>label shuffling</td><td>levels 0.05, 0.3; seed 0</td>\s*"
-                     r'<td class="verdict-cell unmet">failed</td>', text)
-
-
 def test_examples_without_inputs_say_why(rendered, out_copy: Path) -> None:
     assert rendered.context["inputs_problem"] == ""
     assert "inputs not shown" not in rendered.html

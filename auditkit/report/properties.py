@@ -1,0 +1,148 @@
+"""The "Properties of the explanations" table: one row per property, one column per method.
+
+Reads results.json (the explainers' scores, their ``properties`` and the threshold checks) and returns
+template context of formatted strings and flags, as :mod:`auditkit.report.context`. A cell holds the
+estimate with its interval and the verdict of the policy's thresholds on that method and metric
+("no threshold" where none applies); a property a method makes no claim to reads "n/a".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+PROPERTY_ROWS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
+    ("generalisable", "MeGe", ("mege",), "higher is better"),
+    ("consistent", "ReCo", ("reco",), "higher is better"),
+    ("faithful", "μF", ("mu_fidelity",), "higher is better"),
+    ("robust", "Spearman distance under noise; SENS_max", ("robustness_distance", "sensitivity_max"),
+     "lower is better"),
+    ("invariant", "Spearman distance, worst transformation", ("invariance_distance",), "lower is better"),
+    ("complete", "relative completeness error", ("completeness_error",), "lower is better"),
+)
+"""(property, how it is measured, its metrics (the first is the cell's value), direction)."""
+
+OPERATORS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
+
+
+def _num(value: float) -> str:
+    """
+    >>> _num(-0.0876)
+    '−0.088'
+    """
+    return f"{value:.3f}".replace("-", "−")
+
+
+def _text(score: Mapping[str, Any] | None) -> str:
+    """
+    >>> _text({"value": 0.1, "ci_low": 0.05, "ci_high": 0.2, "undefined": None})
+    '0.100 [0.050, 0.200]'
+    >>> _text({"value": None, "ci_low": None, "ci_high": None, "undefined": "not applicable: no claim"})
+    'n/a'
+    """
+    if score is None or score["value"] is None:
+        return "n/a" if score is None or str(score["undefined"]).startswith("not applicable") \
+            else "not measured" if str(score["undefined"]).startswith("not measured") else "undefined"
+    if score["ci_low"] is None:
+        return _num(score["value"])
+    return f"{_num(score['value'])} [{_num(score['ci_low'])}, {_num(score['ci_high'])}]"
+
+
+def _score(explainer: Mapping[str, Any], metric: str) -> Mapping[str, Any] | None:
+    if metric in explainer:
+        return explainer[metric]
+    return (explainer.get("properties") or {}).get(metric)
+
+
+def _cell(name: str, explainer: Mapping[str, Any], metrics: Sequence[str],
+          checks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    own = [c for c in checks if c["explainer"] == name and c["metric"] in metrics]
+    main = _score(explainer, metrics[0])
+    extra = [f"SENS_max {_text(_score(explainer, m))}" for m in metrics[1:]]
+    props = explainer.get("properties") or {}
+    if metrics[0] == "invariance_distance" and props.get("invariance_left_out"):
+        extra.append(f"{props['invariance_left_out']:,} image-transformation pairs left out "
+                     "(prediction changed)")
+    met = all(c["passed"] for c in own)
+    return {
+        "text": _text(main),
+        "extra": extra,
+        "rule": "; ".join(f"{OPERATORS[c['op']]} {c['value']:g} ({c['threshold']})" for c in own),
+        "status": ("met" if met else "not met") if own else "",
+        "css": ("met" if met else "unmet") if own else "",
+    }
+
+
+def _what(name: str, setting: Mapping[str, Any]) -> str:
+    """A declared transformation in words.
+
+    >>> _what("translate", {"pixels": 1}), _what("rotate", {"degrees": 10.0})
+    ('shift right by 1 pixel', 'rotation by 10°')
+    >>> _what("brightness", {"delta": -0.2})
+    'brightness ×0.8'
+    """
+    if name == "hflip":
+        return "horizontal flip"
+    if name == "translate":
+        n = setting["pixels"]
+        return f"shift right by {n} pixel{'s' if n != 1 else ''}"
+    if name == "rotate":
+        return f"rotation by {setting['degrees']:g}°"
+    if name == "brightness":
+        return f"brightness ×{1 + setting['delta']:g}"
+    return name + "".join(f" {k} {v}" for k, v in setting.items())
+
+
+def _transformations(results: Mapping[str, Any], label: Callable[[str], str]) -> list[dict[str, Any]]:
+    """One row per method: each transformation's distance, compared and left-out counts."""
+    rows = []
+    for name, e in results["explainers"].items():
+        props = e.get("properties") or {}
+        cells = [{"what": _what(t["name"], t["setting"]),
+                  "text": _text(t["distance"]),
+                  "counts": f"{t['compared']:,} compared, {t['left_out']:,} left out"}
+                 for t in props.get("invariance_transformations", [])]
+        if cells:
+            rows.append({"label": label(name), "cells": cells})
+    return rows
+
+
+def _random_sentence(checks: Mapping[str, Any] | None, label: Callable[[str], str]) -> str:
+    """The sanity expectation of the properties in words."""
+    worst = (checks or {}).get("random_scores_worst")
+    if not worst or all(c["random"] is None for c in worst.values()):  # no random control audited
+        return ""
+    parts = []
+    for prop, c in worst.items():
+        if c["held"] is None:
+            parts.append(f"{prop}: not checked (no random control, or its score is undefined)")
+        elif c["held"]:
+            parts.append(f"{prop}: held, the random control scores worst")
+        else:
+            others = ", ".join(label(n) for n in c["not_beating_random"])
+            parts.append(f"{prop}: NOT held, {others} did not beat the random control; this metric "
+                         "does not separate the methods from noise here")
+    return "Expected of the metrics, the random control scoring worst: " + "; ".join(parts) + "."
+
+
+def properties_section(results: Mapping[str, Any], label: Callable[[str], str],
+                       confidence: str) -> dict[str, Any] | None:
+    """Context of the properties table; None when the audit measured no property."""
+    explainers = results["explainers"]
+    if not any(e.get("properties") for e in explainers.values()):
+        return None
+    checks = results["thresholds"]
+    resolved = results["policy"]["resolved"].get("properties") or {}
+    robustness = resolved.get("robustness") or {}
+    rows = [{"property": prop, "measure": measure, "direction": direction,
+             "cells": [_cell(name, e, metrics, checks) for name, e in explainers.items()]}
+            for prop, measure, metrics, direction in PROPERTY_ROWS]
+    return {
+        "columns": [label(n) for n in explainers],
+        "rows": rows,
+        "confidence": confidence,
+        "radius": f"{robustness.get('radius', 0):g}",
+        "perturbations": str(robustness.get("perturbations", "")),
+        "transformations": _transformations(results, label),
+        "random_check": _random_sentence(results.get("property_checks"), label),
+    }

@@ -1,0 +1,129 @@
+"""The "Since the last audit" section: score changes with their intervals, and trend plots.
+
+Its input is the plain mapping of :func:`auditkit.history.report_data` (the report package does not
+import the history package); its output is template context: formatted strings, flags and one PNG data
+URI. A change is significant when the two intervals do not overlap (:mod:`auditkit.history.compare`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from auditkit.report import plots
+
+METRICS = {"accuracy": "held-out accuracy", "mege": "MeGe", "reco": "ReCo", "reco_auc": "ReCo_AUC",
+           "mu_fidelity": "μF"}
+TREND_PANELS = ("mege", "reco", "mu_fidelity")
+"""Per-explainer panels of the trend plot, after the accuracy's."""
+
+
+def _num(value: float | None, digits: int = 3, sign: bool = False) -> str:
+    """
+    >>> _num(-0.0876), _num(0.01, sign=True), _num(None)
+    ('−0.088', '+0.010', 'n/a')
+    """
+    if value is None:
+        return "n/a"
+    return f"{value:{'+' if sign else ''}.{digits}f}".replace("-", "−")
+
+
+def _estimate(e: Mapping[str, Any] | None) -> str:
+    if e is None:
+        return "not measured"
+    if e.get("value") is None:
+        return "undefined"
+    if e.get("ci_low") is None or e.get("ci_high") is None:
+        return _num(e["value"])
+    return f"{_num(e['value'])} [{_num(e['ci_low'])}, {_num(e['ci_high'])}]"
+
+
+def _when(iso: str | None) -> str:
+    if not iso:
+        return "an unknown date"
+    moment = datetime.fromisoformat(iso).astimezone(timezone.utc)
+    return f"{moment.day} {moment:%B %Y}, {moment:%H:%M} UTC"
+
+
+def _change_row(change: Mapping[str, Any], label: Callable[[str], str]) -> dict[str, Any]:
+    significant, delta = change["significant"], change["change"]
+    if significant is None:
+        verdict = "n/a"
+    elif not significant:
+        verdict = "no"
+    else:
+        verdict = "yes: dropped" if (delta or 0.0) < 0 else "yes: rose"
+    explainer = change["explainer"]
+    return {
+        "score": METRICS.get(change["metric"], change["metric"]) if explainer is None
+        else f"{label(explainer)}: {METRICS.get(change['metric'], change['metric'])}",
+        "before": _estimate(change["a"]),
+        "now": _estimate(change["b"]),
+        "change": _num(delta, sign=True),
+        "significant": verdict,
+        "drop": bool(change["regression"]),
+        "rise": bool(significant) and (delta or 0.0) > 0,
+    }
+
+
+def _trend_figure(audits: list[Mapping[str, Any]], label: Callable[[str], str]) -> str:
+    def triple(e: Mapping[str, Any] | None) -> tuple[float | None, float | None, float | None]:
+        return (None, None, None) if e is None else (e.get("value"), e.get("ci_low"), e.get("ci_high"))
+
+    panels: dict[str, dict[str, list[tuple[float | None, float | None, float | None]]]] = {
+        "held-out accuracy": {"fold models": [triple(a["scores"]["accuracy"]) for a in audits]},
+    }
+    names = list(dict.fromkeys(n for a in audits for n in a["scores"]["explainers"]))
+    for metric in TREND_PANELS:
+        panels[METRICS[metric]] = {
+            label(n): [triple(a["scores"]["explainers"].get(n, {}).get(metric)) for a in audits]
+            for n in names
+        }
+    ticks = [f"#{a['id']}" if a["id"] is not None else "this" for a in audits]
+    controls = [label("random")] if "random" in names else []
+    png = plots.score_curves(list(range(len(audits))), panels, xlabel="audit (oldest first)",
+                             controls=controls, tick_labels=ticks, columns=2,
+                             colours={"fold models": "#1b1f24"})
+    return plots.data_uri(png)
+
+
+def since_section(history: Mapping[str, Any] | None, label: Callable[[str], str],
+                  confidence: str) -> dict[str, Any] | None:
+    """The section's context, or None when the history holds no earlier finished audit of the policy.
+
+    Args:
+        history: the mapping of :func:`auditkit.history.report_data`, or None.
+        label: explainer registry name -> printed name.
+        confidence: the interval level as printed, e.g. ``"95%"``.
+    """
+    if not history:
+        return None
+    previous, audits = history["previous"], history["audits"]
+    current = audits[-1]
+    rows = [_change_row(c, label) for c in history["changes"]]
+    drops = sum(r["drop"] for r in rows)
+    rises = sum(r["rise"] for r in rows)
+    tested = sum(r["significant"] != "n/a" for r in rows)
+    if drops or rises:
+        summary = (f"{drops + rises} of {tested} scores changed significantly (their {confidence} "
+                   f"intervals do not overlap): {drops} dropped and {rises} rose.")
+    else:
+        summary = (f"None of the {tested} scores with intervals changed significantly (every pair of "
+                   f"{confidence} intervals overlaps).")
+    same_policy = previous["policy_sha256"] == current["policy_sha256"]
+    return {
+        "previous_id": str(previous["id"]),
+        "previous_date": _when(previous["finished_at"]),
+        "previous_verdict": (previous["verdict"] or "?").upper(),
+        "current_verdict": (current["verdict"] or "?").upper(),
+        "same_policy": same_policy,
+        "policy_note": "The policy file is the same (same SHA-256)." if same_policy else
+        "The policy file has changed since then (another SHA-256): thresholds or settings may differ.",
+        "summary": summary,
+        "audit_count": str(len(audits)),
+        "rows": rows,
+        "figure": _trend_figure(audits, label),
+        "control_note": " The random baseline is dashed." if any(
+            "random" in a["scores"]["explainers"] for a in audits) else "",
+    }

@@ -1,0 +1,127 @@
+"""The ``keygen`` and ``verify`` commands, and the signing options of ``run``, for :mod:`auditkit.cli`.
+
+Exit codes of ``verify``: 0 every signature is intact, valid, trusted and covers its whole file; 1 a
+signature check failed (each file's status and reason on stdout, then a one-line summary); 2 nothing
+could be checked (a missing path, an unreadable trust anchor): these are raised as
+:class:`~auditkit.errors.AuditError`, which :func:`auditkit.cli.main` turns into one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def add_arguments(subparsers: Any) -> None:
+    """Add the ``keygen`` and ``verify`` commands to ``subparsers`` (``parser.add_subparsers()``)."""
+    keygen = subparsers.add_parser(
+        "keygen", help="create a demo CA and signer certificate for signing reports",
+        description="Create a demo CA (ca.pem) and a signer key and certificate it issued (signer.p12, "
+                    "signer-key.pem, signer-cert.pem). For trying the workflow: regulators should "
+                    "trust a certificate from your organisation's PKI.")
+    keygen.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="folder to write the files into")
+    keygen.add_argument("--name", default="auditkit signer",
+                        help="the signer's common name: the responsible person or role")
+    keygen.add_argument("--days", type=int, default=365, help="certificate validity in days (default 365)")
+    keygen.add_argument("--passphrase-env", metavar="VAR",
+                        help="environment variable holding the passphrase that encrypts the key files")
+    keygen.add_argument("--force", action="store_true", help="overwrite existing files")
+
+    verify = subparsers.add_parser(
+        "verify", help="verify the signatures of a report",
+        description="Verify the PAdES signature of report.pdf and the detached .p7s signatures of "
+                    "report.html and results.json, offline. Exit 0 only when every signature is "
+                    "intact, valid, trusted and covers its whole file.")
+    verify.add_argument("path", type=Path, metavar="REPORT_DIR_OR_FILE",
+                        help="the out folder of `auditkit run`, or one of its files")
+    verify.add_argument("--trust", type=Path, action="append", default=[], metavar="CA_CERT",
+                        help="CA certificate (PEM or DER) to trust; repeat for several. Without it "
+                             "only integrity is checked and the verdict fails")
+    verify.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+    verify.add_argument("--quiet", action="store_true", help="print nothing when every signature is ok")
+
+
+def add_signing_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options that sign the report written by ``run``."""
+    group = parser.add_argument_group("signing (report.pdf with PAdES, report.html and results.json "
+                                      "with detached CMS .p7s)")
+    group.add_argument("--sign-key", type=Path, metavar="PATH",
+                       help="PKCS#12 file, or PEM/DER private key with --sign-cert; signs the report")
+    group.add_argument("--sign-cert", type=Path, metavar="PATH", help="signer certificate for a PEM key")
+    group.add_argument("--sign-chain", type=Path, action="append", default=[], metavar="PATH",
+                       help="issuing CA certificate(s); repeat for several")
+    group.add_argument("--sign-passphrase-env", metavar="VAR",
+                       help="environment variable holding the passphrase of the key or PKCS#12 file")
+    group.add_argument("--tsa", metavar="URL", help="RFC 3161 timestamp authority (PAdES B-T)")
+    group.add_argument("--tsa-root", type=Path, action="append", default=[], metavar="PATH",
+                       help="root CA certificate of the timestamp authority, needed for B-LT")
+    group.add_argument("--pades-level", choices=("B-B", "B-T", "B-LT"),
+                       help="PAdES level (default: B-T with --tsa, else B-B); B-T and B-LT need --tsa")
+
+
+def _passphrase(var: str | None) -> str | None:
+    from auditkit.signing.errors import SigningError
+
+    if var is None:
+        return None
+    if var not in os.environ:
+        raise SigningError(f"the environment variable {var} (given for the passphrase) is not set")
+    return os.environ[var]
+
+
+def sign_from_args(out_dir: str | Path, args: argparse.Namespace) -> Any:
+    """Sign the report in ``out_dir`` as :func:`add_signing_arguments`' options say.
+
+    Returns:
+        The :class:`auditkit.signing.SignedReport`, or ``None`` when ``--sign-key`` is absent.
+
+    Raises:
+        SigningError: signing options without ``--sign-key``, unloadable key material, failed signing.
+    """
+    from auditkit.signing import load_signer, sign_report
+    from auditkit.signing.errors import SigningError
+    from auditkit.signing.keys import load_certificates
+
+    if args.sign_key is None:
+        given = [flag for flag, value in (("--sign-cert", args.sign_cert), ("--sign-chain", args.sign_chain),
+                                          ("--tsa", args.tsa), ("--tsa-root", args.tsa_root),
+                                          ("--pades-level", args.pades_level)) if value]
+        if given:
+            raise SigningError(f"{given[0]} needs --sign-key (the key that signs the report)")
+        return None
+    signer = load_signer(args.sign_key, cert=args.sign_cert, chain=args.sign_chain,
+                         passphrase=_passphrase(args.sign_passphrase_env))
+    roots = [cert for path in args.tsa_root for cert in load_certificates(path)]
+    return sign_report(out_dir, signer, level=args.pades_level, tsa_url=args.tsa, extra_roots=roots)
+
+
+def run_keygen(args: argparse.Namespace) -> int:
+    """``auditkit keygen``: write the demo CA and signer files, print their paths; exit 0."""
+    from auditkit.signing import keygen
+
+    keys = keygen(args.out_dir, name=args.name, days=args.days,
+                  passphrase=_passphrase(args.passphrase_env), overwrite=args.force)
+    print(f"trust anchor (give to verifiers): {keys.ca_cert}")
+    print(f"signer key and certificate:       {keys.pkcs12} (also {keys.key.name}, {keys.cert.name})")
+    print(f"signer fingerprint (SHA-256):     {keys.fingerprint}")
+    return EXIT_OK
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """``auditkit verify``: print each file's verdict and a summary; 0 all ok, 1 a check failed."""
+    from auditkit.signing import verify_report
+
+    report = verify_report(args.path, trust=args.trust)
+    if args.json:
+        print(json.dumps(report.summary(), indent=2))
+    elif not (args.quiet and report.bottom_line):
+        for verdict in report.files:
+            if not (args.quiet and verdict.ok):
+                print(f"{verdict.path}: {verdict.status.value}: {verdict.reason}")
+        print(report.summary_line())
+    return EXIT_OK if report.bottom_line else EXIT_FAILED

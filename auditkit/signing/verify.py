@@ -1,0 +1,329 @@
+"""Verify a signed report: the PAdES signature of ``report.pdf`` and the ``.p7s`` of the other files.
+
+Trust is explicit. Signatures are checked against the CA certificates the caller names (``--trust``),
+never against a ``ca.pem`` lying beside the report (whoever could alter the report could replace it)
+nor against the operating system's TLS roots (web-server anchors, not document-signing ones). Without a
+trust anchor the signatures are still checked for integrity, but a file whose signature is intact is
+reported ``untrusted`` ("integrity ok, signer not checked against a trust anchor"), so the overall
+verdict fails until ``--trust`` is given.
+
+Each file gets one :class:`Status`, the first of these checks that fails deciding it:
+
+* ``missing signature``: no signature (no ``.p7s``, a PDF without a signature field), or the file
+  itself is absent from the report folder;
+* ``invalid``: the ``.p7s`` or the PDF cannot be parsed, or its signature cannot be evaluated;
+* ``modified``: the signed bytes changed (their digest differs from the signed one);
+* ``invalid``: the signature value does not verify with the signer's public key;
+* ``appended``: the PDF's signature is intact but does not cover the whole file: an incremental
+  update was appended after signing (pyHanko's ``coverage`` is not ``ENTIRE_FILE``, even for updates
+  its diff policy would allow, such as a later DSS or annotation);
+* ``invalid``: the signature timestamp does not verify;
+* ``untrusted``: the signer's (or the TSA's) chain does not lead to a trust anchor, none was given,
+  or the certificate is expired, revoked or lacks the non-repudiation key usage pyHanko requires;
+* ``invalid``: pyHanko's overall verdict (``bottom_line``) is negative for another reason;
+* ``ok``: intact, valid, trusted and (PDF) covering the whole file. A PDF with several signatures
+  needs every one to pass and the newest to cover the whole file.
+
+Validation is offline (``allow_fetching=False``) and at the current time: no OCSP response or CRL is
+fetched and revocation is not checked (pyHanko's soft-fail mode without revocation information); the
+DSS of a B-LT PDF is not consulted (as auditkit signs it holds certificates only, see
+:mod:`auditkit.signing.pades`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import hashlib
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from asn1crypto import cms as asn1_cms
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.errors import SignatureValidationError
+from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
+from pyhanko.sign.validation.status import (
+    PdfSignatureStatus,
+    SignatureCoverageLevel,
+    StandardCMSSignatureStatus,
+)
+from pyhanko_certvalidator import ValidationContext
+
+from auditkit.signing.cms import SUFFIX, signature_path
+from auditkit.signing.errors import KeyLoadError, VerificationInputError
+from auditkit.signing.keys import load_certificates
+from auditkit.signing.pades import asn1_certificate
+
+REPORT_FILES = ("report.pdf", "report.html", "results.json")
+"""The files of a report folder that are verified: the PDF by PAdES, the others by their ``.p7s``."""
+
+
+class Status(str, enum.Enum):
+    """The verdict on one file's signature."""
+
+    OK = "ok"
+    MODIFIED = "modified"
+    APPENDED = "appended"
+    UNTRUSTED = "untrusted"
+    INVALID = "invalid"
+    MISSING = "missing signature"
+
+
+@dataclass(frozen=True)
+class FileVerdict:
+    """The signature check of one file.
+
+    Attributes:
+        path: the file checked (the signed file, not its ``.p7s``).
+        kind: ``"pades"`` (signature inside the PDF) or ``"cms"`` (detached ``.p7s``).
+        status: the verdict.
+        reason: one line saying why.
+        signer: common name of the signing certificate, when a signature could be read.
+        signer_fingerprint: SHA-256 (hex) of the signing certificate's DER bytes.
+        signed_at: ISO 8601 signing time: the timestamp's when timestamped, else the one the signer
+            claims.
+        timestamped: whether an RFC 3161 signature timestamp is present.
+        level: PAdES level found (``B-B``, ``B-T``, ``B-LT``); ``None`` for CMS.
+    """
+
+    path: Path
+    kind: str
+    status: Status
+    reason: str
+    signer: str | None = None
+    signer_fingerprint: str | None = None
+    signed_at: str | None = None
+    timestamped: bool = False
+    level: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.OK
+
+    def summary(self) -> dict[str, Any]:
+        """The verdict as plain JSON values."""
+        return {"path": str(self.path), "kind": self.kind, "status": self.status.value,
+                "reason": self.reason, "signer": self.signer, "signer_fingerprint": self.signer_fingerprint,
+                "signed_at": self.signed_at, "timestamped": self.timestamped, "level": self.level}
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """The verdicts on every signed file of a report.
+
+    Attributes:
+        path: the folder or file given.
+        files: one verdict per file, in :data:`REPORT_FILES` order for a folder.
+        trust_anchors: SHA-256 fingerprints of the trust anchors used (empty: none given).
+    """
+
+    path: Path
+    files: tuple[FileVerdict, ...]
+    trust_anchors: tuple[str, ...] = field(default=())
+
+    @property
+    def bottom_line(self) -> bool:
+        """True only when there is at least one file and every file's status is ``ok``."""
+        return bool(self.files) and all(f.ok for f in self.files)
+
+    def summary_line(self) -> str:
+        """One line for humans, e.g. ``"3 of 3 signatures ok"`` or ``"FAILED: 1 of 3 ... (modified)"``."""
+        good = sum(f.ok for f in self.files)
+        if self.bottom_line:
+            return f"OK: {good} of {len(self.files)} signatures valid, trusted and covering their whole file"
+        bad = sorted({f.status.value for f in self.files if not f.ok})
+        failed = len(self.files) - good
+        return f"FAILED: {failed} of {len(self.files)} signature checks failed ({', '.join(bad)})"
+
+    def summary(self) -> dict[str, Any]:
+        """The report as plain JSON values (``auditkit verify --json``)."""
+        return {"path": str(self.path), "ok": self.bottom_line, "summary": self.summary_line(),
+                "trust_anchors": list(self.trust_anchors), "files": [f.summary() for f in self.files]}
+
+
+def _fingerprint_der(der: bytes) -> str:
+    return hashlib.sha256(der).hexdigest()
+
+
+def _trust_roots(trust: Iterable[str | Path | x509.Certificate] | None) -> list[x509.Certificate]:
+    roots: list[x509.Certificate] = []
+    for item in trust or ():
+        if isinstance(item, x509.Certificate):
+            roots.append(item)
+            continue
+        try:
+            roots.extend(load_certificates(item))
+        except KeyLoadError as exc:
+            raise VerificationInputError(f"trust anchor: {exc}", path=item) from exc
+    return roots
+
+
+def _context(roots: Sequence[x509.Certificate]) -> ValidationContext:
+    """Offline validation against exactly ``roots`` (an empty list trusts nothing, not the OS store)."""
+    return ValidationContext(trust_roots=[asn1_certificate(c) for c in roots], allow_fetching=False)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _signer_fields(status: StandardCMSSignatureStatus) -> dict[str, Any]:
+    ts = status.timestamp_validity
+    cert = status.signing_cert
+    return {"signer": cert.subject.native.get("common_name") or cert.subject.human_friendly,
+            "signer_fingerprint": _fingerprint_der(cert.dump()),
+            "signed_at": _iso(ts.timestamp if ts is not None else status.signer_reported_dt),
+            "timestamped": ts is not None}
+
+
+def _untrusted_reason(status: StandardCMSSignatureStatus, roots: Sequence[x509.Certificate],
+                      signer: str) -> str:
+    if not roots:
+        return (f"integrity ok, signer {signer!r} not checked against a trust anchor: give the CA "
+                "certificate to trust (--trust CA_CERT)")
+    problem = status.trust_problem_indic
+    detail = f" ({problem.name})" if problem is not None else ""
+    return f"signer {signer!r} does not validate against the given trust anchor(s){detail}"
+
+
+def _judge(status: StandardCMSSignatureStatus, roots: Sequence[x509.Certificate], what: str,
+           whole_file: bool | None) -> tuple[Status, str]:
+    """Status and reason from a pyHanko status; ``whole_file`` is None for CMS (no coverage)."""
+    signer = _signer_fields(status)["signer"]
+    if not status.intact:
+        return Status.MODIFIED, f"{what} changed after signing: its digest differs from the signed one"
+    if not status.valid:
+        return Status.INVALID, f"the signature value of {what} does not verify with the signer's key"
+    if whole_file is False:
+        level = getattr(status, "modification_level", None)
+        detail = f"; pyHanko modification level {level.name}" if level is not None else ""
+        return Status.APPENDED, f"content was appended to {what} after signing (incremental update{detail})"
+    ts = status.timestamp_validity
+    if ts is not None and not (ts.intact and ts.valid):
+        return Status.INVALID, f"the signature timestamp of {what} does not verify"
+    if not status.trusted or (ts is not None and not ts.trusted):
+        if status.trusted:
+            return Status.UNTRUSTED, ("the timestamp authority does not validate against the given "
+                                      "trust anchor(s)")
+        return Status.UNTRUSTED, _untrusted_reason(status, roots, signer)
+    if not status.bottom_line:
+        return Status.INVALID, f"pyHanko rejects the signature of {what}: {status.summary()}"
+    return Status.OK, f"signed by {signer!r}: intact, valid, trusted" + (
+        ", covers the whole file" if whole_file else "")
+
+
+def _pades_level(reader: PdfFileReader, timestamped: bool) -> str:
+    if not timestamped:
+        return "B-B"
+    return "B-LT" if "/DSS" in reader.root else "B-T"
+
+
+def verify_pdf(path: Path, roots: Sequence[x509.Certificate]) -> FileVerdict:
+    """The verdict on the PAdES signature(s) of the PDF at ``path`` (see the module's status order)."""
+    try:
+        reader = PdfFileReader(io.BytesIO(path.read_bytes()), strict=False)
+        signatures = reader.embedded_regular_signatures
+    except (PdfError, ValueError, KeyError, OSError) as exc:
+        return FileVerdict(path, "pades", Status.INVALID, f"{path.name} cannot be read as a PDF: {exc}")
+    if not signatures:
+        return FileVerdict(path, "pades", Status.MISSING, f"{path.name} carries no PDF signature")
+    verdicts: list[FileVerdict] = []
+    for index, embedded in enumerate(signatures):
+        try:
+            status: PdfSignatureStatus = validate_pdf_signature(embedded, _context(roots))
+        except (SignatureValidationError, PdfError, ValueError, KeyError) as exc:
+            return FileVerdict(path, "pades", Status.INVALID,
+                               f"signature {embedded.field_name!r} of {path.name} cannot be validated: {exc}")
+        last = index == len(signatures) - 1
+        whole = status.coverage == SignatureCoverageLevel.ENTIRE_FILE if last else None
+        verdict_status, reason = _judge(status, roots, path.name, whole)
+        fields = _signer_fields(status)
+        verdicts.append(FileVerdict(path, "pades", verdict_status, reason, **fields,
+                                    level=_pades_level(reader, fields["timestamped"])))
+        if not verdicts[-1].ok:
+            break
+    return verdicts[-1]
+
+
+def verify_cms(path: Path, roots: Sequence[x509.Certificate]) -> FileVerdict:
+    """The verdict on ``path`` against its detached signature ``path.p7s``."""
+    sig_path = signature_path(path)
+    if not sig_path.is_file():
+        return FileVerdict(path, "cms", Status.MISSING,
+                           f"{sig_path.name} is absent: {path.name} is not signed")
+    try:
+        data = path.read_bytes()
+        info = asn1_cms.ContentInfo.load(sig_path.read_bytes())
+        if info["content_type"].native != "signed_data":
+            raise ValueError(f"content type is {info['content_type'].native}, not signed_data")
+        signed = info["content"]
+        if signed["encap_content_info"]["content"].native is not None:
+            raise ValueError("the signature is not detached (it encapsulates content)")
+        status = asyncio.run(async_validate_detached_cms(data, signed,
+                                                         signer_validation_context=_context(roots)))
+    except (SignatureValidationError, ValueError, KeyError, TypeError, OSError) as exc:
+        return FileVerdict(path, "cms", Status.INVALID,
+                           f"{sig_path.name} cannot be read as a CMS signature: {exc}")
+    verdict_status, reason = _judge(status, roots, path.name, None)
+    return FileVerdict(path, "cms", verdict_status, reason, **_signer_fields(status))
+
+
+def _verify_file(path: Path, roots: Sequence[x509.Certificate]) -> FileVerdict:
+    if path.suffix.lower() == ".pdf":
+        return verify_pdf(path, roots)
+    return verify_cms(path, roots)
+
+
+def verify_report(path: str | Path, trust: Iterable[str | Path | x509.Certificate] | None = None
+                  ) -> VerificationReport:
+    """Verify the signatures of a report folder or of one file.
+
+    A folder is checked for every file of :data:`REPORT_FILES`: ``report.pdf`` by its embedded PAdES
+    signature, ``report.html`` and ``results.json`` by their detached ``.p7s``; a file of the list that
+    is absent is ``missing signature``. A single file is checked by its kind: a ``.pdf`` by PAdES, a
+    ``.p7s`` as the signature of the file it names, any other file by its ``.p7s``.
+
+    Args:
+        path: a report folder (``auditkit run --out``) or one file of it.
+        trust: CA certificate files (PEM, may hold several, or DER) or certificates to trust; ``None``
+            or empty checks integrity only and reports intact signatures ``untrusted`` (see the module).
+
+    Returns:
+        The verdicts; :attr:`VerificationReport.bottom_line` is the overall answer.
+
+    Raises:
+        VerificationInputError: ``path`` does not exist, a folder holds none of the report files, or a
+            trust anchor cannot be read.
+    """
+    path = Path(path)
+    roots = _trust_roots(trust)
+    anchors = tuple(_fingerprint_der(c.public_bytes(Encoding.DER)) for c in roots)
+    if path.is_dir():
+        if not any((path / name).exists() for name in REPORT_FILES):
+            raise VerificationInputError(f"{path} holds none of {', '.join(REPORT_FILES)}: give the out "
+                                         "folder of `auditkit run` or one of its files", path=path)
+        verdicts = tuple(
+            _verify_file(path / name, roots) if (path / name).is_file()
+            else FileVerdict(path / name, "pades" if name.endswith(".pdf") else "cms", Status.MISSING,
+                             f"{name} is absent from the report folder")
+            for name in REPORT_FILES)
+        return VerificationReport(path, verdicts, anchors)
+    if not path.is_file():
+        raise VerificationInputError(f"{path} does not exist: give a report folder or one of its files",
+                                     path=path)
+    if path.name.endswith(SUFFIX):
+        content = path.with_name(path.name[: -len(SUFFIX)])
+        if not content.is_file():
+            raise VerificationInputError(f"{content} (the file {path.name} signs) does not exist",
+                                         path=content)
+        path = content
+    return VerificationReport(path, (_verify_file(path, roots),), anchors)
+

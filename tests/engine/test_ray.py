@@ -1,0 +1,153 @@
+"""The audit on a local Ray instance of 2 CPUs: the serial run's numbers, the same resume, no Ray otherwise.
+
+Both runs use one torch thread per process (the serial driver here, ``ray.cpus_per_task: 1`` in
+the tasks): CPU float sums depend on the thread count, and the Ray tasks pin theirs to it, which is
+what makes the numbers equal bit for bit (see :mod:`auditkit.engine.ray_executor`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from auditkit.cli import build_parser, main
+from auditkit.engine import AuditOptions, run_audit
+from auditkit.engine.executor import SerialExecutor, Task, make_executor
+from auditkit.policy import load_policy
+
+from .conftest import write_tiny_policy
+
+RAY_SECTION = """\
+ray:
+  num_cpus: 2
+  cpus_per_task: 1
+"""
+"""Tasks of one thread each, two at a time on the 2 CPUs of the local instance."""
+
+
+def numbers(results: Path) -> dict:
+    """Everything in results.json but the time stamps."""
+    data = json.loads(results.read_text())
+    for volatile in ("created", "run_seconds", "reused_from_earlier_run"):
+        data.pop(volatile)
+    return data
+
+
+def audit(policy: Path, out: Path, ray: bool = False) -> bool:
+    """Run the audit through the engine (the report is not this test's subject); its verdict."""
+    return run_audit(AuditOptions(load_policy(policy), out, device="cpu", progress=False, ray=ray)).passed
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def quiet_ray(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No usage statistics (no network here); Ray must not be running already."""
+    ray = pytest.importorskip("ray")
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    assert not ray.is_initialized()
+
+
+@pytest.mark.slow
+def test_ray_run_matches_serial_and_resumes_without_redoing_work(
+    tmp_path: Path, one_thread: None, quiet_ray: None
+) -> None:
+    import ray
+
+    policy = write_tiny_policy(tmp_path, sanity_levels=(0.3,))  # both sanity checks: retrainings too
+    policy.write_text(policy.read_text() + RAY_SECTION)
+    serial, on_ray = tmp_path / "serial", tmp_path / "ray"
+    passed = audit(policy, serial)
+
+    # The executor starts its own local instance (the policy's num_cpus) and shuts it down.
+    assert audit(policy, on_ray, ray=True) == passed
+    assert not ray.is_initialized()
+    assert numbers(on_ray / "results.json") == numbers(serial / "results.json")
+    data = json.loads((on_ray / "results.json").read_text())
+    assert data["reused_from_earlier_run"] == {"folds": [], "explainers": [], "sanity": []}
+    assert set(data["sanity_checks"]) == {"weight_randomisation", "label_shuffling"}
+    for name in ("fold_0.pt", "shuffle_0.3_2.pt", "explainer_gradcam.pt",
+                 "explainer_label_shuffling_0.3_random.pt"):
+        assert (serial / "work" / name).read_bytes() == (on_ray / "work" / name).read_bytes(), name
+
+    # A run killed part-way: the serial work files, less a clean fold, a retrained fold and one
+    # explanation pass. On a running instance (joined, left running), Ray redoes just those.
+    resumed = tmp_path / "resumed"
+    shutil.copytree(serial / "work", resumed / "work")
+    for name in ("fold_1.pt", "shuffle_0.3_2.pt", "explainer_gradcam.pt"):
+        (resumed / "work" / name).unlink()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        assert audit(policy, resumed, ray=True) == passed
+        assert ray.is_initialized()
+    finally:
+        ray.shutdown()
+    assert numbers(resumed / "results.json") == numbers(serial / "results.json")
+    reused = json.loads((resumed / "results.json").read_text())["reused_from_earlier_run"]
+    assert reused["folds"] == [0, 2]
+    assert reused["explainers"] == ["saliency", "random"]
+    assert "label_shuffling 0.3 fold 0" in reused["sanity"]
+    assert "label_shuffling 0.3 fold 2" not in reused["sanity"]
+    assert "weight_randomisation 0.3 gradcam" in reused["sanity"]
+
+
+def test_a_serial_audit_never_imports_ray(tmp_path: Path) -> None:
+    policy = write_tiny_policy(tmp_path, epochs=1, explainers=("saliency",))
+    script = textwrap.dedent(f"""
+        import sys
+        import auditkit.cli, auditkit.engine
+        from auditkit.policy import load_policy
+        assert "ray" not in sys.modules, "importing auditkit imported ray"
+        policy = load_policy({str(policy)!r})
+        auditkit.engine.run_audit(auditkit.engine.AuditOptions(policy, {str(tmp_path / "out")!r},
+                                                               device="cpu", progress=False))
+        assert "ray" not in sys.modules, "a serial audit imported ray"
+    """)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # quick on a loaded 2-core machine
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=600, env=env)
+
+
+def test_ray_section_errors_are_audit_errors(tmp_path: Path, quiet_ray: None, capsys) -> None:
+    policy = write_tiny_policy(tmp_path, epochs=1, explainers=("saliency",))
+    policy.write_text(policy.read_text() + "ray:\n  num_cpus: 1\n  cpus_per_task: 2\n")
+    assert main(["run", str(policy), "--out", str(tmp_path / "out"), "--quiet", "--ray"]) == 2
+    assert "a task needs 2 CPU(s) and 0 GPU(s) but the Ray cluster has 1 and 0" in capsys.readouterr().err
+    import ray
+
+    assert not ray.is_initialized()
+
+
+def test_run_has_a_ray_flag() -> None:
+    assert build_parser().parse_args(["run", "p.yaml", "--ray"]).ray is True
+    assert build_parser().parse_args(["run", "p.yaml"]).ray is False
+
+
+def test_serial_executor_runs_in_order_on_the_audit_device() -> None:
+    executor = make_executor(None, torch.device("cpu"))
+    assert isinstance(executor, SerialExecutor)
+    finished: list[str] = []
+    tasks = [Task(_echo, (i,), f"task {i}") for i in range(3)]
+    assert executor.run(tasks, done=lambda t: finished.append(t.name)) == [(0, "cpu"), (1, "cpu"), (2, "cpu")]
+    assert finished == ["task 0", "task 1", "task 2"]
+    data = {"a": 1}
+    assert executor.share(data) is data
+
+
+def _echo(value: int, *, device: torch.device) -> tuple[int, str]:
+    return value, device.type

@@ -1,0 +1,59 @@
+"""The "Properties of the explanations" table and its limits paragraph."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from auditkit.report import build_context, render_report
+from auditkit.report.properties import PROPERTY_ROWS
+
+
+def table(html: str) -> str:
+    return html.split("<h3>Properties of the explanations</h3>", 1)[1].split("</table>", 1)[0]
+
+
+def test_table_has_a_row_per_property_and_a_column_per_method(rendered) -> None:
+    body = table(rendered.html)
+    assert re.findall(r"<th>([^<]+)</th>", body) == ["Property", "Saliency", "Grad-CAM"]
+    assert re.findall(r"<tr><td><b>([a-z]+)</b>", body) == [
+        "generalisable", "consistent", "faithful", "robust", "invariant", "complete"]
+    results = json.loads((rendered.out / "results.json").read_text())
+    mege = results["explainers"]["saliency"]["mege"]
+    assert f"{mege['value']:.3f} [{mege['ci_low']:.3f}, {mege['ci_high']:.3f}]" in body
+    robust = results["explainers"]["gradcam"]["properties"]["robustness_distance"]
+    assert f"{robust['value']:.3f} [{robust['ci_low']:.3f}, {robust['ci_high']:.3f}]" in body
+    complete = body.split("<b>complete</b>", 1)[1]
+    assert complete.count(">n/a<") == 2  # neither method claims completeness
+    assert "required ≥ 0.1 (T1): met" in body  # the MeGe threshold on both methods
+    assert "no threshold" in body
+    assert "the random control" not in rendered.html.split("Properties of the explanations")[1].split(
+        "Sizes of the sets")[0]  # no random explainer in this audit: nothing to say
+    assert "Fokkema, de Heide and van Erven" in rendered.html
+    assert [r["property"] for r in rendered.context["properties"]["rows"]] == [r[0] for r in PROPERTY_ROWS]
+
+
+def test_cells_carry_the_verdict_of_property_thresholds(audit_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    out = Path(shutil.copytree(audit_dir, tmp_path / "out"))
+    results = json.loads((out / "results.json").read_text())
+    measured = results["explainers"]["gradcam"]["properties"]["invariance_distance"]["value"]
+    results["thresholds"].append({
+        "threshold": "P1", "metric": "invariance_distance", "op": "<=", "value": 0.0, "on": "point",
+        "explainer": "gradcam", "measured": measured, "passed": False, "reason": "not met",
+        "inadmissible": []})
+    results["property_checks"] = {"random_scores_worst": {
+        "robustness": {"metric": "robustness_distance", "held": False, "random": 0.5,
+                       "not_beating_random": ["saliency"]},
+        "invariance": {"metric": "invariance_distance", "held": True, "random": 0.9,
+                       "not_beating_random": []}}}
+    (out / "results.json").write_text(json.dumps(results))
+    context = build_context(out)
+    invariant = next(r for r in context["properties"]["rows"] if r["property"] == "invariant")
+    assert [c["status"] for c in invariant["cells"]] == ["", "not met"]
+    assert "robustness: NOT held, Saliency did not beat the random control" in context["properties"][
+        "random_check"]
+    html = render_report(out, formats=("html",))[0].read_text(encoding="utf-8")
+    assert "required ≤ 0 (P1): not met" in table(html)

@@ -1,0 +1,105 @@
+"""The optional sections: sanity curves and trend table, inadmissible scores, "Since the last audit"."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+from auditkit.report import render_report
+
+
+def section(html: str, start: str, end: str = "</section>") -> str:
+    return html.split(start, 1)[1].split(end, 1)[0]
+
+
+def images(html: str) -> list[bytes]:
+    return [base64.b64decode(u) for u in re.findall(r'<img [^>]*src="data:image/png;base64,([^"]+)"', html)]
+
+
+def test_without_sanity_checks_or_history_no_such_section(rendered) -> None:
+    assert "Sanity checks" not in rendered.html
+    assert '<span class="badge-inadmissible">' not in rendered.html
+    assert '<div class="inadmissible-notice">' not in rendered.html
+    assert "Since the last audit" not in rendered.html
+    assert rendered.context["sanity_checks"] == [] and rendered.context["since_last"] is None
+
+
+def test_sanity_check_has_curves_table_and_plain_words(full) -> None:
+    html = full.html
+    sanity = section(html, "<h3>Sanity checks</h3>", "<h3>Limits of the method</h3>")
+    assert '<h4>Label shuffling <span class="unmet">(failed)</span></h4>' in sanity
+    assert "A share of the training images is given a wrong label" in sanity
+    assert ("MeGe and ReCo fell significantly (one-sided p &lt; 0.05) for Saliency, as they should. "
+            "They did not fall for Grad-CAM (ReCo): its scores are inadmissible.") in sanity
+    (curves,) = images(sanity)
+    assert curves.startswith(b"\x89PNG\r\n\x1a\n")
+    table = section(sanity, '<table class="trends">', "</table>")
+    assert re.findall(r"<th>([^<]+)</th>", table) == ["Method", "MeGe", "ReCo", "ReCo_AUC", "μF", "Verdict"]
+    assert table.count("<tr>") == 1 + 2  # header, saliency, gradcam
+    assert '<td class="met"><span class="value">−0.170 [−0.220, −0.120]</span><br><span class="small">' \
+           "p = 0.030: fell</span></td>" in table
+    assert '<td class="unmet"><span class="value">0.010 [−0.040, 0.060]</span><br><span class="small">' \
+           "p = 0.600: did not fall</span></td>" in table
+    assert "p = 0.400: reported" in table  # μF: no pass condition
+    assert re.search(r'verdict-cell unmet">failed<br><span class="badge-inadmissible">inadmissible', table)
+    assert re.search(r'verdict-cell met">passed</td>', table)
+
+
+def test_inadmissible_scores_are_marked_and_said_in_plain_words(full) -> None:
+    html = full.html
+    summary = section(html, '<section id="summary">')
+    assert "The scores of Grad-CAM are inadmissible." in summary
+    assert "no requirement is met on these scores, whatever their values" in summary
+    assert "Grad-CAM: label shuffling failed" in summary
+    assert "2 of 2 threshold checks" not in summary  # the verdict sentence counts the sanity check
+    assert "1 of 1 sanity checks of the explanation methods failed" in summary
+    # R1 rests on T1 (MeGe of both methods), voided for Grad-CAM whatever its value
+    assert re.search(r'<li class="unmet">\s*<span class="badge">not met</span>\s*<strong>R1</strong>',
+                     summary)
+    assert "— inadmissible: the method failed its sanity checks" in summary
+    scores = section(html, '<table class="scores">', "</table>")
+    assert re.search(r'<tr class="inadmissible"><td><b>Grad-CAM</b> <span class="badge-inadmissible"', scores)
+    assert '<tr><td><b>Saliency</b><br>' in scores
+    thresholds = section(html, "<h3>Threshold checks</h3>", "</table>")
+    assert thresholds.count('<span class="badge-inadmissible">inadmissible</span>') == 2  # T1, T2 on Grad-CAM
+    assert 'title="inadmissible: sanity check label_shuffling failed"' in thresholds
+
+
+def test_since_the_last_audit(full) -> None:
+    html = full.html
+    assert "<b>Since the last audit</b> (#2, 1 February 2026, 10:00 UTC, PASS): 2 of " in html
+    since = section(html, '<section id="since-last" class="new-page">')
+    assert "This audit is compared with audit #2 of the same policy" in since
+    assert "The policy file is the same (same SHA-256)." in since
+    results = json.loads((full.out / "results.json").read_text())
+    mege = results["explainers"]["saliency"]["mege"]
+    row = re.search(r"<tr><td>Saliency: MeGe</td>(.*?)</tr>", since, re.S)
+    assert row is not None
+    assert f"{mege['value'] + 0.2:.3f}" in row.group(1) and f"{mege['value']:.3f}" in row.group(1)
+    assert "<td>−0.200</td>" in row.group(1) and "yes: dropped" in row.group(1)
+    assert re.search(r"<tr><td>held-out accuracy</td>.*?<td>\+0\.000</td>\s*<td[^>]*>no</td>", since, re.S)
+    (trend,) = images(since)
+    assert trend.startswith(b"\x89PNG\r\n\x1a\n")
+    assert "all 3 finished audits of this policy" in since
+
+
+def test_full_context_holds_only_text_and_flags(full) -> None:
+    def leaves(value, path="context"):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                yield from leaves(item, f"{path}.{key}")
+        elif isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                yield from leaves(item, f"{path}[{i}]")
+        else:
+            yield path, value
+
+    for path, value in leaves(full.context):
+        assert value is None or isinstance(value, (str, bool)), f"{path} is {type(value).__name__}"
+
+
+def test_history_without_earlier_audit_renders_no_section(out_copy: Path) -> None:
+    (html,) = render_report(out_copy, formats=("html",), history=None)
+    assert "since-last" not in html.read_text(encoding="utf-8")
