@@ -248,6 +248,10 @@ def _trend(std: dict[str, Any], check: str, method: str, metric: str) -> dict[st
     return std["sanity_checks"][check]["explainers"][method]["trend"][metric]
 
 
+def _p(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def judge_claims(std: dict[str, Any], lip: dict[str, Any]) -> list[dict[str, Any]]:
     """Each qualitative claim of the paper, whether it held here, and the evidence."""
     methods = [m for m in METHODS if m in std["explainers"]]
@@ -268,7 +272,7 @@ def judge_claims(std: dict[str, Any], lip: dict[str, Any]) -> list[dict[str, Any
         for metric, label in (("mege", "MeGe"), ("reco", "ReCo")):
             falls = [m for m in methods if (t := _trend(std, check, m, metric))["p_value"] is not None
                      and t["slope"] is not None and t["p_value"] < ALPHA]
-            rest = [f"{SHORT[m]} p={_trend(std, check, m, metric)['p_value']}" for m in methods
+            rest = [f"{SHORT[m]} p={_p(_trend(std, check, m, metric)['p_value'])}" for m in methods
                     if m not in falls]
             add(f"{label} falls as the predictor is degraded by {fig}", "Fig. 3, section 4.2",
                 len(falls), len(methods),

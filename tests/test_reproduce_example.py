@@ -69,7 +69,7 @@ def test_claims_follow_the_statistics() -> None:
     claims = {c["claim"]: c for c in reproduce.judge_claims(std, lip)}
     mege_weights = claims["MeGe falls as the predictor is degraded by weight randomisation"]
     assert (mege_weights["held"], mege_weights["verdict"]) == (6, "partly")
-    assert "SA p=0.2" in mege_weights["evidence"]
+    assert "SA p=0.200" in mege_weights["evidence"]
     assert claims["ReCo falls as the predictor is degraded by label shuffling"]["verdict"] == "held"
     assert claims["muF does not react to weight randomisation"]["verdict"] == "held"
     lip_mege = claims["1-Lipschitz CNNs give higher MeGe than standard CNNs of comparable accuracy"]
