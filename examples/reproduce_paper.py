@@ -201,7 +201,7 @@ def table_sanity(std: dict[str, Any]) -> str:
                 rows.append([SHORT[method], label, values, slope, p, verdict])
         accuracy = " ".join(f"{lv['accuracy']['value']:.3f}"
                             for lv in next(iter(entry["explainers"].values()))["levels"])
-        parts.append(f"Sanity check {check.replace('_', ' ')} (levels 0, {levels}; accuracy {accuracy}):"
+        parts.append(f"Sanity check {check.replace('_', ' ')} (levels {levels}; accuracy {accuracy}):"
                      f" {'PASS' if entry['passed'] else 'FAIL'}\n\n"
                      + table(["method", "metric", "score at each level", "slope [95% CI]", "p", "trend"],
                              rows))
