@@ -85,6 +85,32 @@ def test_pdf_text_has_the_verdict_and_the_requirements_table(full) -> None:
         assert heading in text
 
 
+MARGIN_PT = 14 / 25.4 * 72
+"""The report's left and right page margin (14 mm, templates/report.css), in PDF points."""
+
+
+def words_outside_the_text_width(pdf: Path) -> list[str]:
+    """``page N: word (xMin-xMax)`` for every word of ``pdf`` that pdftotext places outside the
+    text width. A table too wide for the page is clipped by WeasyPrint at the page edge, which
+    leaves the margins of the raster white; its words still sit beyond the margin here."""
+    pdftotext = need("pdftotext", "poppler-utils")
+    xhtml = subprocess.run([pdftotext, "-bbox", str(pdf), "-"], capture_output=True, text=True,
+                           check=True, timeout=60).stdout
+    outside = []
+    for number, page in enumerate(re.findall(r"<page (.*?)</page>", xhtml, flags=re.S), start=1):
+        width = float(re.search(r'width="([0-9.]+)"', page).group(1))
+        for x_min, x_max, word in re.findall(r'<word xMin="([0-9.]+)" yMin="[0-9.]+" '
+                                             r'xMax="([0-9.]+)" yMax="[0-9.]+">([^<]*)</word>', page):
+            if float(x_min) < MARGIN_PT - 1 or float(x_max) > width - MARGIN_PT + 1:
+                outside.append(f"page {number}: {word} ({float(x_min):.0f}-{float(x_max):.0f})")
+    return outside
+
+
+def test_no_pdf_text_runs_past_the_margins(full) -> None:
+    outside = words_outside_the_text_width(full.out / "report.pdf")
+    assert outside == [], f"{len(outside)} words outside the text width, e.g. {outside[:5]}"
+
+
 def chromium(*args: str, profile: Path) -> str:
     program = need("chromium", "chromium")
     done = subprocess.run([program, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
