@@ -27,7 +27,7 @@ from auditkit.engine.crosstrain import FoldModel, cross_train, fresh_model, pred
 from auditkit.engine.distances import DistanceRecord, collect_distances, pair_categories
 from auditkit.engine.executor import Executor, Task, make_executor, torch_settings
 from auditkit.engine.faithfulness import fidelity_values, sample_images
-from auditkit.engine.keys import digest
+from auditkit.engine.keys import digest, load_work
 from auditkit.engine.properties import PropertyValues, property_values
 from auditkit.engine.sanity import LevelScores, SanityCheck, run_sanity_checks
 from auditkit.engine.scoring import (
@@ -224,15 +224,11 @@ def _explain_one(
         tag: prefix of the work file name (``explainer_[<tag>_]<name>.pt``); ``""`` for the clean audit.
     """
     name = f"{tag}_{spec.name}" if tag else spec.name
-    path = workdir / f"explainer_{name}.pt"
+    path = _explainer_path(workdir, spec, tag)
     key = _explainer_key(spec, model_ids, policy)
-    if path.exists():
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception:  # unreadable: not finished work
-            state = None
-        if isinstance(state, dict) and state.get("key") == key:
-            return DistanceRecord.from_state(state["record"]), state["mu"], True
+    state = load_work(path)
+    if state is not None and state.get("key") == key:
+        return DistanceRecord.from_state(state["record"]), state["mu"], True
     m = policy.metrics
     seed = policy.cross_validation.seed
     explainers = _make_explainers(spec, folds, policy)
@@ -299,14 +295,9 @@ def _properties_one(
     with its own key, so that changing only the properties' settings leaves the distances reused.
     Returns the values, whether they were reused, and the seconds spent computing them.
     """
-    path = workdir / f"explainer_{spec.name}.pt"
+    path = _explainer_path(workdir, spec, "")
     key = _properties_key(spec, model_ids, policy)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # unreadable: _explain_one rewrites it on the next run
-        state = None
-    if not isinstance(state, dict):
-        state = None
+    state = load_work(path)  # None when unreadable: _explain_one rewrites it on the next run
     saved = state.get("properties") if state is not None else None
     if isinstance(saved, dict) and saved.get("key") == key:
         return PropertyValues.from_state(saved["values"]), True, 0.0
@@ -323,14 +314,13 @@ def _properties_one(
 def _explain_finished(spec: ExplainerSpec, model_ids: list[str], policy: Policy, workdir: Path,
                       tag: str) -> bool:
     """Whether :func:`_explain_one` would load this pass from its work file."""
-    path = workdir / f"explainer_{f'{tag}_{spec.name}' if tag else spec.name}.pt"
-    if not path.exists():
-        return False
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # unreadable: not finished work
-        return False
-    return isinstance(state, dict) and state.get("key") == _explainer_key(spec, model_ids, policy)
+    state = load_work(_explainer_path(workdir, spec, tag))
+    return state is not None and state.get("key") == _explainer_key(spec, model_ids, policy)
+
+
+def _explainer_path(workdir: Path, spec: ExplainerSpec, tag: str) -> Path:
+    """Work file of one explanation pass: ``explainer_[<tag>_]<name>.pt``."""
+    return workdir / f"explainer_{f'{tag}_{spec.name}' if tag else spec.name}.pt"
 
 
 def explain_pass(

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from auditkit.data import ImageDataset
-from auditkit.engine.keys import digest
+from auditkit.engine.keys import digest, load_work
 from auditkit.models import (
     TrainingConfig,
     accuracy,
@@ -205,13 +205,8 @@ def cross_train(
 
 def _finished(path: Path, key: str) -> bool:
     """Whether ``path`` holds a readable checkpoint made under ``key``."""
-    if not path.exists():
-        return False
-    try:
-        probe = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # unreadable: not finished work
-        return False
-    return isinstance(probe, dict) and probe.get("meta", {}).get("key") == key
+    probe = load_work(path)
+    return probe is not None and probe.get("meta", {}).get("key") == key
 
 
 def _try_load(path: Path, model: nn.Module, key: str) -> dict | None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
+
+import torch
 
 
 def digest(obj: Any) -> str:
@@ -15,3 +18,15 @@ def digest(obj: Any) -> str:
     """
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def load_work(path: Path) -> dict[str, Any] | None:
+    """The dict a work file holds, or None when it is missing, unreadable or not a dict: such a file
+    is unfinished work, redone (and rewritten atomically) by the caller."""
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # unreadable: not finished work
+        return None
+    return state if isinstance(state, dict) else None

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from auditkit._format import interval_text
 from auditkit.engine.distances import S_EQ, S_NEQ, DistanceRecord
 from auditkit.engine.properties import PropertyValues
 from auditkit.errors import MetricInputError
@@ -51,11 +52,7 @@ class Score:
         >>> Score(0.5, 0.25, 0.75).text(2), Score(0.5).text(1), Score(None).text()
         ('0.50 [0.25, 0.75]', '0.5', 'undefined')
         """
-        if self.value is None:
-            return "undefined"
-        if self.low is None or self.high is None:
-            return f"{self.value:.{digits}f}"
-        return f"{self.value:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
+        return interval_text(self.value, self.low, self.high, digits)
 
 
 def _score(point: Any, resampled: torch.Tensor | None, confidence: float) -> Score:

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from auditkit._format import interval_text
+
 METRICS = ("mege", "reco", "reco_auc", "mu_fidelity")
 """Per-explainer scores compared, in display order."""
 
@@ -47,11 +49,7 @@ class Estimate:
         >>> Estimate(0.5, 0.25, 0.75).text(2), Estimate(0.5).text(1), Estimate(None).text()
         ('0.50 [0.25, 0.75]', '0.5', 'undefined')
         """
-        if self.value is None:
-            return "undefined"
-        if self.low is None or self.high is None:
-            return f"{self.value:.{digits}f}"
-        return f"{self.value:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
+        return interval_text(self.value, self.low, self.high, digits)
 
     def to_dict(self) -> dict[str, float | None]:
         return {"value": self.value, "ci_low": self.low, "ci_high": self.high}
