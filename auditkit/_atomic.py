@@ -13,8 +13,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import torch
-
 
 @contextlib.contextmanager
 def _replacing(path: Path, mode: str) -> Iterator[IO[Any]]:
@@ -50,5 +48,8 @@ def write_with(path: str | Path, writer: Callable[[IO[bytes]], None]) -> None:
 
 
 def torch_save(obj: Any, path: str | Path) -> None:
-    """``torch.save(obj)`` to ``path`` atomically."""
+    """``torch.save(obj)`` to ``path`` atomically (torch imported here: the CLI, the history and the
+    signing code use this module and must not load torch before the run lock is held)."""
+    import torch
+
     write_with(path, lambda handle: torch.save(obj, handle))

@@ -68,3 +68,11 @@ def test_console_script_runs_as_module() -> None:
     done = subprocess.run([sys.executable, "-m", "auditkit", "--version"], capture_output=True,
                           text=True, check=False)
     assert done.returncode == 0 and done.stdout.startswith("auditkit ")
+
+
+def test_the_cli_and_the_history_load_without_torch() -> None:
+    """The run lock is taken before the engine loads: a second cron run must exit at once, so the
+    CLI, the history and the signing code may not import torch at module level."""
+    code = ("import sys, auditkit.cli, auditkit.history, auditkit.signing.commands; "
+            "sys.exit('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], check=False, timeout=120).returncode == 0
