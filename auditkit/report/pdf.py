@@ -73,6 +73,17 @@ def _utc(iso: str) -> datetime:
     return moment
 
 
+def _list_attachments_once(document: weasyprint.Document, pdf: Any) -> None:
+    """Drop the repeats from the catalog's ``/AF`` array, keeping the first order.
+
+    WeasyPrint's PDF/A-3 step adds every file specification twice to ``/AF`` (once from the
+    ``/EmbeddedFiles`` name tree, once from a scan of the ``/Filespec`` objects); ISO 19005-3
+    asks for each embedded file to be associated once.
+    """
+    if "AF" in pdf.catalog:
+        pdf.catalog["AF"][:] = dict.fromkeys(pdf.catalog["AF"])
+
+
 class PdfWriter(ReportWriter):
     """``report.pdf``: the HTML report laid out on A4 pages as PDF/A-3b (same bytes for the same input).
 
@@ -103,7 +114,8 @@ class PdfWriter(ReportWriter):
             for a in self.attachments
         ]
         with _source_date_epoch(context["created_iso"]):
-            pdf = document.write_pdf(pdf_variant=PDF_VARIANT, attachments=attachments)
+            pdf = document.write_pdf(pdf_variant=PDF_VARIANT, attachments=attachments,
+                                     finisher=_list_attachments_once)
         if not isinstance(pdf, bytes):  # write_pdf returns the bytes when given no target
             raise TypeError(f"WeasyPrint returned {type(pdf).__name__}, not the PDF's bytes")
         return pdf
