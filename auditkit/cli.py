@@ -1,7 +1,8 @@
 """The ``auditkit`` command line.
 
 Exit codes (one place, :func:`main`): 0 the audit ran and every threshold is met; 1 the audit ran
-and a threshold (or the fold-accuracy spread) is not met, or with ``--fail-on-regression`` a score
+and a threshold, the fold-accuracy spread or a sanity check is not met (the report is still written,
+signed and recorded), or with ``--fail-on-regression`` a score
 dropped significantly since the previous audit of the policy; 2 the audit could not run: bad
 policy, missing data, another run holding the history database, any error (``history --check``:
 a problem found). 130 after Ctrl-C (rerun the same command to resume).
@@ -36,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="auditkit",
         description="Certify the quality of an image classifier's explanations "
         "(MeGe, ReCo, muF; Fel et al., WACV 2022).",
-        epilog="Exit codes: 0 all thresholds met, 1 a threshold not met, 2 error.",
+        epilog="Exit codes of run: 0 every threshold and sanity check met; 1 one not met, or a "
+        "significant drop with --fail-on-regression (the report is still written); 2 error; 130 "
+        "interrupted (rerun to resume). verify: 0 every signature ok, 1 not, 2 error.",
     )
     parser.add_argument("--version", action="version", version=f"auditkit {auditkit.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
