@@ -357,31 +357,24 @@ def explain_pass(
 
 
 def _explain_tasks(
-    executor: Executor | None, models: list[FoldModel], model_ids: list[str], dataset: ImageDataset,
+    executor: Executor, models: list[FoldModel], model_ids: list[str], dataset: ImageDataset,
     fold_of: torch.Tensor, categories: torch.Tensor, policy: Policy, workdir: Path, tag: str,
-    log: Callable[[str], None],
-) -> set[str]:
-    """Run the unfinished explanation passes of one level as ``executor`` tasks, all at once.
+) -> list[Task]:
+    """The unfinished explanation passes of one level, as ``executor`` tasks (:func:`explain_pass`).
 
-    Returns the names of the explainers whose pass ran (their work files are then written, and
-    :func:`_explain_one` loads them); nothing runs without an executor.
+    Once they ran, :func:`_explain_one` loads their work files.
     """
-    if executor is None:
-        return set()
     todo = [s for s in policy.explainers if not _explain_finished(s, model_ids, policy, workdir, tag)]
     if not todo:
-        return set()
+        return []
     states = executor.share([{k: v.detach().cpu() for k, v in f.model.state_dict().items()}
                              for f in models])
     meta = [(f.index, f.accuracy, f.n_test, f.checkpoint_sha256) for f in models]
     prefix = f"{tag} " if tag else ""
-    executor.run(
-        [Task(explain_pass, (spec, policy, executor.share(dataset), states, meta, model_ids, fold_of,
-                             categories, workdir, tag), f"explain {prefix}{spec.name}")
-         for spec in todo],
-        done=lambda task: log(f"{task.name}: done"),
-    )
-    return {spec.name for spec in todo}
+    return [Task(explain_pass, (spec, policy, executor.share(dataset), states, meta, model_ids, fold_of,
+                                categories, workdir, tag),
+                 f"explain {prefix}{spec.name}", output=_explainer_path(workdir, spec, tag))
+            for spec in todo]
 
 
 def run_audit(options: AuditOptions, log: Callable[[str], None] = lambda _: None) -> AuditResult:
@@ -424,6 +417,9 @@ def _audit(options: AuditOptions, log: Callable[[str], None], start: float, devi
         fold_of[idx] = i
 
     bars: list[tqdm] = []
+
+    def task_done(task: Task) -> None:
+        log(f"{task.name}: done")
 
     def on_fold(label: str) -> Callable[[int, int], Callable[[int], None]]:
         def start_fold(i: int, n_train: int) -> Callable[[int], None]:
@@ -477,13 +473,16 @@ def _audit(options: AuditOptions, log: Callable[[str], None], start: float, devi
         scores: dict[str, ExplainerScores] = {}
         reused: list[str] = []
         prefix = f"{tag} " if tag else ""
-        ran = _explain_tasks(executor, models, model_ids, dataset, fold_of, categories, policy,
-                             workdir, tag, log)
+        produced: set[Path] = set()  # work files written by tasks of this run: not reused
+        if executor is not None:
+            executor.run(_explain_tasks(executor, models, model_ids, dataset, fold_of, categories,
+                                        policy, workdir, tag), done=task_done)
+            produced = executor.produced
         for spec in policy.explainers:
             record, mu, was_reused = _explain_one(spec, models, model_ids, dataset, fold_of,
                                                   categories, policy, device, workdir,
                                                   options.progress, tag)
-            if was_reused and spec.name not in ran:
+            if was_reused and _explainer_path(workdir, spec, tag) not in produced:
                 reused.append(spec.name)
             s = scores[spec.name] = explainer_scores(
                 spec.name, record, mu, sample, reco_form=policy.metrics.reco_form,
@@ -498,11 +497,20 @@ def _audit(options: AuditOptions, log: Callable[[str], None], start: float, devi
         correct = preds.gather(1, fold_of[:, None])[:, 0] == dataset.labels
         return accuracy_score(correct, weights, boot.confidence), scores, reused
 
+    def explain_tasks(models: list[FoldModel], model_ids: list[str], tag: str) -> list[Task]:
+        """What :func:`score_models` would submit for ``models`` (on an executor only)."""
+        if executor is None:
+            return []
+        categories = pair_categories(predictions(models, dataset, device), dataset.labels, fold_of)
+        return _explain_tasks(executor, models, model_ids, dataset, fold_of, categories, policy,
+                              workdir, tag)
+
     accuracy, scores, reused_explainers = score_models(
         folds, [f.checkpoint_sha256 for f in folds], "")
     sanity = run_sanity_checks(
         policy, dataset, folds, folds_idx, LevelScores(0.0, accuracy, scores), workdir, device,
         score_models, on_fold=on_fold("label-shuffled "), log=log, executor=executor,
+        explain_tasks=explain_tasks,
     )
     spread = max(accs) - min(accs)
     checks = check_thresholds(policy, scores, accuracy, spread, inadmissible_explainers(sanity))

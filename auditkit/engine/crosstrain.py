@@ -16,12 +16,13 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 
 from auditkit.data import ImageDataset
+from auditkit.engine.executor import Executor, Task
 from auditkit.engine.keys import digest, load_work
 from auditkit.models import (
     TrainingConfig,
@@ -33,9 +34,6 @@ from auditkit.models import (
     train_model,
 )
 from auditkit.policy import Policy
-
-if TYPE_CHECKING:
-    from auditkit.engine.executor import Executor
 
 
 @dataclass(frozen=True)
@@ -145,6 +143,39 @@ def train_fold(
     return meta
 
 
+def _fold_work(policy: Policy, dataset: ImageDataset, n_folds: int, workdir: Path,
+               labels: torch.Tensor, tag: str) -> tuple[list[str], list[Path]]:
+    """The key and the checkpoint path of each fold's training on ``labels``."""
+    labels_digest = hashlib.sha256(labels.numpy().tobytes()).hexdigest()
+    keys = [fold_key(policy, dataset, i, labels_digest) for i in range(n_folds)]
+    return keys, [workdir / f"{tag}_{i}.pt" for i in range(n_folds)]
+
+
+def training_tasks(
+    policy: Policy,
+    dataset: ImageDataset,
+    folds: list[torch.Tensor],
+    workdir: Path,
+    executor: Executor,
+    *,
+    labels: torch.Tensor | None = None,
+    tag: str = "fold",
+) -> list[Task]:
+    """The trainings :func:`cross_train` would do, as tasks: the folds without a finished checkpoint.
+
+    A caller may run them (with those of other levels) before :func:`cross_train`, which then only
+    loads the checkpoints. Arguments as :func:`cross_train`'s.
+    """
+    labels = dataset.labels if labels is None else labels
+    keys, paths = _fold_work(policy, dataset, len(folds), workdir, labels, tag)
+    todo = [i for i in range(len(folds)) if not _finished(paths[i], keys[i])]
+    if not todo:
+        return []
+    shared, shared_labels = executor.share(dataset), executor.share(labels)
+    return [Task(train_fold, (policy, shared, shared_labels, folds[i], i, keys[i], paths[i]),
+                 f"train {tag} {i}", output=paths[i]) for i in todo]
+
+
 def cross_train(
     policy: Policy,
     dataset: ImageDataset,
@@ -166,32 +197,23 @@ def cross_train(
         on_fold: called with ``(fold, n_train)`` before training a fold inline; may return a
             per-batch progress callback.
         executor: when given, the folds without a finished checkpoint are trained as its tasks, all
-            submitted at once (:func:`train_fold`); ``None`` trains them here, one after the other.
+            submitted at once (:func:`training_tasks`); ``None`` trains them here, one after the
+            other. A checkpoint its tasks wrote in this run (:attr:`Executor.produced`) is not
+            reported as reused.
         log: receives a line per fold an executor finished.
     """
     labels = dataset.labels if labels is None else labels
-    labels_digest = hashlib.sha256(labels.numpy().tobytes()).hexdigest()
-    keys = [fold_key(policy, dataset, i, labels_digest) for i in range(len(folds))]
-    paths = [workdir / f"{tag}_{i}.pt" for i in range(len(folds))]
-    trained: set[int] = set()
+    keys, paths = _fold_work(policy, dataset, len(folds), workdir, labels, tag)
+    produced: set[Path] = set()
     if executor is not None:
-        from auditkit.engine.executor import Task
-
-        todo = [i for i in range(len(folds)) if not _finished(paths[i], keys[i])]
-        if todo:
-            shared = executor.share(dataset)
-            shared_labels = executor.share(labels)
-            executor.run(
-                [Task(train_fold, (policy, shared, shared_labels, folds[i], i, keys[i], paths[i]),
-                      f"train {tag} {i}") for i in todo],
-                done=lambda task: log(f"{task.name}: done"),
-            )
-            trained.update(todo)
+        executor.run(training_tasks(policy, dataset, folds, workdir, executor, labels=labels, tag=tag),
+                     done=lambda task: log(f"{task.name}: done"))
+        produced = executor.produced
     out: list[FoldModel] = []
     for i, held_out in enumerate(folds):
         model = fresh_model(policy, dataset)
         meta = _try_load(paths[i], model, keys[i])
-        reused = meta is not None and i not in trained
+        reused = meta is not None and paths[i] not in produced
         if meta is None:
             progress = on_fold(i, len(dataset) - int(held_out.numel())) if on_fold else None
             meta = train_fold(policy, dataset, labels, held_out, i, keys[i], paths[i], device=device,

@@ -32,6 +32,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -51,30 +52,50 @@ class Task:
             ``fn(*args, device=...)`` with the device the task runs on.
         args: its positional arguments; picklable, or handles from :meth:`Executor.share`.
         name: what the task does, for log lines (``"train fold 2"``).
+        output: the work file the task writes, recorded in :attr:`Executor.produced` when it
+            finishes (so the driver can tell work done in this run from work reused from an earlier one).
     """
 
     fn: Callable[..., Any]
     args: tuple[Any, ...] = field(default=())
     name: str = ""
+    output: Path | None = None
 
 
 class Executor(ABC):
-    """Runs lists of independent :class:`Task` and returns their results in order."""
+    """Runs lists of independent :class:`Task` and returns their results in order.
 
-    device: torch.device
-    """The audit's device (the driver's)."""
+    Args:
+        device: the audit's device (the driver's).
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.produced: set[Path] = set()
+        """The :attr:`Task.output` of every task that finished in this executor's lifetime."""
 
     def share(self, obj: Any) -> Any:
         """A handle to pass ``obj`` to many tasks (the object itself when nothing is shipped)."""
         return obj
 
-    @abstractmethod
     def run(self, tasks: Sequence[Task], done: Callable[[Task], None] | None = None) -> list[Any]:
         """Run ``tasks`` (in any order, possibly at once) and return their results in task order.
 
         ``done`` is called with each task as it finishes. An exception of a task is raised here as the
         task raised it, after the other tasks were cancelled or finished.
         """
+
+        def finished(task: Task) -> None:
+            if task.output is not None:
+                self.produced.add(task.output)
+            if done is not None:
+                done(task)
+
+        return self._run(tasks, finished)
+
+    @abstractmethod
+    def _run(self, tasks: Sequence[Task], done: Callable[[Task], None]) -> list[Any]:
+        """:meth:`run` without the bookkeeping: call ``done(task)`` as each task finishes."""
 
     def close(self) -> None:  # noqa: B027 (nothing to release by default)
         """Release what the executor holds (a Ray instance it started)."""
@@ -83,15 +104,11 @@ class Executor(ABC):
 class SerialExecutor(Executor):
     """Runs the tasks one after the other in this process, on the audit's device."""
 
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-
-    def run(self, tasks: Sequence[Task], done: Callable[[Task], None] | None = None) -> list[Any]:
+    def _run(self, tasks: Sequence[Task], done: Callable[[Task], None]) -> list[Any]:
         out = []
         for task in tasks:
             out.append(task.fn(*task.args, device=self.device))
-            if done is not None:
-                done(task)
+            done(task)
         return out
 
 

@@ -82,9 +82,9 @@ class RayExecutor(Executor):
         except ImportError as exc:
             raise AuditError("running on Ray needs the ray package: pip install 'auditkit[ray]' "
                              f"(or run without --ray and ray.enabled) ({exc})") from exc
+        super().__init__(device)
         self._ray = ray
         self._shared: dict[int, Any] = {}
-        self.device = device
         self.deterministic = deterministic
         self.threads = spec.cpus_per_task or torch.get_num_threads()
         on_cuda = device.type == "cuda"
@@ -125,7 +125,7 @@ class RayExecutor(Executor):
             self._shared[id(obj)] = ref
         return ref
 
-    def run(self, tasks: Sequence[Task], done: Callable[[Task], None] | None = None) -> list[Any]:
+    def _run(self, tasks: Sequence[Task], done: Callable[[Task], None]) -> list[Any]:
         ray = self._ray
         device_type = self.device.type
         refs = [
@@ -139,8 +139,7 @@ class RayExecutor(Executor):
             while pending:
                 ready, pending = ray.wait(pending, num_returns=1)
                 ray.get(ready)  # raises a failed task's error now, not after the others
-                if done is not None:
-                    done(of[ready[0]])
+                done(of[ready[0]])
         except BaseException as exc:
             for ref in pending:
                 ray.cancel(ref, force=True)

@@ -17,7 +17,9 @@ clean ones (:func:`auditkit.engine.audit.run_audit` passes its ``score_models``)
 accuracy are formed with the TRUE labels of the held-out folds, and the bootstrap resamples are the
 clean audit's, so the scores of all levels are paired. A randomised fold model keeps the digest of
 the clean checkpoint it was copied from; its explanation pass is stored under a key that adds the
-share, std and draw seed, so a rerun reuses it.
+share, std and draw seed, so a rerun reuses it. On an executor (Ray), the retrainings and the
+explanation passes of all levels of both checks are submitted in two waves
+(:func:`_all_levels_at_once`) before the levels are scored one by one from the work files.
 
 Verdict: for each explainer and each of MeGe, ReCo, ReCo_AUC and muF, :func:`~auditkit.metrics.trend.
 trend_test` fits the least-squares slope of the score over the levels (0, p_1, ..., p_L) on every
@@ -35,23 +37,21 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from auditkit.data import ImageDataset
-from auditkit.engine.crosstrain import FoldModel, cross_train
+from auditkit.engine.crosstrain import FoldModel, cross_train, training_tasks
 from auditkit.engine.degrade import draw_seed, noisy_labels, randomise_weights
+from auditkit.engine.executor import Executor, Task
 from auditkit.engine.keys import digest
 from auditkit.engine.scoring import SCORE_METRICS, ExplainerScores, Score
 from auditkit.metrics.trend import Trend, trend_test
 from auditkit.policy import Policy
 
-if TYPE_CHECKING:
-    from auditkit.engine.executor import Executor
-
-__all__ = ["ALPHA", "GATED_METRICS", "UNGATED_EXPLAINERS", "LevelScores", "MetricTrend",
-           "SanityCheck", "ScoreModels", "assess_levels", "run_sanity_checks"]
+__all__ = ["ALPHA", "GATED_METRICS", "UNGATED_EXPLAINERS", "ExplainTasks", "LevelScores",
+           "MetricTrend", "SanityCheck", "ScoreModels", "assess_levels", "run_sanity_checks"]
 
 ALPHA = 0.05
 """Significance level of the one-sided trend test: a metric passes when p < ALPHA."""
@@ -84,6 +84,10 @@ ScoreModels = Callable[[list[FoldModel], list[str], str], tuple[Score, dict[str,
 """``(fold models, model ids, tag) -> (accuracy, explainer scores, reused explainer names)``: the
 audit's explanation pass and scoring, run on any set of k fold models. ``model ids`` identify the
 models in the work keys; ``tag`` names the work files."""
+
+ExplainTasks = Callable[[list[FoldModel], list[str], str], list[Task]]
+"""``(fold models, model ids, tag) -> tasks``: the explanation passes :data:`ScoreModels` would run
+on an executor for these models, those not yet done."""
 
 
 @dataclass(frozen=True)
@@ -180,25 +184,40 @@ def _trends(
     return out
 
 
+def _randomised(policy: Policy, folds: list[FoldModel], li: int,
+                level: float) -> tuple[list[FoldModel], list[str], str]:
+    """The weight-randomised copies of the fold models at level index ``li``, their ids and tag."""
+    spec = policy.sanity_checks.weight_randomisation
+    noisy, ids = [], []
+    for f in folds:
+        seed = draw_seed(spec.seed, li, f.index)
+        model = randomise_weights(f.model, level, spec.std, torch.Generator().manual_seed(seed))
+        # No per-fold accuracy of its own: the level's accuracy comes from score_models.
+        noisy.append(replace(f, model=model, accuracy=math.nan, reused=False))
+        ids.append(digest({"derived_from": f.checkpoint_sha256, "share": level, "std": spec.std,
+                           "draw_seed": seed}))
+    return noisy, ids, f"weight_randomisation_{level:g}"
+
+
 def _weight_levels(
     policy: Policy, folds: list[FoldModel], score_models: ScoreModels,
     log: Callable[[str], None],
 ) -> list[LevelScores]:
-    spec = policy.sanity_checks.weight_randomisation
     out = []
-    for li, level in enumerate(spec.levels):
-        noisy, ids = [], []
-        for f in folds:
-            seed = draw_seed(spec.seed, li, f.index)
-            model = randomise_weights(f.model, level, spec.std, torch.Generator().manual_seed(seed))
-            # No per-fold accuracy of its own: the level's accuracy comes from score_models.
-            noisy.append(replace(f, model=model, accuracy=math.nan, reused=False))
-            ids.append(digest({"derived_from": f.checkpoint_sha256, "share": level, "std": spec.std,
-                               "draw_seed": seed}))
-        accuracy, scores, reused = score_models(noisy, ids, f"weight_randomisation_{level:g}")
+    for li, level in enumerate(policy.sanity_checks.weight_randomisation.levels):
+        accuracy, scores, reused = score_models(*_randomised(policy, folds, li, level))
         log(f"weight randomisation {level:g}: accuracy {accuracy.text(4)}")
         out.append(LevelScores(level, accuracy, scores, tuple(f"{level:g} {n}" for n in reused)))
     return out
+
+
+def _shuffled(policy: Policy, dataset: ImageDataset, li: int,
+              level: float) -> tuple[torch.Tensor, str, str]:
+    """The training labels at level index ``li``, the tag of the retrained checkpoints and of the
+    explanation passes."""
+    labels = noisy_labels(dataset.labels, level, dataset.num_classes, torch.Generator().manual_seed(
+        draw_seed(policy.sanity_checks.label_shuffling.seed, li)))
+    return labels, f"shuffle_{level:g}", f"label_shuffling_{level:g}"
 
 
 def _label_levels(
@@ -207,22 +226,57 @@ def _label_levels(
     on_fold: Callable[[int, int], Callable[[int], None] | None] | None,
     log: Callable[[str], None], executor: Executor | None = None,
 ) -> list[LevelScores]:
-    spec = policy.sanity_checks.label_shuffling
     out = []
-    for li, level in enumerate(spec.levels):
-        labels = noisy_labels(dataset.labels, level, dataset.num_classes,
-                              torch.Generator().manual_seed(draw_seed(spec.seed, li)))
+    for li, level in enumerate(policy.sanity_checks.label_shuffling.levels):
+        labels, train_tag, tag = _shuffled(policy, dataset, li, level)
         log(f"label shuffling {level:g}: {int((labels != dataset.labels).sum())} wrong training labels")
         folds = cross_train(policy, dataset, folds_idx, workdir, device, labels=labels,
-                            tag=f"shuffle_{level:g}", on_fold=on_fold, executor=executor, log=log)
-        accuracy, scores, reused = score_models(folds, [f.checkpoint_sha256 for f in folds],
-                                                f"label_shuffling_{level:g}")
+                            tag=train_tag, on_fold=on_fold, executor=executor, log=log)
+        accuracy, scores, reused = score_models(folds, [f.checkpoint_sha256 for f in folds], tag)
         log(f"label shuffling {level:g}: fold accuracies "
             + ", ".join(f"{f.accuracy:.4f}" for f in folds) + f"; accuracy {accuracy.text(4)}")
         reused_work = [f"{level:g} fold {f.index}" for f in folds if f.reused]
         out.append(LevelScores(level, accuracy, scores,
                                tuple(reused_work + [f"{level:g} {n}" for n in reused])))
     return out
+
+
+def _all_levels_at_once(
+    policy: Policy, dataset: ImageDataset, folds: list[FoldModel], folds_idx: list[torch.Tensor],
+    workdir: Path, device: torch.device, executor: Executor, explain_tasks: ExplainTasks,
+    log: Callable[[str], None],
+) -> None:
+    """Run the tasks of every level of both checks on ``executor`` in two waves, not level by level.
+
+    Wave 1: the label-shuffled retrainings of every level and the explanation passes of every
+    weight-randomised level; wave 2: the explanation passes of every label-shuffled level (they
+    need the retrained models). The levels are then scored one after the other from the work
+    files, exactly as a resumed run scores them, so the numbers do not change; only the waiting
+    does (three levels of two checks: 2 waits instead of 9).
+    """
+    s = policy.sanity_checks
+
+    def done(task: Task) -> None:
+        log(f"{task.name}: done")
+
+    label_levels = list(enumerate(s.label_shuffling.levels)) if s.label_shuffling.enabled else []
+    weight_levels = (list(enumerate(s.weight_randomisation.levels))
+                     if s.weight_randomisation.enabled else [])
+    first: list[Task] = []
+    for li, level in label_levels:
+        labels, train_tag, _ = _shuffled(policy, dataset, li, level)
+        first += training_tasks(policy, dataset, folds_idx, workdir, executor, labels=labels,
+                                tag=train_tag)
+    for li, level in weight_levels:
+        first += explain_tasks(*_randomised(policy, folds, li, level))
+    executor.run(first, done=done)
+    second: list[Task] = []
+    for li, level in label_levels:
+        labels, train_tag, tag = _shuffled(policy, dataset, li, level)
+        retrained = cross_train(policy, dataset, folds_idx, workdir, device, labels=labels,
+                                tag=train_tag, executor=executor)
+        second += explain_tasks(retrained, [f.checkpoint_sha256 for f in retrained], tag)
+    executor.run(second, done=done)
 
 
 def run_sanity_checks(
@@ -238,6 +292,7 @@ def run_sanity_checks(
     on_fold: Callable[[int, int], Callable[[int], None] | None] | None = None,
     log: Callable[[str], None] = lambda _: None,
     executor: Executor | None = None,
+    explain_tasks: ExplainTasks | None = None,
 ) -> tuple[SanityCheck, ...]:
     """Run every enabled check of ``policy.sanity_checks``; ``()`` when none is enabled.
 
@@ -248,9 +303,14 @@ def run_sanity_checks(
         score_models: the audit's explanation pass and scoring (:data:`ScoreModels`).
         on_fold: progress hook of the retraining, as in :func:`cross_train`.
         executor: runs the label-shuffled retrainings as tasks (Ray), as in :func:`cross_train`.
+        explain_tasks: with ``executor``, the explanation passes of every level are submitted
+            together with the retrainings, in two waves (:func:`_all_levels_at_once`).
     """
     s = policy.sanity_checks
     confidence = policy.metrics.bootstrap.confidence
+    if executor is not None and explain_tasks is not None:
+        _all_levels_at_once(policy, dataset, folds, folds_idx, workdir, device, executor,
+                            explain_tasks, log)
     checks = []
     if s.weight_randomisation.enabled:
         levels = (clean, *_weight_levels(policy, folds, score_models, log))

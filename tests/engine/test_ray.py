@@ -107,6 +107,33 @@ def test_ray_run_matches_serial_and_resumes_without_redoing_work(
     assert "weight_randomisation 0.3 gradcam" in reused["sanity"]
 
 
+DEMO_POLICY = Path(__file__).resolve().parents[2] / "policies" / "digits.yaml"
+
+
+@pytest.mark.slow
+def test_the_demo_policy_on_ray_matches_the_serial_run_number_for_number(
+    tmp_path: Path, one_thread: None, quiet_ray: None
+) -> None:
+    """``make demo``'s policy as shipped (all 1,797 images, k = 5, eight explainers, both sanity
+    checks at three levels, the properties), plus a ``ray`` section; about 20 min on 2 CPU cores."""
+    policy = tmp_path / "digits.yaml"
+    policy.write_text(DEMO_POLICY.read_text() + RAY_SECTION)
+    serial, on_ray = tmp_path / "serial", tmp_path / "ray"
+    passed = audit(policy, serial)
+    assert audit(policy, on_ray, ray=True) == passed
+
+    expected, got = numbers(serial / "results.json"), numbers(on_ray / "results.json")
+    assert got == expected
+    assert len(got["explainers"]) == 8 and got["property_checks"]
+    assert all("properties" in scores for scores in got["explainers"].values())
+    assert set(got["sanity_checks"]) == {"weight_randomisation", "label_shuffling"}
+    work = sorted(path.name for path in (serial / "work").iterdir())
+    assert sorted(path.name for path in (on_ray / "work").iterdir()) == work
+    different = [name for name in work
+                 if (serial / "work" / name).read_bytes() != (on_ray / "work" / name).read_bytes()]
+    assert different == []
+
+
 def test_a_serial_audit_never_imports_ray(tmp_path: Path) -> None:
     policy = write_tiny_policy(tmp_path, epochs=1, explainers=("saliency",))
     script = textwrap.dedent(f"""
@@ -147,6 +174,46 @@ def test_serial_executor_runs_in_order_on_the_audit_device() -> None:
     assert finished == ["task 0", "task 1", "task 2"]
     data = {"a": 1}
     assert executor.share(data) is data
+
+
+class RecordingExecutor(SerialExecutor):
+    """A serial executor that records the names of the tasks of each :meth:`run` call."""
+
+    def __init__(self, device: torch.device) -> None:
+        super().__init__(device)
+        self.calls: list[list[str]] = []
+
+    def _run(self, tasks, done):
+        self.calls.append([t.name for t in tasks])
+        return super()._run(tasks, done)
+
+
+def test_an_executor_gets_every_level_of_both_checks_in_two_waves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = write_tiny_policy(tmp_path, epochs=3, explainers=("saliency", "random"),
+                               sanity_levels=(0.1, 0.3))
+    serial = tmp_path / "serial"
+    passed = audit(policy, serial)
+    recorder = RecordingExecutor(torch.device("cpu"))
+    monkeypatch.setattr("auditkit.engine.audit.make_executor", lambda *a, **k: recorder)
+    assert audit(policy, tmp_path / "waves", ray=True) == passed
+    assert numbers(tmp_path / "waves" / "results.json") == numbers(serial / "results.json")
+    assert sorted(p.name for p in (tmp_path / "waves" / "work").iterdir()) == sorted(
+        p.name for p in (serial / "work").iterdir())
+    assert json.loads((tmp_path / "waves" / "results.json").read_text())["reused_from_earlier_run"] == {
+        "folds": [], "explainers": [], "sanity": []}
+    calls = [c for c in recorder.calls if c]  # each level's own submission finds its work done
+    assert calls[0] == ["train fold 0", "train fold 1", "train fold 2"]
+    assert calls[1] == ["explain saliency", "explain random"]
+    assert sorted(calls[2]) == sorted(
+        [f"train shuffle_{p} {i}" for p in ("0.1", "0.3") for i in range(3)]
+        + [f"explain weight_randomisation_{p} {e}" for p in ("0.1", "0.3") for e in ("saliency", "random")])
+    assert sorted(calls[3]) == sorted(
+        f"explain label_shuffling_{p} {e}" for p in ("0.1", "0.3") for e in ("saliency", "random"))
+    assert len(calls) == 4
+    assert recorder.produced == {tmp_path / "waves" / "work" / p.name
+                                 for p in (serial / "work").iterdir()}
 
 
 def _echo(value: int, *, device: torch.device) -> tuple[int, str]:
