@@ -389,7 +389,8 @@ def run_audit(options: AuditOptions, log: Callable[[str], None] = lambda _: None
     torch_settings(device, policy.run.deterministic)
     executor = None
     if options.ray or policy.ray.enabled:
-        executor = make_executor(policy.ray, device, deterministic=policy.run.deterministic, log=log)
+        executor = make_executor(policy.ray, device, deterministic=policy.run.deterministic, log=log,
+                                 progress=options.progress)
     try:
         return _audit(options, log, start, device, executor)
     finally:
@@ -448,18 +449,20 @@ def _audit(options: AuditOptions, log: Callable[[str], None], start: float, devi
                        for t in invariance["transformations"]] if invariance["enabled"] else []
 
     def _with_properties(s: ExplainerScores, spec: ExplainerSpec, models: list[FoldModel],
-                         model_ids: list[str]) -> tuple[ExplainerScores, bool]:
+                         model_ids: list[str], produced: set[Path]) -> tuple[ExplainerScores, bool]:
         """``s`` with the explainer's robustness, invariance and completeness (clean audit only),
-        and whether these were reused from the work file."""
-        values, was_reused, seconds = _properties_one(spec, models, model_ids, dataset, fold_of,
-                                                      policy, device, workdir)
-        p = property_scores(values, transformations,
-                            claims_completeness=spec.name in COMPLETE_EXPLAINERS,
+        and whether these were reused from an earlier run's work file (not one of ``produced``)."""
+        values, loaded, seconds = _properties_one(spec, models, model_ids, dataset, fold_of,
+                                                  policy, device, workdir)
+        by_task = loaded and _explainer_path(workdir, spec, "") in produced
+        was_reused = loaded and not by_task
+        complete = spec.name in COMPLETE_EXPLAINERS
+        p = property_scores(values, transformations, claims_completeness=complete,
                             weights=weights, confidence=boot.confidence)
         log(f"{spec.name}: SENS_max {p.sensitivity_max.text()}  robustness distance "
-            f"{p.robustness_distance.text()}  invariance distance {p.invariance_distance.text()}  "
-            f"completeness error {p.completeness_error.text()}"
-            + (" (reused)" if was_reused else f" ({seconds:.1f} s)"))
+            f"{p.robustness_distance.text()}  invariance distance {p.invariance_distance.text()}"
+            + (f"  completeness error {p.completeness_error.text()}" if complete else "")
+            + (" (reused)" if was_reused else "" if by_task else f" ({seconds:.1f} s)"))
         return replace(s, properties=p), was_reused
 
     def score_models(
@@ -491,7 +494,8 @@ def _audit(options: AuditOptions, log: Callable[[str], None], start: float, devi
             log(f"{prefix}{spec.name}: MeGe {s.mege.text()}  ReCo {s.reco.text()}  "
                 f"muF {s.mu_fidelity.text()}")
             if not tag and _measures_properties(policy):
-                scores[spec.name], properties_reused = _with_properties(s, spec, models, model_ids)
+                scores[spec.name], properties_reused = _with_properties(
+                    s, spec, models, model_ids, produced)
                 if not properties_reused and spec.name in reused:  # reused only when all of it was
                     reused.remove(spec.name)
         correct = preds.gather(1, fold_of[:, None])[:, 0] == dataset.labels

@@ -29,6 +29,7 @@ object store (:meth:`Executor.share`), so they are serialised once per audit or 
 from __future__ import annotations
 
 import os
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from tqdm import tqdm
 
 if TYPE_CHECKING:
     from auditkit.policy import RaySpec
@@ -67,10 +69,12 @@ class Executor(ABC):
 
     Args:
         device: the audit's device (the driver's).
+        progress: show a progress bar of the finished tasks of each :meth:`run` on stderr.
     """
 
-    def __init__(self, device: torch.device) -> None:
+    def __init__(self, device: torch.device, *, progress: bool = False) -> None:
         self.device = device
+        self.progress = progress
         self.produced: set[Path] = set()
         """The :attr:`Task.output` of every task that finished in this executor's lifetime."""
 
@@ -85,13 +89,17 @@ class Executor(ABC):
         task raised it, after the other tasks were cancelled or finished.
         """
 
-        def finished(task: Task) -> None:
-            if task.output is not None:
-                self.produced.add(task.output)
-            if done is not None:
-                done(task)
+        with tqdm(total=len(tasks), desc="tasks", unit="task", disable=not (self.progress and tasks),
+                  file=sys.stderr, leave=False, dynamic_ncols=True) as bar:
 
-        return self._run(tasks, finished)
+            def finished(task: Task) -> None:
+                if task.output is not None:
+                    self.produced.add(task.output)
+                bar.update()
+                if done is not None:
+                    done(task)
+
+            return self._run(tasks, finished)
 
     @abstractmethod
     def _run(self, tasks: Sequence[Task], done: Callable[[Task], None]) -> list[Any]:
@@ -114,17 +122,17 @@ class SerialExecutor(Executor):
 
 def make_executor(
     ray: RaySpec | None, device: torch.device, *, deterministic: bool = True,
-    log: Callable[[str], None] = lambda _: None,
+    log: Callable[[str], None] = lambda _: None, progress: bool = False,
 ) -> Executor:
     """A :class:`SerialExecutor`, or a Ray executor configured by ``ray`` when it is not None.
 
     Ray is imported here, and only here, when ``ray`` is given.
     """
     if ray is None:
-        return SerialExecutor(device)
+        return SerialExecutor(device, progress=progress)
     from auditkit.engine.ray_executor import RayExecutor
 
-    return RayExecutor(ray, device, deterministic=deterministic, log=log)
+    return RayExecutor(ray, device, deterministic=deterministic, log=log, progress=progress)
 
 
 def torch_settings(device: torch.device, deterministic: bool, threads: int | None = None) -> None:

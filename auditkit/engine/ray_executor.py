@@ -69,6 +69,7 @@ class RayExecutor(Executor):
         device: the audit's device; tasks run on CUDA when it is CUDA.
         deterministic: the policy's ``run.deterministic``, applied in every task.
         log: receives a line when a Ray instance is started or joined.
+        progress: a progress bar of the finished tasks of each run (:class:`Executor`).
 
     Raises:
         AuditError: Ray is not installed, cannot start or cannot reach ``spec.address``; the audit
@@ -76,13 +77,13 @@ class RayExecutor(Executor):
     """
 
     def __init__(self, spec: RaySpec, device: torch.device, *, deterministic: bool = True,
-                 log: Callable[[str], None] = lambda _: None) -> None:
+                 log: Callable[[str], None] = lambda _: None, progress: bool = False) -> None:
         try:
             import ray
         except ImportError as exc:
             raise AuditError("running on Ray needs the ray package: pip install 'auditkit[ray]' "
                              f"(or run without --ray and ray.enabled) ({exc})") from exc
-        super().__init__(device)
+        super().__init__(device, progress=progress)
         self._ray = ray
         self._shared: dict[int, Any] = {}
         self.deterministic = deterministic

@@ -165,13 +165,17 @@ def test_run_has_a_ray_flag() -> None:
     assert build_parser().parse_args(["run", "p.yaml"]).ray is False
 
 
-def test_serial_executor_runs_in_order_on_the_audit_device() -> None:
-    executor = make_executor(None, torch.device("cpu"))
+def test_serial_executor_runs_in_order_on_the_audit_device(capsys, tmp_path: Path) -> None:
+    executor = make_executor(None, torch.device("cpu"), progress=True)
     assert isinstance(executor, SerialExecutor)
     finished: list[str] = []
-    tasks = [Task(_echo, (i,), f"task {i}") for i in range(3)]
+    tasks = [Task(_echo, (i,), f"task {i}", output=tmp_path / f"{i}.pt") for i in range(3)]
     assert executor.run(tasks, done=lambda t: finished.append(t.name)) == [(0, "cpu"), (1, "cpu"), (2, "cpu")]
     assert finished == ["task 0", "task 1", "task 2"]
+    assert executor.produced == {tmp_path / "0.pt", tmp_path / "1.pt", tmp_path / "2.pt"}
+    assert "tasks:   0%|          | 0/3" in capsys.readouterr().err  # a bar over the 3 tasks
+    make_executor(None, torch.device("cpu")).run(tasks)
+    assert capsys.readouterr().err == ""
     data = {"a": 1}
     assert executor.share(data) is data
 
