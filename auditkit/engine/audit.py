@@ -419,9 +419,6 @@ def _audit(options: AuditOptions, log: Callable[[str], None], start: float, devi
 
     bars: list[tqdm] = []
 
-    def task_done(task: Task) -> None:
-        log(f"{task.name}: done")
-
     def on_fold(label: str) -> Callable[[int, int], Callable[[int], None]]:
         def start_fold(i: int, n_train: int) -> Callable[[int], None]:
             for done in bars:
@@ -433,7 +430,7 @@ def _audit(options: AuditOptions, log: Callable[[str], None], start: float, devi
         return start_fold
 
     folds = cross_train(policy, dataset, folds_idx, workdir, device, on_fold=on_fold(""),
-                        executor=executor, log=log)
+                        executor=executor)
     accs = [f.accuracy for f in folds]
     log("fold accuracies: " + ", ".join(f"{a:.4f}" for a in accs))
 
@@ -479,7 +476,7 @@ def _audit(options: AuditOptions, log: Callable[[str], None], start: float, devi
         produced: set[Path] = set()  # work files written by tasks of this run: not reused
         if executor is not None:
             executor.run(_explain_tasks(executor, models, model_ids, dataset, fold_of, categories,
-                                        policy, workdir, tag), done=task_done)
+                                        policy, workdir, tag))
             produced = executor.produced
         for spec in policy.explainers:
             record, mu, was_reused = _explain_one(spec, models, model_ids, dataset, fold_of,

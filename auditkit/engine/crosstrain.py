@@ -187,7 +187,6 @@ def cross_train(
     tag: str = "fold",
     on_fold: Callable[[int, int], Callable[[int], None] | None] | None = None,
     executor: Executor | None = None,
-    log: Callable[[str], None] = lambda _: None,
 ) -> list[FoldModel]:
     """Train (or reload) the k fold models.
 
@@ -199,15 +198,13 @@ def cross_train(
         executor: when given, the folds without a finished checkpoint are trained as its tasks, all
             submitted at once (:func:`training_tasks`); ``None`` trains them here, one after the
             other. A checkpoint its tasks wrote in this run (:attr:`Executor.produced`) is not
-            reported as reused.
-        log: receives a line per fold an executor finished.
+            reported as reused (the executor logs each finished task).
     """
     labels = dataset.labels if labels is None else labels
     keys, paths = _fold_work(policy, dataset, len(folds), workdir, labels, tag)
     produced: set[Path] = set()
     if executor is not None:
-        executor.run(training_tasks(policy, dataset, folds, workdir, executor, labels=labels, tag=tag),
-                     done=lambda task: log(f"{task.name}: done"))
+        executor.run(training_tasks(policy, dataset, folds, workdir, executor, labels=labels, tag=tag))
         produced = executor.produced
     out: list[FoldModel] = []
     for i, held_out in enumerate(folds):

@@ -70,11 +70,14 @@ class Executor(ABC):
     Args:
         device: the audit's device (the driver's).
         progress: show a progress bar of the finished tasks of each :meth:`run` on stderr.
+        log: receives a line ``"<task name>: done"`` as each task finishes.
     """
 
-    def __init__(self, device: torch.device, *, progress: bool = False) -> None:
+    def __init__(self, device: torch.device, *, progress: bool = False,
+                 log: Callable[[str], None] = lambda _: None) -> None:
         self.device = device
         self.progress = progress
+        self.log = log
         self.produced: set[Path] = set()
         """The :attr:`Task.output` of every task that finished in this executor's lifetime."""
 
@@ -88,7 +91,6 @@ class Executor(ABC):
         ``done`` is called with each task as it finishes. An exception of a task is raised here as the
         task raised it, after the other tasks were cancelled or finished.
         """
-
         with tqdm(total=len(tasks), desc="tasks", unit="task", disable=not (self.progress and tasks),
                   file=sys.stderr, leave=False, dynamic_ncols=True) as bar:
 
@@ -96,6 +98,7 @@ class Executor(ABC):
                 if task.output is not None:
                     self.produced.add(task.output)
                 bar.update()
+                self.log(f"{task.name}: done")
                 if done is not None:
                     done(task)
 
@@ -129,7 +132,7 @@ def make_executor(
     Ray is imported here, and only here, when ``ray`` is given.
     """
     if ray is None:
-        return SerialExecutor(device, progress=progress)
+        return SerialExecutor(device, progress=progress, log=log)
     from auditkit.engine.ray_executor import RayExecutor
 
     return RayExecutor(ray, device, deterministic=deterministic, log=log, progress=progress)

@@ -68,7 +68,7 @@ class RayExecutor(Executor):
         spec: the policy's ``ray`` section.
         device: the audit's device; tasks run on CUDA when it is CUDA.
         deterministic: the policy's ``run.deterministic``, applied in every task.
-        log: receives a line when a Ray instance is started or joined.
+        log: receives a line when a Ray instance is started or joined, and one per finished task.
         progress: a progress bar of the finished tasks of each run (:class:`Executor`).
 
     Raises:
@@ -83,7 +83,7 @@ class RayExecutor(Executor):
         except ImportError as exc:
             raise AuditError("running on Ray needs the ray package: pip install 'auditkit[ray]' "
                              f"(or run without --ray and ray.enabled) ({exc})") from exc
-        super().__init__(device, progress=progress)
+        super().__init__(device, progress=progress, log=log)
         self._ray = ray
         self._shared: dict[int, Any] = {}
         self.deterministic = deterministic

@@ -231,7 +231,7 @@ def _label_levels(
         labels, train_tag, tag = _shuffled(policy, dataset, li, level)
         log(f"label shuffling {level:g}: {int((labels != dataset.labels).sum())} wrong training labels")
         folds = cross_train(policy, dataset, folds_idx, workdir, device, labels=labels,
-                            tag=train_tag, on_fold=on_fold, executor=executor, log=log)
+                            tag=train_tag, on_fold=on_fold, executor=executor)
         accuracy, scores, reused = score_models(folds, [f.checkpoint_sha256 for f in folds], tag)
         log(f"label shuffling {level:g}: fold accuracies "
             + ", ".join(f"{f.accuracy:.4f}" for f in folds) + f"; accuracy {accuracy.text(4)}")
@@ -244,7 +244,6 @@ def _label_levels(
 def _all_levels_at_once(
     policy: Policy, dataset: ImageDataset, folds: list[FoldModel], folds_idx: list[torch.Tensor],
     workdir: Path, device: torch.device, executor: Executor, explain_tasks: ExplainTasks,
-    log: Callable[[str], None],
 ) -> None:
     """Run the tasks of every level of both checks on ``executor`` in two waves, not level by level.
 
@@ -255,10 +254,6 @@ def _all_levels_at_once(
     does (three levels of two checks: 2 waits instead of 9).
     """
     s = policy.sanity_checks
-
-    def done(task: Task) -> None:
-        log(f"{task.name}: done")
-
     label_levels = list(enumerate(s.label_shuffling.levels)) if s.label_shuffling.enabled else []
     weight_levels = (list(enumerate(s.weight_randomisation.levels))
                      if s.weight_randomisation.enabled else [])
@@ -269,14 +264,14 @@ def _all_levels_at_once(
                                 tag=train_tag)
     for li, level in weight_levels:
         first += explain_tasks(*_randomised(policy, folds, li, level))
-    executor.run(first, done=done)
+    executor.run(first)
     second: list[Task] = []
     for li, level in label_levels:
         labels, train_tag, tag = _shuffled(policy, dataset, li, level)
         retrained = cross_train(policy, dataset, folds_idx, workdir, device, labels=labels,
                                 tag=train_tag, executor=executor)
         second += explain_tasks(retrained, [f.checkpoint_sha256 for f in retrained], tag)
-    executor.run(second, done=done)
+    executor.run(second)
 
 
 def run_sanity_checks(
@@ -310,7 +305,7 @@ def run_sanity_checks(
     confidence = policy.metrics.bootstrap.confidence
     if executor is not None and explain_tasks is not None:
         _all_levels_at_once(policy, dataset, folds, folds_idx, workdir, device, executor,
-                            explain_tasks, log)
+                            explain_tasks)
     checks = []
     if s.weight_randomisation.enabled:
         levels = (clean, *_weight_levels(policy, folds, score_models, log))
