@@ -159,8 +159,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.fail_on_regression and previous is None:
         log(f"no earlier finished audit of policy '{policy.name}' to compare with")
     dropped = [change for change in changes if change.regression]
-    if args.json:
-        print(json.dumps(result.summary(), indent=2))
+    if args.json:  # the bytes that were signed and recorded, not a second rendering
+        sys.stdout.write((out / "results.json").read_text(encoding="utf-8"))
     elif not args.quiet or not result.passed:
         from auditkit.engine.audit import summary_text
 

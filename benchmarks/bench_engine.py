@@ -102,7 +102,7 @@ k = 5
 fold_of = torch.arange(n) % k
 preds = y[:, None].expand(n, k)
 explainers = [make_explainer("saliency", model, batch_size=256) for _ in range(k)]
-collect_distances(explainers, data, fold_of, pair_categories(preds, y, fold_of), batch_size=256,
+collect_distances(explainers, data, fold_of, pair_categories(preds, y, fold_of), preds, batch_size=256,
                   device=torch.device("cpu"))
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """

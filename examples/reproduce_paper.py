@@ -191,18 +191,21 @@ def table_sanity(std: dict[str, Any]) -> str:
         levels = ", ".join(f"{x:g}" for x in entry["levels"])
         rows = []
         for method, data in entry["explainers"].items():
-            for metric, label in (("mege", "MeGe"), ("reco", "ReCo"), ("mu_fidelity", "muF")):
+            for metric, label in (("mege", "MeGe"), ("reco", "ReCo"), ("reco_corrected", "ReCo_c"),
+                                  ("mu_fidelity", "muF")):
+                if metric not in data["trend"]:
+                    continue
                 values = " ".join("n/a" if lv[metric]["value"] is None else f"{lv[metric]['value']:.3f}"
                                   for lv in data["levels"])
                 t = data["trend"][metric]
                 slope = fmt({"value": t["slope"], "ci_low": t["ci_low"], "ci_high": t["ci_high"]})
                 p = "n/a" if t["p_value"] is None else f"{t['p_value']:.3f}"
-                verdict = {True: "falls", False: "does not fall", None: "reported"}[t["passed"]]
+                verdict = t.get("verdict") or {True: "pass", False: "fail", None: "reported"}[t["passed"]]
                 rows.append([SHORT[method], label, values, slope, p, verdict])
         accuracy = " ".join(f"{lv['accuracy']['value']:.3f}"
                             for lv in next(iter(entry["explainers"].values()))["levels"])
         parts.append(f"Sanity check {check.replace('_', ' ')} (levels {levels}; accuracy {accuracy}):"
-                     f" {'PASS' if entry['passed'] else 'FAIL'}\n\n"
+                     f" {entry.get('status', 'pass' if entry['passed'] else 'fail').upper()}\n\n"
                      + table(["method", "metric", "score at each level", "slope [95% CI]", "p", "trend"],
                              rows))
     return "\n\n".join(parts)

@@ -24,10 +24,15 @@ import auditkit
 from auditkit import _atomic
 from auditkit.data import ImageDataset, load_dataset, make_folds
 from auditkit.engine.crosstrain import FoldModel, cross_train, fresh_model, predictions
-from auditkit.engine.distances import DistanceRecord, collect_distances, pair_categories
+from auditkit.engine.distances import (
+    DistanceRecord,
+    collect_distances,
+    explained_classes,
+    pair_categories,
+)
 from auditkit.engine.executor import Executor, Task, make_executor, torch_settings
 from auditkit.engine.faithfulness import fidelity_values, sample_images
-from auditkit.engine.keys import digest, load_work
+from auditkit.engine.keys import load_work, work_key
 from auditkit.engine.properties import PropertyValues, property_values
 from auditkit.engine.sanity import LevelScores, SanityCheck, run_sanity_checks
 from auditkit.engine.scoring import (
@@ -43,11 +48,12 @@ from auditkit.engine.verdicts import (
     RequirementVerdict,
     ThresholdCheck,
     check_thresholds,
-    inadmissible_explainers,
     judge_requirements,
+    sanity_gates,
 )
 from auditkit.explainers import make_explainer
 from auditkit.metrics.bootstrap import resample_weights
+from auditkit.metrics.chance import image_permutations
 from auditkit.policy import COMPLETE_EXPLAINERS, ExplainerSpec, Policy
 
 RESULTS_SCHEMA_VERSION = 1
@@ -91,6 +97,10 @@ class AuditResult:
     seconds: float
     reused: dict[str, list[Any]] = field(default_factory=dict)
     sanity: tuple[SanityCheck, ...] = ()
+    created: str = ""
+    """UTC time the audit ended (ISO 8601, seconds), set once: results.json's ``created``."""
+    environment: dict[str, Any] = field(default_factory=dict)
+    """Device and library versions, read once when the audit ended."""
 
     @property
     def spread_ok(self) -> bool:
@@ -98,21 +108,23 @@ class AuditResult:
 
     @property
     def passed(self) -> bool:
-        """All thresholds met, fold accuracies comparable and every enabled sanity check passed.
+        """All thresholds met, fold accuracies comparable and no sanity check failed.
 
         A metric whose score does not fall when the models are degraded is not evidence of
-        anything, so a failed sanity check fails the audit (see :mod:`auditkit.engine.sanity`).
+        anything, so a failed sanity check fails the audit (see :mod:`auditkit.engine.sanity`). An
+        inconclusive one fails the thresholds that rest on its metric (they are not evidenced), and
+        nothing else: it says the audit could not tell, not that the method is broken.
         """
         return (self.spread_ok and all(c.passed for c in self.checks)
-                and all(s.passed for s in self.sanity))
+                and all(s.status != "fail" for s in self.sanity))
 
     def summary(self) -> dict[str, Any]:
-        """Machine-readable summary: the content of results.json."""
+        """Machine-readable summary: the content of results.json (a pure function of the result)."""
         p = self.policy
         return {
             "schema_version": RESULTS_SCHEMA_VERSION,
-            "auditkit_version": auditkit.__version__,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "auditkit_version": self.environment.get("auditkit", auditkit.__version__),
+            "created": self.created,
             "verdict": "pass" if self.passed else "fail",
             "policy": {"name": p.name, "path": str(p.source), "sha256": p.sha256,
                        "resolved": p.to_dict()},
@@ -149,7 +161,7 @@ class AuditResult:
                 "training": p.training.seed,
                 "bootstrap": p.metrics.bootstrap.seed,
             },
-            "environment": _environment(self.device),
+            "environment": {k: v for k, v in self.environment.items() if k != "auditkit"},
             "run_seconds": round(self.seconds, 3),
             "reused_from_earlier_run": self.reused,
         }
@@ -192,11 +204,12 @@ def _bar(progress: bool, total: int, desc: str) -> tqdm:
 
 def _explainer_key(spec: ExplainerSpec, model_ids: list[str], policy: Policy) -> str:
     m = policy.metrics
-    return digest({
+    return work_key({
         "explainer": spec.name,
         "settings": dict(spec.settings),
         "models": model_ids,
         "distance": m.distance,
+        "target": m.target,
         "batch_size": m.explain_batch_size,
         "mu_fidelity": policy.to_dict()["metrics"]["mu_fidelity"],
         "seed": policy.cross_validation.seed,
@@ -210,6 +223,7 @@ def _explain_one(
     dataset: ImageDataset,
     fold_of: torch.Tensor,
     categories: torch.Tensor,
+    targets: torch.Tensor,
     policy: Policy,
     device: torch.device,
     workdir: Path,
@@ -222,6 +236,7 @@ def _explain_one(
         model_ids: one identifier per fold model for the work key (checkpoint digests, or a digest
             of how a degraded copy was derived from one).
         tag: prefix of the work file name (``explainer_[<tag>_]<name>.pt``); ``""`` for the clean audit.
+        targets: ``[N, k]`` the class each model explains (:func:`explained_classes`).
     """
     name = f"{tag}_{spec.name}" if tag else spec.name
     path = _explainer_path(workdir, spec, tag)
@@ -235,16 +250,21 @@ def _explain_one(
     examples = torch.arange(min(N_EXAMPLES, len(dataset)))
     with _bar(progress, len(dataset), f"explain {name}") as bar:
         record = collect_distances(
-            explainers, dataset, fold_of, categories,
+            explainers, dataset, fold_of, categories, targets,
             batch_size=m.explain_batch_size, device=device,
             sqrt_distance=m.distance == "sqrt_spearman", example_index=examples,
             progress=bar.update,
         )
     sample = sample_images(len(dataset), m.mu_fidelity.samples, seed)
     mu = fidelity_values(explainers, folds, dataset, fold_of, sample, m.mu_fidelity,
-                         seed=seed, batch_size=m.explain_batch_size, device=device)
+                         _own(targets, fold_of), seed=seed, batch_size=m.explain_batch_size, device=device)
     _atomic.torch_save({"key": key, "record": record.to_state(), "mu": mu}, path)
     return record, mu, False
+
+
+def _own(targets: torch.Tensor, fold_of: torch.Tensor) -> torch.Tensor:
+    """``[N]``: the class image n's own fold model explains, from ``targets [N, k]``."""
+    return targets.gather(1, fold_of[:, None])[:, 0]
 
 
 def _make_explainers(spec: ExplainerSpec, folds: list[FoldModel], policy: Policy) -> list[Any]:
@@ -269,11 +289,12 @@ def _measures_properties(policy: Policy) -> bool:
 
 
 def _properties_key(spec: ExplainerSpec, model_ids: list[str], policy: Policy) -> str:
-    return digest({
+    return work_key({
         "explainer": spec.name,
         "settings": dict(spec.settings),
         "models": model_ids,
         "batch_size": policy.metrics.explain_batch_size,
+        "target": policy.metrics.target,
         "properties": policy.to_dict()["properties"],
         "seed": policy.cross_validation.seed,
     })
@@ -285,6 +306,7 @@ def _properties_one(
     model_ids: list[str],
     dataset: ImageDataset,
     fold_of: torch.Tensor,
+    targets: torch.Tensor,
     policy: Policy,
     device: torch.device,
     workdir: Path,
@@ -303,7 +325,8 @@ def _properties_one(
         return PropertyValues.from_state(saved["values"]), True, 0.0
     start = time.perf_counter()
     values = property_values(_make_explainers(spec, folds, policy), folds, dataset, fold_of,
-                             policy.properties, sample_seed=policy.cross_validation.seed,
+                             policy.properties, _own(targets, fold_of),
+                             sample_seed=policy.cross_validation.seed,
                              batch_size=policy.metrics.explain_batch_size, device=device)
     seconds = time.perf_counter() - start
     if state is not None:
@@ -332,6 +355,7 @@ def explain_pass(
     model_ids: list[str],
     fold_of: torch.Tensor,
     categories: torch.Tensor,
+    targets: torch.Tensor,
     workdir: Path,
     tag: str,
     *,
@@ -342,7 +366,7 @@ def explain_pass(
     Args:
         states: the k models' state dicts (CPU tensors), in fold order.
         folds: ``(index, accuracy, n_test, checkpoint_sha256)`` of each model.
-        model_ids, fold_of, categories, tag: as :func:`_explain_one` takes them.
+        model_ids, fold_of, categories, targets, tag: as :func:`_explain_one` takes them.
         device: where to explain.
     """
     models = []
@@ -350,15 +374,16 @@ def explain_pass(
         model = fresh_model(policy, dataset)
         model.load_state_dict(state)
         models.append(FoldModel(index, model.to(device).eval(), acc, n_test, sha, False))
-    _explain_one(spec, models, model_ids, dataset, fold_of, categories, policy, device, workdir,
-                 False, tag)
+    _explain_one(spec, models, model_ids, dataset, fold_of, categories, targets, policy, device,
+                 workdir, False, tag)
     if not tag and _measures_properties(policy):
-        _properties_one(spec, models, model_ids, dataset, fold_of, policy, device, workdir)
+        _properties_one(spec, models, model_ids, dataset, fold_of, targets, policy, device, workdir)
 
 
 def _explain_tasks(
     executor: Executor, models: list[FoldModel], model_ids: list[str], dataset: ImageDataset,
-    fold_of: torch.Tensor, categories: torch.Tensor, policy: Policy, workdir: Path, tag: str,
+    fold_of: torch.Tensor, categories: torch.Tensor, targets: torch.Tensor, policy: Policy,
+    workdir: Path, tag: str,
 ) -> list[Task]:
     """The unfinished explanation passes of one level, as ``executor`` tasks (:func:`explain_pass`).
 
@@ -372,7 +397,7 @@ def _explain_tasks(
     meta = [(f.index, f.accuracy, f.n_test, f.checkpoint_sha256) for f in models]
     prefix = f"{tag} " if tag else ""
     return [Task(explain_pass, (spec, policy, executor.share(dataset), states, meta, model_ids, fold_of,
-                                categories, workdir, tag),
+                                categories, targets, workdir, tag),
                  f"explain {prefix}{spec.name}", output=_explainer_path(workdir, spec, tag))
             for spec in todo]
 
@@ -435,6 +460,9 @@ def _audit(options: AuditOptions, log: Callable[[str], None], start: float, devi
     log("fold accuracies: " + ", ".join(f"{a:.4f}" for a in accs))
 
     boot = policy.metrics.bootstrap
+    chance = policy.metrics.reco_chance
+    perms = image_permutations(len(dataset), chance.permutations,
+                               torch.Generator().manual_seed(chance.seed))
     weights = None
     if boot.resamples > 0:
         weights = resample_weights(len(dataset), boot.resamples,
@@ -446,11 +474,12 @@ def _audit(options: AuditOptions, log: Callable[[str], None], start: float, devi
                        for t in invariance["transformations"]] if invariance["enabled"] else []
 
     def _with_properties(s: ExplainerScores, spec: ExplainerSpec, models: list[FoldModel],
-                         model_ids: list[str], produced: set[Path]) -> tuple[ExplainerScores, bool]:
+                         model_ids: list[str], targets: torch.Tensor,
+                         produced: set[Path]) -> tuple[ExplainerScores, bool]:
         """``s`` with the explainer's robustness, invariance and completeness (clean audit only),
         and whether these were reused from an earlier run's work file (not one of ``produced``)."""
         values, loaded, seconds = _properties_one(spec, models, model_ids, dataset, fold_of,
-                                                  policy, device, workdir)
+                                                  targets, policy, device, workdir)
         by_task = loaded and _explainer_path(workdir, spec, "") in produced
         was_reused = loaded and not by_task
         complete = spec.name in COMPLETE_EXPLAINERS
@@ -470,29 +499,34 @@ def _audit(options: AuditOptions, log: Callable[[str], None], start: float, devi
             bar.close()
         preds = predictions(models, dataset, device)
         categories = pair_categories(preds, dataset.labels, fold_of)
+        targets = explained_classes(preds, dataset.labels, policy.metrics.target)
         scores: dict[str, ExplainerScores] = {}
         reused: list[str] = []
         prefix = f"{tag} " if tag else ""
         produced: set[Path] = set()  # work files written by tasks of this run: not reused
         if executor is not None:
             executor.run(_explain_tasks(executor, models, model_ids, dataset, fold_of, categories,
-                                        policy, workdir, tag))
+                                        targets, policy, workdir, tag))
             produced = executor.produced
         for spec in policy.explainers:
             record, mu, was_reused = _explain_one(spec, models, model_ids, dataset, fold_of,
-                                                  categories, policy, device, workdir,
+                                                  categories, targets, policy, device, workdir,
                                                   options.progress, tag)
             if was_reused and _explainer_path(workdir, spec, tag) not in produced:
                 reused.append(spec.name)
             s = scores[spec.name] = explainer_scores(
                 spec.name, record, mu, sample, reco_form=policy.metrics.reco_form,
                 weights=weights, confidence=boot.confidence,
+                permutations=perms,
             )
-            log(f"{prefix}{spec.name}: MeGe {s.mege.text()}  ReCo {s.reco.text()}  "
-                f"muF {s.mu_fidelity.text()}")
+            band = s.reco_chance.chance
+            log(f"{prefix}{spec.name}: MeGe {s.mege.text()}  ReCo {s.reco.text()}"
+                + (f" (chance {band.null_mean:.3f}, 95% {band.null_q95:.3f}, p {band.p_value:.3g}; "
+                   f"corrected {s.reco_corrected.text()})" if band is not None else "")
+                + f"  muF {s.mu_fidelity.text()}")
             if not tag and _measures_properties(policy):
                 scores[spec.name], properties_reused = _with_properties(
-                    s, spec, models, model_ids, produced)
+                    s, spec, models, model_ids, targets, produced)
                 if not properties_reused and spec.name in reused:  # reused only when all of it was
                     reused.remove(spec.name)
         correct = preds.gather(1, fold_of[:, None])[:, 0] == dataset.labels
@@ -502,9 +536,11 @@ def _audit(options: AuditOptions, log: Callable[[str], None], start: float, devi
         """What :func:`score_models` would submit for ``models`` (on an executor only)."""
         if executor is None:
             return []
-        categories = pair_categories(predictions(models, dataset, device), dataset.labels, fold_of)
-        return _explain_tasks(executor, models, model_ids, dataset, fold_of, categories, policy,
-                              workdir, tag)
+        preds = predictions(models, dataset, device)
+        categories = pair_categories(preds, dataset.labels, fold_of)
+        targets = explained_classes(preds, dataset.labels, policy.metrics.target)
+        return _explain_tasks(executor, models, model_ids, dataset, fold_of, categories, targets,
+                              policy, workdir, tag)
 
     accuracy, scores, reused_explainers = score_models(
         folds, [f.checkpoint_sha256 for f in folds], "")
@@ -514,7 +550,7 @@ def _audit(options: AuditOptions, log: Callable[[str], None], start: float, devi
         explain_tasks=explain_tasks,
     )
     spread = max(accs) - min(accs)
-    checks = check_thresholds(policy, scores, accuracy, spread, inadmissible_explainers(sanity))
+    checks = check_thresholds(policy, scores, accuracy, spread, sanity_gates(sanity))
     requirements = judge_requirements(policy, checks)
     reused_work = {
         "folds": [f.index for f in folds if f.reused],
@@ -524,6 +560,8 @@ def _audit(options: AuditOptions, log: Callable[[str], None], start: float, devi
     result = AuditResult(
         policy, dataset, tuple(folds), accuracy, spread, scores, tuple(checks), tuple(requirements),
         str(device), time.perf_counter() - start, reused_work, sanity,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        environment={"auditkit": auditkit.__version__, **_environment(str(device))},
     )
     write_results(result, out_dir)
     return result
@@ -540,11 +578,18 @@ def summary_text(result: AuditResult) -> str:
         + f" (spread {result.accuracy_spread:.4f}, allowed "
         f"{result.policy.cross_validation.max_accuracy_spread})",
         "",
-        f"{'explainer':22s} {'MeGe':>24s} {'ReCo':>24s} {'ReCo_AUC':>24s} {'muF':>24s}",
+        f"explained class: {result.policy.metrics.target}",
+        "",
+        f"{'explainer':22s} {'MeGe':>24s} {'ReCo':>24s} {'ReCo chance [95%]':>18s} {'p':>7s} "
+        f"{'ReCo corrected':>24s} {'ReCo_AUC':>24s} {'muF':>24s}",
     ]
     for name, s in result.explainers.items():
-        lines.append(f"{name:22s} {s.mege.text():>24s} {s.reco.text():>24s} "
-                     f"{s.reco_auc.text():>24s} {s.mu_fidelity.text():>24s}")
+        c = s.reco_chance.chance
+        band = "n/a" if c is None else f"{c.null_mean:.3f} [{c.null_q95:.3f}]"
+        p_value = "n/a" if c is None else f"{c.p_value:.3g}"
+        lines.append(f"{name:22s} {s.mege.text():>24s} {s.reco.text():>24s} {band:>18s} {p_value:>7s} "
+                     f"{s.reco_corrected.text():>24s} {s.reco_auc.text():>24s} "
+                     f"{s.mu_fidelity.text():>24s}")
     lines.append("")
     if any(s.properties is not None for s in result.explainers.values()):
         lines.append(f"{'explainer':22s} {'SENS_max':>24s} {'robustness distance':>24s} "
@@ -566,14 +611,14 @@ def summary_text(result: AuditResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-_SANITY_LABELS = {"mege": "MeGe", "reco": "ReCo", "mu_fidelity": "muF"}
+_SANITY_LABELS = {"mege": "MeGe", "reco": "ReCo", "reco_corrected": "ReCo_c", "mu_fidelity": "muF"}
 
 
 def _sanity_lines(check: SanityCheck) -> list[str]:
     """One check's table: per explainer, MeGe, ReCo and muF at each level and their trend."""
     levels = " ".join(f"{s.level:g}" for s in check.levels)
     lines = [
-        f"sanity check {check.name}: {'PASS' if check.passed else 'FAIL'} (levels {levels}; "
+        f"sanity check {check.name}: {check.status.upper()} (levels {levels}; "
         f"accuracy {' '.join(Score(s.accuracy.value).text() for s in check.levels)})",
         f"  {'explainer':22s} {'metric':6s} {'score at each level':<{6 * len(check.levels)}s} "
         f"{'slope [CI]':>26s} {'p':>6s}  result",
@@ -585,7 +630,7 @@ def _sanity_lines(check: SanityCheck) -> list[str]:
                               f"{s.explainers[name].score(metric).value:5.3f}" for s in check.levels)
             slope = Score(t.trend.slope, t.trend.low, t.trend.high).text(2)
             p = "n/a" if t.trend.p_value is None else f"{t.trend.p_value:.3f}"
-            verdict = "reported" if t.passed is None else "pass" if t.passed else "FAIL"
+            verdict = "reported" if t.verdict is None else t.verdict.upper() + f": {t.reason}"
             lines.append(f"  {name:22s} {label:6s} {values:<{6 * len(check.levels)}s} {slope:>26s} "
                          f"{p:>6s}  {verdict}")
     return [*lines, ""]

@@ -23,7 +23,7 @@ from torch import nn
 
 from auditkit.data import ImageDataset
 from auditkit.engine.executor import Executor, Task
-from auditkit.engine.keys import digest, load_work
+from auditkit.engine.keys import load_work, work_key
 from auditkit.models import (
     TrainingConfig,
     accuracy,
@@ -89,7 +89,7 @@ def fold_key(policy: Policy, dataset: ImageDataset, fold: int, labels_digest: st
     training = policy.to_dict()["training"]
     if training["mixed_precision"] is False:  # float32: the key of checkpoints made before the option
         del training["mixed_precision"]
-    return digest(
+    return work_key(
         {
             "dataset": dataset.fingerprint,
             "labels": labels_digest,

@@ -62,7 +62,8 @@ def conv_weights(model: nn.Module) -> list[nn.Parameter]:
 
 
 def randomise_weights(
-    model: nn.Module, share: float, std: float, generator: torch.Generator
+    model: nn.Module, share: float, std: float, generator: torch.Generator,
+    scale: str = "absolute",
 ) -> nn.Module:
     """A deep copy of ``model`` with ``N(0, std²)`` noise added to ``round(share x M)`` conv weights.
 
@@ -70,7 +71,9 @@ def randomise_weights(
     uniformly without replacement over their concatenation (``torch.randperm(M)``, first entries),
     so a large layer receives proportionally more noise. ``std`` is the standard deviation (the
     paper's N(0, 0.5), appendix E.2, read as std 0.5). Biases, linear and normalisation layers are
-    left as trained. ``model`` itself is not modified.
+    left as trained. ``model`` itself is not modified. With ``scale="relative"`` an entry of layer l
+    gets ``N(0, (std x s_l)²)`` noise, s_l the standard deviation of layer l's trained weights, so the
+    same ``std`` degrades a model whose weights are small as much as one whose weights are large.
 
     A re-parametrised convolution (torchlip) caches its normalised weight and uses the cache in eval
     mode, so noise on ``original`` alone would change nothing. After the noise, each such layer's
@@ -81,7 +84,8 @@ def randomise_weights(
     Args:
         model: a trained model (any device); the copy is on the same device, in eval mode.
         share: fraction of the conv weight entries perturbed, in [0, 1].
-        std: noise standard deviation, > 0.
+        std: noise standard deviation, > 0 (in weight units, or in units of s_l when relative).
+        scale: ``"absolute"`` (the paper) or ``"relative"``.
         generator: CPU generator for both the entries and the noise (indices first, then values).
 
     >>> net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2, 2))
@@ -102,6 +106,12 @@ def randomise_weights(
     count = round(share * total)
     chosen = torch.randperm(total, generator=generator)[:count]
     noise = torch.randn(count, generator=generator, dtype=torch.float64) * std
+    if scale == "relative":
+        layer_sd = torch.tensor([float(w.detach().double().std()) if w.numel() > 1 else 0.0
+                                 for w in weights], dtype=torch.float64)
+        noise = noise * torch.repeat_interleave(layer_sd, torch.tensor(sizes))[chosen]
+    elif scale != "absolute":
+        raise ModelError(f"scale must be 'absolute' or 'relative', got {scale!r}", parameter="scale")
     delta = torch.zeros(total, dtype=torch.float64)
     delta[chosen] = noise
     with torch.no_grad():

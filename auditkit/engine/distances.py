@@ -80,6 +80,22 @@ def pair_categories(preds: torch.Tensor, labels: torch.Tensor, fold_of: torch.Te
     return (both * S_EQ + one * S_NEQ).to(torch.uint8)
 
 
+def explained_classes(preds: torch.Tensor, labels: torch.Tensor, target: str) -> torch.Tensor:
+    """The class each of the k models explains for each image, ``[N, k]`` int64.
+
+    ``target="prediction"``: model j explains the class it predicts (eq. 2: an S≠ pair holds the
+    explanations of two different decisions); ``"label"``: every model explains the true label.
+
+    >>> explained_classes(torch.tensor([[1, 2]]), torch.tensor([1]), "label").tolist()
+    [[1, 1]]
+    """
+    if target == "prediction":
+        return preds
+    if target == "label":
+        return labels[:, None].expand_as(preds)
+    raise ValueError(f"target must be 'prediction' or 'label', got {target!r}")  # the policy checks it
+
+
 def _others(values: torch.Tensor, fold_of: torch.Tensor) -> torch.Tensor:
     """Drop column ``fold_of[n]`` from row n of ``values`` ``[N, k, ...]`` -> ``[N, k - 1, ...]``."""
     n, k = values.shape[:2]
@@ -92,6 +108,7 @@ def collect_distances(
     dataset: ImageDataset,
     fold_of: torch.Tensor,
     categories: torch.Tensor,
+    targets: torch.Tensor,
     *,
     batch_size: int,
     device: torch.device,
@@ -105,6 +122,8 @@ def collect_distances(
         explainers: one explainer per fold model, in fold order.
         fold_of: ``[N]`` held-out fold of each image.
         categories: ``[N, k - 1]`` from :func:`pair_categories`.
+        targets: ``[N, k]`` the class model j explains for image n (its prediction, eq. 2, or the
+            true label: ``metrics.target``).
         sqrt_distance: use ``sqrt(1 - |rho|)`` (the authors' library) instead of ``1 - |rho|``.
         example_index: indices of images whose maps are kept for the report.
     """
@@ -115,11 +134,10 @@ def collect_distances(
     degenerate = torch.empty((n, k - 1), dtype=torch.bool, device=device)
     example_index = torch.empty(0, dtype=torch.long) if example_index is None else example_index
     examples = torch.zeros((example_index.numel(), k, *dataset.image_size))
-    labels = dataset.labels
     for part in batch_slices(n, batch_size):
         x = dataset.x(part).to(device)
-        y = labels[part].to(device)
-        maps = torch.stack([e.explain(x, y) for e in explainers], dim=1)  # [B, k, C', H, W]
+        y = targets[part].to(device)
+        maps = torch.stack([e.explain(x, y[:, j]) for j, e in enumerate(explainers)], dim=1)
         dist = pairwise_spearman_distance(maps)
         own = fold_of[part].to(device)
         rows = dist[torch.arange(dist.shape[0], device=device), own]  # [B, k]

@@ -1,7 +1,8 @@
 """muF (eq. 7) of each explainer, on a seeded sample of the audited images.
 
 Image x of fold V_i is explained by f_i (the model that did not train on x) and its muF computed
-on f_i, so muF speaks of the same predictor-explanation pairs as MeGe and ReCo.
+on f_i, so muF speaks of the same predictor-explanation pairs as MeGe and ReCo; the class c of
+f_c is the one f_i's map explains (``metrics.target``: f_i's prediction, or the true label).
 """
 
 from __future__ import annotations
@@ -39,12 +40,16 @@ def fidelity_values(
     fold_of: torch.Tensor,
     sample: torch.Tensor,
     spec: MuFidelitySpec,
+    targets: torch.Tensor,
     *,
     seed: int,
     batch_size: int,
     device: torch.device,
 ) -> torch.Tensor:
-    """muF of each sampled image, ``Tensor[len(sample)]`` (float64, NaN where undefined)."""
+    """muF of each sampled image, ``Tensor[len(sample)]`` (float64, NaN where undefined).
+
+    ``targets [N]``: the class explained for image n by the model of its fold.
+    """
     out = torch.full((sample.numel(),), torch.nan, dtype=torch.float64)
     size = subset_size(spec, dataset.image_size)
     cell = spec.cell_size if spec.subset_unit == "cell" else 1
@@ -54,7 +59,7 @@ def fidelity_values(
             continue
         index = sample[mine]
         x = dataset.x(index).to(device)
-        y = dataset.labels[index].to(device)
+        y = targets[index].to(device)
         maps = explainers[i].explain(x, y)
         values = mu_fidelity(
             fold_model.model,

@@ -9,6 +9,29 @@ from typing import Any
 
 import torch
 
+WORK_FORMAT = 2
+"""Version of the work files' content; bump it when what a work file holds or means changes
+(2: explanations of ``metrics.target``, keys that carry the producing versions)."""
+
+
+def producers() -> dict[str, Any]:
+    """What produced a piece of work: the work format and the auditkit, torch and captum versions.
+
+    Part of every work key (:func:`work_key`), so that after an upgrade the work is redone rather
+    than reused under numbers that results.json would attribute to the new versions.
+    """
+    import captum
+
+    import auditkit
+
+    return {"work_format": WORK_FORMAT, "auditkit": auditkit.__version__, "torch": torch.__version__,
+            "captum": captum.__version__}
+
+
+def work_key(obj: Any) -> str:
+    """The key of a work file: :func:`digest` of ``obj`` together with :func:`producers`."""
+    return digest({"work": obj, "produced_by": producers()})
+
 
 def digest(obj: Any) -> str:
     """SHA-256 of the canonical JSON of ``obj`` (sorted keys, no whitespace).

@@ -1,8 +1,9 @@
 """Robustness, invariance and completeness of an explainer, per image, on a seeded sample.
 
 As for muF (:mod:`auditkit.engine.faithfulness`), image x of fold V_i is explained by f_i, the model
-that did not train on x, for its true label; the values speak of the same predictor-explanation
-pairs as MeGe and ReCo. The three properties share one seeded sample of images
+that did not train on x, for the class ``metrics.target`` names (f_i's prediction on the clean x, or
+the true label; a noisy or transformed copy is explained for the same class); the values speak of
+the same predictor-explanation pairs as MeGe and ReCo. The three properties share one seeded sample of images
 (:func:`~auditkit.engine.faithfulness.sample_images` with the cross-validation seed, so the first
 ``samples`` images of muF's permutation); each takes as many as its ``samples`` says.
 
@@ -97,6 +98,7 @@ def property_values(
     dataset: ImageDataset,
     fold_of: torch.Tensor,
     spec: PropertiesSpec,
+    targets: torch.Tensor,
     *,
     sample_seed: int,
     batch_size: int,
@@ -107,6 +109,7 @@ def property_values(
     Args:
         explainers: one explainer per fold model, in fold order, fresh (a seeded explainer's draws
             then do not depend on what it explained before).
+        targets: ``[N]`` the class explained for image n by the model of its fold.
         sample_seed: seed of the image sample (the cross-validation seed, as muF).
         batch_size: images explained per call; robustness explains ``batch_size // (n + 1)`` images
             (and their n noisy copies) per call. The noise does not depend on it.
@@ -131,23 +134,24 @@ def property_values(
         gen = torch.Generator().manual_seed(r.seed + i)
         for part in batch_slices(mine.numel(), chunk):
             where = mine[part]
-            x, y = _images(dataset, robust_sample[where], device)
+            x, y = _images(dataset, targets, robust_sample[where], device)
             s, d = sensitivity(explain, x, y, r.radius, r.perturbations, generator=gen)
             sens[where], rdist[where] = s.double().cpu(), d.double().cpu()
         mine = (fold_of[inv_sample] == i).nonzero().squeeze(1)
         for part in batch_slices(mine.numel(), batch_size):
             where = mine[part]
-            x, y = _images(dataset, inv_sample[where], device)
+            x, y = _images(dataset, targets, inv_sample[where], device)
             for t, (fn, geometric) in enumerate(transforms):
                 inv_values[t, where] = invariance_distance(model, explain, x, y, fn, geometric).cpu()
         mine = (fold_of[comp_sample] == i).nonzero().squeeze(1)
         for part in batch_slices(mine.numel(), batch_size):
             where = mine[part]
-            x, y = _images(dataset, comp_sample[where], device)
+            x, y = _images(dataset, targets, comp_sample[where], device)
             maps = explain(x, y)
             comp_values[where] = completeness_error(model, x, maps, y, baseline=baseline).cpu()
     return PropertyValues(robust_sample, sens, rdist, inv_sample, inv_values, comp_sample, comp_values)
 
 
-def _images(dataset: ImageDataset, index: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, ...]:
-    return dataset.x(index).to(device), dataset.labels[index].to(device)
+def _images(dataset: ImageDataset, targets: torch.Tensor, index: torch.Tensor,
+            device: torch.device) -> tuple[torch.Tensor, ...]:
+    return dataset.x(index).to(device), targets[index].to(device)

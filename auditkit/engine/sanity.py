@@ -21,14 +21,25 @@ share, std and draw seed, so a rerun reuses it. On an executor (Ray), the retrai
 explanation passes of all levels of both checks are submitted in two waves
 (:func:`_all_levels_at_once`) before the levels are scored one by one from the work files.
 
-Verdict: for each explainer and each of MeGe, ReCo, ReCo_AUC and muF, :func:`~auditkit.metrics.trend.
-trend_test` fits the least-squares slope of the score over the levels (0, p_1, ..., p_L) on every
-bootstrap resample. A check passes for an explainer when MeGe and ReCo both fall significantly:
-one-sided p-value < :data:`ALPHA` (0.05). ReCo_AUC (appendix D) and muF are reported without a pass
-condition: the paper's Fig. 3 judges MeGe and ReCo, and its Fig. 4 shows that muF does not react to
-the degradation (section 4.3), which is the expected outcome, not a failure. The ``random`` explainer's
-maps do not depend on the model, so no drop is expected: its trends are reported but do not enter the
-verdict. Without bootstrap resamples no p-value exists and the check fails.
+Verdict, per explainer and gated metric (MeGe, and ReCo tested on its chance-corrected form, so that a
+change of the sizes of S= and S≠ alone cannot make it move): :func:`~auditkit.metrics.trend.trend_test`
+fits the least-squares slope b of the score over the levels (0, p_1, ..., p_L) on every bootstrap
+resample, and the verdict has three values:
+
+- ``pass``: the score falls, one-sided p-value < :data:`ALPHA` (0.05);
+- ``fail``: the data show it does not fall: the slope's interval lies above ``-min_fall / p_L``, so
+  it excludes every fall of ``min_fall`` (``sanity_checks.min_fall``, score units) or more between
+  the clean models and the highest level;
+- ``inconclusive``: neither, or the score is undefined at a level (S= or S≠ empty), or no bootstrap
+  interval exists; and a would-be ``fail`` where the models of a level are at chance (accuracy
+  interval reaching the majority-class rate), since explanations of chance-level models prove
+  nothing either way. The reason says why, with the numbers (|S=| and |S≠| per level, the smallest
+  fall the test could have detected: 1.645 standard errors of the slope, times p_L).
+
+ReCo (raw), ReCo_AUC (appendix D) and muF are reported without a verdict: the paper's Fig. 4 shows
+that muF does not react to the degradation (section 4.3), which is the expected outcome, not a
+failure. The ``random`` explainer's maps do not depend on the model: its trends are reported, with no
+verdict.
 """
 
 from __future__ import annotations
@@ -56,8 +67,11 @@ __all__ = ["ALPHA", "GATED_METRICS", "UNGATED_EXPLAINERS", "ExplainTasks", "Leve
 ALPHA = 0.05
 """Significance level of the one-sided trend test: a metric passes when p < ALPHA."""
 
-GATED_METRICS: tuple[str, ...] = ("mege", "reco")
+GATED_METRICS: tuple[str, ...] = ("mege", "reco_corrected")
 """Metrics that must fall for a check to pass (the others are reported only)."""
+
+METRIC_LABELS = {"mege": "MeGe", "reco_corrected": "chance-corrected ReCo"}
+VERDICTS = ("pass", "fail", "inconclusive")
 
 UNGATED_EXPLAINERS: frozenset[str] = frozenset({"random"})
 """Explainers whose maps ignore the model: trends reported, left out of the verdict."""
@@ -92,23 +106,31 @@ on an executor for these models, those not yet done."""
 
 @dataclass(frozen=True)
 class MetricTrend:
-    """The trend test of one metric of one explainer, and whether it passed.
+    """The trend test of one metric of one explainer, and its verdict.
 
     Attributes:
-        metric: ``mege``, ``reco``, ``reco_auc`` or ``mu_fidelity``.
+        metric: one of :data:`~auditkit.engine.scoring.SCORE_METRICS`.
         trend: slope, its interval and the one-sided p-value.
-        passed: p < :data:`ALPHA` for a gated metric of a gated explainer; None where no pass
-            condition applies (ReCo_AUC, muF, the ``random`` explainer).
+        verdict: ``pass``, ``fail`` or ``inconclusive`` for a gated metric of a gated explainer;
+            None where no verdict applies (raw ReCo, ReCo_AUC, muF, the ``random`` explainer).
+        reason: the verdict in words, with its numbers ("" without a verdict).
     """
 
     metric: str
     trend: Trend
-    passed: bool | None
+    verdict: str | None
+    reason: str = ""
+
+    @property
+    def passed(self) -> bool | None:
+        """``verdict == "pass"``; None without a verdict."""
+        return None if self.verdict is None else self.verdict == "pass"
 
     def to_dict(self) -> dict[str, Any]:
         t = self.trend
-        return {"slope": t.slope, "ci_low": t.low, "ci_high": t.high, "p_value": t.p_value,
-                "resamples": t.resamples, "passed": self.passed}
+        return {"slope": t.slope, "ci_low": t.low, "ci_high": t.high, "sd": t.sd,
+                "p_value": t.p_value, "resamples": t.resamples, "passed": self.passed,
+                "verdict": self.verdict, "reason": self.reason or None}
 
 
 @dataclass(frozen=True)
@@ -122,6 +144,8 @@ class SanityCheck:
         settings: the check's policy settings (std, seed), for the record.
         reused: work loaded from an earlier run, as ``"<level> fold <i>"`` (retrained models) and
             ``"<level> <explainer>"`` (explanation passes).
+        chance: the accuracy of always predicting the majority class of the audited images.
+        min_fall: the smallest meaningful fall of a gated score (``sanity_checks.min_fall``).
     """
 
     name: str
@@ -129,43 +153,104 @@ class SanityCheck:
     trends: dict[str, dict[str, MetricTrend]]
     settings: dict[str, Any]
     reused: tuple[str, ...]
+    chance: float = 0.0
+    min_fall: float = 0.05
+
+    def verdict(self, explainer: str, metric: str) -> str | None:
+        """``pass``, ``fail`` or ``inconclusive`` of a gated metric; None outside the verdict."""
+        return self.trends[explainer][metric].verdict
+
+    def explainer_status(self, explainer: str) -> str | None:
+        """``fail`` if a gated metric failed, else ``inconclusive`` if one is, else ``pass``; None
+        for an explainer outside the verdict (``random``)."""
+        if explainer in UNGATED_EXPLAINERS:
+            return None
+        verdicts = {self.verdict(explainer, m) for m in GATED_METRICS}
+        return next(v for v in ("fail", "inconclusive", "pass") if v in verdicts)
 
     def explainer_passed(self, explainer: str) -> bool | None:
         """All gated metrics fell; None for an explainer outside the verdict (``random``)."""
-        if explainer in UNGATED_EXPLAINERS:
-            return None
-        return all(self.trends[explainer][m].passed for m in GATED_METRICS)
+        status = self.explainer_status(explainer)
+        return None if status is None else status == "pass"
+
+    @property
+    def status(self) -> str:
+        """``fail`` if any explainer failed, else ``inconclusive`` if any is, else ``pass``."""
+        statuses = {self.explainer_status(name) for name in self.trends}
+        return next((v for v in ("fail", "inconclusive") if v in statuses), "pass")
 
     @property
     def passed(self) -> bool:
-        """Every explainer in the verdict passed."""
-        return all(self.explainer_passed(name) is not False for name in self.trends)
+        """Every gated metric of every explainer in the verdict passed."""
+        return self.status == "pass"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "levels": [s.level for s in self.levels],
             **self.settings,
             "alpha": ALPHA,
+            "min_fall": self.min_fall,
+            "chance_accuracy": self.chance,
             "passed": self.passed,
+            "status": self.status,
             "explainers": {
                 name: {
                     "levels": [
                         {"level": s.level,
                          **{m: s.explainers[name].score(m).to_dict() for m in SCORE_METRICS},
+                         "reco_chance": s.explainers[name].reco_chance.to_dict(),
+                         "n_s_eq": s.explainers[name].n_s_eq,
+                         "n_s_neq": s.explainers[name].n_s_neq,
                          "accuracy": s.accuracy.to_dict()}
                         for s in self.levels
                     ],
                     "trend": {m: t.to_dict() for m, t in trends.items()},
                     "in_verdict": name not in UNGATED_EXPLAINERS,
                     "passed": self.explainer_passed(name),
+                    "status": self.explainer_status(name),
                 }
                 for name, trends in self.trends.items()
             },
         }
 
 
+def _at_chance(level: LevelScores, chance: float) -> bool:
+    """The level's accuracy cannot be told from the majority-class rate (its interval reaches it)."""
+    a = level.accuracy
+    bound = a.low if a.low is not None else a.value
+    return bound is not None and bound <= chance
+
+
+def _verdict(name: str, metric: str, trend: Trend, levels: tuple[LevelScores, ...], chance: float,
+             min_fall: float) -> tuple[str, str]:
+    """The three-valued verdict of one gated metric and its reason (module docstring)."""
+    label = METRIC_LABELS[metric]
+    for s in levels:
+        score = s.explainers[name].score(metric)
+        if score.value is None:
+            return "inconclusive", f"{label} is undefined at level {s.level:g}: {score.undefined}"
+    if trend.p_value is None or trend.low is None or trend.sd is None:
+        return "inconclusive", "no bootstrap resamples, so no interval and no p-value"
+    span = levels[-1].level - levels[0].level
+    sizes = ", ".join(f"{s.explainers[name].n_s_eq}/{s.explainers[name].n_s_neq}" for s in levels)
+    detectable = 1.645 * trend.sd * span
+    slope = f"slope {trend.slope:+.3f} [{trend.low:+.3f}, {trend.high:+.3f}] per unit of level"
+    if trend.p_value < ALPHA and trend.slope is not None and trend.slope < 0:
+        return "pass", f"{label} falls: {slope}, p = {trend.p_value:.3g}"
+    if trend.low > -min_fall / span:
+        at_chance = [f"{s.level:g}" for s in levels if _at_chance(s, chance)]
+        if at_chance:
+            return "inconclusive", (f"{label} did not fall ({slope}), but the models are at chance "
+                                    f"(accuracy {chance:.3f}) at level {', '.join(at_chance)}")
+        return "fail", (f"{label} does not fall: {slope}, p = {trend.p_value:.3g}; the interval "
+                        f"excludes a fall of {min_fall:g} over the levels")
+    return "inconclusive", (f"{label} neither falls significantly (p = {trend.p_value:.3g}) nor is "
+                            f"shown not to fall by {min_fall:g}: {slope}; the smallest fall this "
+                            f"test could detect is about {detectable:.3f}; |S=|/|S≠| per level: {sizes}")
+
+
 def _trends(
-    levels: tuple[LevelScores, ...], confidence: float
+    levels: tuple[LevelScores, ...], confidence: float, chance: float, min_fall: float
 ) -> dict[str, dict[str, MetricTrend]]:
     x = torch.tensor([s.level for s in levels], dtype=torch.float64)
     out: dict[str, dict[str, MetricTrend]] = {}
@@ -177,10 +262,10 @@ def _trends(
             boots = [s.explainers[name].resampled.get(metric) for s in levels]
             resampled = None if any(b is None for b in boots) else torch.stack(boots, dim=1)
             trend = trend_test(point, resampled, x, confidence)
-            passed = None
+            verdict, reason = None, ""
             if metric in GATED_METRICS and name not in UNGATED_EXPLAINERS:
-                passed = trend.p_value is not None and trend.slope is not None and trend.p_value < ALPHA
-            out[name][metric] = MetricTrend(metric, trend, passed)
+                verdict, reason = _verdict(name, metric, trend, levels, chance, min_fall)
+            out[name][metric] = MetricTrend(metric, trend, verdict, reason)
     return out
 
 
@@ -191,11 +276,13 @@ def _randomised(policy: Policy, folds: list[FoldModel], li: int,
     noisy, ids = [], []
     for f in folds:
         seed = draw_seed(spec.seed, li, f.index)
-        model = randomise_weights(f.model, level, spec.std, torch.Generator().manual_seed(seed))
+        model = randomise_weights(f.model, level, spec.std, torch.Generator().manual_seed(seed),
+                                  scale=spec.scale)
         # No per-fold accuracy of its own: the level's accuracy comes from score_models.
         noisy.append(replace(f, model=model, accuracy=math.nan, reused=False))
         ids.append(digest({"derived_from": f.checkpoint_sha256, "share": level, "std": spec.std,
-                           "draw_seed": seed}))
+                           "draw_seed": seed, **({"scale": spec.scale} if spec.scale != "absolute"
+                                                 else {})}))
     return noisy, ids, f"weight_randomisation_{level:g}"
 
 
@@ -303,28 +390,40 @@ def run_sanity_checks(
     """
     s = policy.sanity_checks
     confidence = policy.metrics.bootstrap.confidence
+    chance = float(torch.bincount(dataset.labels).max()) / len(dataset)
     if executor is not None and explain_tasks is not None:
         _all_levels_at_once(policy, dataset, folds, folds_idx, workdir, device, executor,
                             explain_tasks)
     checks = []
     if s.weight_randomisation.enabled:
         levels = (clean, *_weight_levels(policy, folds, score_models, log))
+        w = s.weight_randomisation
         checks.append(assess_levels("weight_randomisation", levels, confidence,
-                             {"std": s.weight_randomisation.std, "seed": s.weight_randomisation.seed}))
+                                    {"std": w.std, "scale": w.scale, "seed": w.seed},
+                                    chance=chance, min_fall=s.min_fall))
     if s.label_shuffling.enabled:
         levels = (clean, *_label_levels(policy, dataset, folds_idx, workdir, device, score_models,
                                         on_fold, log, executor))
         checks.append(assess_levels("label_shuffling", levels, confidence,
-                             {"seed": s.label_shuffling.seed}))
+                                    {"seed": s.label_shuffling.seed}, chance=chance,
+                                    min_fall=s.min_fall))
     for check in checks:
-        log(f"sanity check {check.name}: {'PASS' if check.passed else 'FAIL'}")
+        log(f"sanity check {check.name}: {check.status.upper()}")
     return tuple(checks)
 
 
 def assess_levels(
-    name: str, levels: tuple[LevelScores, ...], confidence: float, settings: dict[str, Any]
+    name: str, levels: tuple[LevelScores, ...], confidence: float, settings: dict[str, Any],
+    *, chance: float = 0.0, min_fall: float = 0.05,
 ) -> SanityCheck:
-    """The trend tests and verdict of one check from its measured levels (level 0 first)."""
+    """The trend tests and verdicts of one check from its measured levels (level 0 first).
+
+    Args:
+        chance: the majority-class rate of the audited images (a level whose accuracy interval
+            reaches it is at chance).
+        min_fall: the smallest meaningful fall of a gated score over the levels.
+    """
     reused = tuple(r for s in levels[1:] for r in s.reused)
-    return SanityCheck(name, levels, _trends(levels, confidence), settings, reused)
+    return SanityCheck(name, levels, _trends(levels, confidence, chance, min_fall), settings, reused,
+                       chance, min_fall)
 

@@ -20,6 +20,7 @@ from auditkit.metrics.bootstrap import (
     bootstrap_reco,
     percentile_interval,
 )
+from auditkit.metrics.chance import RecoChance, corrected_reco, reco_chance
 
 
 @dataclass(frozen=True)
@@ -242,6 +243,44 @@ def random_scores_worst(explainers: Mapping[str, ExplainerScores]) -> dict[str, 
     return out
 
 
+CHANCE_ALPHA = 0.05
+"""A ReCo is distinguishable from chance when its permutation p-value is below this."""
+
+
+@dataclass(frozen=True)
+class ChanceLevel:
+    """ReCo's chance level on the observed S= and S≠ (:mod:`auditkit.metrics.chance`).
+
+    Attributes:
+        chance: the permutation null, or None where ReCo is undefined.
+        undefined: why there is none, or "".
+    """
+
+    chance: RecoChance | None
+    undefined: str = ""
+
+    @property
+    def distinguishable(self) -> bool | None:
+        """ReCo stands above chance (p < :data:`CHANCE_ALPHA`); None where undefined."""
+        return None if self.chance is None else self.chance.p_value < CHANCE_ALPHA
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.chance
+        if c is None:
+            return {"undefined": self.undefined}
+        return {"null_mean": c.null_mean, "null_sd": c.null_sd, "null_q95": c.null_q95,
+                "p_value": c.p_value, "permutations": c.permutations,
+                "alpha": CHANCE_ALPHA, "distinguishable": self.distinguishable}
+
+
+def _chance(record: DistanceRecord, perms: torch.Tensor, form: str) -> ChanceLevel:
+    try:
+        return ChanceLevel(reco_chance(record.distances.double(), record.category.long(),
+                                       perms.shape[0], form=form, perms=perms))
+    except MetricInputError as exc:
+        return ChanceLevel(None, str(exc))
+
+
 @dataclass(frozen=True)
 class ExplainerScores:
     """Everything measured for one explainer.
@@ -249,6 +288,9 @@ class ExplainerScores:
     Attributes:
         name: registry name of the explainer.
         mege, reco, reco_auc, mu_fidelity: the scores.
+        reco_corrected: ``(ReCo - E0) / (1 - E0)``, E0 ReCo's chance level (0 = chance, 1 = perfect);
+            its interval maps ReCo's resamples by the same E0.
+        reco_chance: ReCo's permutation null, p-value and chance band.
         n_s_eq, n_s_neq, n_ignored: sizes of S=, S≠ and of the ignored pairs (both wrong).
         n_degenerate: pairs that contain a constant map (distance fixed by convention).
         mu_images: images muF was computed on; mu_undefined: of these, how many had no
@@ -263,6 +305,8 @@ class ExplainerScores:
     reco: Score
     reco_auc: Score
     mu_fidelity: Score
+    reco_corrected: Score
+    reco_chance: ChanceLevel
     n_s_eq: int
     n_s_neq: int
     n_ignored: int
@@ -279,13 +323,15 @@ class ExplainerScores:
                 return Score(None, undefined="not measured for these models")
             return self.properties.score(metric)
         return {"mege": self.mege, "reco": self.reco, "reco_auc": self.reco_auc,
-                "mu_fidelity": self.mu_fidelity}[metric]
+                "reco_corrected": self.reco_corrected, "mu_fidelity": self.mu_fidelity}[metric]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "mege": self.mege.to_dict(),
             "reco": self.reco.to_dict(),
             "reco_auc": self.reco_auc.to_dict(),
+            "reco_corrected": self.reco_corrected.to_dict(),
+            "reco_chance": self.reco_chance.to_dict(),
             "mu_fidelity": self.mu_fidelity.to_dict(),
             "n_s_eq": self.n_s_eq,
             "n_s_neq": self.n_s_neq,
@@ -306,9 +352,14 @@ def explainer_scores(
     reco_form: str,
     weights: torch.Tensor | None,
     confidence: float,
+    permutations: torch.Tensor,
 ) -> ExplainerScores:
-    """Scores of one explainer; ``weights`` [R, N] are the shared bootstrap resamples (or None)."""
+    """Scores of one explainer; ``weights`` [R, N] are the shared bootstrap resamples (or None);
+    ReCo's chance level from the shared image ``permutations`` [R', N]
+    (:func:`~auditkit.metrics.chance.image_permutations`: the same draws for every explainer and
+    level)."""
     s_eq, s_neq = record.s_eq, record.s_neq
+    chance = _chance(record, permutations, reco_form)
     boot_mege = boot_reco = boot_auc = boot_mu = None
     resampled: dict[str, torch.Tensor] = {}
     if weights is not None:
@@ -319,6 +370,17 @@ def explainer_scores(
         boot_mu = bootstrap_mean(mu_values, weights[:, mu_sample])
         resampled = {"mege": boot_mege, "reco": boot_reco, "reco_auc": boot_auc,
                      "mu_fidelity": boot_mu}
+    boot_corrected = None
+    if chance.chance is not None and chance.chance.null_mean >= 1.0:
+        corrected = _score(lambda: corrected_reco(0.0, 1.0), None, confidence)  # says why
+    elif chance.chance is not None:
+        e0 = chance.chance.null_mean
+        observed = chance.chance.observed
+        if boot_reco is not None:
+            boot_corrected = resampled["reco_corrected"] = corrected_reco(boot_reco, e0)
+        corrected = _score(lambda: corrected_reco(observed, e0), boot_corrected, confidence)
+    else:
+        corrected = Score(None, undefined=chance.undefined)
     defined_mu = mu_values[~torch.isnan(mu_values)]
     return ExplainerScores(
         name=name,
@@ -327,6 +389,8 @@ def explainer_scores(
         reco_auc=_score(lambda: reco_auc(s_eq, s_neq, form=reco_form), boot_auc, confidence),
         mu_fidelity=_score(lambda: defined_mu.mean() if defined_mu.numel() else math.nan,
                            boot_mu, confidence),
+        reco_corrected=corrected,
+        reco_chance=chance,
         n_s_eq=int(s_eq.numel()),
         n_s_neq=int(s_neq.numel()),
         n_ignored=int((record.category == 0).sum()),
@@ -344,7 +408,7 @@ def accuracy_score(correct: torch.Tensor, weights: torch.Tensor | None, confiden
     return _score(lambda: values.mean(), boot, confidence)
 
 
-SCORE_METRICS: tuple[str, ...] = ("mege", "reco", "reco_auc", "mu_fidelity")
+SCORE_METRICS: tuple[str, ...] = ("mege", "reco", "reco_corrected", "reco_auc", "mu_fidelity")
 """The scores measured for every explainer, in report order."""
 
 __all__ = [
@@ -353,6 +417,7 @@ __all__ = [
     "SCORE_METRICS",
     "S_EQ",
     "S_NEQ",
+    "ChanceLevel",
     "ExplainerScores",
     "PropertyScores",
     "Score",

@@ -5,12 +5,14 @@ the bootstrap interval that is least favourable to passing: the lower bound for 
 the upper bound for ``<=`` and ``<``. An undefined score, or a missing interval when a bound is
 asked for, fails the threshold and says why. A requirement is met when all its evidence passes.
 
-Inadmissible evidence: an explainer whose sanity check failed (its MeGe or ReCo did not fall when the
-models were degraded, :mod:`auditkit.engine.sanity`) gives scores that are no evidence of anything.
-Every threshold check on such an explainer's score is recorded as not met, whatever the value, with
-the reason ``inadmissible: sanity check <name> failed``, so no requirement can be met on it. The
-``random`` control (:data:`~auditkit.engine.sanity.UNGATED_EXPLAINERS`) is never judged by a sanity
-check, so it is never inadmissible.
+Admissibility follows the metric (:data:`GATES`): a threshold on MeGe is evidence when MeGe passed
+every sanity check for that explainer, a threshold on ReCo, its corrected form or ReCo_AUC when the
+chance-corrected ReCo passed (:mod:`auditkit.engine.sanity`). Where a check *failed* for that metric,
+the threshold check is not met, whatever the value, with the reason ``inadmissible: sanity check
+<name> failed (<metric> did not fall)``; where one was *inconclusive*, it is not met with the reason
+``not evidenced: sanity check <name> inconclusive (<why>)``. muF and the properties have no sanity
+metric and are never gated. The ``random`` control (:data:`~auditkit.engine.sanity.UNGATED_EXPLAINERS`)
+is never judged by a sanity check, so it is never inadmissible.
 """
 
 from __future__ import annotations
@@ -26,6 +28,23 @@ from auditkit.policy import Policy, ThresholdSpec
 
 _OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 AUDIT_METRICS = ("accuracy", "accuracy_spread")
+
+GATES: Mapping[str, str] = {"mege": "mege", "reco": "reco_corrected", "reco_corrected": "reco_corrected",
+                            "reco_auc": "reco_corrected"}
+"""Threshold metric -> the sanity metric whose verdict makes it evidence; absent: never gated."""
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What the sanity checks say against one explainer's sanity metric.
+
+    Attributes:
+        failed: the checks in which it failed.
+        inconclusive: ``(check, reason)`` of the checks in which it was inconclusive.
+    """
+
+    failed: tuple[str, ...] = ()
+    inconclusive: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,9 +65,11 @@ class ThresholdCheck:
     passed: bool
     reason: str
     inadmissible: tuple[str, ...] = ()
+    not_evidenced: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "inadmissible": list(self.inadmissible)}
+        return {**self.__dict__, "inadmissible": list(self.inadmissible),
+                "not_evidenced": list(self.not_evidenced)}
 
 
 @dataclass(frozen=True)
@@ -68,33 +89,56 @@ class RequirementVerdict:
                 "failed_checks": list(self.failed_checks)}
 
 
-def inadmissible_explainers(sanity: Iterable[SanityCheck]) -> dict[str, tuple[str, ...]]:
-    """Explainer -> the names of its failed sanity checks, for every explainer with one.
+def sanity_gates(sanity: Iterable[SanityCheck]) -> dict[tuple[str, str], Gate]:
+    """``(explainer, sanity metric)`` -> its :class:`Gate`, for every pair some check did not pass.
 
     An explainer outside the verdict of the checks (the ``random`` control) is never listed.
     """
-    failed: dict[str, tuple[str, ...]] = {}
+    gates: dict[tuple[str, str], Gate] = {}
     for check in sanity:
-        for name in check.trends:
-            if check.explainer_passed(name) is False:
-                failed[name] = (*failed.get(name, ()), check.name)
-    return failed
+        for name, trends in check.trends.items():
+            for metric, t in trends.items():
+                if t.verdict in (None, "pass"):
+                    continue
+                g = gates.get((name, metric), Gate())
+                gates[name, metric] = (Gate((*g.failed, check.name), g.inconclusive)
+                                       if t.verdict == "fail" else
+                                       Gate(g.failed, (*g.inconclusive, (check.name, t.reason))))
+    return gates
 
 
-def inadmissible_reason(checks: Sequence[str]) -> str:
+def inadmissible_explainers(sanity: Iterable[SanityCheck]) -> dict[str, tuple[str, ...]]:
+    """Explainer -> the names of the checks in which one of its gated metrics failed."""
+    failed: dict[str, tuple[str, ...]] = {}
+    for (name, _), gate in sanity_gates(sanity).items():
+        failed[name] = tuple(dict.fromkeys((*failed.get(name, ()), *gate.failed)))
+    return {name: checks for name, checks in failed.items() if checks}
+
+
+def inadmissible_reason(checks: Sequence[str], metric: str | None = None) -> str:
     """The reason of a threshold check voided by failed sanity checks.
 
     >>> inadmissible_reason(["weight_randomisation"])
     'inadmissible: sanity check weight_randomisation failed'
-    >>> inadmissible_reason(["weight_randomisation", "label_shuffling"])
-    'inadmissible: sanity checks weight_randomisation, label_shuffling failed'
+    >>> inadmissible_reason(["weight_randomisation", "label_shuffling"], "MeGe")
+    'inadmissible: sanity checks weight_randomisation, label_shuffling failed (MeGe did not fall)'
     """
     return (f"inadmissible: sanity check{'s' if len(checks) > 1 else ''} "
-            f"{', '.join(checks)} failed")
+            f"{', '.join(checks)} failed" + (f" ({metric} did not fall)" if metric else ""))
+
+
+def not_evidenced_reason(inconclusive: Sequence[tuple[str, str]]) -> str:
+    """The reason of a threshold check on a metric whose sanity checks were inconclusive.
+
+    >>> not_evidenced_reason([("label_shuffling", "MeGe is undefined at level 0.3")])
+    'not evidenced: sanity check label_shuffling inconclusive (MeGe is undefined at level 0.3)'
+    """
+    return "not evidenced: " + "; ".join(f"sanity check {name} inconclusive ({why})"
+                                         for name, why in inconclusive)
 
 
 def _check(spec: ThresholdSpec, score: Score, explainer: str | None,
-           inadmissible: Sequence[str] = ()) -> ThresholdCheck:
+           gate: Gate | None = None) -> ThresholdCheck:
     side = "point" if spec.on == "point" else ("low" if spec.op in (">=", ">") else "high")
     measured = score.bound(side)
     if score.value is None:
@@ -105,10 +149,18 @@ def _check(spec: ThresholdSpec, score: Score, explainer: str | None,
         passed = bool(_OPS[spec.op](measured, spec.value))
         label = "estimate" if side == "point" else f"CI {'lower' if side == 'low' else 'upper'} bound"
         reason = f"{label} {measured:.4f} {spec.op} {spec.value}: {'met' if passed else 'not met'}"
-    if inadmissible:
-        passed, reason = False, inadmissible_reason(inadmissible)
+    gate = gate or Gate()
+    if gate.failed:
+        passed = False
+        reason = inadmissible_reason(gate.failed, _LABELS.get(GATES[spec.metric]))
+    elif gate.inconclusive:
+        passed, reason = False, not_evidenced_reason(gate.inconclusive)
     return ThresholdCheck(spec.id, spec.metric, spec.op, spec.value, spec.on, explainer,
-                          measured, passed, reason, tuple(inadmissible))
+                          measured, passed, reason, gate.failed,
+                          tuple(name for name, _ in gate.inconclusive))
+
+
+_LABELS = {"mege": "MeGe", "reco_corrected": "chance-corrected ReCo"}
 
 
 def check_thresholds(
@@ -116,15 +168,16 @@ def check_thresholds(
     explainers: Mapping[str, ExplainerScores],
     accuracy: Score,
     accuracy_spread: float,
-    inadmissible: Mapping[str, Sequence[str]] | None = None,
+    gates: Mapping[tuple[str, str], Gate] | None = None,
 ) -> list[ThresholdCheck]:
     """Every threshold of the policy against every explainer it names (or the models).
 
     Args:
-        inadmissible: explainer -> its failed sanity checks (:func:`inadmissible_explainers`); a
-            check on such an explainer's score is not met, with reason :func:`inadmissible_reason`.
+        gates: :func:`sanity_gates`; a check on a gated metric (:data:`GATES`) whose sanity metric
+            failed or was inconclusive for the explainer is not met, with reason
+            :func:`inadmissible_reason` or :func:`not_evidenced_reason`.
     """
-    inadmissible = inadmissible or {}
+    gates = gates or {}
     checks = []
     for spec in policy.thresholds:
         if spec.metric == "accuracy":
@@ -133,8 +186,10 @@ def check_thresholds(
             checks.append(_check(spec, Score(accuracy_spread, accuracy_spread, accuracy_spread), None))
         else:
             names = list(explainers) if spec.explainers == "all" else list(spec.explainers)
+            gate_metric = GATES.get(spec.metric)
             checks.extend(_check(spec, explainers[name].score(spec.metric), name,
-                                 inadmissible.get(name, ())) for name in names)
+                                 gates.get((name, gate_metric)) if gate_metric else None)
+                          for name in names)
     return checks
 
 

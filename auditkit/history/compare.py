@@ -1,6 +1,6 @@
 """Score-by-score comparison of two audits' results.json, and which changes are regressions.
 
-Compared scores: the accuracy and, per explainer, ``mege``, ``reco``, ``reco_auc`` and
+Compared scores: the accuracy and, per explainer, ``mege``, ``reco``, ``reco_corrected``, ``reco_auc`` and
 ``mu_fidelity`` (:data:`METRICS`). Every one of them is higher-is-better (Fel et al., WACV 2022; the
 accuracy of the fold models), so a negative change is a drop.
 
@@ -19,7 +19,7 @@ from typing import Any
 
 from auditkit._format import interval_text
 
-METRICS = ("mege", "reco", "reco_auc", "mu_fidelity")
+METRICS = ("mege", "reco", "reco_corrected", "reco_auc", "mu_fidelity")
 """Per-explainer scores compared, in display order."""
 
 

@@ -47,6 +47,9 @@ __all__ = ["RecoChance", "corrected_reco", "image_permutations", "reco_chance", 
 
 # Permutations evaluated together: bounds the [block, n_distances] work arrays.
 _BLOCK_ELEMENTS = 1 << 23
+# Permutations drawn together by reco_chance: bounds the [block, n_images] draws. It depends on the
+# number of images only, so the same seed gives the same permutations for every explainer.
+_DRAW_ELEMENTS = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -76,11 +79,19 @@ class RecoChance:
 
 def image_permutations(n_images: int, permutations: int, generator: torch.Generator | None = None
                        ) -> torch.Tensor:
-    """``Tensor[permutations, n_images]`` (int64): each row a uniform random permutation of the images
-    (``argsort`` of ``torch.rand`` drawn in row order from ``generator``)."""
+    """``Tensor[permutations, n_images]`` (int32): each row a uniform random permutation of the
+    images, the ``argsort`` of ``torch.rand`` rows drawn from ``generator`` in blocks of
+    ``2^22 // n_images`` rows (so the draws depend on the seed and the sizes only).
+
+    Draw them once and pass them to every :func:`reco_chance` of an audit: the same permutations
+    for every explainer and level, and no sort repeated."""
     check_int(n_images, "n_images", minimum=1)
     check_int(permutations, "permutations", minimum=1)
-    return torch.argsort(torch.rand((permutations, n_images), generator=generator), dim=1)
+    return torch.cat([
+        torch.argsort(torch.rand((rows.stop - rows.start, n_images), generator=generator), dim=1)
+        .to(torch.int32)
+        for rows in batch_slices(permutations, max(1, _DRAW_ELEMENTS // n_images))
+    ])
 
 
 def _check(distances: torch.Tensor, category: torch.Tensor, form: str) -> None:
@@ -121,23 +132,35 @@ def reco_null(distances: torch.Tensor, category: torch.Tensor, perms: torch.Tens
     if perms.dim() != 2 or perms.shape[1] != n:
         raise MetricInputError(f"perms must be [R, {n}], got {tuple(perms.shape)}")
     values, order = torch.sort(distances.reshape(-1).double(), stable=True)
-    image, pair = order // p, order % p
     _, counts = torch.unique_consecutive(values, return_counts=True)
     last = torch.cumsum(counts, 0) - 1
     n_eq, n_neq = float((category == 1).sum()), float((category == 2).sum())
+    # Youden: J(γ) = |S= <= γ| / |S=| - |S≠ <= γ| / |S≠|, one cumulative sum of per-pair weights.
+    # Taking the maximum over every tie group, not only those holding an S or S≠ distance, changes
+    # nothing: a group of ignored pairs repeats the J of the group before it (0 before the first).
+    weight = torch.tensor([0.0, 1.0 / n_eq, -1.0 / n_neq], dtype=torch.float64)[category.long()]
+    inside_tie = torch.ones(values.numel(), dtype=torch.bool)
+    inside_tie[last] = False  # J is read at the end of each tie group only
+    ties = bool(inside_tie.any())
     out = torch.empty(perms.shape[0], dtype=torch.float64)
     for rows in batch_slices(perms.shape[0], max(1, _BLOCK_ELEMENTS // max(1, values.numel()))):
-        cat = category[perms[rows][:, image], pair]  # [r, M]: category of each sorted distance
-        eq_below = torch.cumsum((cat == 1).double(), dim=1)[:, last]
-        neq_below = torch.cumsum((cat == 2).double(), dim=1)[:, last]
-        in_s = torch.diff(eq_below + neq_below, dim=1, prepend=torch.zeros_like(eq_below[:, :1])) > 0
+        # Image n takes the category row of image perms[r, n]: gather whole rows, then put the
+        # pairs in the sorted order of the distances (the same column order for every r).
+        block = perms[rows].long()
         if form == "youden":
-            j = eq_below / n_eq - neq_below / n_neq
-        else:
-            below = eq_below + neq_below
-            above = (n_eq + n_neq) - below
-            tnr = torch.where(above > 0, (n_neq - neq_below) / above.clamp_min(1.0), 0.0)
-            j = eq_below / below.clamp_min(1.0) + tnr - 1.0
+            j = torch.cumsum(weight[block].reshape(block.shape[0], n * p).index_select(1, order), dim=1)
+            if ties:
+                j.masked_fill_(inside_tie, -torch.inf)
+            out[rows] = j.amax(dim=1)
+            continue
+        cat = category.long()[block].reshape(block.shape[0], n * p).index_select(1, order)
+        eq_below = torch.cumsum(cat == 1, dim=1, dtype=torch.int32)[:, last].double()
+        neq_below = torch.cumsum(cat == 2, dim=1, dtype=torch.int32)[:, last].double()
+        in_s = torch.diff(eq_below + neq_below, dim=1, prepend=torch.zeros_like(eq_below[:, :1])) > 0
+        below = eq_below + neq_below
+        above = (n_eq + n_neq) - below
+        tnr = torch.where(above > 0, (n_neq - neq_below) / above.clamp_min(1.0), 0.0)
+        j = eq_below / below.clamp_min(1.0) + tnr - 1.0
         # Thresholds are the values of S = S= ∪ S≠ only, as in reco().
         out[rows] = torch.where(in_s, j, -torch.inf).amax(dim=1)
     return out
@@ -156,8 +179,12 @@ def corrected_reco(value: torch.Tensor | float, null_mean: float) -> torch.Tenso
 
 
 def reco_chance(distances: torch.Tensor, category: torch.Tensor, permutations: int,
-                generator: torch.Generator | None = None, form: str = "youden") -> RecoChance:
+                generator: torch.Generator | None = None, form: str = "youden", *,
+                perms: torch.Tensor | None = None) -> RecoChance:
     """ReCo of ``(distances, category)`` against ``permutations`` seeded image-level permutations.
+
+    ``perms`` (from :func:`image_permutations`, ``[permutations, N]``) are used when given;
+    otherwise they are drawn from ``generator``: the same seed gives the same draws.
 
     Raises:
         MetricInputError: S= or S≠ empty, NaN or negative distances in them, ``permutations < 1``.
@@ -169,10 +196,15 @@ def reco_chance(distances: torch.Tensor, category: torch.Tensor, permutations: i
     (1.0, True, True)
     """
     _check(distances, category, form)
+    check_int(permutations, "permutations", minimum=1)
     n = distances.shape[0]
     identity = torch.arange(n)[None, :]
     observed = float(reco_null(distances, category, identity, form)[0])
-    null = reco_null(distances, category, image_permutations(n, permutations, generator), form)
+    if perms is None:
+        perms = image_permutations(n, permutations, generator)
+    elif tuple(perms.shape) != (permutations, n):
+        raise MetricInputError(f"perms must be [{permutations}, {n}], got {tuple(perms.shape)}")
+    null = reco_null(distances, category, perms, form)
     null_mean = float(null.mean())
     return RecoChance(
         observed=observed,

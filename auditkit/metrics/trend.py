@@ -44,6 +44,8 @@ class Trend:
         low, high: percentile interval of the resampled slopes (None without defined resamples).
         p_value: one-sided p-value of "the slope is not negative" (None without defined resamples).
         resamples: resamples with a slope (the score defined at every level).
+        sd: standard deviation of the resampled slopes, the slope's standard error (None without
+            defined resamples).
     """
 
     slope: float | None
@@ -51,6 +53,7 @@ class Trend:
     high: float | None
     p_value: float | None
     resamples: int
+    sd: float | None = None
 
 
 def _check(scores: torch.Tensor, levels: torch.Tensor) -> None:
@@ -114,4 +117,5 @@ def trend_test(
         return Trend(value, None, None, None, 0)
     interval = percentile_interval(defined, confidence)
     p_value = (1.0 + float((defined >= 0).sum())) / (1.0 + defined.numel())
-    return Trend(value, interval.low, interval.high, p_value, int(defined.numel()))
+    sd = float(defined.std()) if defined.numel() > 1 else 0.0
+    return Trend(value, interval.low, interval.high, p_value, int(defined.numel()), sd)

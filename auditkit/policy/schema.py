@@ -9,6 +9,7 @@ field                                        ``paper``  ``authors_library``  wha
 ===========================================  =========  ===================  =================================
 ``metrics.distance``                         spearman   sqrt_spearman        1 - |rho| or sqrt(1 - |rho|)
 ``metrics.reco_form``                        youden     youden               ReCo with class-conditional rates
+``metrics.target``                           prediction label                which class each model explains
 ``explainers[gradient_input].convention``    abs        signed               abs(gradient x input) or signed
 ``explainers[smoothgrad].sigma_convention``  range      range                sigma relative to the input range
 ``explainers[rise].score``                   logit      logit                what RISE weights its masks by
@@ -54,6 +55,7 @@ PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType({
     "paper": MappingProxyType({
         "metrics.distance": "spearman",
         "metrics.reco_form": "youden",
+        "metrics.target": "prediction",
         "explainers.gradient_input.convention": "abs",
         "explainers.smoothgrad.sigma_convention": "range",
         "explainers.rise.score": "logit",
@@ -61,6 +63,7 @@ PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType({
     "authors_library": MappingProxyType({
         "metrics.distance": "sqrt_spearman",
         "metrics.reco_form": "youden",
+        "metrics.target": "label",
         "explainers.gradient_input.convention": "signed",
         "explainers.smoothgrad.sigma_convention": "range",
         "explainers.rise.score": "logit",
@@ -296,6 +299,22 @@ class BootstrapSpec(_Section):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RecoChanceSpec(_Section):
+    """ReCo's chance level: its null distribution under image-level permutations of S=/S≠
+    membership (:mod:`auditkit.metrics.chance`)."""
+
+    permutations: int = 1000
+    """Permutations per ReCo; the p-value's resolution is 1 / (1 + permutations)."""
+    seed: int = 0
+    """Seed of the permutations (the same draws for every explainer and level)."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "permutations": Interval(int, 99, 10**5),
+        "seed": SEED,
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
 class MetricsSpec(_Section):
     """How MeGe, ReCo and muF are computed."""
 
@@ -303,6 +322,13 @@ class MetricsSpec(_Section):
     """Distance of two explanations: ``spearman`` (1 - |rho|) or ``sqrt_spearman`` (sqrt(1 - |rho|))."""
     reco_form: str = "youden"
     """ReCo with class-conditional rates (``youden``) or eq. 6's rates as printed (``as_printed``)."""
+    target: str = "prediction"
+    """The class each fold model's explanation is of: ``prediction`` (the class that model predicts,
+    eq. 2 of the paper: the two maps of an S≠ pair explain two different decisions) or ``label``
+    (the true label, as the authors' library does: both maps of every pair explain the same class).
+    It is the class f_c of muF, and of robustness, invariance and completeness, too."""
+    reco_chance: RecoChanceSpec = field(default_factory=RecoChanceSpec)
+    """ReCo's chance level."""
     explain_batch_size: int = 256
     """Images explained per batch."""
     mu_fidelity: MuFidelitySpec = field(default_factory=MuFidelitySpec)
@@ -313,6 +339,8 @@ class MetricsSpec(_Section):
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "distance": Options(("spearman", "sqrt_spearman")),
         "reco_form": Options(("youden", "as_printed")),
+        "target": Options(("prediction", "label")),
+        "reco_chance": Section(RecoChanceSpec),
         "explain_batch_size": Interval(int, 1),
         "mu_fidelity": Section(MuFidelitySpec),
         "bootstrap": Section(BootstrapSpec),
@@ -501,6 +529,7 @@ METRIC_RANGES: Mapping[str, tuple[float, float]] = MappingProxyType({
     "mege": (0, 1),
     "reco": (0, 1),
     "reco_auc": (0, 1),
+    "reco_corrected": (-1, 1),
     "mu_fidelity": (-1, 1),
     "accuracy": (0, 1),
     "accuracy_spread": (0, 1),
@@ -571,14 +600,20 @@ class WeightRandomisationSpec(_Section):
     levels: tuple[float, ...] = (0.05, 0.1, 0.3)
     """Fractions of weights randomised, in (0, 1], strictly increasing."""
     std: float = 0.5
-    """Standard deviation of the noise the randomised weights are drawn with."""
+    """Standard deviation of the noise the randomised weights are drawn with: in weight units
+    (``scale: absolute``, the paper's N(0, 0.5)) or in units of each layer's own weight standard
+    deviation (``scale: relative``)."""
+    scale: str = "absolute"
+    """``absolute`` or ``relative``: what ``std`` is measured in. Relative noise grades a small model
+    whose weights are much smaller than 0.5, which absolute noise can push to chance at once."""
     seed: int = 0
     """Seed of the randomisation."""
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "enabled": Flag(),
         "levels": ListOf(Interval(float, 0, 1, closed="right"), min_length=1, increasing=True),
-        "std": Interval(float, 0, closed="neither"),
+        "std": Interval(float, 0, 100, closed="right"),
+        "scale": Options(("absolute", "relative")),
         "seed": SEED,
     }
 
@@ -609,10 +644,17 @@ class SanitySpec(_Section):
     """Progressive weight randomisation."""
     label_shuffling: LabelShufflingSpec = field(default_factory=LabelShufflingSpec)
     """Training with progressively shuffled labels."""
+    min_fall: float = 0.05
+    """The smallest fall of a gated score (MeGe, chance-corrected ReCo) from the clean models to the
+    highest level that counts as a fall, in score units. A check *fails* for a metric only when the
+    slope's interval excludes every fall this large (the data show the score does not fall); when it
+    neither passes nor excludes it, the verdict is *inconclusive*. 0.05 is a twentieth of the scores'
+    range: MeGe falls by 0.1 to 0.4 under the paper's degradations (Fig. 3)."""
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "weight_randomisation": Section(WeightRandomisationSpec),
         "label_shuffling": Section(LabelShufflingSpec),
+        "min_fall": Interval(float, 0, 1, closed="right"),
     }
 
 

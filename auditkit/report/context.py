@@ -24,7 +24,14 @@ from auditkit.report.inputs import (
     load_results,
 )
 from auditkit.report.properties import properties_section
-from auditkit.report.sanity import inadmissible, inadmissible_notice, sanity_sections
+from auditkit.report.sanity import (
+    chance_notice,
+    inadmissible,
+    inadmissible_notice,
+    not_evidenced,
+    reco_chance_text,
+    sanity_sections,
+)
 from auditkit.report.since import since_section
 
 EXPLAINER_LABELS = {
@@ -43,6 +50,7 @@ METRIC_LABELS = {
     "mege": "MeGe",
     "reco": "ReCo",
     "reco_auc": "ReCo_AUC",
+    "reco_corrected": "chance-corrected ReCo",
     "mu_fidelity": "μF",
     "accuracy": "held-out accuracy",
     "accuracy_spread": "spread of the fold accuracies",
@@ -147,6 +155,8 @@ def _sentence(check: Mapping[str, Any], results: Mapping[str, Any], confidence: 
                 f"{OPERATORS[check['op']]} {check['value']:g}{_basis(check, confidence)}")
     if check.get("inadmissible"):
         sentence += " — inadmissible: the method failed its sanity checks"
+    elif check.get("not_evidenced"):
+        sentence += " — not evidenced: its sanity check could not tell whether the score reacts"
     return sentence
 
 
@@ -244,10 +254,15 @@ def _explainer_rows(results: Mapping[str, Any], confidence: str) -> list[dict[st
     for name, e in results["explainers"].items():
         cells = []
         for metric in EXPLAINER_METRICS:
-            own = [c for c in checks if c["explainer"] == name and c["metric"] == metric]
+            shown = (metric, "reco_corrected") if metric == "reco" and "reco_corrected" in e else (metric,)
+            own = [c for c in checks if c["explainer"] == name and c["metric"] in shown]
             cells.append({
                 "text": compact_score(e[metric]),
-                "rule": "; ".join(f"{OPERATORS[c['op']]} {c['value']:g} ({c['threshold']})" for c in own),
+                "extra": [reco_chance_text(e.get("reco_chance")),
+                          f"corrected {compact_score(e['reco_corrected'])}"]
+                if len(shown) == 2 else [],
+                "rule": "; ".join(f"{'corrected ' if c['metric'] == 'reco_corrected' else ''}"
+                                  f"{OPERATORS[c['op']]} {c['value']:g} ({c['threshold']})" for c in own),
                 "status": "" if not own else _status(all(c["passed"] for c in own)),
             })
         rows.append({
@@ -316,10 +331,13 @@ def _limits(results: Mapping[str, Any]) -> dict[str, Any]:
 def _figures(results: Mapping[str, Any], evidence: Mapping[str, ExplainerEvidence],
              inputs: ExampleInputs) -> dict[str, Any]:
     folds = [f["accuracy"] for f in results["folds"]]
+    notes = {explainer_label(n): reco_chance_text(results["explainers"][n].get("reco_chance"),
+                                                  results["explainers"][n]["reco"].get("value"))
+             for n in evidence}
     figures: dict[str, Any] = {
         "folds": plots.data_uri(plots.fold_accuracies(folds, results["accuracy"]["max_spread"])),
         "histograms": plots.data_uri(plots.distance_histograms(
-            {explainer_label(n): (e.s_eq, e.s_neq) for n, e in evidence.items()})),
+            {explainer_label(n): (e.s_eq, e.s_neq) for n, e in evidence.items()}, notes=notes)),
         "examples": None,
         "example_count": "0",
     }
@@ -350,9 +368,14 @@ def _verdict(results: Mapping[str, Any]) -> dict[str, Any]:
                  else f"the accuracies of the {k} fold models differ by more than the policy allows")
     sanity = [c for c in (results.get("sanity_checks") or {}).values() if isinstance(c, Mapping)]
     if sanity:
-        failed = sum(c.get("passed") is False for c in sanity)
-        parts.append(f"all {len(sanity)} sanity checks of the explanation methods passed" if not failed
-                     else f"{failed} of {len(sanity)} sanity checks of the explanation methods failed")
+        status = [c.get("status", {True: "pass", False: "fail"}.get(c.get("passed"))) for c in sanity]
+        failed, unclear = status.count("fail"), status.count("inconclusive")
+        if not failed and not unclear:
+            parts.append(f"all {len(sanity)} sanity checks of the explanation methods passed")
+        else:
+            parts.append(" and ".join(
+                f"{n} of {len(sanity)} sanity checks of the explanation methods {word}"
+                for n, word in ((failed, "failed"), (unclear, "were inconclusive")) if n))
     sentence = ", ".join(parts[:-1]) + " and " + parts[-1]
     return {"passed": passed, "label": "PASS" if passed else "FAIL",
             "sentence": sentence[0].upper() + sentence[1:] + "."}
@@ -434,5 +457,20 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None) -> di
                                          explainer_label, confidence),
         "since_last": since_section(history, explainer_label, confidence),
         "inadmissible": inadmissible_notice(
-            inadmissible(sanity if isinstance(sanity, Mapping) else None), explainer_label),
+            inadmissible(sanity if isinstance(sanity, Mapping) else None), explainer_label,
+            not_evidenced(sanity if isinstance(sanity, Mapping) else None)),
+        "chance_notice": chance_notice(results["explainers"], explainer_label),
+        "target": _target_text(results),
     }
+
+
+def _target_text(results: Mapping[str, Any]) -> str:
+    """What class the maps explain, in words (``metrics.target``)."""
+    target = results["policy"]["resolved"]["metrics"].get("target", "label")
+    if target == "prediction":
+        return ("Each retrained model explains the class it predicts (eq. 2 of the paper), so the two "
+                "maps of an S≠ pair explain two different decisions; μF, robustness, invariance and "
+                "completeness use that class too.")
+    return ("Each retrained model explains the true label (as the authors’ library does), so both maps "
+            "of every pair explain the same class, even where one model predicts another; μF, "
+            "robustness, invariance and completeness use the true label too.")

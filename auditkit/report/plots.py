@@ -58,31 +58,38 @@ def fold_accuracies(accuracies: Sequence[float], max_spread: float) -> bytes:
     return _png(fig)
 
 
-def distance_histograms(sets: Mapping[str, tuple[np.ndarray, np.ndarray]], *, columns: int = 3) -> bytes:
-    """The paper's Fig. 5: per explainer, overlaid density histograms of the distances in S= and S≠.
+def distance_histograms(sets: Mapping[str, tuple[np.ndarray, np.ndarray]], *, columns: int = 3,
+                        notes: Mapping[str, str] | None = None) -> bytes:
+    """The paper's Fig. 5: per explainer, density histograms of the distances in S= and S≠, drawn
+    as outlines so that neither hides the other.
 
     Args:
         sets: explainer label -> (distances of S= pairs, distances of S≠ pairs), each 1-D in [0, 1].
         columns: plots per row.
+        notes: explainer label -> a line under its title (ReCo and its chance band).
     """
+    notes = notes or {}
     n = len(sets)
     columns = max(1, min(columns, n))
     rows = max(1, math.ceil(n / columns))
-    fig = Figure(figsize=(2.3 * columns, 1.7 * rows + 0.5))
+    fig = Figure(figsize=(2.3 * columns, 1.9 * rows + 0.5))
     bins = np.linspace(0.0, 1.0, 26)
     colours = (S_EQ_COLOUR, S_NEQ_COLOUR)
     for i, (label, pair) in enumerate(sets.items()):
         ax = fig.add_subplot(rows, columns, i + 1)
         for values, colour in zip(pair, colours, strict=True):
             if values.size:
-                ax.hist(values, bins=bins, density=True, color=colour, alpha=0.55)
-        ax.set_title(label, fontsize=9)
+                ax.hist(values, bins=bins, density=True, color=colour, histtype="step", linewidth=1.4)
+        note = notes.get(label)
+        ax.set_title(label + (f"\n{note}" if note else ""), fontsize=8)
         ax.set_xlim(0.0, 1.0)
         ax.tick_params(labelsize=7)
-        ax.set_yticks([])
-        ax.spines[["top", "right", "left"]].set_visible(False)
+        if i % columns == 0:
+            ax.set_ylabel("density", fontsize=7)
+        ax.spines[["top", "right"]].set_visible(False)
     names = ("S= (both models right)", "S≠ (one model right)")
-    handles = [Patch(color=c, alpha=0.55, label=n) for n, c in zip(names, colours, strict=True)]
+    handles = [Patch(edgecolor=c, facecolor="none", linewidth=1.4, label=n)
+               for n, c in zip(names, colours, strict=True)]
     fig.legend(handles=handles, loc="upper center", ncols=2, fontsize=8, frameon=False)
     fig.supxlabel("distance between the explanations of two fold models", fontsize=8)
     fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - 0.35 / fig.get_figheight()))

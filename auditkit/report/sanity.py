@@ -2,9 +2,10 @@
 
 Reads ``results.json["sanity_checks"]`` (:meth:`auditkit.engine.sanity.SanityCheck.to_dict`) and
 returns template context: formatted strings, flags and PNG data URIs, as :mod:`auditkit.report.context`.
-An explainer whose ``passed`` is False in any check is inadmissible (the engine's rule,
-:func:`auditkit.engine.verdicts.inadmissible_explainers`, recorded in results.json); ``passed`` None
-marks the control (``random``), which is never judged.
+An explainer whose ``status`` is ``fail`` in a check is inadmissible on the failed metric, one whose
+status is ``inconclusive`` is not evidenced on it (the engine's rule,
+:func:`auditkit.engine.verdicts.sanity_gates`, recorded in results.json); ``status`` None marks the
+control (``random``), which is never judged. Also here: ReCo's chance band in words.
 """
 
 from __future__ import annotations
@@ -30,9 +31,13 @@ CHECKS = {
 }
 """Check name -> (title, what the degradation does, label of the horizontal axis)."""
 
-TREND_METRICS = {"mege": "MeGe", "reco": "ReCo", "reco_auc": "ReCo_AUC", "mu_fidelity": "μF"}
-"""Metrics of the trend table, in order; MeGe and ReCo have a pass condition, the others are reported."""
-CURVE_METRICS = ("mege", "reco", "mu_fidelity")
+TREND_METRICS = {"mege": "MeGe", "reco_corrected": "ReCo (chance-corrected)", "reco": "ReCo",
+                 "reco_auc": "ReCo_AUC", "mu_fidelity": "μF"}
+"""Metrics of the trend table, in order; MeGe and the corrected ReCo have a verdict, the others are
+reported."""
+GATED = ("mege", "reco_corrected")
+_GATED_WORDS = {"mege": "MeGe", "reco_corrected": "chance-corrected ReCo"}
+CURVE_METRICS = ("mege", "reco_corrected", "mu_fidelity")
 """Panels of the curves (the paper's Fig. 3 for MeGe and ReCo, Fig. 4 for μF)."""
 
 
@@ -56,78 +61,133 @@ def _words(items: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
-def inadmissible(section: Mapping[str, Any] | None) -> dict[str, list[str]]:
-    """Explainer -> the titles of the sanity checks it failed, for every explainer that failed one.
+def _status(entry: Mapping[str, Any]) -> str | None:
+    """``pass``, ``fail``, ``inconclusive`` or None (control); results without a status: passed."""
+    if "status" in entry:
+        return entry["status"]
+    return {True: "pass", False: "fail"}.get(entry.get("passed"))
 
-    >>> inadmissible({"label_shuffling": {"explainers": {"saliency": {"passed": False},
-    ...                                                  "random": {"passed": None}}}})
-    {'saliency': ['Label shuffling']}
-    """
-    failed: dict[str, list[str]] = {}
+
+def _by_status(section: Mapping[str, Any] | None, wanted: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
     for name, check in (section or {}).items():
         if not isinstance(check, Mapping):
             continue
         for explainer, entry in check.get("explainers", {}).items():
-            if entry.get("passed") is False:
-                failed.setdefault(explainer, []).append(_title(name))
-    return failed
+            if _status(entry) == wanted:
+                out.setdefault(explainer, []).append(_title(name))
+    return out
 
 
-def inadmissible_notice(failed: Mapping[str, list[str]],
-                        label: Callable[[str], str]) -> dict[str, Any] | None:
-    """The plain-words notice of page one, or None when every score is admissible."""
-    if not failed:
+def inadmissible(section: Mapping[str, Any] | None) -> dict[str, list[str]]:
+    """Explainer -> the titles of the sanity checks it failed, for every explainer that failed one.
+
+    >>> inadmissible({"label_shuffling": {"explainers": {"saliency": {"status": "fail"},
+    ...                                                  "random": {"status": None}}}})
+    {'saliency': ['Label shuffling']}
+    """
+    return _by_status(section, "fail")
+
+
+def not_evidenced(section: Mapping[str, Any] | None) -> dict[str, list[str]]:
+    """Explainer -> the titles of the checks that were inconclusive for it (and none failed)."""
+    failed = inadmissible(section)
+    return {n: t for n, t in _by_status(section, "inconclusive").items() if n not in failed}
+
+
+def inadmissible_notice(failed: Mapping[str, list[str]], label: Callable[[str], str],
+                        unclear: Mapping[str, list[str]] | None = None) -> dict[str, Any] | None:
+    """The plain-words notice of page one on the strength of evidence, or None when every gated
+    score of every method passed its sanity checks."""
+    unclear = unclear or {}
+    if not failed and not unclear:
         return None
-    names = [label(n) for n in failed]
-    plural = len(names) > 1
+    parts = []
+    if failed:
+        names = [label(n) for n in failed]
+        plural = len(names) > 1
+        parts.append(
+            f"Some scores of {_words(names)} are inadmissible: when the models were deliberately "
+            f"damaged, a score of {'these methods' if plural else 'this method'} did not fall as it "
+            "should, so it does not depend on what the models learned and no requirement is met on it.")
+    if unclear:
+        names = [label(n) for n in unclear]
+        parts.append(
+            f"For {_words(names)}, a sanity check could not tell whether a score reacts to the damage "
+            "(too few pairs, too wide an interval, or models at chance): those scores are not "
+            "evidenced, and no requirement is met on them.")
     return {
-        "sentence": (
-            f"The scores of {_words(names)} are inadmissible. "
-            f"{'These methods' if plural else 'This method'} failed a sanity check: when the model was "
-            "deliberately damaged, {0} explanations did not change as they should (their MeGe or ReCo did "
-            "not fall). Explanations that do not depend on what the model learned are no evidence of "
-            "anything, so no requirement is met on these scores, whatever their values."
-        ).replace("{0}", "their" if plural else "its"),
-        "items": [f"{label(n)}: {_words(checks).lower()} failed" for n, checks in failed.items()],
+        "sentence": " ".join(parts),
+        "items": [f"{label(n)}: {_words(checks).lower()} failed" for n, checks in failed.items()]
+        + [f"{label(n)}: {_words(checks).lower()} inconclusive" for n, checks in unclear.items()],
     }
 
 
+def reco_chance_text(chance: Mapping[str, Any] | None, reco: float | None = None) -> str:
+    """ReCo's chance band in words, e.g. ``"chance 0.061 (95%: 0.118), p = 0.74"``.
+
+    >>> reco_chance_text({"null_mean": 0.061, "null_q95": 0.118, "p_value": 0.74}, 0.05)
+    'ReCo 0.050; chance 0.061 (95%: 0.118), p = 0.74: not above chance'
+    >>> reco_chance_text({"undefined": "S≠ is empty"})
+    'no chance level: S≠ is empty'
+    """
+    if not chance or chance.get("null_mean") is None:
+        return f"no chance level: {(chance or {}).get('undefined') or 'not computed'}"
+    verdict = "above chance" if chance["p_value"] < chance.get("alpha", 0.05) else "not above chance"
+    head = f"ReCo {_num(reco)}; " if reco is not None else ""
+    return (f"{head}chance {_num(chance['null_mean'])} (95%: {_num(chance['null_q95'])}), "
+            f"p = {chance['p_value']:.2g}: {verdict}")
+
+
+def chance_notice(explainers: Mapping[str, Any], label: Callable[[str], str]) -> str:
+    """One sentence naming the methods whose ReCo cannot be told from chance ("" when none)."""
+    at_chance = [label(n) for n, e in explainers.items()
+                 if (e.get("reco_chance") or {}).get("distinguishable") is False and n != "random"]
+    if not at_chance:
+        return ""
+    return (f"The ReCo of {_words(at_chance)} is not distinguishable from chance: S= and S≠ overlap "
+            "as much as they would if the explanations said nothing about whether two models agree.")
+
+
 def _trend_cell(metric: str, trend: Mapping[str, Any]) -> dict[str, Any]:
-    passed = trend.get("passed")
+    verdict = trend.get("verdict", {True: "pass", False: "fail"}.get(trend.get("passed")))
     if trend.get("slope") is None:
         text = "undefined"
     elif trend.get("ci_low") is None:
         text = _num(trend["slope"])
     else:
         text = f"{_num(trend['slope'])} [{_num(trend['ci_low'])}, {_num(trend['ci_high'])}]"
-    if passed is None:
-        status = "reported"
-    else:
-        status = "fell" if passed else "did not fall"
+    status = {"pass": "fell", "fail": "did not fall", "inconclusive": "inconclusive"}.get(
+        verdict, "reported")
     return {"metric": TREND_METRICS[metric], "slope": text, "p": _num(trend.get("p_value")),
-            "met": passed, "status": status}
+            "met": {"pass": True, "fail": False}.get(verdict), "status": status,
+            "css": {"pass": "met", "fail": "unmet", "inconclusive": "inconclusive"}.get(verdict, "")}
 
 
 def _sentence(check: Mapping[str, Any], label: Callable[[str], str]) -> str:
     alpha = f"{check.get('alpha', 0.05):g}"
-    fell, stuck, controls = [], [], []
+    fell, stuck, unclear, controls = [], [], [], []
     for name, entry in check["explainers"].items():
-        if entry.get("passed") is None:
+        status = _status(entry)
+        verdicts = {m: entry["trend"].get(m, {}).get("verdict") for m in GATED}
+        if status is None:
             controls.append(label(name))
-        elif entry["passed"]:
+        elif status == "pass":
             fell.append(label(name))
-        else:
-            missing = [TREND_METRICS[m] for m in ("mege", "reco")
-                       if entry["trend"].get(m, {}).get("passed") is False]
-            stuck.append(f"{label(name)} ({_words(missing) if missing else 'MeGe or ReCo'})")
+        for wanted, into in (("fail", stuck), ("inconclusive", unclear)):
+            which = [_GATED_WORDS[m] for m, v in verdicts.items() if v == wanted]
+            if which:
+                into.append(f"{label(name)} ({_words(which)})")
     parts = []
     if fell:
-        parts.append(f"MeGe and ReCo fell significantly (one-sided p < {alpha}) for {_words(fell)}, "
-                     "as they should.")
+        parts.append(f"MeGe and the chance-corrected ReCo fell significantly (one-sided p < {alpha}) "
+                     f"for {_words(fell)}, as they should.")
     if stuck:
-        parts.append(f"They did not fall for {_words(stuck)}: "
-                     f"{'the scores of these methods are' if len(stuck) > 1 else 'its scores are'} "
+        parts.append(f"The data show that these scores do not fall: {_words(stuck)}; they are "
                      "inadmissible.")
+    if unclear:
+        parts.append(f"The check cannot tell for {_words(unclear)}: neither a significant fall nor "
+                     "evidence of none (the reason is under the table); these scores are not evidenced.")
     if controls:
         many = len(controls) > 1
         parts.append(f"{_words(controls)} {'are controls' if many else 'is the control'}: "
@@ -141,7 +201,7 @@ def _curves(check: Mapping[str, Any], name: str, label: Callable[[str], str]) ->
     panels: dict[str, dict[str, list[tuple[float | None, float | None, float | None]]]] = {}
     controls = []
     for metric in CURVE_METRICS:
-        title = TREND_METRICS[metric] + (" (reported only)" if metric not in ("mege", "reco") else "")
+        title = TREND_METRICS[metric] + (" (reported only)" if metric not in GATED else "")
         lines = panels[title] = {}
         for explainer, entry in check["explainers"].items():
             if not entry.get("in_verdict", True) and label(explainer) not in controls:
@@ -169,21 +229,31 @@ def sanity_sections(section: Mapping[str, Any] | None, label: Callable[[str], st
         std = f" of standard deviation {check['std']:g}" if "std" in check else ""
         levels = ", ".join(f"{float(v):g}" for v in check["levels"])
         rows = []
+        reasons = []
         for explainer, entry in check["explainers"].items():
-            passed = entry.get("passed")
+            status = _status(entry)
             rows.append({
                 "label": label(explainer),
-                "met": passed,
-                "status": {True: "passed", False: "failed"}.get(passed, "control"),
+                "met": {"pass": True, "fail": False}.get(status),
+                "css": {"pass": "met", "fail": "unmet", "inconclusive": "inconclusive"}.get(status, ""),
+                "status": {"pass": "passed", "fail": "failed", "inconclusive": "inconclusive"}.get(
+                    status, "control"),
+                "badge": {"fail": "inadmissible", "inconclusive": "not evidenced"}.get(status, ""),
                 "cells": [_trend_cell(m, entry["trend"][m]) for m in TREND_METRICS if m in entry["trend"]],
             })
+            reasons += [f"{label(explainer)}, {entry['trend'][m]['reason']}" for m in GATED
+                        if entry["trend"].get(m, {}).get("verdict") in ("fail", "inconclusive")
+                        and entry["trend"][m].get("reason")]
         out.append({
             "id": name,
             "title": title,
             "what": what.format(std=std)[0].upper() + what.format(std=std)[1:],
             "levels": levels,
             "met": bool(check.get("passed")),
-            "status": "passed" if check.get("passed") else "failed",
+            "css": {"pass": "met", "fail": "unmet"}.get(_status(check) or "", "inconclusive"),
+            "status": {"pass": "passed", "fail": "failed"}.get(_status(check) or "", "inconclusive"),
+            "reasons": reasons,
+            "min_fall": f"{check.get('min_fall', 0.05):g}",
             "sentence": _sentence(check, label),
             "figure": _curves(check, name, label),
             "control_note": " The random baseline is dashed." if any(

@@ -13,8 +13,8 @@ from typing import Any
 
 from auditkit.report import plots
 
-METRICS = {"accuracy": "held-out accuracy", "mege": "MeGe", "reco": "ReCo", "reco_auc": "ReCo_AUC",
-           "mu_fidelity": "μF"}
+METRICS = {"accuracy": "held-out accuracy", "mege": "MeGe", "reco": "ReCo",
+           "reco_corrected": "chance-corrected ReCo", "reco_auc": "ReCo_AUC", "mu_fidelity": "μF"}
 TREND_PANELS = ("mege", "reco", "mu_fidelity")
 """Per-explainer panels of the trend plot, after the accuracy's."""
 

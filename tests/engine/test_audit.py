@@ -48,6 +48,25 @@ def test_rerun_reuses_finished_work(tiny_policy, tmp_path: Path) -> None:
     assert scores(out / "results.json") == first
 
 
+def test_an_upgrade_redoes_the_work_instead_of_reusing_it(tiny_policy, tmp_path: Path,
+                                                         monkeypatch) -> None:
+    import auditkit
+    from auditkit.engine import keys
+
+    policy = tiny_policy()
+    out = tmp_path / "out"
+    assert main(["run", str(policy), "--out", str(out), "--quiet"]) == 0
+    first = scores(out / "results.json")
+    before = keys.producers()
+    monkeypatch.setattr(auditkit, "__version__", auditkit.__version__ + ".post1")  # a faked upgrade
+    assert keys.producers() != before
+    assert main(["run", str(policy), "--out", str(out), "--quiet"]) == 0
+    data = json.loads((out / "results.json").read_text())
+    assert data["reused_from_earlier_run"] == {"folds": [], "explainers": [], "sanity": []}
+    assert data["auditkit_version"].endswith(".post1")
+    assert scores(out / "results.json") == first  # redone, and the same numbers
+
+
 def test_killed_run_resumes_and_matches(tiny_policy, tmp_path: Path) -> None:
     policy = tiny_policy(epochs=40)
     reference = tmp_path / "reference"
@@ -85,8 +104,11 @@ def test_failed_threshold_exits_1_and_still_writes(tiny_policy, tmp_path: Path, 
 def test_json_output(tiny_policy, tmp_path: Path, capsys) -> None:
     policy = tiny_policy()
     assert main(["run", str(policy), "--out", str(tmp_path / "o"), "--json"]) == 0
-    printed = json.loads(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    printed = json.loads(out)
     assert printed["verdict"] == "pass"
+    # Exactly the bytes of the results.json that is recorded (and signed): one `created`, not two.
+    assert out.encode("utf-8") == (tmp_path / "o" / "results.json").read_bytes()
 
 
 def test_bad_policy_exits_2_naming_file(tmp_path: Path, capsys) -> None:

@@ -72,7 +72,8 @@ def test_the_explanation_pass_copies_no_map_to_the_host_per_batch() -> None:
     copied = {}
     for batch_size in (8, 32):
         with DeviceToHost() as watch:
-            record = collect_distances(explainers, data, fold_of, categories, batch_size=batch_size,
+            record = collect_distances(explainers, data, fold_of, categories,
+                                       data.labels[:, None].expand(n, k), batch_size=batch_size,
                                        device=torch.device("cuda"), example_index=torch.tensor([5]))
         copied[batch_size] = watch.copies
         assert record.distances.device.type == "cpu" and record.distances.shape == (n, k - 1)

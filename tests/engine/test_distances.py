@@ -14,6 +14,7 @@ from auditkit.engine.distances import (
     S_EQ,
     S_NEQ,
     collect_distances,
+    explained_classes,
     pair_categories,
 )
 
@@ -87,7 +88,7 @@ def test_matches_algorithm_1(batch_size: int) -> None:
     dataset, preds, fold_of, maps = make_case()
     categories = pair_categories(preds, dataset.labels, fold_of)
     record = collect_distances(
-        [TableExplainer(maps[i]) for i in range(4)], dataset, fold_of, categories,
+        [TableExplainer(maps[i]) for i in range(4)], dataset, fold_of, categories, preds,
         batch_size=batch_size, device=torch.device("cpu"), example_index=torch.tensor([0, 2]),
     )
     s_eq, s_neq, ignored = algorithm_1(dataset, preds, fold_of, maps)
@@ -103,10 +104,34 @@ def test_matches_algorithm_1(batch_size: int) -> None:
 def test_sqrt_distance_form() -> None:
     dataset, preds, fold_of, maps = make_case(seed=1)
     categories = pair_categories(preds, dataset.labels, fold_of)
-    args = ([TableExplainer(maps[i]) for i in range(4)], dataset, fold_of, categories)
+    args = ([TableExplainer(maps[i]) for i in range(4)], dataset, fold_of, categories, preds)
     plain = collect_distances(*args, batch_size=8, device=torch.device("cpu"))
     rooted = collect_distances(*args, batch_size=8, device=torch.device("cpu"), sqrt_distance=True)
     torch.testing.assert_close(rooted.distances, plain.distances.sqrt())
+
+
+class TargetRecorder:
+    """A constant-free map that records the classes it was asked to explain, by image id."""
+
+    def __init__(self, n: int) -> None:
+        self.seen = torch.full((n,), -1, dtype=torch.long)
+
+    def explain(self, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        self.seen[x[:, 0, 0, 0].long()] = targets
+        return torch.rand(x.shape)
+
+
+@pytest.mark.parametrize("target", ["prediction", "label"])
+def test_each_model_explains_the_class_the_policy_names(target: str) -> None:
+    dataset, preds, fold_of, _ = make_case()
+    explainers = [TargetRecorder(len(dataset)) for _ in range(4)]
+    targets = explained_classes(preds, dataset.labels, target)
+    collect_distances(explainers, dataset, fold_of, pair_categories(preds, dataset.labels, fold_of),
+                      targets, batch_size=5, device=torch.device("cpu"))
+    for j, e in enumerate(explainers):
+        expected = preds[:, j] if target == "prediction" else dataset.labels
+        torch.testing.assert_close(e.seen, expected)
+    assert not torch.equal(preds[:, 0], dataset.labels)  # the two cases differ on this data
 
 
 def test_pair_categories_by_hand() -> None:

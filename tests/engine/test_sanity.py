@@ -15,9 +15,11 @@ from auditkit.engine.distances import DistanceRecord
 from auditkit.engine.sanity import ALPHA, LevelScores, assess_levels
 from auditkit.engine.scoring import Score, explainer_scores
 from auditkit.metrics.bootstrap import resample_weights
+from auditkit.metrics.chance import image_permutations
 
 CHECKS = ("weight_randomisation", "label_shuffling")
-METRICS = ("mege", "reco", "reco_auc", "mu_fidelity")
+METRICS = ("mege", "reco", "reco_corrected", "reco_auc", "mu_fidelity")
+GATED = ("mege", "reco_corrected")
 
 
 def _load(out: Path) -> dict:
@@ -48,26 +50,47 @@ def test_results_json_has_the_sanity_section(sanity_audit: Path) -> None:
                 assert trend["ci_low"] <= trend["ci_high"]
                 assert 1 / 51 <= trend["p_value"] <= 1  # 50 resamples: p >= 1 / (1 + 50)
                 assert trend["resamples"] == 50
-                if metric in ("mege", "reco") and explainer != "random":
-                    assert trend["passed"] is (trend["p_value"] < ALPHA)
+                if metric in GATED and explainer != "random":
+                    assert trend["verdict"] in ("pass", "fail", "inconclusive") and trend["reason"]
+                    assert trend["passed"] is (trend["verdict"] == "pass")
+                    if trend["p_value"] < ALPHA and trend["slope"] < 0:
+                        assert trend["verdict"] == "pass"
+                    else:
+                        # fail only where the interval excludes a fall of min_fall over the levels
+                        excludes = trend["ci_low"] > -check["min_fall"] / 0.3
+                        assert (trend["verdict"] == "fail") is (
+                            excludes and "at chance" not in trend["reason"])
                 else:
-                    assert trend["passed"] is None
+                    assert trend["passed"] is None and trend["verdict"] is None
             assert entry["in_verdict"] is (explainer != "random")
             if explainer == "random":
-                assert entry["passed"] is None
+                assert entry["passed"] is None and entry["status"] is None
             else:
-                assert entry["passed"] is (entry["trend"]["mege"]["passed"]
-                                           and entry["trend"]["reco"]["passed"])
-                gated.append(entry["passed"])
-        assert check["passed"] is all(gated)
+                verdicts = {entry["trend"][m]["verdict"] for m in GATED}
+                expected = next(v for v in ("fail", "inconclusive", "pass") if v in verdicts)
+                assert entry["status"] == expected
+                assert entry["passed"] is (expected == "pass")
+                gated.append(entry["status"])
+        assert check["passed"] is all(s == "pass" for s in gated)
+        assert check["status"] == next((v for v in ("fail", "inconclusive") if v in gated), "pass")
     assert section["weight_randomisation"]["std"] == 0.5
     thresholds_ok = all(t["passed"] for t in data["thresholds"]) and data["accuracy"]["comparable"]
-    sanity_ok = all(c["passed"] for c in section.values())
+    sanity_ok = all(c["status"] != "fail" for c in section.values())
     assert data["verdict"] == ("pass" if thresholds_ok and sanity_ok else "fail")
     summary = (sanity_audit / "summary.txt").read_text()
     for name in CHECKS:
-        status = "PASS" if section[name]["passed"] else "FAIL"
+        status = section[name]["status"].upper()
         assert f"sanity check {name}: {status} (levels 0 0.3;" in summary
+
+
+def test_the_random_controls_corrected_reco_stays_at_chance_at_every_level(sanity_audit: Path) -> None:
+    """Its maps ignore the model, so a change of |S=| and |S≠| alone must not move it off chance."""
+    for check in _load(sanity_audit)["sanity_checks"].values():
+        for level in check["explainers"]["random"]["levels"]:
+            corrected, chance = level["reco_corrected"], level["reco_chance"]
+            assert corrected["ci_low"] <= 0.0 <= corrected["ci_high"], (check, level)
+            assert chance["p_value"] > 0.05 and not chance["distinguishable"]
+            assert level["reco"]["value"] <= chance["null_q95"]
 
 
 def test_degraded_models_are_less_accurate(sanity_audit: Path) -> None:
@@ -110,10 +133,11 @@ def test_rerun_reuses_the_degraded_work(sanity_audit: Path, tmp_path: Path) -> N
     )
 
 
-def _synthetic(level: float, mege_shift: float, generator: torch.Generator) -> LevelScores:
+def _synthetic(level: float, mege_shift: float, generator: torch.Generator, *, n: int = 200,
+               accuracy: Score | None = None, p_eq: float = 0.5) -> LevelScores:
     """Scores of one level from random distances whose S= part is shifted by ``mege_shift``."""
-    n, k = 200, 3
-    category = torch.randint(1, 3, (n, k - 1), generator=generator, dtype=torch.uint8)
+    k = 3
+    category = torch.where(torch.rand(n, k - 1, generator=generator) < p_eq, 1, 2).to(torch.uint8)
     distances = torch.rand(n, k - 1, generator=generator) * 0.5 + 0.25
     distances = torch.where(category == 1, (distances + mege_shift).clamp(0, 1), distances)
     record = DistanceRecord(distances, category, torch.zeros(n, k - 1, dtype=torch.bool),
@@ -121,9 +145,11 @@ def _synthetic(level: float, mege_shift: float, generator: torch.Generator) -> L
     weights = resample_weights(n, 40, generator)
     mu = torch.rand(20, generator=generator, dtype=torch.float64)
     scores = {name: explainer_scores(name, record, mu, torch.arange(20), reco_form="youden",
-                                     weights=weights, confidence=0.95)
+                                     weights=weights, confidence=0.95,
+                                     permutations=image_permutations(n, 199,
+                                                                     torch.Generator().manual_seed(0)))
               for name in ("saliency", "random")}
-    return LevelScores(level, Score(0.9), scores)
+    return LevelScores(level, accuracy or Score(0.9, 0.85, 0.95), scores)
 
 
 def test_verdict_gates_mege_and_reco_but_not_random() -> None:
@@ -133,14 +159,51 @@ def test_verdict_gates_mege_and_reco_but_not_random() -> None:
                     ((0.0, 0.0), (0.1, 0.1), (0.3, 0.2)))
     check = assess_levels("weight_randomisation", falling, 0.95, {})
     assert check.trends["saliency"]["mege"].trend.slope < 0
-    assert check.trends["saliency"]["mege"].passed and check.trends["saliency"]["reco"].passed
-    assert check.explainer_passed("random") is None and check.passed
+    assert check.verdict("saliency", "mege") == "pass"
+    assert check.verdict("saliency", "reco_corrected") == "pass"
+    assert check.explainer_passed("random") is None and check.passed and check.status == "pass"
     assert check.trends["saliency"]["mu_fidelity"].passed is None
+    assert check.trends["saliency"]["reco"].verdict is None  # raw ReCo: reported only
     rising = tuple(_synthetic(level, 0.2 - shift, g) for level, shift in
                    ((0.0, 0.0), (0.1, 0.1), (0.3, 0.2)))
     failed = assess_levels("label_shuffling", rising, 0.95, {})
-    assert failed.trends["saliency"]["mege"].passed is False
+    assert failed.verdict("saliency", "mege") == "fail"
+    assert "does not fall" in failed.trends["saliency"]["mege"].reason
     assert failed.explainer_passed("saliency") is False and not failed.passed
+    assert failed.status == "fail"
+
+
+def test_a_flat_score_on_few_pairs_is_inconclusive_not_failed() -> None:
+    g = torch.Generator().manual_seed(2)
+    # 30 images, S≠ rare: nothing moves, and the intervals are too wide to show that nothing does.
+    flat = tuple(_synthetic(level, 0.0, g, n=30, p_eq=0.9) for level in (0.0, 0.1, 0.3))
+    check = assess_levels("label_shuffling", flat, 0.95, {}, min_fall=0.05)
+    t = check.trends["saliency"]["reco_corrected"]
+    assert t.verdict == "inconclusive" and t.trend.low < -0.05 / 0.3
+    assert "smallest fall this test could detect" in t.reason and "|S=|/|S≠| per level" in t.reason
+    # Per metric: MeGe has 50-odd S= pairs per level, enough to show it does not fall.
+    assert check.verdict("saliency", "mege") == "fail" and check.status == "fail"
+    # The same flat scores on many pairs show that nothing falls: a failure.
+    many = tuple(_synthetic(level, 0.0, g, n=4000) for level in (0.0, 0.1, 0.3))
+    assert assess_levels("label_shuffling", many, 0.95, {}).verdict("saliency", "mege") == "fail"
+
+
+def test_models_at_chance_make_a_flat_score_inconclusive() -> None:
+    g = torch.Generator().manual_seed(3)
+    chance_level = Score(0.11, 0.09, 0.13)
+    levels = (_synthetic(0.0, 0.0, g, n=4000),
+              _synthetic(0.3, 0.0, g, n=4000, accuracy=chance_level))
+    check = assess_levels("weight_randomisation", levels, 0.95, {}, chance=0.1)
+    t = check.trends["saliency"]["mege"]
+    assert t.verdict == "inconclusive" and "at chance" in t.reason and "level 0.3" in t.reason
+
+
+def test_an_undefined_level_is_inconclusive() -> None:
+    g = torch.Generator().manual_seed(4)
+    levels = (_synthetic(0.0, -0.2, g), _synthetic(0.3, 0.0, g, p_eq=0.0))  # no S= at 0.3
+    check = assess_levels("weight_randomisation", levels, 0.95, {})
+    t = check.trends["saliency"]["mege"]
+    assert t.verdict == "inconclusive" and "undefined at level 0.3" in t.reason
 
 
 def test_without_bootstrap_the_check_cannot_pass() -> None:
@@ -152,4 +215,5 @@ def test_without_bootstrap_the_check_cannot_pass() -> None:
     )
     check = assess_levels("weight_randomisation", stripped, 0.95, {})
     assert check.trends["saliency"]["mege"].trend.p_value is None
+    assert check.trends["saliency"]["mege"].verdict == "inconclusive"
     assert check.trends["saliency"]["mege"].passed is False and not check.passed

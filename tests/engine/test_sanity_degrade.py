@@ -41,6 +41,23 @@ def test_exactly_round_share_of_conv_entries_change(share: float) -> None:
     assert noisy is not net and not noisy.training
 
 
+def test_relative_noise_is_scaled_by_each_layers_weight_std() -> None:
+    net = _net()
+    with torch.no_grad():  # layers of very different scales
+        for w, scale in zip(conv_weights(net), (1.0, 0.01, 3.0), strict=True):
+            w.mul_(scale / w.std())
+    noisy = randomise_weights(net, 1.0, 0.5, torch.Generator().manual_seed(4), scale="relative")
+    for a, b in zip(conv_weights(noisy), conv_weights(net), strict=True):
+        ratio = float((a - b).detach().double().std() / b.detach().double().std())
+        assert ratio == pytest.approx(0.5, rel=0.15), ratio  # 72 to 2,304 draws per layer
+    # Same draws as absolute noise, only rescaled: the same entries change.
+    absolute = randomise_weights(net, 0.3, 0.5, torch.Generator().manual_seed(5))
+    relative = randomise_weights(net, 0.3, 0.5, torch.Generator().manual_seed(5), scale="relative")
+    assert torch.equal(_flat_conv(absolute) != _flat_conv(net), _flat_conv(relative) != _flat_conv(net))
+    with pytest.raises(ModelError, match="scale"):
+        randomise_weights(net, 0.3, 0.5, torch.Generator(), scale="percent")
+
+
 def test_noise_has_the_requested_std_and_is_spread_over_layers() -> None:
     net = _net()
     noisy = randomise_weights(net, 1.0, 0.5, torch.Generator().manual_seed(2))

@@ -1,5 +1,6 @@
-"""Thresholds and requirements on fabricated scores: an explainer that failed a sanity check is
-inadmissible evidence, whatever its scores; the random control is exempt."""
+"""Thresholds and requirements on fabricated scores: a metric that failed its sanity check is
+inadmissible evidence, one whose check was inconclusive is not evidenced, whatever the scores; the
+gate follows the metric; the random control is exempt."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from auditkit.engine.sanity import ALPHA, MetricTrend, SanityCheck
-from auditkit.engine.scoring import ExplainerScores, Score
+from auditkit.engine.sanity import MetricTrend, SanityCheck
+from auditkit.engine.scoring import ChanceLevel, ExplainerScores, Score
 from auditkit.engine.verdicts import (
     check_thresholds,
     inadmissible_explainers,
     inadmissible_reason,
     judge_requirements,
+    sanity_gates,
 )
 from auditkit.metrics.trend import Trend
 from auditkit.policy import load_policy
@@ -38,6 +40,11 @@ thresholds:
     op: ">="
     value: 0.1
     explainers: [gradcam]
+  - id: T3
+    metric: mu_fidelity
+    op: ">"
+    value: 0.0
+    explainers: [gradcam]
 requirements:
   - id: R1
     title: generalises
@@ -53,19 +60,27 @@ requirements:
 def scores(name: str, value: float = 0.9) -> ExplainerScores:
     """Scores far above every threshold of :data:`POLICY`."""
     s = Score(value, value - 0.01, value + 0.01)
-    return ExplainerScores(name, s, s, s, s, 100, 100, 0, 0, 10, 0)
+    return ExplainerScores(name, s, s, s, s, s, ChanceLevel(None, "not needed"), 100, 100, 0, 0, 10, 0)
 
 
-def trend(falls: bool, gated: bool) -> MetricTrend:
-    p = 0.01 if falls else 0.4
-    return MetricTrend("mege", Trend(-0.1 if falls else 0.05, -0.2, 0.1, p, 50),
-                       (p < ALPHA) if gated else None)
+VERDICT = {True: "pass", False: "fail", None: "inconclusive"}
 
 
-def check(name: str, falls: dict[str, bool]) -> SanityCheck:
-    """A sanity check in which each explainer's MeGe and ReCo fall (or not) as ``falls`` says."""
-    trends = {e: {m: trend(f, e != "random") for m in ("mege", "reco", "reco_auc", "mu_fidelity")}
-              for e, f in falls.items()}
+def check(name: str, mege: dict[str, bool | None], reco: dict[str, bool | None] | None = None
+          ) -> SanityCheck:
+    """A sanity check with each explainer's MeGe and corrected-ReCo verdicts: True pass, False fail,
+    None inconclusive; ``reco`` defaults to ``mege``'s."""
+    reco = mege if reco is None else reco
+    trends = {}
+    for e in mege:
+        gated = e != "random"
+        trends[e] = {
+            m: MetricTrend(m, Trend(-0.1, -0.2, 0.1, 0.3, 50, 0.05),
+                           VERDICT[v] if gated else None, f"{m} of {e} said {VERDICT[v]}" if gated else "")
+            for m, v in (("mege", mege[e]), ("reco_corrected", reco[e]))
+        }
+        trends[e].update({m: MetricTrend(m, Trend(0.0, -0.1, 0.1, 0.5, 50, 0.05), None)
+                          for m in ("reco", "reco_auc", "mu_fidelity")})
     return SanityCheck(name, (), trends, {}, ())
 
 
@@ -76,22 +91,24 @@ def policy(tmp_path: Path):
     return load_policy(path)
 
 
-def test_failed_sanity_check_voids_every_threshold_on_the_explainer(policy) -> None:
+def test_failed_sanity_check_voids_the_thresholds_on_the_failed_metric(policy) -> None:
     sanity = [check("weight_randomisation", {"saliency": True, "gradcam": False, "random": False}),
               check("label_shuffling", {"saliency": True, "gradcam": False, "random": False})]
-    inadmissible = inadmissible_explainers(sanity)
-    assert inadmissible == {"gradcam": ("weight_randomisation", "label_shuffling")}  # random exempt
+    assert inadmissible_explainers(sanity) == {"gradcam": ("weight_randomisation", "label_shuffling")}
     explainers = {n: scores(n) for n in ("saliency", "gradcam", "random")}
-    checks = check_thresholds(policy, explainers, Score(0.9, 0.8, 1.0), 0.0, inadmissible)
+    checks = check_thresholds(policy, explainers, Score(0.9, 0.8, 1.0), 0.0, sanity_gates(sanity))
     by = {(c.threshold, c.explainer): c for c in checks}
-    assert set(by) == {("T1", "saliency"), ("T1", "gradcam"), ("T1", "random"), ("T2", "gradcam")}
-    for key in (("T1", "gradcam"), ("T2", "gradcam")):
+    assert set(by) == {("T1", "saliency"), ("T1", "gradcam"), ("T1", "random"), ("T2", "gradcam"),
+                       ("T3", "gradcam")}
+    for key, metric in ((("T1", "gradcam"), "MeGe"), (("T2", "gradcam"), "chance-corrected ReCo")):
         c = by[key]
         assert c.measured == pytest.approx(0.9)  # the value is kept, the check still fails
         assert not c.passed
-        assert c.reason == "inadmissible: sanity checks weight_randomisation, label_shuffling failed"
+        assert c.reason == ("inadmissible: sanity checks weight_randomisation, label_shuffling failed "
+                            f"({metric} did not fall)")
         assert c.inadmissible == ("weight_randomisation", "label_shuffling")
         assert c.to_dict()["inadmissible"] == ["weight_randomisation", "label_shuffling"]
+    assert by["T3", "gradcam"].passed  # muF is not gated
     for key in (("T1", "saliency"), ("T1", "random")):
         assert by[key].passed and by[key].inadmissible == () and by[key].reason.endswith(": met")
     verdicts = {r.id: r for r in judge_requirements(policy, checks)}
@@ -99,19 +116,46 @@ def test_failed_sanity_check_voids_every_threshold_on_the_explainer(policy) -> N
     assert not verdicts["R2"].met and verdicts["R2"].failed_checks == ("T2[gradcam]",)
 
 
+def test_the_gate_follows_the_metric(policy) -> None:
+    # gradcam's MeGe passes and its ReCo fails: its MeGe threshold is evidence, its ReCo one is not.
+    sanity = [check("weight_randomisation", {"saliency": True, "gradcam": True, "random": True},
+                    reco={"saliency": True, "gradcam": False, "random": True})]
+    explainers = {n: scores(n) for n in ("saliency", "gradcam", "random")}
+    by = {(c.threshold, c.explainer): c for c in
+          check_thresholds(policy, explainers, Score(0.9), 0.0, sanity_gates(sanity))}
+    assert by["T1", "gradcam"].passed and by["T1", "gradcam"].inadmissible == ()
+    assert not by["T2", "gradcam"].passed
+    assert by["T2", "gradcam"].reason == ("inadmissible: sanity check weight_randomisation failed "
+                                          "(chance-corrected ReCo did not fall)")
+
+
+def test_an_inconclusive_check_leaves_the_metric_not_evidenced(policy) -> None:
+    sanity = [check("label_shuffling", {"saliency": None, "gradcam": True, "random": None})]
+    explainers = {n: scores(n) for n in ("saliency", "gradcam", "random")}
+    assert inadmissible_explainers(sanity) == {}
+    by = {(c.threshold, c.explainer): c for c in
+          check_thresholds(policy, explainers, Score(0.9), 0.0, sanity_gates(sanity))}
+    c = by["T1", "saliency"]
+    assert not c.passed and c.inadmissible == () and c.not_evidenced == ("label_shuffling",)
+    assert c.reason == ("not evidenced: sanity check label_shuffling inconclusive "
+                        "(mege of saliency said inconclusive)")
+    assert by["T1", "random"].passed and by["T1", "gradcam"].passed
+    assert not {r.id: r for r in judge_requirements(policy, list(by.values()))}["R1"].met
+
+
 def test_one_failed_check_is_named(policy) -> None:
     sanity = [check("weight_randomisation", {"saliency": False, "gradcam": True, "random": True})]
     explainers = {n: scores(n) for n in ("saliency", "gradcam", "random")}
-    checks = check_thresholds(policy, explainers, Score(0.9), 0.0, inadmissible_explainers(sanity))
+    checks = check_thresholds(policy, explainers, Score(0.9), 0.0, sanity_gates(sanity))
     (voided,) = [c for c in checks if not c.passed]
     assert voided.explainer == "saliency"
-    assert voided.reason == "inadmissible: sanity check weight_randomisation failed"
-    assert inadmissible_reason(["x"]) == voided.reason.replace("weight_randomisation", "x")
+    assert voided.reason == "inadmissible: sanity check weight_randomisation failed (MeGe did not fall)"
+    assert inadmissible_reason(["x"], "MeGe") == voided.reason.replace("weight_randomisation", "x")
 
 
 def test_without_sanity_checks_every_score_is_admissible(policy) -> None:
     explainers = {n: scores(n) for n in ("saliency", "gradcam", "random")}
-    assert inadmissible_explainers([]) == {}
+    assert inadmissible_explainers([]) == {} and sanity_gates([]) == {}
     checks = check_thresholds(policy, explainers, Score(0.9), 0.0)
     assert all(c.passed and c.inadmissible == () for c in checks)
     assert all(r.met for r in judge_requirements(policy, checks))

@@ -8,6 +8,7 @@ import hashlib
 import inspect
 import itertools
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -109,15 +110,37 @@ def test_explainer_settings_are_resolved(write) -> None:
 
 
 @pytest.mark.parametrize(
-    ("profile", "distance", "convention"),
-    [("paper", "spearman", "abs"), ("authors_library", "sqrt_spearman", "signed")],
+    ("profile", "distance", "convention", "target"),
+    [("paper", "spearman", "abs", "prediction"), ("authors_library", "sqrt_spearman", "signed", "label")],
 )
-def test_profile_sets_the_disputed_defaults(write, profile: str, distance: str, convention: str) -> None:
+def test_profile_sets_the_disputed_defaults(write, profile: str, distance: str, convention: str,
+                                            target: str) -> None:
     text = MINIMAL.replace("version: 1", f"version: 1\nprofile: {profile}") + "  - name: gradient_input\n"
     policy = load_policy(write(text))
     assert policy.metrics.distance == distance
+    assert policy.metrics.target == target
+    assert policy.to_dict()["metrics"]["target"] == target
     assert dict(policy.explainers[1].settings) == {"convention": convention}
     assert policy.metrics.reco_form == "youden"
+
+
+def test_consistency_settings_load_and_are_checked(write) -> None:
+    text = (MINIMAL + "metrics:\n  target: label\n  reco_chance:\n    permutations: 499\n    seed: 3\n"
+            "sanity_checks:\n  min_fall: 0.1\n  weight_randomisation:\n    scale: relative\n    std: 1.0\n")
+    policy = load_policy(write(text))
+    assert policy.metrics.target == "label"
+    assert (policy.metrics.reco_chance.permutations, policy.metrics.reco_chance.seed) == (499, 3)
+    assert policy.sanity_checks.min_fall == 0.1
+    assert policy.sanity_checks.weight_randomisation.scale == "relative"
+    defaults = load_policy(write(MINIMAL))
+    assert defaults.metrics.reco_chance.permutations == 1000 and defaults.sanity_checks.min_fall == 0.05
+    for bad, key in (("metrics:\n  target: logits\n", "metrics.target"),
+                     ("metrics:\n  reco_chance:\n    permutations: 10\n", "metrics.reco_chance.permutations"),
+                     ("sanity_checks:\n  min_fall: 0\n", "sanity_checks.min_fall"),
+                     ("sanity_checks:\n  weight_randomisation:\n    std: 1.0e+30\n",
+                      "sanity_checks.weight_randomisation.std")):
+        with pytest.raises(PolicyError, match=re.escape(key)):
+            load_policy(write(MINIMAL + bad))
 
 
 def test_explicit_fields_override_the_profile(write) -> None:

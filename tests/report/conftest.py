@@ -60,6 +60,11 @@ thresholds:
     op: ">="
     value: 0.99
     explainers: [gradcam]
+  - id: T3
+    metric: reco_corrected
+    op: ">"
+    value: 0.0
+    explainers: [gradcam]
 requirements:
   - id: R1
     title: Explanations generalise across retrainings
@@ -68,7 +73,7 @@ requirements:
   - id: R2
     title: Explanations differ when predictions disagree
     articles: ["EU AI Act Art. 13", "GDPR Art. 22"]
-    evidence: [T2]
+    evidence: [T2, T3]
 """
 
 
@@ -105,43 +110,66 @@ def rendered(audit_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Rende
     return Rendered(out, paths[0].read_text(encoding="utf-8"), paths[1].read_bytes(), build_context(out))
 
 
-def fabricate_sanity(results: dict[str, Any], failing: str = "gradcam") -> dict[str, Any]:
+def fabricate_sanity(results: dict[str, Any], failing: str | None = "gradcam",
+                     unclear: str | None = None) -> dict[str, Any]:
     """A label-shuffling check over levels 0 and 0.3 on ``results``' explainers, as the engine writes
-    it: every explainer's MeGe and ReCo fall except ``failing``'s ReCo; thresholds on ``failing``
-    are voided as :func:`auditkit.engine.verdicts.check_thresholds` voids them."""
+    it: every explainer's MeGe and chance-corrected ReCo fall except ``failing``'s corrected ReCo
+    (shown not to fall) and ``unclear``'s MeGe (inconclusive); thresholds are voided as
+    :func:`auditkit.engine.verdicts.check_thresholds` voids them (the gate follows the metric)."""
 
-    def trend(slope: float, p: float, passed: bool | None) -> dict[str, Any]:
-        return {"slope": slope, "ci_low": slope - 0.05, "ci_high": slope + 0.05, "p_value": p,
-                "resamples": 30, "passed": passed}
+    def trend(slope: float, p: float, verdict: str | None, reason: str = "") -> dict[str, Any]:
+        return {"slope": slope, "ci_low": slope - 0.05, "ci_high": slope + 0.05, "sd": 0.025,
+                "p_value": p, "resamples": 30, "passed": None if verdict is None else verdict == "pass",
+                "verdict": verdict, "reason": reason or None}
 
     def lowered(score: dict[str, Any], by: float) -> dict[str, Any]:
         return {k: (v - by if isinstance(v, float) else v) for k, v in score.items()}
 
+    metrics = ("mege", "reco", "reco_corrected", "reco_auc", "mu_fidelity")
     explainers = {}
     for name, e in results["explainers"].items():
-        metrics = ("mege", "reco", "reco_auc", "mu_fidelity")
-        clean = {m: e[m] for m in metrics} | {"level": 0.0, "accuracy": results["accuracy"]}
-        degraded = {m: lowered(e[m], 0.0 if (name == failing and m == "reco") else 0.05)
-                    for m in metrics} | {"level": 0.3, "accuracy": results["accuracy"]}
-        falls = {m: name != failing or m != "reco" for m in ("mege", "reco")}
+        verdicts = {"mege": "inconclusive" if name == unclear else "pass",
+                    "reco_corrected": "fail" if name == failing else "pass"}
+        clean = {m: e[m] for m in metrics} | {"level": 0.0, "accuracy": results["accuracy"],
+                                              "reco_chance": e["reco_chance"]}
+        degraded = {m: lowered(e[m], 0.05 if verdicts.get(m, "pass") == "pass" else 0.0)
+                    for m in metrics} | {"level": 0.3, "accuracy": results["accuracy"],
+                                         "reco_chance": e["reco_chance"]}
+        gated = {
+            "mege": trend(-0.17, 0.03, "pass", "MeGe falls") if verdicts["mege"] == "pass" else
+            trend(-0.1, 0.2, "inconclusive", "MeGe neither falls significantly nor is shown not to fall"),
+            "reco_corrected": trend(-0.17, 0.03, "pass", "falls") if verdicts["reco_corrected"] == "pass"
+            else trend(0.01, 0.6, "fail", "chance-corrected ReCo does not fall"),
+        }
+        status = next(v for v in ("fail", "inconclusive", "pass") if v in verdicts.values())
         explainers[name] = {
             "levels": [clean, degraded],
-            "trend": {"mege": trend(-0.17, 0.03, True),
-                      "reco": trend(-0.17, 0.03, True) if falls["reco"] else trend(0.01, 0.6, False),
-                      "reco_auc": trend(-0.1, 0.1, None), "mu_fidelity": trend(-0.02, 0.4, None)},
+            "trend": {**gated, "reco": trend(-0.1, 0.1, None), "reco_auc": trend(-0.1, 0.1, None),
+                      "mu_fidelity": trend(-0.02, 0.4, None)},
             "in_verdict": True,
-            "passed": all(falls.values()),
+            "passed": status == "pass",
+            "status": status,
         }
+    statuses = {e["status"] for e in explainers.values()}
+    status = next((v for v in ("fail", "inconclusive") if v in statuses), "pass")
     results = {**results, "verdict": "fail"}
-    results["sanity_checks"] = {"label_shuffling": {"levels": [0.0, 0.3], "seed": 0, "alpha": 0.05,
-                                                    "passed": False, "explainers": explainers}}
-    results["thresholds"] = [
-        t | ({"passed": False, "inadmissible": ["label_shuffling"],
-              "reason": "inadmissible: sanity check label_shuffling failed"}
-             if t["explainer"] == failing else {})
-        for t in results["thresholds"]]
-    voided = {t["threshold"] for t in results["thresholds"] if not t["passed"]}
-    results["requirements"] = [r | {"met": not set(r["evidence"]) & voided}
+    results["sanity_checks"] = {"label_shuffling": {
+        "levels": [0.0, 0.3], "seed": 0, "alpha": 0.05, "min_fall": 0.05, "chance_accuracy": 0.1,
+        "passed": status == "pass", "status": status, "explainers": explainers}}
+
+    def voided(t: dict[str, Any]) -> dict[str, Any]:
+        if t["explainer"] == failing and t["metric"] in ("reco", "reco_corrected", "reco_auc"):
+            return {"passed": False, "inadmissible": ["label_shuffling"], "not_evidenced": [],
+                    "reason": "inadmissible: sanity check label_shuffling failed "
+                              "(chance-corrected ReCo did not fall)"}
+        if t["explainer"] == unclear and t["metric"] == "mege":
+            return {"passed": False, "inadmissible": [], "not_evidenced": ["label_shuffling"],
+                    "reason": "not evidenced: sanity check label_shuffling inconclusive (MeGe ...)"}
+        return {}
+
+    results["thresholds"] = [t | voided(t) for t in results["thresholds"]]
+    failed = {t["threshold"] for t in results["thresholds"] if not t["passed"]}
+    results["requirements"] = [r | {"met": not set(r["evidence"]) & failed}
                                for r in results["requirements"]]
     return results
 
@@ -168,9 +196,20 @@ def fabricate_history(results: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
+def unclear(audit_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    """The report of an inconclusive sanity check: Saliency's MeGe not evidenced."""
+    out = Path(shutil.copytree(audit_dir, tmp_path_factory.mktemp("unclear") / "out"))
+    results = fabricate_sanity(json.loads((out / "results.json").read_text()), failing=None,
+                               unclear="saliency")
+    (out / "results.json").write_text(json.dumps(results))
+    paths = render_report(out)
+    return Rendered(out, paths[0].read_text(encoding="utf-8"), paths[1].read_bytes(), build_context(out))
+
+
+@pytest.fixture(scope="session")
 def full(audit_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Rendered:
-    """Both formats of a report with every optional section: a failed sanity check (Grad-CAM
-    inadmissible) and "Since the last audit" after two earlier audits."""
+    """Both formats of a report with every optional section: a failed sanity check (Grad-CAM's
+    ReCo inadmissible) and "Since the last audit" after two earlier audits."""
     out = Path(shutil.copytree(audit_dir, tmp_path_factory.mktemp("full") / "out"))
     results = fabricate_sanity(json.loads((out / "results.json").read_text()))
     (out / "results.json").write_text(json.dumps(results))

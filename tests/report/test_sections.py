@@ -31,18 +31,22 @@ def test_sanity_check_has_curves_table_and_plain_words(full) -> None:
     sanity = section(html, "<h3>Sanity checks</h3>", "<h3>Limits of the method</h3>")
     assert '<h4>Label shuffling <span class="unmet">(failed)</span></h4>' in sanity
     assert "A share of the training images is given a wrong label" in sanity
-    assert ("MeGe and ReCo fell significantly (one-sided p &lt; 0.05) for Saliency, as they should. "
-            "They did not fall for Grad-CAM (ReCo): its scores are inadmissible.") in sanity
+    assert ("MeGe and the chance-corrected ReCo fell significantly (one-sided p &lt; 0.05) for Saliency, "
+            "as they should. The data show that these scores do not fall: Grad-CAM (chance-corrected "
+            "ReCo); they are inadmissible.") in sanity
     (curves,) = images(sanity)
     assert curves.startswith(b"\x89PNG\r\n\x1a\n")
     table = section(sanity, '<table class="trends">', "</table>")
-    assert re.findall(r"<th>([^<]+)</th>", table) == ["Method", "MeGe", "ReCo", "ReCo_AUC", "μF", "Verdict"]
+    assert re.findall(r"<th>([^<]+)</th>", table) == ["Method", "MeGe", "ReCo (chance-corrected)", "ReCo",
+                                                      "ReCo_AUC", "μF", "Verdict"]
     assert table.count("<tr>") == 1 + 2  # header, saliency, gradcam
     assert '<td class="met"><span class="value">−0.170 [−0.220, −0.120]</span><br><span class="small">' \
            "p = 0.030: fell</span></td>" in table
     assert '<td class="unmet"><span class="value">0.010 [−0.040, 0.060]</span><br><span class="small">' \
            "p = 0.600: did not fall</span></td>" in table
     assert "p = 0.400: reported" in table  # μF: no pass condition
+    assert "p = 0.100: reported" in table  # raw ReCo: reported only
+    assert "Grad-CAM, chance-corrected ReCo does not fall" in sanity  # the reason under the table
     assert re.search(r'verdict-cell unmet">failed<br><span class="badge-inadmissible">inadmissible', table)
     assert re.search(r'verdict-cell met">passed</td>', table)
 
@@ -50,21 +54,49 @@ def test_sanity_check_has_curves_table_and_plain_words(full) -> None:
 def test_inadmissible_scores_are_marked_and_said_in_plain_words(full) -> None:
     html = full.html
     summary = section(html, '<section id="summary">')
-    assert "The scores of Grad-CAM are inadmissible." in summary
-    assert "no requirement is met on these scores, whatever their values" in summary
+    assert "Some scores of Grad-CAM are inadmissible" in summary
+    assert "no requirement is met on it" in summary
     assert "Grad-CAM: label shuffling failed" in summary
-    assert "2 of 2 threshold checks" not in summary  # the verdict sentence counts the sanity check
     assert "1 of 1 sanity checks of the explanation methods failed" in summary
-    # R1 rests on T1 (MeGe of both methods), voided for Grad-CAM whatever its value
-    assert re.search(r'<li class="unmet">\s*<span class="badge">not met</span>\s*<strong>R1</strong>',
+    # R2 rests on T2 and T3 (ReCo and corrected ReCo of Grad-CAM), voided whatever their values;
+    # R1 rests on T1 (MeGe), which passed its check for both methods: still evidence.
+    assert re.search(r'<li class="unmet">\s*<span class="badge">not met</span>\s*<strong>R2</strong>',
                      summary)
+    assert re.search(r'<li class="met">\s*<span class="badge">met</span>\s*<strong>R1</strong>', summary)
     assert "— inadmissible: the method failed its sanity checks" in summary
     scores = section(html, '<table class="scores">', "</table>")
     assert re.search(r'<tr class="inadmissible"><td><b>Grad-CAM</b> <span class="badge-inadmissible"', scores)
     assert '<tr><td><b>Saliency</b><br>' in scores
     thresholds = section(html, "<h3>Threshold checks</h3>", "</table>")
-    assert thresholds.count('<span class="badge-inadmissible">inadmissible</span>') == 2  # T1, T2 on Grad-CAM
-    assert 'title="inadmissible: sanity check label_shuffling failed"' in thresholds
+    assert thresholds.count('<span class="badge-inadmissible">inadmissible</span>') == 2  # T2, T3 on Grad-CAM
+    assert ('title="inadmissible: sanity check label_shuffling failed (chance-corrected ReCo did not '
+            'fall)"') in thresholds
+
+
+def test_an_inconclusive_check_is_said_and_its_scores_not_evidenced(unclear) -> None:
+    html = unclear.html
+    sanity = section(html, "<h3>Sanity checks</h3>", "<h3>Limits of the method</h3>")
+    assert '<h4>Label shuffling <span class="inconclusive">(inconclusive)</span></h4>' in sanity
+    assert "The check cannot tell for Saliency (MeGe)" in sanity
+    assert re.search(r'verdict-cell inconclusive">inconclusive<br><span class="badge-inadmissible">'
+                     r"not evidenced", sanity)
+    assert '<td class="inconclusive"><span class="value">−0.100 [−0.150, −0.050]</span>' in sanity
+    summary = section(html, '<section id="summary">')
+    assert "For Saliency, a sanity check could not tell whether a score reacts" in summary
+    assert "Saliency: label shuffling inconclusive" in summary
+    assert "1 of 1 sanity checks of the explanation methods were inconclusive" in summary
+    assert "— not evidenced: its sanity check could not tell whether the score reacts" in summary
+
+
+def test_every_reco_is_shown_with_its_chance_band(rendered) -> None:
+    results = json.loads((rendered.out / "results.json").read_text())
+    scores = section(rendered.html, '<table class="scores">', "</table>")
+    for e in results["explainers"].values():
+        chance = e["reco_chance"]
+        assert f"chance {chance['null_mean']:.3f} (95%: {chance['null_q95']:.3f})".replace("-", "−") \
+            in scores
+        assert "corrected " in scores
+    assert "Each retrained model explains the class it predicts" in rendered.html
 
 
 def test_since_the_last_audit(full) -> None:
