@@ -221,8 +221,26 @@ def _articles(results: Mapping[str, Any], confidence: str) -> list[dict[str, Any
         for article in req["articles"]:
             articles.setdefault(article, []).append(group)
     return [{"article": article, "requirements": ", ".join(g["id"] for g in groups), "groups": groups,
-             "met": all(g["met"] for g in groups), "status": _status(all(g["met"] for g in groups))}
+             "met": all(g["met"] for g in groups), "status": _status(all(g["met"] for g in groups)),
+             "headline": _article_headline(article, groups)}
             for article, groups in articles.items()]
+
+
+def _article_headline(article: str, groups: Sequence[Mapping[str, Any]]) -> str:
+    """What was measured against the declared thresholds of the requirements citing ``article``,
+    never a legal finding on the article itself.
+
+    >>> _article_headline("Art. 15", [{"rows": [{"condition": "T1", "met": True},
+    ...                                          {"condition": "T2", "met": False}]}])
+    'Requirements citing Art. 15: 1 of 2 conditions not met'
+    """
+    rows = {r["condition"]: r["met"] for g in groups for r in g["rows"]}
+    unmet = sum(not met for met in rows.values())
+    if not rows:
+        return f"Requirements citing {article}: no condition"
+    if not unmet:
+        return f"Requirements citing {article}: all {len(rows)} conditions met"
+    return f"Requirements citing {article}: {unmet} of {len(rows)} conditions not met"
 
 
 def _threshold_rows(results: Mapping[str, Any], confidence: str) -> list[dict[str, Any]]:
@@ -460,8 +478,38 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None) -> di
             inadmissible(sanity if isinstance(sanity, Mapping) else None), explainer_label,
             not_evidenced(sanity if isinstance(sanity, Mapping) else None)),
         "chance_notice": chance_notice(results["explainers"], explainer_label),
+        "yardstick": _yardstick(results["explainers"]),
         "target": _target_text(results),
     }
+
+
+YARDSTICK_METRICS = ("mege", "reco", "reco_corrected", "mu_fidelity")
+"""Scores on which every method is compared with the random control (higher is better for each)."""
+
+
+def _yardstick(explainers: Mapping[str, Any]) -> str:
+    """One sentence naming, per score, the methods that do not beat the random control ("" when
+    every method beats it on every score, or no random control was audited)."""
+    control = explainers.get("random")
+    if control is None:
+        return ""
+    parts = []
+    for metric in YARDSTICK_METRICS:
+        baseline = (control.get(metric) or {}).get("value")
+        if baseline is None:
+            continue
+        behind = [explainer_label(n) for n, e in explainers.items() if n != "random"
+                  and (e.get(metric) or {}).get("value") is not None and e[metric]["value"] <= baseline]
+        if behind:
+            parts.append(f"on {METRIC_LABELS[metric]} (random {number(baseline)}): {_and(behind)}")
+    if not parts:
+        return ""
+    return ("Methods that score no better than the random control, whose maps ignore the model, "
+            + "; ".join(parts) + ".")
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def _target_text(results: Mapping[str, Any]) -> str:

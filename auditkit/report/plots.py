@@ -9,14 +9,34 @@ from __future__ import annotations
 import base64
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 DPI = 110
-S_EQ_COLOUR, S_NEQ_COLOUR = "#1f6fb4", "#e0701f"
+
+METHOD_COLOURS: Mapping[str, str] = {
+    "saliency": "#1f77b4", "gradient_input": "#ff7f0e", "integrated_gradients": "#2ca02c",
+    "smoothgrad": "#d62728", "gradcam": "#9467bd", "gradcam_pp": "#8c564b", "rise": "#e377c2",
+    "random": "#7f7f7f",
+}
+"""One colour per explanation method (registry name), the same in every figure of the report."""
+SPARE_COLOURS = ("#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39")
+"""Colours of methods outside :data:`METHOD_COLOURS`, in order of appearance."""
+S_EQ_COLOUR, S_NEQ_COLOUR = "#111111", "#17becf"
+"""S= and S≠ in the histograms: colours no method uses."""
+
+
+def method_colours(names: Sequence[str], label: Callable[[str], str]) -> dict[str, str]:
+    """Printed label -> colour of each method in ``names`` (registry names).
+
+    >>> method_colours(["gradcam", "mine"], str.upper)
+    {'GRADCAM': '#9467bd', 'MINE': '#bcbd22'}
+    """
+    spare = iter(SPARE_COLOURS * (1 + len(names)))
+    return {label(n): METHOD_COLOURS.get(n) or next(spare) for n in names}
 
 
 def _png(fig: Figure) -> bytes:

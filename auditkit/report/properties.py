@@ -122,7 +122,8 @@ def _random_sentence(checks: Mapping[str, Any] | None, label: Callable[[str], st
             others = ", ".join(label(n) for n in c["not_beating_random"])
             parts.append(f"{prop}: NOT held, {others} did not beat the random control; this metric "
                          "does not separate the methods from noise here")
-    return "Expected of the metrics, the random control scoring worst: " + "; ".join(parts) + "."
+    return ("A metric that separates the methods from noise should give the random control the "
+            "worst score. " + "; ".join(p[0].upper() + p[1:] for p in parts) + ".")
 
 
 def properties_section(results: Mapping[str, Any], label: Callable[[str], str],

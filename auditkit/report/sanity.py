@@ -209,7 +209,9 @@ def _curves(check: Mapping[str, Any], name: str, label: Callable[[str], str]) ->
             lines[label(explainer)] = [(s[metric]["value"], s[metric]["ci_low"], s[metric]["ci_high"])
                                        for s in entry["levels"]]
     xlabel = CHECKS.get(name, ("", "", "degradation level"))[2]
-    return plots.data_uri(plots.score_curves(levels, panels, xlabel=xlabel, controls=controls))
+    colours = plots.method_colours(list(check["explainers"]), label)
+    return plots.data_uri(plots.score_curves(levels, panels, xlabel=xlabel, controls=controls,
+                                             colours=colours))
 
 
 def sanity_sections(section: Mapping[str, Any] | None, label: Callable[[str], str],

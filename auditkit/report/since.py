@@ -67,6 +67,18 @@ def _change_row(change: Mapping[str, Any], label: Callable[[str], str]) -> dict[
     }
 
 
+def _day(iso: str | None) -> str:
+    """The date of an ISO 8601 time stamp, as a tick label.
+
+    >>> _day("2026-03-01T10:00:00+00:00"), _day(None), _day("garbage")
+    ('2026-03-01', '', '')
+    """
+    try:
+        return datetime.fromisoformat(iso).date().isoformat() if iso else ""
+    except ValueError:
+        return ""
+
+
 def _trend_figure(audits: list[Mapping[str, Any]], label: Callable[[str], str]) -> str:
     def triple(e: Mapping[str, Any] | None) -> tuple[float | None, float | None, float | None]:
         return (None, None, None) if e is None else (e.get("value"), e.get("ci_low"), e.get("ci_high"))
@@ -80,11 +92,12 @@ def _trend_figure(audits: list[Mapping[str, Any]], label: Callable[[str], str]) 
             label(n): [triple(a["scores"]["explainers"].get(n, {}).get(metric)) for a in audits]
             for n in names
         }
-    ticks = [f"#{a['id']}" if a["id"] is not None else "this" for a in audits]
+    ticks = [_day(a.get("finished_at")) or (f"#{a['id']}" if a["id"] is not None else "this")
+             for a in audits]
     controls = [label("random")] if "random" in names else []
-    png = plots.score_curves(list(range(len(audits))), panels, xlabel="audit (oldest first)",
+    png = plots.score_curves(list(range(len(audits))), panels, xlabel="date of the audit",
                              controls=controls, tick_labels=ticks, columns=2,
-                             colours={"fold models": "#1b1f24"})
+                             colours={"fold models": "#1b1f24", **plots.method_colours(names, label)})
     return plots.data_uri(png)
 
 

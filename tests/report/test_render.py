@@ -56,7 +56,8 @@ def test_html_shows_verdict_requirements_articles_and_explainers(rendered) -> No
     for req in results["requirements"]:
         assert f"<strong>{req['id']}</strong> {req['title']}" in html
         for article in req["articles"]:
-            assert f"<h3>{article} " in html
+            assert re.search(rf'<h3 class="(un)?met">Requirements citing {re.escape(article)}: ', html)
+            assert f"<h3>{article} (not met)" not in html  # an evidence report, not a legal finding
     for name in results["explainers"]:
         assert explainer_label(name) in html
     assert "operator’s legal judgement" in html

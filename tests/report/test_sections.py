@@ -135,3 +135,22 @@ def test_full_context_holds_only_text_and_flags(full) -> None:
 def test_history_without_earlier_audit_renders_no_section(out_copy: Path) -> None:
     (html,) = render_report(out_copy, formats=("html",), history=None)
     assert "since-last" not in html.read_text(encoding="utf-8")
+
+
+def test_the_random_control_is_a_yardstick_for_every_score() -> None:
+    from auditkit.report.context import _yardstick
+
+    def s(v):
+        return {"value": v, "ci_low": None, "ci_high": None}
+
+    explainers = {
+        "saliency": {"mege": s(0.7), "reco": s(0.3), "reco_corrected": s(0.2), "mu_fidelity": s(0.1)},
+        "gradcam": {"mege": s(0.5), "reco": s(0.1), "reco_corrected": s(-0.01), "mu_fidelity": s(0.4)},
+        "random": {"mege": s(0.6), "reco": s(0.12), "reco_corrected": s(0.0), "mu_fidelity": s(0.0)},
+    }
+    sentence = _yardstick(explainers)
+    assert sentence == ("Methods that score no better than the random control, whose maps ignore the "
+                        "model, on MeGe (random 0.600): Grad-CAM; on ReCo (random 0.120): Grad-CAM; on "
+                        "chance-corrected ReCo (random 0.000): Grad-CAM.")
+    assert _yardstick({k: v for k, v in explainers.items() if k != "gradcam"}) == ""
+    assert _yardstick({"saliency": explainers["saliency"]}) == ""  # no control audited
