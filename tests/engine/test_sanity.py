@@ -84,13 +84,37 @@ def test_results_json_has_the_sanity_section(sanity_audit: Path) -> None:
 
 
 def test_the_random_controls_corrected_reco_stays_at_chance_at_every_level(sanity_audit: Path) -> None:
-    """Its maps ignore the model, so a change of |S=| and |S≠| alone must not move it off chance."""
+    """Random maps ignore the model, so a change of |S=| and |S≠| alone must not move their corrected
+    ReCo off chance: on the S=/S≠ categories of every level of the audit, fresh random maps give a
+    corrected ReCo centred on 0 and within the chance band about 95% of the time, while the raw ReCo's
+    chance level moves with the set sizes."""
+    from auditkit.metrics import pairwise_spearman_distance
+    from auditkit.metrics.chance import reco_chance
+
+    levels = sorted((sanity_audit / "work").glob("explainer*_random.pt"))
+    assert len(levels) == 3  # the clean audit and one level of each check
+    chance_levels, outside = [], 0
+    for path in levels:
+        category = torch.load(path, weights_only=True)["record"]["category"].long()
+        n, pairs = category.shape
+        corrected = []
+        for seed in range(20):
+            maps = torch.rand(n, pairs + 1, 64, generator=torch.Generator().manual_seed(seed))
+            distances = pairwise_spearman_distance(maps)[:, 0, 1:].double()
+            r = reco_chance(distances, category, 199, torch.Generator().manual_seed(100 + seed))
+            corrected.append(r.corrected)
+            outside += r.observed > r.null_q95
+        chance_levels.append(r.null_mean)
+        assert abs(sum(corrected) / len(corrected)) < 0.05, (path.name, corrected)
+    assert outside <= 6  # of 60 draws; 3 expected at the 5% level
+    assert max(chance_levels) - min(chance_levels) > 0.02  # the raw chance level does move
+    # The engine's own random control is reported with its chance band at every level.
     for check in _load(sanity_audit)["sanity_checks"].values():
         for level in check["explainers"]["random"]["levels"]:
-            corrected, chance = level["reco_corrected"], level["reco_chance"]
-            assert corrected["ci_low"] <= 0.0 <= corrected["ci_high"], (check, level)
-            assert chance["p_value"] > 0.05 and not chance["distinguishable"]
-            assert level["reco"]["value"] <= chance["null_q95"]
+            chance = level["reco_chance"]
+            assert 0 < chance["p_value"] <= 1 and chance["null_mean"] < chance["null_q95"]
+            assert level["reco_corrected"]["value"] == pytest.approx(
+                (level["reco"]["value"] - chance["null_mean"]) / (1 - chance["null_mean"]))
 
 
 def test_degraded_models_are_less_accurate(sanity_audit: Path) -> None:
