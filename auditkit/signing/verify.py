@@ -179,7 +179,12 @@ def _fingerprint_der(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
-def _trust_roots(trust: Iterable[str | Path | x509.Certificate] | None) -> list[x509.Certificate]:
+def trust_roots(trust: Iterable[str | Path | x509.Certificate] | None) -> list[x509.Certificate]:
+    """The certificates of ``trust`` (files or certificates), loaded.
+
+    Raises:
+        VerificationInputError: a trust anchor file cannot be read.
+    """
     roots: list[x509.Certificate] = []
     for item in trust or ():
         if isinstance(item, x509.Certificate):
@@ -457,7 +462,7 @@ def verify_report(path: str | Path, trust: Iterable[str | Path | x509.Certificat
             trust anchor cannot be read.
     """
     path = Path(path)
-    roots = _trust_roots(trust)
+    roots = trust_roots(trust)
     anchors = tuple(_fingerprint_der(c.public_bytes(Encoding.DER)) for c in roots)
     if path.is_dir():
         if not any((path / name).exists() for name in REPORT_FILES):
