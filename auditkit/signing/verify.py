@@ -22,7 +22,9 @@ Each file gets one :class:`Status`, the first of these checks that fails decidin
 * ``invalid``: the signature timestamp does not verify;
 * ``untrusted``: the signer's (or the TSA's) chain does not lead to a trust anchor, none was given,
   or the certificate is expired, revoked or lacks the non-repudiation key usage pyHanko requires;
-* ``invalid``: pyHanko's overall verdict (``bottom_line``) is negative for another reason;
+* ``invalid``: pyHanko's overall verdict (``bottom_line``) is negative for another reason, or the
+  unsigned parts of the CMS structure look altered: a certificate that is not byte for byte the
+  signer's or one of its validated chain, ``digestAlgorithms`` other than the signer's;
 * ``not of this dossier``: (a folder only) the signature is intact, but ``report.html`` or results.json
   is not byte for byte the copy ``report.pdf`` embeds (each file validly signed, but by different
   audits), or the policy ``report.pdf`` embeds is not the one results.json names;
@@ -225,8 +227,29 @@ def _untrusted_reason(status: StandardCMSSignatureStatus, roots: Sequence[x509.C
     return f"signer {signer!r} does not validate against the given trust anchor(s){detail}"
 
 
+def _unsigned_part_problem(status: StandardCMSSignatureStatus, signed: asn1_cms.SignedData) -> str:
+    """Why the parts of the CMS structure the signature does not cover look altered; ``""`` if not.
+
+    Checked: the certificates carried are the signer's or, byte for byte, its validated chain (the
+    trust anchor included; not checked without one), and ``digestAlgorithms`` lists exactly the
+    signer's digest algorithm. Other unsigned bytes of a PDF's ``/Contents`` are left to
+    ``verify --strict`` (the recorded digest of the whole file).
+    """
+    path = status.validation_path
+    if path is not None:
+        known = {status.signing_cert.dump(), *(c.dump() for c in path.iter_certs(include_root=True))}
+        if any(choice.chosen.dump() not in known for choice in signed["certificates"] or ()):
+            return "carries a certificate that is not on the signer's validated chain (an altered or " \
+                   "added copy)"
+    listed = {algorithm["algorithm"].native for algorithm in signed["digest_algorithms"]}
+    used = {info["digest_algorithm"]["algorithm"].native for info in signed["signer_infos"]}
+    if listed != used:
+        return f"lists digest algorithms {sorted(listed)}, but its signer uses {sorted(used)}"
+    return ""
+
+
 def _judge(status: StandardCMSSignatureStatus, roots: Sequence[x509.Certificate], what: str,
-           whole_file: bool | None) -> tuple[Status, str]:
+           whole_file: bool | None, signed: asn1_cms.SignedData) -> tuple[Status, str]:
     """Status and reason from a pyHanko status; ``whole_file`` is None for CMS (no coverage)."""
     signer = _signer_fields(status)["signer"]
     if not status.intact:
@@ -247,6 +270,9 @@ def _judge(status: StandardCMSSignatureStatus, roots: Sequence[x509.Certificate]
         return Status.UNTRUSTED, _untrusted_reason(status, roots, signer)
     if not status.bottom_line:
         return Status.INVALID, f"pyHanko rejects the signature of {what}: {status.summary()}"
+    problem = _unsigned_part_problem(status, signed)
+    if problem:
+        return Status.INVALID, f"the signature of {what} {problem}"
     return Status.OK, f"signed by {signer!r}: intact, valid, trusted" + (
         ", covers the whole file" if whole_file else "")
 
@@ -288,7 +314,7 @@ def verify_pdf(path: Path, roots: Sequence[x509.Certificate]) -> FileVerdict:
     """The verdict on the PAdES signature(s) of the PDF at ``path`` (see the module's status order)."""
     try:
         data = path.read_bytes()
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        reader = PdfFileReader(io.BytesIO(data), strict=True)  # a damaged xref is not repaired
         signatures = reader.embedded_regular_signatures
     except Exception as exc:  # noqa: BLE001 -- a damaged file is a verdict, whatever the parser raises
         return FileVerdict(path, "pades", Status.INVALID,
@@ -300,20 +326,19 @@ def verify_pdf(path: Path, roots: Sequence[x509.Certificate]) -> FileVerdict:
         try:
             problem = _contents_problem(embedded, data)
             status: PdfSignatureStatus = validate_pdf_signature(embedded, _context(roots))
+            last = index == len(signatures) - 1
+            whole = status.coverage == SignatureCoverageLevel.ENTIRE_FILE if last else None
+            verdict_status, reason = _judge(status, roots, path.name, whole, embedded.signed_data)
+            fields = _signer_fields(status)
+            level = _pades_level(reader, fields["timestamped"])
         except Exception as exc:  # noqa: BLE001 -- as above
             return FileVerdict(path, "pades", Status.INVALID,
                                f"signature {embedded.field_name!r} of {path.name} cannot be validated: "
                                f"{_exc_text(exc)}")
         if problem:
             return FileVerdict(path, "pades", Status.INVALID,
-                               f"signature {embedded.field_name!r} of {path.name}: {problem}",
-                               **_signer_fields(status))
-        last = index == len(signatures) - 1
-        whole = status.coverage == SignatureCoverageLevel.ENTIRE_FILE if last else None
-        verdict_status, reason = _judge(status, roots, path.name, whole)
-        fields = _signer_fields(status)
-        verdicts.append(FileVerdict(path, "pades", verdict_status, reason, **fields,
-                                    level=_pades_level(reader, fields["timestamped"])))
+                               f"signature {embedded.field_name!r} of {path.name}: {problem}", **fields)
+        verdicts.append(FileVerdict(path, "pades", verdict_status, reason, **fields, level=level))
         if not verdicts[-1].ok:
             break
     return verdicts[-1]
@@ -346,11 +371,12 @@ def verify_detached(data: bytes, signature: bytes, roots: Sequence[x509.Certific
             raise ValueError("the signature is not detached (it encapsulates content)")
         status = asyncio.run(async_validate_detached_cms(data, signed,
                                                          signer_validation_context=_context(roots)))
+        verdict_status, reason = _judge(status, roots, what, None, signed)
+        fields = _signer_fields(status)
     except Exception as exc:  # noqa: BLE001 -- a damaged signature is a verdict, whatever is raised
         return FileVerdict(path, "cms", Status.INVALID,
                            f"{signature_name} cannot be read as a CMS signature: {_exc_text(exc)}")
-    verdict_status, reason = _judge(status, roots, what, None)
-    return FileVerdict(path, "cms", verdict_status, reason, **_signer_fields(status))
+    return FileVerdict(path, "cms", verdict_status, reason, **fields)
 
 
 def verify_cms(path: Path, roots: Sequence[x509.Certificate]) -> FileVerdict:
