@@ -10,7 +10,9 @@ What :func:`check_history` checks:
   ``row_hash`` that verifies, by the certificate the row's ``signer_fingerprint`` names, and with
   ``--trust`` one that chains to a given CA. A chain recomputed without the key fails here. After
   the first signed row every finished row must be signed too: an unsigned one cannot be told from
-  a forged row appended by someone without the key. (Failed audits are never signed.)
+  a forged row appended by someone without the key (failed audits are never signed). Without
+  ``--trust`` the signer may not change along the chain (a key rotation needs ``--trust``), and the
+  newest results.json's ``.p7s`` on disk must be by the signer its row names;
 - every stored JSON column parses (``summary_json``, ``report_files_json``, ``model_digests_json``),
   and a results.json's ``history`` stamp names its own row's place;
 - every report file recorded by an audit still exists with the recorded SHA-256. Only the newest
@@ -145,7 +147,7 @@ def _json_problems(row: AuditRow) -> list[Problem]:
 def _chain(store: HistoryStore, chain: Sequence[AuditRow], roots: Sequence[x509.Certificate]) -> _Chain:
     problems: list[Problem] = []
     expected, before = GENESIS, "the start of the chain"
-    signed, first_signed, signers = 0, None, dict[str, None]()
+    signed, first_signed, signers, last_signer = 0, None, dict[str, None](), None
     for row in chain:
         if row_hash(row.hashed_columns()) != row.row_hash:
             problems.append(Problem(row.id, "row_hash does not match the row: it was changed after "
@@ -157,12 +159,16 @@ def _chain(store: HistoryStore, chain: Sequence[AuditRow], roots: Sequence[x509.
         problems += _json_problems(row)
         if row.chain_signature is not None:
             problem = _signature_problem(store, row, row.chain_signature, roots)
+            if not problem and not roots and last_signer not in (None, row.signer_fingerprint):
+                problem = (f"is signed by certificate {str(row.signer_fingerprint)[:16]}..., the audit "
+                           f"before it by {str(last_signer)[:16]}...: without a trust anchor (--trust "
+                           "CA_CERT) a new signer cannot be told from a forger")
             if problem:
                 problems.append(Problem(row.id, problem))
             else:
                 signed += 1
                 signers[str(row.signer_fingerprint)] = None
-            first_signed = first_signed or row.id
+            first_signed, last_signer = first_signed or row.id, row.signer_fingerprint
         elif first_signed is not None and row.status == "finished":
             problems.append(Problem(row.id, f"is not signed although audit #{first_signed} before it "
                                             "is: an unsigned row after signed ones cannot be told "
@@ -194,6 +200,21 @@ def _stamp_problem(store: HistoryStore, chain: Sequence[AuditRow], key: str) -> 
     if (rows[audit_id].summary_json or "").encode("utf-8") != data:
         return (f"{key} on disk is audit #{audit_id}'s, but the history's audit #{audit_id} stores "
                 "another results.json: the database was replaced or rewritten")
+    return ""
+
+
+def _signature_file_problem(store: HistoryStore, row: AuditRow, key: str) -> str:
+    """Whether the ``.p7s`` beside the results.json at ``key`` was made by the signer ``row`` names
+    (a history re-signed throughout with another key is caught here while the files are at hand)."""
+    from auditkit.signing.cms import SUFFIX
+    from auditkit.signing.verify import verify_cms
+
+    if row.signer_fingerprint is None or key + SUFFIX not in _files(row):
+        return ""
+    verdict = verify_cms(store.file_path(key), [])
+    if verdict.signer_fingerprint not in (None, row.signer_fingerprint):
+        return (f"{key}{SUFFIX} on disk is signed by certificate {verdict.signer_fingerprint[:16]}..., "
+                f"but audit #{row.id} names signer {row.signer_fingerprint[:16]}...")
     return ""
 
 
@@ -235,6 +256,10 @@ def check_history(store: HistoryStore, trust: Iterable[str | Path | x509.Certifi
             problem = _stamp_problem(store, chain, key)
             if problem and (key not in flagged or "lacks" in problem):
                 problems.append(Problem(None, problem, key))
+            owner = next(row for row in chain if row.id == newest_owner[key])
+            problem = _signature_file_problem(store, owner, key)
+            if problem and key + ".p7s" not in flagged:
+                problems.append(Problem(owner.id, problem, key + ".p7s"))
     return CheckReport(store.path, len(chain), chain[-1] if chain else None, checked, superseded,
                        tuple(problems), checked_chain.signed, checked_chain.signers, bool(roots))
 
@@ -300,20 +325,19 @@ def check_dossier(store: HistoryStore, path: Path, *, trust: Iterable[str | Path
     except (OSError, ValueError, AttributeError, TypeError, KeyError):
         return [*problems, Problem(None, f"{results} names no place in the history (missing, unreadable "
                                          "or without a history stamp): the dossier cannot be located "
-                                         "in it", RESULTS), *check_recorded_files(store, files)]
+                                         "in it"), *check_recorded_files(store, files)]
     rows = {row.id: row for row in chain}
     row = rows.get(audit_id)
     if row is None:
         newest = chain[-1].id if chain else 0
         return [*problems, Problem(audit_id, f"this dossier's audit is not in the history (its newest "
-                                             f"is #{newest}): it was removed or the database replaced",
-                                   RESULTS)]
+                                             f"is #{newest}): it was removed or the database replaced")]
     if (row.summary_json or "").encode("utf-8") != data:
         problems.append(Problem(audit_id, "the history stores another results.json for this audit: "
-                                          "the database was replaced or rewritten", RESULTS))
+                                          "the database was replaced or rewritten"))
     if row.prev_hash != stamp.get("previous_row_hash"):
         problems.append(Problem(audit_id, "follows another chain head than the one its signed "
-                                          "results.json names", RESULTS))
+                                          "results.json names"))
     if row.chain_signature is None:
         problems.append(Problem(audit_id, "its row is not signed, so its chain hash does not prove "
                                           "the signer recorded it"))
