@@ -1,7 +1,8 @@
 """The ``keygen`` and ``verify`` commands, and the signing options of ``run``, for :mod:`auditkit.cli`.
 
-Exit codes of ``verify``: 0 every signature is intact, valid, trusted and covers its whole file; 1 a
-signature check failed (each file's status and reason on stdout, then a one-line summary); 2 nothing
+Exit codes of ``verify``: 0 every signature is intact, valid, trusted and covers its whole file, the
+files are one audit's (and with ``--strict`` the history holds that audit as signed); 1 a check
+failed (each file's status and reason on stdout, then a one-line summary); 2 nothing
 could be checked (a missing path, an unreadable trust anchor): these are raised as
 :class:`~auditkit.errors.AuditError`, which :func:`auditkit.cli.main` turns into one line and exit 2.
 """
@@ -120,25 +121,13 @@ def run_keygen(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def quiet_third_party_loggers() -> None:
-    """Keep pyHanko's loggers off stderr: it logs caught problems (with tracebacks) that the verdicts
-    already report in one line. A handler the caller configures still receives them."""
-    import logging
-
-    for name in ("pyhanko", "pyhanko_certvalidator"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
-            logger.addHandler(logging.NullHandler())
-
-
 def run_verify(args: argparse.Namespace) -> int:
     """``auditkit verify``: print each file's verdict and a summary, and with ``--strict`` what the
     history says; 0 all ok, 1 a check failed."""
     from auditkit.signing import verify_report
 
-    quiet_third_party_loggers()
     report = verify_report(args.path, trust=args.trust)
-    problems = _strict_problems(args, report) if getattr(args, "strict", False) else None
+    problems = _strict_problems(args, report) if args.strict else None
     if args.json:
         summary = report.summary()
         if problems is not None:

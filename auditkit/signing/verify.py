@@ -50,6 +50,7 @@ import enum
 import hashlib
 import io
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -277,6 +278,16 @@ def _judge(status: StandardCMSSignatureStatus, roots: Sequence[x509.Certificate]
         ", covers the whole file" if whole_file else "")
 
 
+def quiet_pyhanko() -> None:
+    """Keep pyHanko's loggers off stderr (Python's last-resort handler): it logs problems it caught,
+    with tracebacks, that the verdicts already give in one line. A handler the caller configures
+    still receives them. Called by every verification, so the CLI and a notebook behave alike."""
+    for name in ("pyhanko", "pyhanko_certvalidator"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
+
+
 def _pades_level(reader: PdfFileReader, timestamped: bool) -> str:
     if not timestamped:
         return "B-B"
@@ -312,11 +323,12 @@ def _contents_problem(embedded: EmbeddedPdfSignature, data: bytes) -> str:
 
 def verify_pdf(path: Path, roots: Sequence[x509.Certificate]) -> FileVerdict:
     """The verdict on the PAdES signature(s) of the PDF at ``path`` (see the module's status order)."""
+    quiet_pyhanko()
     try:
         data = path.read_bytes()
         reader = PdfFileReader(io.BytesIO(data), strict=True)  # a damaged xref is not repaired
         signatures = reader.embedded_regular_signatures
-    except Exception as exc:  # noqa: BLE001 -- a damaged file is a verdict, whatever the parser raises
+    except Exception as exc:  # a damaged file is a verdict, whatever the parser raises
         return FileVerdict(path, "pades", Status.INVALID,
                            f"{path.name} cannot be read as a PDF: {_exc_text(exc)}")
     if not signatures:
@@ -331,7 +343,7 @@ def verify_pdf(path: Path, roots: Sequence[x509.Certificate]) -> FileVerdict:
             verdict_status, reason = _judge(status, roots, path.name, whole, embedded.signed_data)
             fields = _signer_fields(status)
             level = _pades_level(reader, fields["timestamped"])
-        except Exception as exc:  # noqa: BLE001 -- as above
+        except Exception as exc:  # as above
             return FileVerdict(path, "pades", Status.INVALID,
                                f"signature {embedded.field_name!r} of {path.name} cannot be validated: "
                                f"{_exc_text(exc)}")
@@ -362,6 +374,7 @@ def verify_detached(data: bytes, signature: bytes, roots: Sequence[x509.Certific
         what: how reasons name the signed data, e.g. ``"results.json"``.
         signature_name: how reasons name the signature, e.g. ``"results.json.p7s"``.
     """
+    quiet_pyhanko()
     try:
         info = asn1_cms.ContentInfo.load(signature, strict=True)
         if info["content_type"].native != "signed_data":
@@ -373,7 +386,7 @@ def verify_detached(data: bytes, signature: bytes, roots: Sequence[x509.Certific
                                                          signer_validation_context=_context(roots)))
         verdict_status, reason = _judge(status, roots, what, None, signed)
         fields = _signer_fields(status)
-    except Exception as exc:  # noqa: BLE001 -- a damaged signature is a verdict, whatever is raised
+    except Exception as exc:  # a damaged signature is a verdict, whatever is raised
         return FileVerdict(path, "cms", Status.INVALID,
                            f"{signature_name} cannot be read as a CMS signature: {_exc_text(exc)}")
     return FileVerdict(path, "cms", verdict_status, reason, **fields)
@@ -403,7 +416,7 @@ def embedded_files(pdf: Path) -> dict[str, bytes] | None:
             spec = names[index + 1]
             found[str(spec["/UF"] if "/UF" in spec else spec["/F"])] = spec["/EF"]["/F"].data
         return found
-    except Exception:  # noqa: BLE001 -- no readable dossier; the PDF's own verdict says why
+    except Exception:  # no readable dossier; the PDF's own verdict says why
         return None
 
 

@@ -216,6 +216,25 @@ def test_with_trust_a_history_resigned_by_another_key_is_untrusted(signed_copy: 
     assert "audit #1: chain signature untrusted: signer 'Mallory' does not validate" in out
 
 
+def test_history_check_keeps_pyhanko_off_stderr(signed_copy: Any, mallory: Any) -> None:
+    """In a fresh process (pytest captures logging itself): pyHanko logs a warning with a traceback
+    for each signer that does not validate; stderr holds auditkit's one line only."""
+    import os
+    import subprocess
+    import sys
+
+    rewrite(signed_copy.db, _sign_as(mallory), recompute=False)
+    done = subprocess.run([sys.executable, "-c", "import sys; from auditkit.cli import main; "
+                           "sys.exit(main(sys.argv[1:]))", "history", "--check", "--db",
+                           str(signed_copy.db), "--trust", str(signed_copy.ca)],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert done.returncode == 2
+    assert "chain signature untrusted" in done.stdout
+    assert done.stderr.startswith(f"auditkit: error: history check of {signed_copy.db} found ")
+    assert done.stderr.count("\n") == 1
+
+
 @pytest.mark.parametrize("argv", [["history"], ["history", "--json"], ["diff", "1", "2"],
                                   ["diff", "1", "2", "--json"]])
 def test_invalid_stored_json_is_one_line_not_a_traceback(argv: list[str], signed_copy: Any,
@@ -305,7 +324,8 @@ def test_verify_strict(name: str, signed_copy: Any, mallory: Any, capsys: pytest
     assert captured.err == ""
 
 
-def test_verify_strict_without_a_database_is_exit_2(signed_copy: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_strict_without_a_database_is_exit_2(signed_copy: Any,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
     signed_copy.db.unlink()
     assert main(["verify", str(signed_copy.out), "--trust", str(signed_copy.ca), "--strict"]) == 2
     assert capsys.readouterr().err.startswith("auditkit: error: no audit history at ")
