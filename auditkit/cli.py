@@ -67,14 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--quiet", action="store_true", help="print nothing when valid")
 
     signing_cli.add_arguments(commands)
-    verify = commands.choices["verify"]
-    verify.add_argument("--strict", action="store_true",
-                        help="also require each file's bytes to be those the history database "
-                        "recorded when the report was signed (catches edits a PDF signature "
-                        "tolerates, such as a metadata-only update)")
-    verify.add_argument("--db", type=Path,
-                        help="history database for --strict (default: the report folder's "
-                        "history.sqlite)")
     db_help = f"history database (default: ./{DEFAULT_DB})"
     history = commands.add_parser(
         "history", help="list recorded audits, or verify the history",
@@ -87,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="verify the hash chain and every recorded report file's digest")
     history.add_argument("--db", type=Path, default=DEFAULT_DB, help=db_help)
     history.add_argument("--json", action="store_true", help="print JSON")
+    history.add_argument("--trust", type=Path, action="append", default=[], metavar="CA_CERT",
+                         help="with --check: CA certificate the signers of signed audits must "
+                         "chain to; repeat for several")
 
     diff = commands.add_parser(
         "diff", help="compare the scores of two recorded audits",
@@ -136,7 +131,7 @@ def _run(args: argparse.Namespace) -> int:
         from auditkit.engine import AuditOptions, run_audit
 
         options = AuditOptions(policy, out, device=args.device or policy.run.device, progress=talk,
-                               ray=args.ray)
+                               ray=args.ray, history=recording.stamp)
         result = run_audit(options, log=log)
         from auditkit.history import report_data
         from auditkit.report import render_report
@@ -152,7 +147,8 @@ def _run(args: argparse.Namespace) -> int:
             reports = [*reports, *signed.signatures]
             log(f"report signed (PAdES {signed.level}) by certificate sha256 {fingerprint}")
         audit = recording.finish(out / "results.json", [out / "summary.txt", *reports],
-                                 signer_fingerprint=fingerprint)
+                                 signer_fingerprint=fingerprint,
+                                 signer=None if signed is None else signed.signer)
         previous = recording.store.previous_finished(audit) if args.fail_on_regression else None
         changes = [] if previous is None else recording.store.changes(previous, audit)
     log(f"recorded as audit #{audit.id} in {db}")
@@ -186,34 +182,13 @@ def _signing_args(args: argparse.Namespace, policy: Any) -> argparse.Namespace:
     })
 
 
-def _verify(args: argparse.Namespace) -> int:
-    """``verify``: the signatures, and with ``--strict`` the digests the history recorded."""
-    code = signing_cli.run_verify(args)
-    if not args.strict:
-        return code
-    from auditkit.history import DB_FILE_NAME, HistoryStore
-    from auditkit.history.verify import check_recorded_files
-
-    folder = args.path if args.path.is_dir() else args.path.parent
-    db = args.db if args.db is not None else folder / DB_FILE_NAME
-    files = ([args.path] if not args.path.is_dir() else
-             [folder / name for name in ("report.pdf", "report.html", "results.json")])
-    with HistoryStore.open(db, create=False) as store:
-        problems = check_recorded_files(store, files)
-    for problem in problems:
-        print(f"{problem.file}: not as recorded: {problem.message}")
-    if not problems and not args.quiet:
-        print(f"every file has the digest recorded in {db}")
-    return EXIT_FAILED if problems else code
-
-
 def _history(args: argparse.Namespace) -> int:
     from auditkit.history import HistoryStore, check_history
     from auditkit.history.text import check_text, history_table
 
     with HistoryStore.open(args.db, create=False) as store:
         if args.check:
-            report = check_history(store)
+            report = check_history(store, trust=args.trust)
             if args.json:
                 print(json.dumps(report.to_dict(), indent=2))
             else:
@@ -252,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"run": _run, "validate": _validate, "history": _history, "diff": _diff,
-                "keygen": signing_cli.run_keygen, "verify": _verify}[args.command](args)
+                "keygen": signing_cli.run_keygen, "verify": signing_cli.run_verify}[args.command](args)
     except AuditError as exc:
         _err(str(exc))
         return EXIT_ERROR

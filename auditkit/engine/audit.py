@@ -11,7 +11,7 @@ from __future__ import annotations
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -72,6 +72,8 @@ class AuditOptions:
         ray: run the fold trainings, retrainings and explanation passes as Ray tasks, configured
             by the policy's ``ray`` section (as when it says ``enabled: true``); the numbers are
             the same (:mod:`auditkit.engine.ray_executor`).
+        history: written into results.json as ``history`` when given: the audit's place in the
+            history's hash chain (:attr:`auditkit.history.Recording.stamp`).
     """
 
     policy: Policy
@@ -79,6 +81,7 @@ class AuditOptions:
     device: str = "auto"
     progress: bool = True
     ray: bool = False
+    history: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class AuditResult:
     seconds: float
     reused: dict[str, list[Any]] = field(default_factory=dict)
     sanity: tuple[SanityCheck, ...] = ()
+    history: Mapping[str, Any] | None = None
     created: str = ""
     """UTC time the audit ended (ISO 8601, seconds), set once: results.json's ``created``."""
     environment: dict[str, Any] = field(default_factory=dict)
@@ -164,6 +168,7 @@ class AuditResult:
             "environment": {k: v for k, v in self.environment.items() if k != "auditkit"},
             "run_seconds": round(self.seconds, 3),
             "reused_from_earlier_run": self.reused,
+            **({} if self.history is None else {"history": dict(self.history)}),
         }
 
 
@@ -559,7 +564,7 @@ def _audit(options: AuditOptions, log: Callable[[str], None], start: float, devi
     }
     result = AuditResult(
         policy, dataset, tuple(folds), accuracy, spread, scores, tuple(checks), tuple(requirements),
-        str(device), time.perf_counter() - start, reused_work, sanity,
+        str(device), time.perf_counter() - start, reused_work, sanity, options.history,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         environment={"auditkit": auditkit.__version__, **_environment(str(device))},
     )

@@ -1,4 +1,4 @@
-"""The errors of :mod:`auditkit.history`: an unusable history database or a run already holding it."""
+"""The errors of :mod:`auditkit.history`: an unusable database, a run already holding it, a damaged row."""
 
 from __future__ import annotations
 
@@ -32,3 +32,20 @@ class HistoryLockedError(HistoryError):
         holder = "pid unknown" if pid is None else f"pid {pid}"
         super().__init__(f"another audit is running on {path} ({holder}); try again later", path=path)
         self.pid = pid
+
+
+class RowDataError(AuditError, ValueError):
+    """A column of a recorded audit does not hold what was written there (e.g. invalid JSON).
+
+    Attributes:
+        audit_id: the audit whose row is damaged.
+        column: the column at fault, e.g. ``"summary_json"``.
+        problem: what is wrong with it, e.g. ``"is not valid JSON (...)"``.
+    """
+
+    def __init__(self, audit_id: int, column: str, problem: str) -> None:
+        super().__init__(f"audit #{audit_id}: {column} {problem}; the history was damaged "
+                         "(`auditkit history --check` lists what else is wrong)")
+        self.audit_id = audit_id
+        self.column = column
+        self.problem = problem

@@ -2,9 +2,11 @@
 
 Order of events: take the run lock; open (and migrate) the database; mark the dead runs of this
 host failed; register this run as ``running`` (committed, so a kill leaves it to be found); run the
-audit inside the block; then, in one transaction, append the finished audit with the digests of the
-files it wrote and close the run. Any exception escaping the block, Ctrl-C included, appends a
-failed audit with the reason instead and is re-raised. A kill (SIGKILL, power loss) leaves the run
+audit inside the block (its results.json carries :attr:`Recording.stamp`, the place its row will
+take); then, in one transaction, append the finished audit with the digests of the files it wrote,
+its chain hash signed by the report's key when it was signed, and close the run. Any exception
+escaping the block, Ctrl-C included, appends a failed audit with the reason instead and is
+re-raised. A kill (SIGKILL, power loss) leaves the run
 ``running`` and no audit row; the next run finds it.
 """
 
@@ -15,25 +17,43 @@ import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from auditkit.history.chain import ChainHead
 from auditkit.history.errors import HistoryError
 from auditkit.history.lock import hold_lock
 from auditkit.history.store import AuditRow, HistoryStore, RunRow
 
+if TYPE_CHECKING:
+    from auditkit.signing import Signer
+
 
 @dataclass
 class Recording:
-    """The run being recorded; ``audit`` is its appended row once :meth:`finish` was called."""
+    """The run being recorded; ``audit`` is its appended row once :meth:`finish` was called.
+
+    Attributes:
+        head: the chain's head when the run started (after failing dead runs); the run holds the
+            lock, so its audit is appended right after it.
+    """
 
     store: HistoryStore
     run: RunRow
+    head: ChainHead
     audit: AuditRow | None = None
 
+    @property
+    def stamp(self) -> dict[str, object]:
+        """results.json's ``history``: this audit's id and the head it is appended to, so the
+        signed report names its place in the chain (:meth:`ChainHead.stamp`)."""
+        return self.head.stamp()
+
     def finish(self, results: Path, other_files: Sequence[Path] = (), *,
-               signer_fingerprint: str | None = None) -> AuditRow:
+               signer_fingerprint: str | None = None, signer: Signer | None = None) -> AuditRow:
         """Append the finished audit: ``results`` (results.json) stored whole, and the SHA-256 of
         it and of every file in ``other_files`` (summary.txt, the report and its signatures)
-        recorded, with the SHA-256 of the signer's certificate when the report was signed.
+        recorded, with the SHA-256 of the signer's certificate when the report was signed;
+        ``signer`` (the report's key) also signs the row's chain hash.
 
         The stored text and the recorded digest come from the same bytes read once.
         """
@@ -42,7 +62,8 @@ class Recording:
         for path in other_files:
             files[self.store.file_key(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
         self.audit = self.store.finish_run(self.run, data.decode("utf-8"), files,
-                                           signer_fingerprint=signer_fingerprint)
+                                           signer_fingerprint=signer_fingerprint, signer=signer,
+                                           head=self.head)
         return self.audit
 
 
@@ -75,7 +96,8 @@ def record_audit(
     with hold_lock(db), HistoryStore.open(db) as store:
         for failed in store.recover_stale_runs():
             log(f"history: recorded audit #{failed.id} as failed: {failed.error}")
-        recording = Recording(store, store.start_run(policy_name, policy_sha256, out_dir))
+        run = store.start_run(policy_name, policy_sha256, out_dir)
+        recording = Recording(store, run, store.head())
         try:
             yield recording
         except BaseException as exc:

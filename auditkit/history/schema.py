@@ -16,6 +16,16 @@ Version 1:
 ``runs``
     Mutable bookkeeping of started ``auditkit run`` processes (pid, host), outside the chain: a row
     is ``running`` until its audit row is appended, which is how a killed run is found later.
+
+Version 2:
+
+``audits.chain_signature``
+    The detached CMS signature (DER) of a signed run's row (:func:`auditkit.history.chain.signed_message`),
+    outside the hash it signs; NULL for unsigned runs, failed audits and rows recorded before.
+
+Reading (``create=False``: ``history``, ``diff``, ``verify --strict``) never turns a file without a
+history into one: a file at version 0 (empty, truncated to zero bytes, or some other SQLite file)
+is refused as "holds no audit history" instead of being migrated.
 """
 
 from __future__ import annotations
@@ -70,6 +80,9 @@ MIGRATIONS: tuple[Migration, ...] = (
             CHECK ((status = 'running') = (audit_id IS NULL))
         )""",
         "CREATE INDEX runs_by_status ON runs (status, hostname)",
+    ),
+    (
+        "ALTER TABLE audits ADD COLUMN chain_signature BLOB",
     ),
 )
 """Migration ``i`` takes the schema from version ``i`` to ``i + 1``; never edit a released entry."""
@@ -139,8 +152,11 @@ def migrate(conn: sqlite3.Connection, path: Path, migrations: Sequence[Migration
                                    f"{version} to {version + 1}: {exc}", path=path) from exc
 
 
-def connect(path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> sqlite3.Connection:
+def connect(path: Path, migrations: Sequence[Migration] = MIGRATIONS, *,
+            create: bool = True) -> sqlite3.Connection:
     """Open (creating if needed) the history database at ``path`` and migrate it.
+
+    With ``create=False`` a file at version 0 (no history in it) is refused rather than migrated.
 
     The connection is in autocommit mode (``isolation_level=None``): every write happens in an
     explicit :func:`transaction`. WAL lets readers run during a write; ``synchronous=FULL`` syncs
@@ -148,13 +164,20 @@ def connect(path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> sqlite3
 
     Raises:
         HistoryError: the file is not a SQLite database, cannot be opened, is not in WAL mode
-            afterwards (e.g. a file system without shared memory) or has an unknown schema version.
+            afterwards (e.g. a file system without shared memory), has an unknown schema version,
+            or (``create=False``) holds no history.
     """
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
     except sqlite3.Error as exc:
         raise HistoryError(f"cannot open the history database {path}: {exc}", path=path) from exc
     try:
+        if not create and user_version(conn) == 0:
+            size = path.stat().st_size
+            what = "an empty file (0 bytes)" if size == 0 else f"a SQLite file without auditkit tables " \
+                                                                f"({size} bytes)"
+            raise HistoryError(f"{path} holds no audit history: it is {what}; it was emptied or "
+                               "replaced, restore it from a backup (it was left as it is)", path=path)
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode != "wal":
             raise HistoryError(f"{path}: SQLite refused WAL mode (journal mode {mode!r}); keep the "

@@ -20,13 +20,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import auditkit
-from auditkit.history.chain import GENESIS, row_hash
+from auditkit.history.chain import GENESIS, ChainHead, row_hash, signed_message
 from auditkit.history.compare import ScoreChange, estimates, score_changes
-from auditkit.history.errors import HistoryError
+from auditkit.history.errors import HistoryError, RowDataError
 from auditkit.history.schema import connect, transaction
+
+if TYPE_CHECKING:
+    from auditkit.signing import Signer
 
 DB_FILE_NAME = "history.sqlite"
 """The database's name inside the output folder when ``--db`` is not given."""
@@ -68,23 +71,57 @@ class AuditRow:
     signer_fingerprint: str | None
     prev_hash: str
     row_hash: str
+    chain_signature: bytes | None = None
 
     def hashed_columns(self) -> dict[str, Any]:
-        """Every column but ``row_hash``: what :func:`auditkit.history.chain.row_hash` digests."""
+        """Every column but ``row_hash`` and ``chain_signature`` (which signs ``row_hash``): what
+        :func:`auditkit.history.chain.row_hash` digests."""
         columns = dataclasses.asdict(self)
-        del columns["row_hash"]
+        del columns["row_hash"], columns["chain_signature"]
         return columns
+
+    def _json(self, column: str, text: str, kind: type) -> Any:
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise RowDataError(self.id, column, f"is not valid JSON ({exc})") from None
+        if not isinstance(value, kind):
+            raise RowDataError(self.id, column, f"holds a JSON {type(value).__name__}, not a "
+                                                f"{'list' if kind is list else 'object'}")
+        return value
 
     @property
     def summary(self) -> dict[str, Any] | None:
-        """The audit's results.json, parsed; ``None`` for a failed audit."""
-        return None if self.summary_json is None else json.loads(self.summary_json)
+        """The audit's results.json, parsed; ``None`` for a failed audit.
+
+        Raises:
+            RowDataError: the stored text is not a JSON object.
+        """
+        return None if self.summary_json is None else self._json("summary_json", self.summary_json, dict)
 
     @property
     def report_files(self) -> dict[str, str]:
-        """Recorded file (relative to the database's folder when inside it) -> SHA-256."""
-        files: dict[str, str] = json.loads(self.report_files_json)
+        """Recorded file (relative to the database's folder when inside it) -> SHA-256.
+
+        Raises:
+            RowDataError: the stored text is not a JSON object of strings.
+        """
+        files: dict[str, str] = self._json("report_files_json", self.report_files_json, dict)
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+            raise RowDataError(self.id, "report_files_json", "maps files to something other than digests")
         return files
+
+    @property
+    def model_digests(self) -> list[str] | None:
+        """The fold checkpoints' SHA-256, ``None`` for a failed audit.
+
+        Raises:
+            RowDataError: the stored text is not a JSON list.
+        """
+        if self.model_digests_json is None:
+            return None
+        digests: list[str] = self._json("model_digests_json", self.model_digests_json, list)
+        return digests
 
     def to_dict(self) -> dict[str, Any]:
         """The row for ``auditkit history --json``: columns decoded, scores instead of the summary."""
@@ -105,13 +142,13 @@ class AuditRow:
             "error": self.error,
             "policy": {"name": self.policy_name, "sha256": self.policy_sha256},
             "dataset_fingerprint": self.dataset_fingerprint,
-            "model_digests": None if self.model_digests_json is None
-            else json.loads(self.model_digests_json),
+            "model_digests": self.model_digests,
             "auditkit_version": self.auditkit_version,
             "scores": scores,
             "report_files": self.report_files,
             "signer_fingerprint": self.signer_fingerprint,
             "row_hash": self.row_hash,
+            "chain_signed": self.chain_signature is not None,
         }
 
 
@@ -154,7 +191,7 @@ class HistoryStore:
         if not create and not path.is_file():
             raise HistoryError(f"no audit history at {path}; run `auditkit run` first or pass --db",
                                path=path)
-        conn = connect(path)
+        conn = connect(path, create=create)
         conn.row_factory = sqlite3.Row
         return cls(conn, path)
 
@@ -193,6 +230,16 @@ class HistoryStore:
     def chain(self) -> list[AuditRow]:
         """Every audit, oldest first: the order of the hash chain."""
         return self.audits()[::-1]
+
+    def head(self) -> ChainHead:
+        """The chain's newest row: how many audits there are and its ``row_hash``."""
+        with self._transaction("read the chain head", write=False) as conn:
+            return self._head(conn)
+
+    @staticmethod
+    def _head(conn: sqlite3.Connection) -> ChainHead:
+        row = conn.execute("SELECT id, row_hash FROM audits ORDER BY id DESC LIMIT 1").fetchone()
+        return ChainHead(0, GENESIS) if row is None else ChainHead(row["id"], row["row_hash"])
 
     def audit(self, audit_id: int) -> AuditRow:
         """The audit with id ``audit_id``.
@@ -274,16 +321,22 @@ class HistoryStore:
         return RunRow(**dict(row))
 
     def finish_run(self, run: RunRow, summary_json: str, report_files: Mapping[str, str], *,
-                   signer_fingerprint: str | None = None) -> AuditRow:
+                   signer_fingerprint: str | None = None, signer: Signer | None = None,
+                   head: ChainHead | None = None) -> AuditRow:
         """Append the finished audit of ``run`` and mark the run finished, in one transaction.
 
         Args:
             summary_json: the text of results.json, stored as is.
             report_files: :meth:`file_key` -> SHA-256 of every file the audit wrote.
             signer_fingerprint: SHA-256 (hex) of the signer certificate's DER bytes; None unsigned.
+            signer: the key that signed the report; it also signs the row's chain hash
+                (``chain_signature``), and its certificate's fingerprint is recorded.
+            head: the head the run started from, whose :meth:`ChainHead.stamp` its results.json
+                carries; the row must be appended right after it.
 
         Raises:
             HistoryError: ``summary_json`` is not a results.json (no verdict, dataset or folds),
+                the chain's head is no longer ``head``, ``signer_fingerprint`` is not ``signer``'s,
                 or the run is no longer ``running``.
         """
         try:
@@ -295,11 +348,20 @@ class HistoryStore:
             raise HistoryError(f"cannot record run {run.run_id}: its results.json lacks "
                                f"verdict, dataset fingerprint or fold digests ({exc!r})",
                                path=self.path) from exc
+        if signer is not None:
+            from auditkit.signing import signer_fingerprint as fingerprint_of
+
+            if signer_fingerprint not in (None, fingerprint_of(signer)):
+                raise HistoryError(f"cannot record run {run.run_id}: signer_fingerprint "
+                                   f"{signer_fingerprint} is not the signer's certificate",
+                                   path=self.path)
+            signer_fingerprint = fingerprint_of(signer)
         return self._append(run, "finished", summary_json=summary_json, verdict=verdict,
                             dataset_fingerprint=fingerprint,
                             model_digests_json=json.dumps(models),
                             report_files_json=json.dumps(dict(report_files), sort_keys=True),
-                            signer_fingerprint=signer_fingerprint)
+                            signer_fingerprint=signer_fingerprint,
+                            _head=head, _signer=signer)
 
     def fail_run(self, run: RunRow, reason: str) -> AuditRow:
         """Append a failed audit for ``run`` (``reason`` in its ``error``) and mark the run failed."""
@@ -321,12 +383,18 @@ class HistoryStore:
         return [self.fail_run(run, f"process {run.pid} on {host} ended before the audit finished "
                                    "(killed or crashed)") for run in stale]
 
-    def _append(self, run: RunRow, status: str, **columns: str | None) -> AuditRow:
-        """Append one audit row to the chain for ``run`` and close the run, in one transaction."""
+    def _append(self, run: RunRow, status: str, *, _head: ChainHead | None = None,
+                _signer: Signer | None = None, **columns: str | None) -> AuditRow:
+        """Append one audit row to the chain for ``run`` and close the run, in one transaction;
+        ``_head``: the head expected (see :meth:`finish_run`); ``_signer`` signs the row."""
         with self._transaction("record the audit", write=True) as conn:
-            head = conn.execute("SELECT id, row_hash FROM audits ORDER BY id DESC LIMIT 1").fetchone()
+            head = self._head(conn)
+            if _head is not None and _head != head:
+                raise HistoryError(f"run {run.run_id} cannot be recorded: it started at audit "
+                                   f"#{_head.audits} of the chain, whose head is now audit "
+                                   f"#{head.audits}; the history changed during the run", path=self.path)
             values: dict[str, Any] = {
-                "id": 1 if head is None else head["id"] + 1,
+                "id": head.audits + 1,
                 "started_at": run.started_at,
                 "finished_at": now(),
                 "status": status,
@@ -340,10 +408,16 @@ class HistoryStore:
                 "report_files_json": "{}",
                 "error": None,
                 "signer_fingerprint": None,
-                "prev_hash": GENESIS if head is None else head["row_hash"],
+                "prev_hash": head.row_hash,
                 **columns,
             }
-            row = AuditRow(**values, row_hash=row_hash(values))
+            digest = row_hash(values)
+            signature = None
+            if _signer is not None:
+                from auditkit.signing.cms import sign_detached
+
+                signature = sign_detached(signed_message(values["id"], digest), _signer)
+            row = AuditRow(**values, row_hash=digest, chain_signature=signature)
             conn.execute(f"INSERT INTO audits ({_AUDIT_COLUMNS}) VALUES "
                          f"({', '.join('?' * len(dataclasses.fields(AuditRow)))})",
                          dataclasses.astuple(row))

@@ -91,6 +91,12 @@ def check_text(report: CheckReport) -> str:
         return "\n".join(str(problem) for problem in report.problems) + "\n"
     head = "empty" if report.head is None else f"head audit #{report.head.id} row_hash " \
                                                f"{report.head.row_hash}"
-    return (f"{report.path}: hash chain verified, {report.audits} audit(s), {head}; "
+    if not report.signed:
+        signed = "no audit is signed (the chain alone does not stop someone who can write the file)"
+    else:
+        by = ", ".join(f"{fp[:16]}..." for fp in report.signers)
+        who = "trusted" if report.trusted else "not checked against a trust anchor (--trust CA_CERT)"
+        signed = f"{report.signed} signed by certificate(s) {by}, {who}"
+    return (f"{report.path}: hash chain verified, {report.audits} audit(s), {head}; {signed}; "
             f"{report.files_checked} report file(s) match their digests "
             f"({report.files_superseded} superseded by later audits)\n")

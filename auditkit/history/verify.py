@@ -1,27 +1,55 @@
-"""``auditkit history --check``: the hash chain, the recorded report files and SQLite's own checks.
+"""``auditkit history --check`` and ``auditkit verify --strict``: the chain, its signatures, the files.
 
-What is checked:
+What :func:`check_history` checks:
 
 - every ``row_hash`` recomputed from its row (a changed row names its audit id);
 - every ``prev_hash`` equal to the ``row_hash`` of the row before (a removed or inserted row names
   the audit after the gap); the stored hash is what the next row is linked to, so one changed row
   is reported once, not for every row after it;
+- every ``chain_signature`` (signed runs): a detached CMS signature over the row's id and
+  ``row_hash`` that verifies, by the certificate the row's ``signer_fingerprint`` names, and with
+  ``--trust`` one that chains to a given CA. A chain recomputed without the key fails here. After
+  the first signed row every finished row must be signed too: an unsigned one cannot be told from
+  a forged row appended by someone without the key (failed audits are never signed). Without
+  ``--trust`` the signer may not change along the chain (a key rotation needs ``--trust``), and the
+  newest results.json's ``.p7s`` on disk must be by the signer its row names;
+- every stored JSON column parses (``summary_json``, ``report_files_json``, ``model_digests_json``),
+  and a results.json's ``history`` stamp names its own row's place;
 - every report file recorded by an audit still exists with the recorded SHA-256. Only the newest
   audit that recorded a given path is held to it: reruns into the same output folder overwrite
   results.json by design, and an older audit's results.json stays in the database
   (``summary_json``, under the chain). Such files are counted as *superseded*;
+- each recorded results.json on disk is the one its ``history`` stamp's row stores: a results.json
+  of an audit the database lacks means the newest audits were removed or the database replaced;
 - ``PRAGMA integrity_check`` and ``foreign_key_check``.
+
+:func:`check_dossier` (``verify --strict``) holds one report folder to the history: the chain and
+its signatures as above, the row its results.json's stamp names (present, storing that exact
+results.json, signed by the report's signer) and the digests that row recorded for the files.
+
+What no check can catch: someone holding the signing key and write access can write any history;
+without an external copy of the head (a signed dossier, a ticket), removing the newest audits *and*
+their report files leaves a shorter history that verifies.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from auditkit.history.chain import GENESIS, row_hash
+from cryptography import x509
+
+from auditkit.history.chain import GENESIS, ChainHead, row_hash, signed_message
+from auditkit.history.errors import RowDataError
 from auditkit.history.store import AuditRow, HistoryStore
+
+RESULTS = "results.json"
+DOSSIER = ("report.pdf", "report.html", "results.json", "report.html.p7s", "results.json.p7s")
+"""The files of a report folder ``verify --strict`` holds to the digests its audit recorded."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +67,13 @@ class Problem:
 
 @dataclass(frozen=True)
 class CheckReport:
-    """The outcome of :func:`check_history`; ``head`` is the newest audit (``None`` when empty)."""
+    """The outcome of :func:`check_history`; ``head`` is the newest audit (``None`` when empty).
+
+    Attributes:
+        signed: audits whose chain signature verified.
+        signers: SHA-256 fingerprints of the certificates that signed them, in order of appearance.
+        trusted: whether the signers were checked against trust anchors (``--trust``).
+    """
 
     path: Path
     audits: int
@@ -47,6 +81,9 @@ class CheckReport:
     files_checked: int
     files_superseded: int
     problems: tuple[Problem, ...]
+    signed: int = 0
+    signers: tuple[str, ...] = ()
+    trusted: bool = False
 
     @property
     def ok(self) -> bool:
@@ -59,6 +96,9 @@ class CheckReport:
             "audits": self.audits,
             "head": None if self.head is None else {"id": self.head.id,
                                                     "row_hash": self.head.row_hash},
+            "signed": self.signed,
+            "signers": list(self.signers),
+            "signers_trusted": self.trusted,
             "files_checked": self.files_checked,
             "files_superseded": self.files_superseded,
             "problems": [{"audit_id": p.audit_id, "file": p.file, "message": p.message}
@@ -66,12 +106,48 @@ class CheckReport:
         }
 
 
-def check_history(store: HistoryStore) -> CheckReport:
-    """Verify the whole history in ``store`` (see the module)."""
-    problems = [Problem(None, message) for message in store.integrity_problems()]
-    chain = store.chain()
+@dataclass(frozen=True)
+class _Chain:
+    problems: list[Problem]
+    signed: int
+    signers: tuple[str, ...]
+
+
+def _signature_problem(store: HistoryStore, row: AuditRow, signature: bytes,
+                       roots: Sequence[x509.Certificate]) -> str:
+    """Why ``signature`` (``row``'s chain signature) does not vouch for it; ``""`` when it does."""
+    from auditkit.signing.verify import Status, verify_detached
+
+    verdict = verify_detached(signed_message(row.id, row.row_hash), bytes(signature), roots,
+                              path=store.path, what=f"the chain hash of audit #{row.id}",
+                              signature_name=f"the chain signature of audit #{row.id}")
+    if not (verdict.ok or (not roots and verdict.status is Status.UNTRUSTED)):
+        return f"chain signature {verdict.status.value}: {verdict.reason}"
+    if verdict.signer_fingerprint != row.signer_fingerprint:
+        return (f"chain signature made by certificate {str(verdict.signer_fingerprint)[:16]}..., but the "
+                f"row names signer {str(row.signer_fingerprint)[:16]}...")
+    return ""
+
+
+def _json_problems(row: AuditRow) -> list[Problem]:
+    problems = []
+    for read in (lambda: row.summary, lambda: row.report_files, lambda: row.model_digests):
+        try:
+            read()
+        except RowDataError as exc:
+            problems.append(Problem(row.id, f"{exc.column} {exc.problem}"))
+    if not problems and row.summary is not None and "history" in row.summary:
+        expected = ChainHead(row.id - 1, row.prev_hash).stamp()
+        if row.summary["history"] != expected:
+            problems.append(Problem(row.id, f"its results.json says it is {row.summary['history']}, "
+                                            f"not its place in the chain {expected}"))
+    return problems
+
+
+def _chain(store: HistoryStore, chain: Sequence[AuditRow], roots: Sequence[x509.Certificate]) -> _Chain:
+    problems: list[Problem] = []
     expected, before = GENESIS, "the start of the chain"
-    newest_owner: dict[str, int] = {}
+    signed, first_signed, signers, last_signer = 0, None, dict[str, None](), None
     for row in chain:
         if row_hash(row.hashed_columns()) != row.row_hash:
             problems.append(Problem(row.id, "row_hash does not match the row: it was changed after "
@@ -80,11 +156,93 @@ def check_history(store: HistoryStore) -> CheckReport:
             problems.append(Problem(row.id, f"prev_hash does not link to {before}: an audit was "
                                             "removed or inserted before this one"))
         expected, before = row.row_hash, f"audit #{row.id}"
-        for key in row.report_files:
+        problems += _json_problems(row)
+        if row.chain_signature is not None:
+            problem = _signature_problem(store, row, row.chain_signature, roots)
+            if not problem and not roots and last_signer not in (None, row.signer_fingerprint):
+                problem = (f"is signed by certificate {str(row.signer_fingerprint)[:16]}..., the audit "
+                           f"before it by {str(last_signer)[:16]}...: without a trust anchor (--trust "
+                           "CA_CERT) a new signer cannot be told from a forger")
+            if problem:
+                problems.append(Problem(row.id, problem))
+            else:
+                signed += 1
+                signers[str(row.signer_fingerprint)] = None
+            first_signed, last_signer = first_signed or row.id, row.signer_fingerprint
+        elif first_signed is not None and row.status == "finished":
+            problems.append(Problem(row.id, f"is not signed although audit #{first_signed} before it "
+                                            "is: an unsigned row after signed ones cannot be told "
+                                            "from one forged without the key"))
+    return _Chain(problems, signed, tuple(signers))
+
+
+def _files(row: AuditRow) -> dict[str, str]:
+    try:
+        return row.report_files
+    except RowDataError:
+        return {}
+
+
+def _stamp_problem(store: HistoryStore, chain: Sequence[AuditRow], key: str) -> str:
+    """Whether the results.json at ``key`` is the one the row its ``history`` stamp names stores."""
+    path = store.file_path(key)
+    try:
+        data = path.read_bytes()
+        stamp = json.loads(data).get("history")
+        audit_id = int(stamp["audit_id"])
+    except (OSError, ValueError, AttributeError, TypeError, KeyError):
+        return ""  # missing or changed: the digest check says so; no stamp: an older auditkit
+    rows = {row.id: row for row in chain}
+    newest = chain[-1].id if chain else 0
+    if audit_id not in rows:
+        return (f"{key} on disk is audit #{audit_id}'s, which the history lacks (its newest is "
+                f"#{newest}): audits were removed from its end, or the database was replaced")
+    if (rows[audit_id].summary_json or "").encode("utf-8") != data:
+        return (f"{key} on disk is audit #{audit_id}'s, but the history's audit #{audit_id} stores "
+                "another results.json: the database was replaced or rewritten")
+    return ""
+
+
+def _signature_file_problem(store: HistoryStore, row: AuditRow, key: str) -> str:
+    """Whether the ``.p7s`` beside the results.json at ``key`` was made by the signer ``row`` names
+    (a history re-signed throughout with another key is caught here while the files are at hand)."""
+    from auditkit.signing.cms import SUFFIX
+    from auditkit.signing.verify import verify_cms
+
+    if row.signer_fingerprint is None or key + SUFFIX not in _files(row):
+        return ""
+    verdict = verify_cms(store.file_path(key), [])
+    if verdict.signer_fingerprint not in (None, row.signer_fingerprint):
+        return (f"{key}{SUFFIX} on disk is signed by certificate {verdict.signer_fingerprint[:16]}..., "
+                f"but audit #{row.id} names signer {row.signer_fingerprint[:16]}...")
+    return ""
+
+
+def check_history(store: HistoryStore, trust: Iterable[str | Path | x509.Certificate] = ()
+                  ) -> CheckReport:
+    """Verify the whole history in ``store`` (see the module).
+
+    Args:
+        trust: CA certificates (files or objects) the signers of signed rows must chain to; empty:
+            signatures are checked against the certificates they carry only.
+
+    Raises:
+        VerificationInputError: a trust anchor cannot be read.
+    """
+    from auditkit.signing.verify import trust_roots
+
+    roots = trust_roots(trust)
+    problems = [Problem(None, message) for message in store.integrity_problems()]
+    chain = store.chain()
+    checked_chain = _chain(store, chain, roots)
+    problems += checked_chain.problems
+    newest_owner: dict[str, int] = {}
+    for row in chain:
+        for key in _files(row):
             newest_owner[key] = row.id
     checked = superseded = 0
     for row in chain:
-        for key, recorded in row.report_files.items():
+        for key, recorded in _files(row).items():
             if newest_owner[key] != row.id:
                 superseded += 1
                 continue
@@ -92,33 +250,104 @@ def check_history(store: HistoryStore) -> CheckReport:
             problem = _file_problem(store.file_path(key), recorded)
             if problem:
                 problems.append(Problem(row.id, f"report file {key} {problem}", key))
+    flagged = {p.file for p in problems}
+    for key in newest_owner:
+        if Path(key).name == RESULTS:
+            problem = _stamp_problem(store, chain, key)
+            if problem and (key not in flagged or "lacks" in problem):
+                problems.append(Problem(None, problem, key))
+            owner = next(row for row in chain if row.id == newest_owner[key])
+            problem = _signature_file_problem(store, owner, key)
+            if problem and key + ".p7s" not in flagged:
+                problems.append(Problem(owner.id, problem, key + ".p7s"))
     return CheckReport(store.path, len(chain), chain[-1] if chain else None, checked, superseded,
-                       tuple(problems))
+                       tuple(problems), checked_chain.signed, checked_chain.signers, bool(roots))
 
 
 def check_recorded_files(store: HistoryStore, paths: list[Path]) -> list[Problem]:
     """Hold each of ``paths`` to the SHA-256 the newest audit that recorded it wrote down.
 
-    This is ``auditkit verify --strict``: a signature proves who signed and that the signed bytes
-    are intact, but a PDF may legally grow by incremental updates that a validator tolerates; the
-    recorded digest admits only the exact bytes written by the audit. A file no audit recorded is a
-    problem too (``audit_id`` None).
+    A signature proves who signed and that the signed bytes are intact, but a PDF may legally grow by
+    incremental updates that a validator tolerates; the recorded digest admits only the exact bytes
+    written by the audit. A file no audit recorded is a problem too (``audit_id`` None).
     """
     newest: dict[str, tuple[int, str]] = {}
     for row in store.chain():
-        for key, digest in row.report_files.items():
+        for key, digest in _files(row).items():
             newest[key] = (row.id, digest)
+    return _held_to(store, paths, newest)
+
+
+def _held_to(store: HistoryStore, paths: Iterable[Path], recorded: dict[str, tuple[int, str]]
+             ) -> list[Problem]:
     problems = []
     for path in paths:
         key = store.file_key(path)
-        if key not in newest:
+        if key not in recorded:
             problems.append(Problem(None, f"no audit in {store.path} recorded {key}", key))
             continue
-        audit_id, recorded = newest[key]
-        problem = _file_problem(store.file_path(key), recorded)
+        audit_id, digest = recorded[key]
+        problem = _file_problem(store.file_path(key), digest)
         if problem:
             problems.append(Problem(audit_id, f"{key} {problem}", key))
     return problems
+
+
+def check_dossier(store: HistoryStore, path: Path, *, trust: Iterable[str | Path | x509.Certificate] = (),
+                  signer_fingerprint: str | None = None) -> list[Problem]:
+    """Hold the report folder ``path`` (or one file of it) to the history (``verify --strict``).
+
+    Checked: the chain, its signatures and stored JSON (as :func:`check_history`, without the other
+    folders' files); the row results.json's ``history`` stamp names exists, stores that exact
+    results.json, is chain-signed and (given ``signer_fingerprint``, the report's signer) by the
+    report's signer; the files hold the digests that row recorded.
+
+    Args:
+        path: a report folder, or one of its files (then only that file's digest, plus the row).
+        trust: CA certificates the chain signatures must chain to.
+        signer_fingerprint: SHA-256 of the certificate that signed the report, when it verified.
+
+    Raises:
+        VerificationInputError: a trust anchor cannot be read.
+    """
+    from auditkit.signing.verify import trust_roots
+
+    roots = trust_roots(trust)
+    folder = path if path.is_dir() else path.parent
+    files = [folder / name for name in DOSSIER] if path.is_dir() else [path]
+    chain = store.chain()
+    problems = _chain(store, chain, roots).problems
+    results = folder / RESULTS
+    try:
+        data = results.read_bytes()
+        stamp = json.loads(data).get("history")
+        audit_id = int(stamp["audit_id"])
+    except (OSError, ValueError, AttributeError, TypeError, KeyError):
+        return [*problems, Problem(None, f"{results} names no place in the history (missing, unreadable "
+                                         "or without a history stamp): the dossier cannot be located "
+                                         "in it"), *check_recorded_files(store, files)]
+    rows = {row.id: row for row in chain}
+    row = rows.get(audit_id)
+    if row is None:
+        newest = chain[-1].id if chain else 0
+        return [*problems, Problem(audit_id, f"this dossier's audit is not in the history (its newest "
+                                             f"is #{newest}): it was removed or the database replaced")]
+    if (row.summary_json or "").encode("utf-8") != data:
+        problems.append(Problem(audit_id, "the history stores another results.json for this audit: "
+                                          "the database was replaced or rewritten"))
+    if row.prev_hash != stamp.get("previous_row_hash"):
+        problems.append(Problem(audit_id, "follows another chain head than the one its signed "
+                                          "results.json names"))
+    if row.chain_signature is None:
+        problems.append(Problem(audit_id, "its row is not signed, so its chain hash does not prove "
+                                          "the signer recorded it"))
+    elif signer_fingerprint is not None and row.signer_fingerprint != signer_fingerprint:
+        problems.append(Problem(audit_id, f"its row is signed by certificate "
+                                          f"{str(row.signer_fingerprint)[:16]}..., the report by "
+                                          f"{signer_fingerprint[:16]}..."))
+    recorded = {key: (audit_id, digest) for key, digest in _files(row).items()}
+    present = [f for f in files if f.exists() or store.file_key(f) in recorded]
+    return problems + _held_to(store, present, recorded)
 
 
 def _file_problem(path: Path, recorded: str) -> str:
@@ -132,4 +361,3 @@ def _file_problem(path: Path, recorded: str) -> str:
     if actual != recorded:
         return f"was changed (sha256 recorded {recorded[:16]}..., now {actual[:16]}...)"
     return ""
-

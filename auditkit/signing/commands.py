@@ -1,7 +1,8 @@
 """The ``keygen`` and ``verify`` commands, and the signing options of ``run``, for :mod:`auditkit.cli`.
 
-Exit codes of ``verify``: 0 every signature is intact, valid, trusted and covers its whole file; 1 a
-signature check failed (each file's status and reason on stdout, then a one-line summary); 2 nothing
+Exit codes of ``verify``: 0 every signature is intact, valid, trusted and covers its whole file, the
+files are one audit's (and with ``--strict`` the history holds that audit as signed); 1 a check
+failed (each file's status and reason on stdout, then a one-line summary); 2 nothing
 could be checked (a missing path, an unreadable trust anchor): these are raised as
 :class:`~auditkit.errors.AuditError`, which :func:`auditkit.cli.main` turns into one line and exit 2.
 """
@@ -44,6 +45,14 @@ def add_arguments(subparsers: Any) -> None:
                              "only integrity is checked and the verdict fails")
     verify.add_argument("--json", action="store_true", help="print the verdicts as JSON")
     verify.add_argument("--quiet", action="store_true", help="print nothing when every signature is ok")
+    verify.add_argument("--strict", action="store_true",
+                        help="also hold the report to the history database: its audit's row is "
+                        "there, stores this results.json, is signed by the report's signer, the "
+                        "chain verifies, and each file's bytes are those the row recorded (catches "
+                        "edits a PDF signature tolerates, such as a metadata-only update)")
+    verify.add_argument("--db", type=Path,
+                        help="history database for --strict (default: the report folder's "
+                        "history.sqlite)")
 
 
 def add_signing_arguments(parser: argparse.ArgumentParser) -> None:
@@ -113,15 +122,44 @@ def run_keygen(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    """``auditkit verify``: print each file's verdict and a summary; 0 all ok, 1 a check failed."""
+    """``auditkit verify``: print each file's verdict and a summary, and with ``--strict`` what the
+    history says; 0 all ok, 1 a check failed."""
     from auditkit.signing import verify_report
 
     report = verify_report(args.path, trust=args.trust)
+    problems = _strict_problems(args, report) if args.strict else None
     if args.json:
-        print(json.dumps(report.summary(), indent=2))
-    elif not (args.quiet and report.bottom_line):
+        summary = report.summary()
+        if problems is not None:
+            summary["history"] = {"ok": not problems, "problems": [
+                {"audit_id": p.audit_id, "file": p.file, "message": p.message} for p in problems]}
+        print(json.dumps(summary, indent=2))
+    elif not (args.quiet and report.bottom_line and not problems):
         for verdict in report.files:
             if not (args.quiet and verdict.ok):
                 print(f"{verdict.path}: {verdict.status.value}: {verdict.reason}")
         print(report.summary_line())
-    return EXIT_OK if report.bottom_line else EXIT_FAILED
+        for problem in problems or ():
+            print(f"{problem.file}: not as recorded: {problem}" if problem.file else f"history: {problem}")
+        if problems == [] and not args.quiet:
+            print(f"history: the dossier's audit is in {_db(args)}, signed, its chain verified, every "
+                  "file as recorded")
+    return EXIT_OK if report.bottom_line and not problems else EXIT_FAILED
+
+
+def _db(args: argparse.Namespace) -> Path:
+    from auditkit.history import DB_FILE_NAME
+
+    folder = args.path if args.path.is_dir() else args.path.parent
+    return Path(args.db) if args.db is not None else folder / DB_FILE_NAME
+
+
+def _strict_problems(args: argparse.Namespace, report: Any) -> list[Any]:
+    """What :func:`auditkit.history.verify.check_dossier` finds for ``verify --strict``."""
+    from auditkit.history import HistoryStore
+    from auditkit.history.verify import check_dossier
+
+    signers = {f.signer_fingerprint for f in report.files if f.ok}
+    with HistoryStore.open(_db(args), create=False) as store:
+        return check_dossier(store, Path(args.path), trust=args.trust,
+                             signer_fingerprint=signers.pop() if len(signers) == 1 else None)

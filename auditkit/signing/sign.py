@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
@@ -29,12 +29,14 @@ class SignedReport:
         signatures: the ``.p7s`` files, in :data:`DETACHED` order.
         level: the PAdES level of the PDF's signature.
         signer_fingerprint: SHA-256 (hex) of the signer certificate's DER bytes.
+        signer: the key material that signed, so the run's history row can be signed with it too.
     """
 
     pdf: Path
     signatures: tuple[Path, ...]
     level: str
     signer_fingerprint: str
+    signer: Signer | None = field(default=None, repr=False, compare=False)
 
 
 def sign_report(out_dir: str | Path, signer: Signer, *, level: str | None = None, tsa_url: str | None = None,
@@ -79,4 +81,4 @@ def sign_report(out_dir: str | Path, signer: Signer, *, level: str | None = None
     _atomic.write_bytes(pdf, signed_pdf)
     for path, der in detached.items():
         _atomic.write_bytes(path, der)
-    return SignedReport(pdf, tuple(detached), used, signer_fingerprint(signer))
+    return SignedReport(pdf, tuple(detached), used, signer_fingerprint(signer), signer)

@@ -11,7 +11,9 @@ Each file gets one :class:`Status`, the first of these checks that fails decidin
 
 * ``missing signature``: no signature (no ``.p7s``, a PDF without a signature field), or the file
   itself is absent from the report folder;
-* ``invalid``: the ``.p7s`` or the PDF cannot be parsed, or its signature cannot be evaluated;
+* ``invalid``: the ``.p7s`` or the PDF cannot be parsed (a damaged xref, bytes after the ``.p7s``'s
+  CMS structure, a PDF ``/Contents`` whose padding after the signature is not zeros or whose hex
+  digits are not as the signer wrote them), or its signature cannot be evaluated;
 * ``modified``: the signed bytes changed (their digest differs from the signed one);
 * ``invalid``: the signature value does not verify with the signer's public key;
 * ``appended``: the PDF's signature is intact but does not cover the whole file: an incremental
@@ -20,9 +22,19 @@ Each file gets one :class:`Status`, the first of these checks that fails decidin
 * ``invalid``: the signature timestamp does not verify;
 * ``untrusted``: the signer's (or the TSA's) chain does not lead to a trust anchor, none was given,
   or the certificate is expired, revoked or lacks the non-repudiation key usage pyHanko requires;
-* ``invalid``: pyHanko's overall verdict (``bottom_line``) is negative for another reason;
+* ``invalid``: pyHanko's overall verdict (``bottom_line``) is negative for another reason, or the
+  unsigned parts of the CMS structure look altered: a certificate that is not byte for byte the
+  signer's or one of its validated chain, ``digestAlgorithms`` other than the signer's;
+* ``not of this dossier``: (a folder only) the signature is intact, but ``report.html`` or results.json
+  is not byte for byte the copy ``report.pdf`` embeds (each file validly signed, but by different
+  audits), or the policy ``report.pdf`` embeds is not the one results.json names;
 * ``ok``: intact, valid, trusted and (PDF) covering the whole file. A PDF with several signatures
   needs every one to pass and the newest to cover the whole file.
+
+A dossier is one audit: results.json (with its ``created`` time, policy digest and ``history`` stamp,
+the audit's place in the history's hash chain) and ``report.html`` are embedded in the signed PDF, so
+the detached files must be those copies. A malformed file is a verdict (``invalid`` with the reason),
+never an exception: whatever pyHanko or asn1crypto raise while parsing one is caught.
 
 Validation is offline (``allow_fetching=False``) and at the current time: no OCSP response or CRL is
 fetched and revocation is not checked (pyHanko's soft-fail mode without revocation information); the
@@ -33,9 +45,12 @@ DSS of a B-LT PDF is not consulted (as auditkit signs it holds certificates only
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import hashlib
 import io
+import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,13 +58,13 @@ from pathlib import Path
 from typing import Any
 
 from asn1crypto import cms as asn1_cms
+from asn1crypto import parser as asn1_parser
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
-from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import (
     PdfSignatureStatus,
     SignatureCoverageLevel,
@@ -64,6 +79,8 @@ from auditkit.signing.pades import asn1_certificate
 
 REPORT_FILES = ("report.pdf", "report.html", "results.json")
 """The files of a report folder that are verified: the PDF by PAdES, the others by their ``.p7s``."""
+EMBEDDED = ("report.html", "results.json")
+"""The detached files that must be byte-identical to the copies ``report.pdf`` embeds."""
 
 
 class Status(str, enum.Enum):
@@ -75,6 +92,7 @@ class Status(str, enum.Enum):
     UNTRUSTED = "untrusted"
     INVALID = "invalid"
     MISSING = "missing signature"
+    FOREIGN = "not of this dossier"
 
 
 @dataclass(frozen=True)
@@ -135,13 +153,24 @@ class VerificationReport:
         return bool(self.files) and all(f.ok for f in self.files)
 
     def summary_line(self) -> str:
-        """One line for humans, e.g. ``"3 of 3 signatures ok"`` or ``"FAILED: 1 of 3 ... (modified)"``."""
+        """One line for humans: what was checked and the outcome, e.g. ``"OK: 3 of 3 signatures ..."``,
+        ``"FAILED: 1 of 3 ... (modified)"``, or without a trust anchor what was and was not checked."""
         good = sum(f.ok for f in self.files)
+        dossier = len(self.files) == len(REPORT_FILES)
         if self.bottom_line:
-            return f"OK: {good} of {len(self.files)} signatures valid, trusted and covering their whole file"
+            one = "; the files are one audit's (report.pdf embeds results.json and report.html)" \
+                if dossier else ""
+            return (f"OK: {good} of {len(self.files)} signatures valid, trusted and covering their "
+                    f"whole file{one}")
+        statuses = {f.status for f in self.files}
+        if not self.trust_anchors and statuses == {Status.UNTRUSTED}:
+            one = ", the files are one audit's" if dossier else ""
+            return (f"NOT VERIFIED: checked: {len(self.files)} of {len(self.files)} signatures intact"
+                    f"{one}; not checked: who signed (no trust anchor: give --trust CA_CERT)")
         bad = sorted({f.status.value for f in self.files if not f.ok})
         failed = len(self.files) - good
-        return f"FAILED: {failed} of {len(self.files)} signature checks failed ({', '.join(bad)})"
+        unchecked = "" if self.trust_anchors else "; signers not checked (no --trust)"
+        return f"FAILED: {failed} of {len(self.files)} signature checks failed ({', '.join(bad)}){unchecked}"
 
     def summary(self) -> dict[str, Any]:
         """The report as plain JSON values (``auditkit verify --json``)."""
@@ -153,7 +182,12 @@ def _fingerprint_der(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
-def _trust_roots(trust: Iterable[str | Path | x509.Certificate] | None) -> list[x509.Certificate]:
+def trust_roots(trust: Iterable[str | Path | x509.Certificate] | None) -> list[x509.Certificate]:
+    """The certificates of ``trust`` (files or certificates), loaded.
+
+    Raises:
+        VerificationInputError: a trust anchor file cannot be read.
+    """
     roots: list[x509.Certificate] = []
     for item in trust or ():
         if isinstance(item, x509.Certificate):
@@ -194,8 +228,29 @@ def _untrusted_reason(status: StandardCMSSignatureStatus, roots: Sequence[x509.C
     return f"signer {signer!r} does not validate against the given trust anchor(s){detail}"
 
 
+def _unsigned_part_problem(status: StandardCMSSignatureStatus, signed: asn1_cms.SignedData) -> str:
+    """Why the parts of the CMS structure the signature does not cover look altered; ``""`` if not.
+
+    Checked: the certificates carried are the signer's or, byte for byte, its validated chain (the
+    trust anchor included; not checked without one), and ``digestAlgorithms`` lists exactly the
+    signer's digest algorithm. Other unsigned bytes of a PDF's ``/Contents`` are left to
+    ``verify --strict`` (the recorded digest of the whole file).
+    """
+    path = status.validation_path
+    if path is not None:
+        known = {status.signing_cert.dump(), *(c.dump() for c in path.iter_certs(include_root=True))}
+        if any(choice.chosen.dump() not in known for choice in signed["certificates"] or ()):
+            return "carries a certificate that is not on the signer's validated chain (an altered or " \
+                   "added copy)"
+    listed = {algorithm["algorithm"].native for algorithm in signed["digest_algorithms"]}
+    used = {info["digest_algorithm"]["algorithm"].native for info in signed["signer_infos"]}
+    if listed != used:
+        return f"lists digest algorithms {sorted(listed)}, but its signer uses {sorted(used)}"
+    return ""
+
+
 def _judge(status: StandardCMSSignatureStatus, roots: Sequence[x509.Certificate], what: str,
-           whole_file: bool | None) -> tuple[Status, str]:
+           whole_file: bool | None, signed: asn1_cms.SignedData) -> tuple[Status, str]:
     """Status and reason from a pyHanko status; ``whole_file`` is None for CMS (no coverage)."""
     signer = _signer_fields(status)["signer"]
     if not status.intact:
@@ -216,8 +271,21 @@ def _judge(status: StandardCMSSignatureStatus, roots: Sequence[x509.Certificate]
         return Status.UNTRUSTED, _untrusted_reason(status, roots, signer)
     if not status.bottom_line:
         return Status.INVALID, f"pyHanko rejects the signature of {what}: {status.summary()}"
+    problem = _unsigned_part_problem(status, signed)
+    if problem:
+        return Status.INVALID, f"the signature of {what} {problem}"
     return Status.OK, f"signed by {signer!r}: intact, valid, trusted" + (
         ", covers the whole file" if whole_file else "")
+
+
+def quiet_pyhanko() -> None:
+    """Keep pyHanko's loggers off stderr (Python's last-resort handler): it logs problems it caught,
+    with tracebacks, that the verdicts already give in one line. A handler the caller configures
+    still receives them. Called by every verification, so the CLI and a notebook behave alike."""
+    for name in ("pyhanko", "pyhanko_certvalidator"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
 
 
 def _pades_level(reader: PdfFileReader, timestamped: bool) -> str:
@@ -226,31 +294,102 @@ def _pades_level(reader: PdfFileReader, timestamped: bool) -> str:
     return "B-LT" if "/DSS" in reader.root else "B-T"
 
 
+def _der_length(data: bytes) -> int:
+    """How many bytes the DER element at the start of ``data`` spans (header, content, trailer)."""
+    _, _, _, header, content, trailer = asn1_parser.parse(data)
+    return len(header) + len(content) + len(trailer)
+
+
+def _contents_problem(embedded: EmbeddedPdfSignature, data: bytes) -> str:
+    """Why the signature's ``/Contents`` is not exactly what a signer writes; ``""`` when it is.
+
+    The bytes between the two ``/ByteRange`` segments are outside the signed digest, so they are
+    checked here: one hex string, ``<`` the CMS structure then zero padding ``>``, in one letter case
+    (pyHanko writes upper case). Anything else (a changed padding digit, a flipped letter case) would
+    alter the file without touching what is signed.
+    """
+    content = embedded.pkcs7_content
+    used = _der_length(content)
+    if content[used:].strip(b"\0"):
+        return "the padding after the CMS signature in /Contents is not zeros"
+    byte_range = list(embedded.byte_range)
+    if len(byte_range) == 4 and byte_range[0] == 0:
+        gap = data[byte_range[1]:byte_range[2]]
+        digits = content.hex().encode("ascii")
+        if gap not in (b"<" + digits.upper() + b">", b"<" + digits + b">"):
+            return "the /Contents hex string between the signed byte ranges is not as a signer writes it"
+    return ""
+
+
 def verify_pdf(path: Path, roots: Sequence[x509.Certificate]) -> FileVerdict:
     """The verdict on the PAdES signature(s) of the PDF at ``path`` (see the module's status order)."""
+    quiet_pyhanko()
     try:
-        reader = PdfFileReader(io.BytesIO(path.read_bytes()), strict=False)
+        data = path.read_bytes()
+        reader = PdfFileReader(io.BytesIO(data), strict=True)  # a damaged xref is not repaired
         signatures = reader.embedded_regular_signatures
-    except (PdfError, ValueError, KeyError, OSError) as exc:
-        return FileVerdict(path, "pades", Status.INVALID, f"{path.name} cannot be read as a PDF: {exc}")
+    except Exception as exc:  # a damaged file is a verdict, whatever the parser raises
+        return FileVerdict(path, "pades", Status.INVALID,
+                           f"{path.name} cannot be read as a PDF: {_exc_text(exc)}")
     if not signatures:
         return FileVerdict(path, "pades", Status.MISSING, f"{path.name} carries no PDF signature")
     verdicts: list[FileVerdict] = []
     for index, embedded in enumerate(signatures):
         try:
+            problem = _contents_problem(embedded, data)
             status: PdfSignatureStatus = validate_pdf_signature(embedded, _context(roots))
-        except (SignatureValidationError, PdfError, ValueError, KeyError) as exc:
+            last = index == len(signatures) - 1
+            whole = status.coverage == SignatureCoverageLevel.ENTIRE_FILE if last else None
+            verdict_status, reason = _judge(status, roots, path.name, whole, embedded.signed_data)
+            fields = _signer_fields(status)
+            level = _pades_level(reader, fields["timestamped"])
+        except Exception as exc:  # as above
             return FileVerdict(path, "pades", Status.INVALID,
-                               f"signature {embedded.field_name!r} of {path.name} cannot be validated: {exc}")
-        last = index == len(signatures) - 1
-        whole = status.coverage == SignatureCoverageLevel.ENTIRE_FILE if last else None
-        verdict_status, reason = _judge(status, roots, path.name, whole)
-        fields = _signer_fields(status)
-        verdicts.append(FileVerdict(path, "pades", verdict_status, reason, **fields,
-                                    level=_pades_level(reader, fields["timestamped"])))
+                               f"signature {embedded.field_name!r} of {path.name} cannot be validated: "
+                               f"{_exc_text(exc)}")
+        if problem:
+            return FileVerdict(path, "pades", Status.INVALID,
+                               f"signature {embedded.field_name!r} of {path.name}: {problem}", **fields)
+        verdicts.append(FileVerdict(path, "pades", verdict_status, reason, **fields, level=level))
         if not verdicts[-1].ok:
             break
     return verdicts[-1]
+
+
+def _exc_text(exc: BaseException) -> str:
+    """``exc`` in one line: its message, or its type when the message is empty."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def verify_detached(data: bytes, signature: bytes, roots: Sequence[x509.Certificate], *, path: Path,
+                    what: str, signature_name: str) -> FileVerdict:
+    """The verdict on the detached CMS ``signature`` (DER) over ``data``.
+
+    The signature must be exactly one DER ``ContentInfo`` of type signed-data without encapsulated
+    content: trailing bytes make it ``invalid``.
+
+    Args:
+        path: the file the verdict is about (the signed file, or the database of a history row).
+        what: how reasons name the signed data, e.g. ``"results.json"``.
+        signature_name: how reasons name the signature, e.g. ``"results.json.p7s"``.
+    """
+    quiet_pyhanko()
+    try:
+        info = asn1_cms.ContentInfo.load(signature, strict=True)
+        if info["content_type"].native != "signed_data":
+            raise ValueError(f"content type is {info['content_type'].native}, not signed_data")
+        signed = info["content"]
+        if signed["encap_content_info"]["content"].native is not None:
+            raise ValueError("the signature is not detached (it encapsulates content)")
+        status = asyncio.run(async_validate_detached_cms(data, signed,
+                                                         signer_validation_context=_context(roots)))
+        verdict_status, reason = _judge(status, roots, what, None, signed)
+        fields = _signer_fields(status)
+    except Exception as exc:  # a damaged signature is a verdict, whatever is raised
+        return FileVerdict(path, "cms", Status.INVALID,
+                           f"{signature_name} cannot be read as a CMS signature: {_exc_text(exc)}")
+    return FileVerdict(path, "cms", verdict_status, reason, **fields)
 
 
 def verify_cms(path: Path, roots: Sequence[x509.Certificate]) -> FileVerdict:
@@ -260,20 +399,77 @@ def verify_cms(path: Path, roots: Sequence[x509.Certificate]) -> FileVerdict:
         return FileVerdict(path, "cms", Status.MISSING,
                            f"{sig_path.name} is absent: {path.name} is not signed")
     try:
-        data = path.read_bytes()
-        info = asn1_cms.ContentInfo.load(sig_path.read_bytes())
-        if info["content_type"].native != "signed_data":
-            raise ValueError(f"content type is {info['content_type'].native}, not signed_data")
-        signed = info["content"]
-        if signed["encap_content_info"]["content"].native is not None:
-            raise ValueError("the signature is not detached (it encapsulates content)")
-        status = asyncio.run(async_validate_detached_cms(data, signed,
-                                                         signer_validation_context=_context(roots)))
-    except (SignatureValidationError, ValueError, KeyError, TypeError, OSError) as exc:
-        return FileVerdict(path, "cms", Status.INVALID,
-                           f"{sig_path.name} cannot be read as a CMS signature: {exc}")
-    verdict_status, reason = _judge(status, roots, path.name, None)
-    return FileVerdict(path, "cms", verdict_status, reason, **_signer_fields(status))
+        data, signature = path.read_bytes(), sig_path.read_bytes()
+    except OSError as exc:
+        return FileVerdict(path, "cms", Status.INVALID, f"{path.name} or {sig_path.name} cannot be read: "
+                                                        f"{exc.strerror or exc}")
+    return verify_detached(data, signature, roots, path=path, what=path.name, signature_name=sig_path.name)
+
+
+def embedded_files(pdf: Path) -> dict[str, bytes] | None:
+    """Name -> bytes of every file embedded in the PDF at ``pdf``; ``None`` when it cannot be read."""
+    try:
+        root = PdfFileReader(io.BytesIO(pdf.read_bytes()), strict=False).root
+        names = root["/Names"]["/EmbeddedFiles"]["/Names"]
+        found = {}
+        for index in range(0, len(names), 2):
+            spec = names[index + 1]
+            found[str(spec["/UF"] if "/UF" in spec else spec["/F"])] = spec["/EF"]["/F"].data
+        return found
+    except Exception:  # no readable dossier; the PDF's own verdict says why
+        return None
+
+
+def _stamp(data: bytes) -> str:
+    """What identifies the audit of a results.json, for a reason: created time, policy, history place."""
+    try:
+        results = json.loads(data)
+        history = results.get("history") or {}
+        place = f", audit #{history['audit_id']}" if "audit_id" in history else ""
+        return f"created {results.get('created')}, policy sha256 " \
+               f"{str((results.get('policy') or {}).get('sha256'))[:12]}{place}"
+    except (ValueError, AttributeError, TypeError):
+        return "not a readable results.json"
+
+
+def _dossier_verdicts(verdicts: list[FileVerdict]) -> list[FileVerdict]:
+    """``verdicts`` (in :data:`REPORT_FILES` order) with the files that are not the copies the
+    signed PDF embeds marked ``not of this dossier``."""
+    pdf = verdicts[0]
+    if pdf.status in (Status.MISSING, Status.INVALID):
+        return verdicts
+    embedded = embedded_files(pdf.path)
+    if embedded is None:
+        return verdicts
+    out = list(verdicts)
+    results = embedded.get("results.json")
+    if pdf.ok and results is not None:
+        try:
+            policy = json.loads(results)["policy"]
+            policy_copy = embedded.get(Path(policy["path"]).name)
+            if policy_copy is not None and hashlib.sha256(policy_copy).hexdigest() != policy["sha256"]:
+                out[0] = dataclasses.replace(pdf, status=Status.FOREIGN, reason=(
+                    f"{pdf.path.name} embeds a policy whose SHA-256 is not the one its results.json "
+                    "names"))
+        except (ValueError, KeyError, TypeError):
+            pass
+    for index, verdict in enumerate(verdicts):
+        name = verdict.path.name
+        if name not in EMBEDDED or verdict.status not in (Status.OK, Status.UNTRUSTED):
+            continue
+        copy = embedded.get(name)
+        if copy is None:
+            reason = f"{pdf.path.name} embeds no {name}: nothing ties {name} to it"
+        else:
+            detached = verdict.path.read_bytes()
+            if detached == copy:
+                continue
+            reason = f"{name} is not the copy {pdf.path.name} embeds: both are signed, but by different " \
+                     "audits"
+            if name == "results.json":
+                reason += f" ({name}: {_stamp(detached)}; embedded: {_stamp(copy)})"
+        out[index] = dataclasses.replace(verdict, status=Status.FOREIGN, reason=reason)
+    return out
 
 
 def _verify_file(path: Path, roots: Sequence[x509.Certificate]) -> FileVerdict:
@@ -287,8 +483,9 @@ def verify_report(path: str | Path, trust: Iterable[str | Path | x509.Certificat
     """Verify the signatures of a report folder or of one file.
 
     A folder is checked for every file of :data:`REPORT_FILES`: ``report.pdf`` by its embedded PAdES
-    signature, ``report.html`` and ``results.json`` by their detached ``.p7s``; a file of the list that
-    is absent is ``missing signature``. A single file is checked by its kind: a ``.pdf`` by PAdES, a
+    signature, ``report.html`` and ``results.json`` by their detached ``.p7s`` and against the copies
+    the PDF embeds (``not of this dossier`` when they differ); a file of the list that is absent is
+    ``missing signature``. A single file is checked by its kind: a ``.pdf`` by PAdES, a
     ``.p7s`` as the signature of the file it names, any other file by its ``.p7s``.
 
     Args:
@@ -304,18 +501,18 @@ def verify_report(path: str | Path, trust: Iterable[str | Path | x509.Certificat
             trust anchor cannot be read.
     """
     path = Path(path)
-    roots = _trust_roots(trust)
+    roots = trust_roots(trust)
     anchors = tuple(_fingerprint_der(c.public_bytes(Encoding.DER)) for c in roots)
     if path.is_dir():
         if not any((path / name).exists() for name in REPORT_FILES):
             raise VerificationInputError(f"{path} holds none of {', '.join(REPORT_FILES)}: give the out "
                                          "folder of `auditkit run` or one of its files", path=path)
-        verdicts = tuple(
+        verdicts = [
             _verify_file(path / name, roots) if (path / name).is_file()
             else FileVerdict(path / name, "pades" if name.endswith(".pdf") else "cms", Status.MISSING,
                              f"{name} is absent from the report folder")
-            for name in REPORT_FILES)
-        return VerificationReport(path, verdicts, anchors)
+            for name in REPORT_FILES]
+        return VerificationReport(path, tuple(_dossier_verdicts(verdicts)), anchors)
     if not path.is_file():
         raise VerificationInputError(f"{path} does not exist: give a report folder or one of its files",
                                      path=path)

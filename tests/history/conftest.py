@@ -1,10 +1,14 @@
-"""A two-explainer digits policy small enough to audit in seconds, and a history of two audits."""
+"""A two-explainer digits policy small enough to audit in seconds, and a history of two audits; a
+history of three signed audits recorded without training (for the tamper tables)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,4 +103,103 @@ def history_copy(recorded: Recorded, tmp_path: Path) -> Recorded:
     the database, so the copy verifies)."""
     copy = Recorded(tmp_path / "copy")
     shutil.copytree(recorded.folder, copy.folder)
+    return copy
+
+
+SIGNED_POLICY = b"version: 1\nname: signed-tiny\n"
+
+
+@dataclass(frozen=True)
+class SignedHistory:
+    """A report folder ``out`` with a history of three signed audits (its files are audit #3's),
+    ``previous``: a copy of the folder as audit #2 left it, ``ca``: the trust anchor."""
+
+    folder: Path
+    ca: Path
+
+    @property
+    def out(self) -> Path:
+        return self.folder / "out"
+
+    @property
+    def previous(self) -> Path:
+        return self.folder / "previous"
+
+    @property
+    def db(self) -> Path:
+        return self.out / "history.sqlite"
+
+
+def record_signed_audit(out: Path, signer: Any, created: str, *, mu: float = 0.5) -> None:
+    """Record one audit as ``auditkit run --sign-key`` does, without training anything: results.json
+    with the history stamp, report.html, report.pdf embedding both and the policy, all signed, and
+    the row appended with its chain hash signed."""
+    from unittest import mock
+
+    from auditkit.history import record_audit
+    from auditkit.report.pdf import PdfAttachment, PdfWriter
+    from auditkit.signing import sign_report
+
+    policy = out.parent / "policy.yaml"
+    policy.write_bytes(SIGNED_POLICY)
+    sha = hashlib.sha256(SIGNED_POLICY).hexdigest()
+    out.mkdir(exist_ok=True)
+    with record_audit(out / "history.sqlite", "signed-tiny", sha, out) as recording:
+        results = json.dumps({
+            "schema_version": 1, "created": created, "verdict": "pass",
+            "policy": {"name": "signed-tiny", "path": str(policy), "sha256": sha},
+            "dataset": {"fingerprint_sha256": "d" * 64}, "folds": [{"checkpoint_sha256": "a" * 64}],
+            "accuracy": {"value": 0.9, "ci_low": 0.85, "ci_high": 0.95},
+            "explainers": {"saliency": {"mu_fidelity": {"value": mu, "ci_low": mu - 0.1,
+                                                        "ci_high": mu + 0.1}}},
+            "history": recording.stamp}, indent=2) + "\n"
+        html = f"<!doctype html><html><head><title>Audit</title></head><body><p>{created}</p></body></html>"
+        (out / "results.json").write_text(results)
+        (out / "report.html").write_text(html)
+        (out / "summary.txt").write_text(f"verdict pass {created}\n")
+        attachments = [PdfAttachment("results.json", results.encode(), "Data"),
+                       PdfAttachment("policy.yaml", SIGNED_POLICY, "Source"),
+                       PdfAttachment("report.html", html.encode(), "Alternative")]
+        with mock.patch("auditkit.report.pdf.render_html", return_value=html):
+            (out / "report.pdf").write_bytes(PdfWriter(attachments).render({"created_iso": created}))
+        signed = sign_report(out, signer)
+        recording.finish(out / "results.json", [out / "summary.txt", out / "report.html",
+                                                out / "report.pdf", *signed.signatures],
+                         signer=signed.signer)
+
+
+@pytest.fixture(scope="session")
+def signing_keys(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from auditkit.signing import keygen
+
+    return keygen(tmp_path_factory.mktemp("keys"), name="Audit Officer", days=30)
+
+
+@pytest.fixture(scope="session")
+def mallory(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """An unrelated signer with its own demo CA: someone who can write the files but lacks the key."""
+    from auditkit.signing import keygen, load_signer
+
+    return load_signer(keygen(tmp_path_factory.mktemp("mallory"), name="Mallory", days=30).pkcs12)
+
+
+@pytest.fixture(scope="session")
+def signed_history(tmp_path_factory: pytest.TempPathFactory, signing_keys: Any) -> SignedHistory:
+    """Three signed audits into one folder (read-only: tests take :func:`signed_copy`)."""
+    from auditkit.signing import load_signer
+
+    history = SignedHistory(tmp_path_factory.mktemp("signed-history"), signing_keys.ca_cert)
+    signer = load_signer(signing_keys.pkcs12)
+    for index, created in enumerate(("2026-01-01T02:00:00+00:00", "2026-02-01T02:00:00+00:00")):
+        record_signed_audit(history.out, signer, created, mu=0.5 + index / 10)
+    shutil.copytree(history.out, history.previous)
+    record_signed_audit(history.out, signer, "2026-03-01T02:00:00+00:00", mu=0.7)
+    return history
+
+
+@pytest.fixture
+def signed_copy(signed_history: SignedHistory, tmp_path: Path) -> SignedHistory:
+    """A private copy of :func:`signed_history`."""
+    copy = SignedHistory(tmp_path / "copy", signed_history.ca)
+    shutil.copytree(signed_history.folder, copy.folder)
     return copy

@@ -48,7 +48,7 @@ def test_new_database_settings(tmp_path: Path) -> None:
     with HistoryStore.open(db):
         pass
     conn = raw(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"audits", "runs"} <= tables
@@ -62,7 +62,7 @@ def test_version_0_database_is_upgraded(tmp_path: Path) -> None:
     with HistoryStore.open(db) as store:
         assert append(store) == 1
     conn = raw(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     assert conn.execute("SELECT count(*) FROM notes").fetchone()[0] == 0
 
 
@@ -70,19 +70,19 @@ def test_each_migration_is_applied_in_its_own_transaction(tmp_path: Path) -> Non
     db = tmp_path / "h.sqlite"
     broken = [*MIGRATIONS, ("CREATE TABLE extra (x)", "INSERT INTO missing VALUES (1)")]
     conn = raw(db)
-    with pytest.raises(HistoryError, match="from version 1 to 2: no such table: missing"):
+    with pytest.raises(HistoryError, match="from version 2 to 3: no such table: missing"):
         migrate(conn, db, broken)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1  # migration 0 kept
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2  # migrations 0 and 1 kept
     assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'extra'").fetchone() is None
-    assert migrate(conn, db, [*MIGRATIONS, ("CREATE TABLE extra (x)",)]) == 2
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert migrate(conn, db, [*MIGRATIONS, ("CREATE TABLE extra (x)",)]) == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
 
 
 def test_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
     db = tmp_path / "h.sqlite"
     raw(db).execute("PRAGMA user_version = 7")
     with pytest.raises(HistoryError, match=r"schema version 7, but this auditkit knows versions "
-                                           r"up to 1; use a newer auditkit") as info:
+                                           r"up to 2; use a newer auditkit") as info:
         HistoryStore.open(db)
     assert info.value.path == db
     conn = raw(db)

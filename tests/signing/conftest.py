@@ -55,19 +55,25 @@ def other_keys(tmp_path_factory: pytest.TempPathFactory) -> GeneratedKeys:
     return keygen(tmp_path_factory.mktemp("other_keys"), name="Mallory", days=30)
 
 
+def write_unsigned(out: Path, created: str = CREATED) -> Path:
+    """Write into ``out`` a report folder as `auditkit run` leaves it, unsigned: results.json,
+    report.html, report.pdf embedding both (and a policy); ``created`` tells audits apart."""
+    results = json.dumps({"schema_version": 1, "verdict": "pass", "created": created}, indent=2) + "\n"
+    html = HTML if created == CREATED else HTML.replace("R1 met.", f"R1 met ({created}).")
+    (out / "results.json").write_text(results)
+    (out / "report.html").write_text(html)
+    attachments = [PdfAttachment("results.json", results.encode(), "Data"),
+                   PdfAttachment("policy.yaml", b"version: 1\nname: tiny\n", "Source"),
+                   PdfAttachment("report.html", html.encode(), "Alternative")]
+    with mock.patch("auditkit.report.pdf.render_html", return_value=html):
+        (out / "report.pdf").write_bytes(PdfWriter(attachments).render({"created_iso": created}))
+    return out
+
+
 @pytest.fixture(scope="session")
 def unsigned_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A report folder as `auditkit run` leaves it, unsigned: results.json, report.html, report.pdf."""
-    out = tmp_path_factory.mktemp("unsigned")
-    results = json.dumps({"schema_version": 1, "verdict": "pass", "created": CREATED}, indent=2) + "\n"
-    (out / "results.json").write_text(results)
-    (out / "report.html").write_text(HTML)
-    attachments = [PdfAttachment("results.json", results.encode(), "Data"),
-                   PdfAttachment("policy.yaml", b"version: 1\nname: tiny\n", "Source"),
-                   PdfAttachment("report.html", HTML.encode(), "Alternative")]
-    with mock.patch("auditkit.report.pdf.render_html", return_value=HTML):
-        (out / "report.pdf").write_bytes(PdfWriter(attachments).render({"created_iso": CREATED}))
-    return out
+    return write_unsigned(tmp_path_factory.mktemp("unsigned"))
 
 
 @pytest.fixture
@@ -79,6 +85,14 @@ def report_dir(unsigned_dir: Path, tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def signed_once(unsigned_dir: Path, signer: Signer, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = Path(shutil.copytree(unsigned_dir, tmp_path_factory.mktemp("signed") / "out"))
+    sign_report(out, signer)
+    return out
+
+
+@pytest.fixture(scope="session")
+def other_signed(signer: Signer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another audit's report folder, validly signed by the same signer (read-only)."""
+    out = write_unsigned(tmp_path_factory.mktemp("other"), created="2024-06-01T08:00:00+00:00")
     sign_report(out, signer)
     return out
 
