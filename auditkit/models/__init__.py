@@ -1,4 +1,5 @@
-"""Classifiers audited by auditkit: three families, seeded training, inference and checkpoints.
+"""Classifiers audited by auditkit: three families, the operator's own (torchvision or a factory,
+:mod:`auditkit.models.operator`), seeded training, inference and checkpoints.
 
 Families (Fel et al., WACV 2022, appendix E): ``small_cnn`` (a fast network for small images),
 ``resnet18`` (the paper's main predictor, variable width) and ``lipschitz_cnn`` (the 1-Lipschitz
@@ -9,6 +10,17 @@ from auditkit.models.checkpoint import load_checkpoint, save_checkpoint
 from auditkit.models.errors import CheckpointError, ModelError
 from auditkit.models.inference import accuracy, predict
 from auditkit.models.lipschitz import LipschitzCNN
+from auditkit.models.operator import (
+    AuditedModel,
+    build_torchvision,
+    check_signature,
+    import_callable,
+    last_conv_name,
+    load_init_weights,
+    resolve_layer,
+    source_record,
+    torchvision_models,
+)
 from auditkit.models.registry import MODEL_FAMILIES, build_model
 from auditkit.models.resnet import ResNet18
 from auditkit.models.small_cnn import SmallCNN
@@ -22,6 +34,7 @@ from auditkit.models.training import (
 
 __all__ = [
     "MODEL_FAMILIES",
+    "AuditedModel",
     "OPTIMIZERS",
     "SCHEDULES",
     "SMALL_CNN_DIGITS_TRAINING",
@@ -33,6 +46,14 @@ __all__ = [
     "TrainingConfig",
     "accuracy",
     "build_model",
+    "build_torchvision",
+    "check_signature",
+    "import_callable",
+    "last_conv_name",
+    "load_init_weights",
+    "resolve_layer",
+    "source_record",
+    "torchvision_models",
     "load_checkpoint",
     "predict",
     "save_checkpoint",
