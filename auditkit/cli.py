@@ -104,10 +104,12 @@ def _err(message: str) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from auditkit.policy import check_paths, load_policy
+    from auditkit.policy import load_policy
 
     policy = load_policy(args.policy)
-    check_paths(policy)
+    from auditkit.engine.preflight import check_setup
+
+    check_setup(policy)
     if args.json:
         print(json.dumps({"valid": True, "sha256": policy.sha256, "policy": policy.to_dict()},
                          indent=2))

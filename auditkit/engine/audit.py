@@ -28,6 +28,7 @@ from auditkit.engine.distances import DistanceRecord, collect_distances, pair_ca
 from auditkit.engine.executor import Executor, Task, make_executor, torch_settings
 from auditkit.engine.faithfulness import fidelity_values, sample_images
 from auditkit.engine.keys import digest, load_work
+from auditkit.engine.preflight import check_setup, declared_resize, describe_model, describe_training
 from auditkit.engine.properties import PropertyValues, property_values
 from auditkit.engine.sanity import LevelScores, SanityCheck, run_sanity_checks
 from auditkit.engine.scoring import (
@@ -91,6 +92,10 @@ class AuditResult:
     seconds: float
     reused: dict[str, list[Any]] = field(default_factory=dict)
     sanity: tuple[SanityCheck, ...] = ()
+    model: dict[str, Any] = field(default_factory=dict)
+    """What built the audited model (:func:`~auditkit.engine.preflight.describe_model`)."""
+    training: dict[str, Any] = field(default_factory=dict)
+    """How it was trained (:func:`~auditkit.engine.preflight.describe_training`)."""
 
     @property
     def spread_ok(self) -> bool:
@@ -116,6 +121,10 @@ class AuditResult:
             "verdict": "pass" if self.passed else "fail",
             "policy": {"name": p.name, "path": str(p.source), "sha256": p.sha256,
                        "resolved": p.to_dict()},
+            "system": p.to_dict()["system"],
+            "model": self.model,
+            "training": self.training,
+            "preprocessing": p.to_dict()["preprocessing"],
             "dataset": {
                 "kind": p.dataset.kind,
                 "source": self.dataset.source,
@@ -200,6 +209,7 @@ def _explainer_key(spec: ExplainerSpec, model_ids: list[str], policy: Policy) ->
         "batch_size": m.explain_batch_size,
         "mu_fidelity": policy.to_dict()["metrics"]["mu_fidelity"],
         "seed": policy.cross_validation.seed,
+        **({"target_layer": policy.model.target_layer} if policy.model.target_layer is not None else {}),
     })
 
 
@@ -406,9 +416,10 @@ def _audit(options: AuditOptions, log: Callable[[str], None], start: float, devi
     workdir.mkdir(parents=True, exist_ok=True)
     for stale in workdir.glob(".*.tmp"):  # left by a run killed mid-write; never finished work
         stale.unlink()
+    check_setup(policy)  # the operator's model, function and image sizes, before any training
     d = policy.dataset
     dataset = load_dataset(d.kind, d.path, split=d.split, max_images=d.max_images,
-                           seed=policy.cross_validation.seed)
+                           seed=policy.cross_validation.seed, resize=declared_resize(policy))
     log(f"dataset {d.kind}: {len(dataset)} images, {dataset.num_classes} classes, "
         f"sha256 {dataset.fingerprint[:16]}...")
     cv = policy.cross_validation
@@ -524,6 +535,7 @@ def _audit(options: AuditOptions, log: Callable[[str], None], start: float, devi
     result = AuditResult(
         policy, dataset, tuple(folds), accuracy, spread, scores, tuple(checks), tuple(requirements),
         str(device), time.perf_counter() - start, reused_work, sanity,
+        describe_model(policy, folds[0].model), describe_training(policy),
     )
     write_results(result, out_dir)
     return result
