@@ -50,6 +50,7 @@ def declared_resize(policy: Policy) -> Resize:
 
 def _fail(policy: Policy, key: str, message: str) -> PolicyError:
     """A PolicyError at the line of ``key``, or of its nearest enclosing key that was written."""
+    message = " ".join(line.strip() for line in message.splitlines() if line.strip())  # one line
     probe = key
     while probe and probe not in policy.lines:
         probe = probe.rpartition(".")[0]

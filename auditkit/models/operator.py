@@ -209,8 +209,9 @@ def load_init_weights(path: Path, model: nn.Module) -> None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch/zip/pickle raise many types on a damaged or unsafe file
+        first = (str(exc).strip().splitlines() or [""])[0]
         raise ModelError(f"initial weights {path} are not a readable state dict (weights_only=True): "
-                         f"{type(exc).__name__}: {exc}", parameter="init_weights") from None
+                         f"{type(exc).__name__}: {first}", parameter="init_weights") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
