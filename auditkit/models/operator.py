@@ -75,7 +75,7 @@ def import_callable(path: str, *, search: Path | None = None, parameter: str) ->
             raise ModelError(f"{path!r}: {module_name} has no attribute {part!r}{hint}", parameter=parameter)
         obj = getattr(obj, part)
     if not callable(obj):
-        raise ModelError(f"{path!r} is a {type(obj).__name__}, not a function", parameter=parameter)
+        raise ModelError(f"{path!r} is not callable (it is a {type(obj).__name__})", parameter=parameter)
     return obj
 
 
