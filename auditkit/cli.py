@@ -61,9 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "ray section says where; default a local instance); same numbers")
 
     validate = commands.add_parser("validate", help="check a policy without running it",
-                                   description="Check a policy (keys, types, ranges, paths, image sizes, and the "
-                                   "operator's model, layer and training function, built once on a "
-                                   "dummy batch).")
+                                   description="Check a policy (keys, types, ranges, paths, image "
+                                   "sizes, and the operator's model, layer and training function, built "
+                                   "once on a dummy batch).")
     validate.add_argument("policy", type=Path, metavar="POLICY", help="policy YAML file")
     validate.add_argument("--json", action="store_true", help="print the resolved policy as JSON")
     validate.add_argument("--quiet", action="store_true", help="print nothing when valid")

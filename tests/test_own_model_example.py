@@ -52,7 +52,8 @@ def test_own_model_example_runs_and_names_the_model_and_the_function(tmp_path: P
     assert model["normalize"] == {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
     assert training["kind"] == "function"
     function = training["function"]
-    assert (function["path"], function["qualified_name"]) == ("own_model_training:fit", "own_model_training.fit")
+    assert function["path"] == "own_model_training:fit"
+    assert function["qualified_name"] == "own_model_training.fit"
     source = folder / "own_model_training.py"
     assert function["source_file"] == str(source)
     assert function["source_sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()

@@ -98,7 +98,8 @@ def build_audited_model(policy: Policy, *, in_channels: int, num_classes: int,
 
     net = build()
     layer = m.target_layer
-    if layer is None and m.source != "family" and not isinstance(getattr(net, "target_layer", None), nn.Module):
+    own_layer = isinstance(getattr(net, "target_layer", None), nn.Module)
+    if layer is None and m.source != "family" and not own_layer:
         layer = last_conv_name(net)
     rebuild = build if (m.source != "family" or m.init_weights is not None) else None
     return AuditedModel(net, build=rebuild, layer=layer, mean=norm.mean, std=norm.std)
@@ -113,7 +114,8 @@ def _policy_folder(policy: Policy) -> Path | None:
     return None if policy.source is None else Path(policy.source).parent
 
 
-def _bare_network(policy: Policy, in_channels: int, num_classes: int, image_size: tuple[int, int]) -> nn.Module:
+def _bare_network(policy: Policy, in_channels: int, num_classes: int,
+                  image_size: tuple[int, int]) -> nn.Module:
     m = policy.model
     if m.source == "family":
         return build_model(m.family, in_channels=in_channels, num_classes=num_classes,

@@ -160,7 +160,8 @@ def _check_model(policy: Policy, setup: Setup) -> None:
     if layer is not None:
         name = model.layer_name if isinstance(model, AuditedModel) and model.layer_name else "target_layer"
         if not seen:
-            raise _fail(policy, layer_key, f"Grad-CAM's layer {name!r} never runs in the model's forward pass")
+            raise _fail(policy, layer_key,
+                        f"Grad-CAM's layer {name!r} never runs in the model's forward pass")
         out = seen[-1]
         if not isinstance(out, torch.Tensor) or out.dim() != 4:
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__

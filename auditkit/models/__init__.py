@@ -34,10 +34,10 @@ from auditkit.models.training import (
 
 __all__ = [
     "MODEL_FAMILIES",
-    "AuditedModel",
     "OPTIMIZERS",
     "SCHEDULES",
     "SMALL_CNN_DIGITS_TRAINING",
+    "AuditedModel",
     "CheckpointError",
     "LipschitzCNN",
     "ModelError",
@@ -50,12 +50,12 @@ __all__ = [
     "check_signature",
     "import_callable",
     "last_conv_name",
+    "load_checkpoint",
     "load_init_weights",
+    "predict",
     "resolve_layer",
+    "save_checkpoint",
     "source_record",
     "torchvision_models",
-    "load_checkpoint",
-    "predict",
-    "save_checkpoint",
     "train_model",
 ]

@@ -351,7 +351,8 @@ class PreprocessingSpec(_Section):
         resize, crop = values["resize"], values["center_crop"]
         if resize is not None and crop is not None and len(resize) == len(crop) == 2 and (
                 crop[0] > resize[0] or crop[1] > resize[1]):
-            yield "center_crop", f"a {crop[0]}x{crop[1]} crop does not fit in the {resize[0]}x{resize[1]} resize"
+            yield "center_crop", (f"a {crop[0]}x{crop[1]} crop does not fit in the "
+                                  f"{resize[0]}x{resize[1]} resize")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -26,10 +26,12 @@ def test_mixed_sizes_load_with_resize_each_image_resized_as_torchvision_does(tmp
     _folder(tmp_path, {"a": [(6, 5), (9, 4)], "b": [(7, 7), (6, 5)]})
     ds = load_dataset("imagefolder", tmp_path, resize=Resize((8, 10)))
     assert ds.images.shape == (4, 3, 8, 10) and ds.images.dtype == torch.uint8
-    pixels = torch.from_numpy(np.asarray(Image.open(tmp_path / "a" / "1.png").convert("RGB")).transpose(2, 0, 1).copy())
+    rgb = np.asarray(Image.open(tmp_path / "a" / "1.png").convert("RGB"))
+    pixels = torch.from_numpy(rgb.transpose(2, 0, 1).copy())
     expected = F.resize(pixels, [8, 10], interpolation=InterpolationMode.BILINEAR, antialias=True)
     assert torch.equal(ds.images[1], expected)
-    cropped = load_dataset("imagefolder", tmp_path, resize=Resize((8, 10), crop=(4, 4), interpolation="nearest"))
+    spec = Resize((8, 10), crop=(4, 4), interpolation="nearest")
+    cropped = load_dataset("imagefolder", tmp_path, resize=spec)
     assert cropped.images.shape == (4, 3, 4, 4) and cropped.fingerprint != ds.fingerprint
 
 

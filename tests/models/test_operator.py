@@ -64,13 +64,15 @@ def test_wrapper_normalises_inside_and_gradcam_finds_the_layer_through_it() -> N
     expected = net((x - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None])
     torch.testing.assert_close(model(x), expected)
     assert model.target_layer is net.layer4[1].conv2
-    assert {"mean", "std"} <= set(model.state_dict()) and not any(k.startswith("target") for k in model.state_dict())
+    keys = set(model.state_dict())
+    assert {"mean", "std"} <= keys and not any(k.startswith("target") for k in keys)
     maps = make_explainer("gradcam", model, layer=model.target_layer).explain(x, torch.tensor([0, 1, 0]))
     assert maps.shape == (3, 1, 32, 32)
     # Saliency is of the [0, 1] pixels: d/dx net((x - m) / s) = grad / s.
     x.requires_grad_(True)
     model(x)[:, 0].sum().backward()
-    x2 = ((x.detach() - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None]).requires_grad_()
+    m, s = torch.tensor(mean)[:, None, None], torch.tensor(std)[:, None, None]
+    x2 = ((x.detach() - m) / s).requires_grad_()
     net(x2)[:, 0].sum().backward()
     torch.testing.assert_close(x.grad, x2.grad / torch.tensor(std)[:, None, None])
 
@@ -110,8 +112,10 @@ def test_init_weights_load_into_the_network_and_mismatch_is_named(tmp_path: Path
     torch.testing.assert_close(target[0].weight, source[0].weight)
     torch.save({"state_dict": source.state_dict()}, tmp_path / "wrapped.pt")
     load_init_weights(tmp_path / "wrapped.pt", _tiny())
-    wide = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))
-    with pytest.raises(ModelError, match=r"do not fit the Sequential .*other shape: 0\.bias \(4,\) for \(8,\)"):
+    wide = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(8, 2))
+    with pytest.raises(ModelError,
+                       match=r"do not fit the Sequential .*other shape: 0\.bias \(4,\) for \(8,\)"):
         load_init_weights(tmp_path / "w.pt", wide)
     with pytest.raises(ModelError, match="do not exist"):
         load_init_weights(tmp_path / "gone.pt", _tiny())
@@ -130,7 +134,8 @@ def test_import_callable_from_a_folder_and_its_source_digest(tmp_path: Path) -> 
     assert record == {"path": "auditkit_test_factory:build", "qualified_name": "auditkit_test_factory.build",
                       "source_file": str(tmp_path / "auditkit_test_factory.py"),
                       "source_sha256": hashlib.sha256(source.encode()).hexdigest()}
-    with pytest.raises(ModelError, match=r"cannot import 'auditkit_nowhere:f': no module named 'auditkit_nowhere'"):
+    with pytest.raises(ModelError,
+                       match=r"cannot import 'auditkit_nowhere:f': no module named 'auditkit_nowhere'"):
         import_callable("auditkit_nowhere:f", search=tmp_path, parameter="factory")
     with pytest.raises(ModelError, match=r"is not callable \(it is a int\)"):
         import_callable("sys:maxsize", parameter="factory")

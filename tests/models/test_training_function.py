@@ -100,7 +100,8 @@ def test_the_function_gets_the_fresh_model_the_fold_data_and_its_seed(folder: Pa
     model = fresh_model(policy, dataset)
     assert load_checkpoint(folder / "f.pt", model)["fold"] == 2 and 0 <= meta["accuracy"] <= 1
     # Same seed, same everything: the function is called again and gives the same weights.
-    train_fold(policy, dataset, dataset.labels, held_out, 2, "key", folder / "g.pt", device=torch.device("cpu"))
+    train_fold(policy, dataset, dataset.labels, held_out, 2, "key", folder / "g.pt",
+               device=torch.device("cpu"))
     again = fresh_model(policy, dataset)
     load_checkpoint(folder / "g.pt", again)
     torch.testing.assert_close(model.state_dict(), again.state_dict())

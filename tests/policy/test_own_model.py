@@ -52,7 +52,8 @@ def test_every_new_key_is_read(write, tmp_path: Path) -> None:
     assert dict(m.kwargs) == {"zero_init_residual": True}
     assert m.init_weights == tmp_path / "weights" / "init.pt"
     assert m.target_layer == "layer4.1.conv2"
-    assert (t.function, dict(t.kwargs), t.seed) == ("my_recipe.train:fit", {"epochs": 2, "schedule": [1, 2]}, 3)
+    assert (t.function, t.seed) == ("my_recipe.train:fit", 3)
+    assert dict(t.kwargs) == {"epochs": 2, "schedule": [1, 2]}
     assert (p.resize, p.interpolation, p.center_crop) == ((64, 48), "bicubic", (60, 40))
     assert p.normalize.std == (0.229, 0.224, 0.225)
     assert policy.system.version == "2.1" and policy.system.intended_purpose == "Sort pictures"
@@ -99,7 +100,8 @@ ERRORS = [
     pytest.param("preprocessing:\n  resize: [32, 32, 3]  # <-\n", "preprocessing.resize",
                  "expected [height, width], got 3 numbers", id="resize-three-numbers"),
     pytest.param("preprocessing:\n  resize: [32, 32]\n  center_crop: [40, 30]  # <-\n",
-                 "preprocessing.center_crop", "a 40x30 crop does not fit in the 32x32 resize", id="crop-too-big"),
+                 "preprocessing.center_crop", "a 40x30 crop does not fit in the 32x32 resize",
+                 id="crop-too-big"),
     pytest.param("preprocessing:\n  interpolation: lanczos  # <-\n", "preprocessing.interpolation",
                  "expected one of 'nearest', 'bilinear', 'bicubic'", id="interpolation"),
     pytest.param("preprocessing:\n  normalize:\n    mean: [0.5, 0.5]\n    std: [0.2]  # <-\n",
@@ -110,7 +112,8 @@ ERRORS = [
                  "preprocessing.normalize.std[0]", "expected a number > 0, got 0", id="zero-std"),
     pytest.param("system:\n  owner: ''  # <-\n", "system.owner", "expected a non-empty string or null",
                  id="blank-owner"),
-    pytest.param("system:\n  versoin: '1'  # <-\n", "system.versoin", "did you mean 'version'?", id="system-typo"),
+    pytest.param("system:\n  versoin: '1'  # <-\n", "system.versoin", "did you mean 'version'?",
+                 id="system-typo"),
 ]
 
 
