@@ -243,6 +243,8 @@ def train_fold(
     else:
         model = _train_with_function(policy, dataset, labels, train_idx, policy.training.seed + fold,
                                      device)
+        if progress is not None:  # the function reports no steps: its bar completes when it returns
+            progress(int(train_idx.numel()) * policy.training.epochs)
     acc = accuracy(model, dataset.images[held_out], dataset.labels[held_out], device=device)
     meta = {"key": key, "fold": fold, "accuracy": acc, "n_test": int(held_out.numel())}
     save_checkpoint(path, model.cpu(), meta)

@@ -125,3 +125,21 @@ def test_fold_keys_follow_the_source_of_the_function_and_factory(folder: Path) -
     assert fold_key(policy, dataset, 0, "labels") == before
     (folder / f"{MODULE}.py").write_text(SOURCE + "\n# changed\n", encoding="utf-8")
     assert fold_key(policy, dataset, 0, "labels") != before
+
+
+def test_fold_keys_of_built_in_families_are_unchanged(tmp_path: Path) -> None:
+    """Checkpoints made before the operator's keys existed stay valid: the key is the old digest."""
+    from auditkit.engine.keys import digest
+
+    path = tmp_path / "p.yaml"
+    path.write_text("version: 1\nname: t\ndataset:\n  kind: digits\nmodel:\n  family: resnet18\n"
+                    "  base_filters: 8\nexplainers:\n  - name: saliency\n", encoding="utf-8")
+    policy = load_policy(path)
+    dataset = load_dataset("digits", max_images=40, seed=0)
+    old = digest({
+        "dataset": dataset.fingerprint, "labels": "L", "folds": {"k": 5, "seed": 0}, "fold": 1,
+        "model": {"family": "resnet18", "base_filters": 8, "dropout": None},
+        "training": {"epochs": 20, "batch_size": 64, "optimizer": "adam", "learning_rate": 0.003,
+                     "weight_decay": 0.0, "seed": 0},
+    })
+    assert fold_key(policy, dataset, 1, "L") == old
