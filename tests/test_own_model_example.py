@@ -1,6 +1,6 @@
 """``examples/own_model`` end to end at a tiny size: a torchvision MobileNetV3-Small trained by the
 operator's own function on a generated ImageFolder of PNGs of three sizes, resized at load, with
-ImageNet normalisation inside the model (k = 2, 18 images, 1 epoch, 2 explainers, no sanity checks)."""
+ImageNet normalisation inside the model (k = 2, 12 images, 1 epoch, 2 explainers, no sanity checks)."""
 
 from __future__ import annotations
 
@@ -25,15 +25,15 @@ def test_own_model_example_runs_and_names_the_model_and_the_function(tmp_path: P
     spec = importlib.util.spec_from_file_location("make_data", folder / "make_data.py")
     make_data = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_data)
-    make_data.write_dataset(folder / "data", per_class=6)
+    make_data.write_dataset(folder / "data", per_class=4)
 
     policy_path = folder / "policy.yaml"
     text = yaml.safe_load(policy_path.read_text(encoding="utf-8"))
-    text["preprocessing"]["resize"] = [48, 48]
+    text["preprocessing"]["resize"] = [40, 40]
     text["training"]["kwargs"] = {"epochs": 1, "batch_size": 8}
     text["cross_validation"]["k"] = 2
     text["explainers"] = [{"name": "saliency"}, {"name": "gradcam"}]
-    text["metrics"] = {"explain_batch_size": 18, "mu_fidelity": {"samples": 4, "n_subsets": 4},
+    text["metrics"] = {"explain_batch_size": 12, "mu_fidelity": {"samples": 4, "n_subsets": 4},
                        "bootstrap": {"resamples": 20}}
     policy_path.write_text(yaml.safe_dump(text, sort_keys=False), encoding="utf-8")
 
@@ -57,8 +57,8 @@ def test_own_model_example_runs_and_names_the_model_and_the_function(tmp_path: P
     source = folder / "own_model_training.py"
     assert function["source_file"] == str(source)
     assert function["source_sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
-    assert results["preprocessing"]["resize"] == [48, 48]
-    assert results["dataset"]["image_shape"] == [3, 48, 48] and results["dataset"]["n_images"] == 18
+    assert results["preprocessing"]["resize"] == [40, 40]
+    assert results["dataset"]["image_shape"] == [3, 40, 40] and results["dataset"]["n_images"] == 12
     assert results["system"]["name"] == "Shape sorter"
     assert len(results["folds"]) == 2 and set(results["explainers"]) == {"saliency", "gradcam"}
     assert "small_cnn" not in json.dumps(results)  # no family the run did not use
