@@ -61,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "ray section says where; default a local instance); same numbers")
 
     validate = commands.add_parser("validate", help="check a policy without running it",
-                                   description="Check a policy (keys, types, ranges, paths).")
+                                   description="Check a policy (keys, types, ranges, paths, image "
+                                   "sizes, and the operator's model, layer and training function, built "
+                                   "once on a dummy batch).")
     validate.add_argument("policy", type=Path, metavar="POLICY", help="policy YAML file")
     validate.add_argument("--json", action="store_true", help="print the resolved policy as JSON")
     validate.add_argument("--quiet", action="store_true", help="print nothing when valid")
@@ -99,10 +101,12 @@ def _err(message: str) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from auditkit.policy import check_paths, load_policy
+    from auditkit.policy import load_policy
 
     policy = load_policy(args.policy)
-    check_paths(policy)
+    from auditkit.engine.preflight import check_setup
+
+    check_setup(policy)
     if args.json:
         print(json.dumps({"valid": True, "sha256": policy.sha256, "policy": policy.to_dict()},
                          indent=2))

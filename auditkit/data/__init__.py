@@ -8,12 +8,17 @@ from auditkit.data.dataset import ImageDataset
 from auditkit.data.errors import DatasetArgumentError, DatasetKindError
 from auditkit.data.folds import make_folds
 from auditkit.data.load import DATASET_KINDS, load_dataset
+from auditkit.data.preprocess import MixedSizesError, Resize, dataset_shape, resize_crop
 
 __all__ = [
     "DATASET_KINDS",
     "DatasetArgumentError",
     "DatasetKindError",
     "ImageDataset",
+    "MixedSizesError",
+    "Resize",
+    "dataset_shape",
     "load_dataset",
     "make_folds",
+    "resize_crop",
 ]

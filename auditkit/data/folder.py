@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
+from torchvision.datasets.folder import find_classes
 
 from auditkit.data.dataset import ImageDataset
+from auditkit.data.preprocess import MixedSizesError, Resize, folder_sizes, image_files, resize_crop
 from auditkit.errors import DataError
 
 EUROSAT_CLASSES = (
@@ -30,7 +31,7 @@ EUROSAT_SUBFOLDERS = ("2750", "EuroSAT_RGB")
 """Folders the EuroSAT RGB archives unpack to; ``path`` may point at their parent."""
 
 
-def load_eurosat(path: str | Path) -> ImageDataset:
+def load_eurosat(path: str | Path, resize: Resize | None = None) -> ImageDataset:
     """EuroSAT RGB as uint8 ``[N, 3, H, W]`` (64x64 for the real files).
 
     ``path`` is the folder holding the 10 class folders, or its parent holding ``2750`` or ``EuroSAT_RGB``.
@@ -52,21 +53,23 @@ def load_eurosat(path: str | Path) -> ImageDataset:
             path=folder,
             expected=f"exactly the class folders {', '.join(EUROSAT_CLASSES)}",
         )
-    return _load_folder("eurosat", folder)
+    return _load_folder("eurosat", folder, resize or Resize())
 
 
-def load_image_folder(path: str | Path) -> ImageDataset:
+def load_image_folder(path: str | Path, resize: Resize | None = None) -> ImageDataset:
     """Any folder of class sub-folders, with torchvision ``ImageFolder`` conventions, as uint8
     ``[N, 3, H, W]``.
 
     Class names are the sorted sub-folder names (label = position); files are taken recursively, sorted,
-    when their extension is one of torchvision's ``IMG_EXTENSIONS``. Every image is converted to RGB. All
-    images must share one size: a file of another size raises :class:`DataError` naming it, since resizing
-    silently would change what is audited.
+    when their extension is one of torchvision's ``IMG_EXTENSIONS``. Every image is converted to RGB.
+    With ``resize`` (declared in the policy's ``preprocessing``), each image is resized and cropped as it
+    is read, so images of any sizes load. Without it all images must share one size: a folder of
+    several sizes raises :class:`~auditkit.data.preprocess.MixedSizesError` listing them, after reading
+    only the headers, since resizing silently would change what is audited.
     """
     folder = Path(path)
     _require_folder(folder, "image")
-    return _load_folder("imagefolder", folder)
+    return _load_folder("imagefolder", folder, resize or Resize())
 
 
 def _require_folder(folder: Path, what: str) -> None:
@@ -89,30 +92,32 @@ def _classes(folder: Path) -> tuple[list[str], dict[str, int]]:
         ) from None
 
 
-def _load_folder(name: str, folder: Path) -> ImageDataset:
-    classes, class_to_idx = _classes(folder)
-    try:
-        samples = make_dataset(folder, class_to_idx, extensions=IMG_EXTENSIONS)
-    except FileNotFoundError as exc:
-        raise DataError(
-            f"{folder}: {exc}",
-            path=folder,
-            expected=f"image files ({', '.join(IMG_EXTENSIONS)}) in every class folder",
-        ) from None
-    first = _read_rgb(Path(samples[0][0]))
-    images = np.empty((len(samples), 3, *first.shape[:2]), dtype=np.uint8)
+def _load_folder(name: str, folder: Path, resize: Resize) -> ImageDataset:
+    classes, samples = image_files(folder)
+    if resize.size is None:
+        files = [file for file, _ in samples]
+        sizes = folder_sizes(folder, files)
+        if len(sizes) > 1:
+            raise MixedSizesError(folder, files, sizes)
+    first = _read(samples[0][0], resize)
+    images = torch.empty((len(samples), *first.shape), dtype=torch.uint8)
     for i, (file, _) in enumerate(samples):
-        pixels = first if i == 0 else _read_rgb(Path(file))
-        if pixels.shape != first.shape:
+        pixels = first if i == 0 else _read(file, resize)
+        if pixels.shape != first.shape:  # a file changed since its header was read
             raise DataError(
-                f"{file} is {pixels.shape[1]}x{pixels.shape[0]} pixels but {samples[0][0]} is "
-                f"{first.shape[1]}x{first.shape[0]}: all images of a dataset must share one size",
+                f"{file} is {pixels.shape[2]}x{pixels.shape[1]} pixels but {samples[0][0]} is "
+                f"{first.shape[2]}x{first.shape[1]}: all images of a dataset must share one size",
                 path=file,
-                expected=f"a {first.shape[1]}x{first.shape[0]} image",
+                expected=f"a {first.shape[2]}x{first.shape[1]} image",
             )
-        images[i] = pixels.transpose(2, 0, 1)
+        images[i] = pixels
     labels = torch.tensor([label for _, label in samples], dtype=torch.int64)
-    return ImageDataset.from_tensors(name, torch.from_numpy(images), labels, tuple(classes), str(folder))
+    return ImageDataset.from_tensors(name, images, labels, tuple(classes), str(folder))
+
+
+def _read(file: Path, resize: Resize) -> torch.Tensor:
+    """Pixels of ``file`` as uint8 ``[3, H, W]``, resized and cropped as declared."""
+    return resize_crop(torch.from_numpy(_read_rgb(file).transpose(2, 0, 1).copy()), resize)
 
 
 def _read_rgb(file: Path) -> np.ndarray:

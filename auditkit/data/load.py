@@ -12,6 +12,7 @@ from auditkit.data.digits import load_digits
 from auditkit.data.errors import DatasetArgumentError, DatasetKindError
 from auditkit.data.fashion_mnist import load_fashion_mnist
 from auditkit.data.folder import load_eurosat, load_image_folder
+from auditkit.data.preprocess import Resize, resize_crop
 from auditkit.data.sampling import stratified_subsample
 from auditkit.errors import DataError
 
@@ -30,8 +31,10 @@ SPLITS: dict[str, tuple[str, ...]] = {
 _ON_DISK: dict[str, Callable[[Path, str], ImageDataset]] = {
     "cifar10": load_cifar10,
     "fashion_mnist": load_fashion_mnist,
-    "eurosat": lambda path, _split: load_eurosat(path),
-    "imagefolder": lambda path, _split: load_image_folder(path),
+}
+_FOLDERS: dict[str, Callable[[Path, Resize], ImageDataset]] = {
+    "eurosat": load_eurosat,
+    "imagefolder": load_image_folder,
 }
 
 
@@ -42,6 +45,7 @@ def load_dataset(
     split: str = "all",
     max_images: int | None = None,
     seed: int = 0,
+    resize: Resize | None = None,
 ) -> ImageDataset:
     """Load a dataset of ``kind`` (one of :data:`DATASET_KINDS`) into memory.
 
@@ -54,6 +58,9 @@ def load_dataset(
         max_images: keep a stratified, seeded subsample of at most this many images, in their original
             order (:func:`auditkit.data.sampling.stratified_subsample`); must be >= the number of classes.
         seed: seeds the subsample; int >= 0.
+        resize: declared resize and centre crop (:class:`~auditkit.data.preprocess.Resize`), applied
+            to every image before subsampling; folder kinds resize each image as it is read, so
+            their images may have any sizes. ``None``: images as stored.
 
     Raises:
         DatasetKindError: unknown ``kind``.
@@ -84,7 +91,13 @@ def load_dataset(
     else:
         if path is None:
             raise DataError(f"{kind} needs a path to its files; got none", expected=f"the {kind} folder")
-        dataset = _ON_DISK[kind](Path(path), split)
+        if kind in _FOLDERS:
+            dataset = _FOLDERS[kind](Path(path), resize or Resize())
+        else:
+            dataset = _ON_DISK[kind](Path(path), split)
+    if kind not in _FOLDERS and resize is not None and resize.active:
+        dataset = ImageDataset.from_tensors(dataset.name, resize_crop(dataset.images, resize),
+                                            dataset.labels, dataset.classes, dataset.source)
     if max_images is None:
         return dataset
     if max_images < dataset.num_classes:

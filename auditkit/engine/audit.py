@@ -33,6 +33,7 @@ from auditkit.engine.distances import (
 from auditkit.engine.executor import Executor, Task, make_executor, torch_settings
 from auditkit.engine.faithfulness import fidelity_values, sample_images
 from auditkit.engine.keys import load_work, work_key
+from auditkit.engine.preflight import check_setup, declared_resize, describe_model, describe_training
 from auditkit.engine.properties import PropertyValues, property_values
 from auditkit.engine.sanity import LevelScores, SanityCheck, run_sanity_checks
 from auditkit.engine.scoring import (
@@ -105,6 +106,10 @@ class AuditResult:
     """UTC time the audit ended (ISO 8601, seconds), set once: results.json's ``created``."""
     environment: dict[str, Any] = field(default_factory=dict)
     """Device and library versions, read once when the audit ended."""
+    model: dict[str, Any] = field(default_factory=dict)
+    """What built the audited model (:func:`~auditkit.engine.preflight.describe_model`)."""
+    training: dict[str, Any] = field(default_factory=dict)
+    """How it was trained (:func:`~auditkit.engine.preflight.describe_training`)."""
 
     @property
     def spread_ok(self) -> bool:
@@ -132,6 +137,10 @@ class AuditResult:
             "verdict": "pass" if self.passed else "fail",
             "policy": {"name": p.name, "path": str(p.source), "sha256": p.sha256,
                        "resolved": p.to_dict()},
+            "system": p.to_dict()["system"],
+            "model": self.model,
+            "training": self.training,
+            "preprocessing": p.to_dict()["preprocessing"],
             "dataset": {
                 "kind": p.dataset.kind,
                 "source": self.dataset.source,
@@ -218,6 +227,7 @@ def _explainer_key(spec: ExplainerSpec, model_ids: list[str], policy: Policy) ->
         "batch_size": m.explain_batch_size,
         "mu_fidelity": policy.to_dict()["metrics"]["mu_fidelity"],
         "seed": policy.cross_validation.seed,
+        **({"target_layer": policy.model.target_layer} if policy.model.target_layer is not None else {}),
     })
 
 
@@ -436,9 +446,10 @@ def _audit(options: AuditOptions, log: Callable[[str], None], start: float, devi
     workdir.mkdir(parents=True, exist_ok=True)
     for stale in workdir.glob(".*.tmp"):  # left by a run killed mid-write; never finished work
         stale.unlink()
+    check_setup(policy)  # the operator's model, function and image sizes, before any training
     d = policy.dataset
     dataset = load_dataset(d.kind, d.path, split=d.split, max_images=d.max_images,
-                           seed=policy.cross_validation.seed)
+                           seed=policy.cross_validation.seed, resize=declared_resize(policy))
     log(f"dataset {d.kind}: {len(dataset)} images, {dataset.num_classes} classes, "
         f"sha256 {dataset.fingerprint[:16]}...")
     cv = policy.cross_validation
@@ -567,6 +578,7 @@ def _audit(options: AuditOptions, log: Callable[[str], None], start: float, devi
         str(device), time.perf_counter() - start, reused_work, sanity, options.history,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         environment={"auditkit": auditkit.__version__, **_environment(str(device))},
+        model=describe_model(policy, folds[0].model), training=describe_training(policy),
     )
     write_results(result, out_dir)
     return result

@@ -25,14 +25,22 @@ from auditkit.data import ImageDataset
 from auditkit.engine.executor import Executor, Task
 from auditkit.engine.keys import load_work, work_key
 from auditkit.models import (
+    AuditedModel,
+    ModelError,
     TrainingConfig,
     accuracy,
     build_model,
+    build_torchvision,
+    import_callable,
+    last_conv_name,
     load_checkpoint,
+    load_init_weights,
     predict,
     save_checkpoint,
+    source_record,
     train_model,
 )
+from auditkit.models.checkpoint import state_mismatch
 from auditkit.policy import Policy
 
 
@@ -58,15 +66,90 @@ class FoldModel:
 
 
 def fresh_model(policy: Policy, dataset: ImageDataset) -> nn.Module:
-    """An untrained model of the policy's family for this dataset's shape."""
-    return build_model(
-        policy.model.family,
-        in_channels=dataset.in_channels,
-        num_classes=dataset.num_classes,
-        image_size=dataset.image_size,
-        base_filters=policy.model.base_filters,
-        dropout=policy.model.dropout,
-    )
+    """An untrained model of the policy's ``model`` section for this dataset's shape."""
+    return build_audited_model(policy, in_channels=dataset.in_channels, num_classes=dataset.num_classes,
+                               image_size=dataset.image_size)
+
+
+def build_audited_model(policy: Policy, *, in_channels: int, num_classes: int,
+                        image_size: tuple[int, int]) -> nn.Module:
+    """The model the audit trains and explains, for images ``[N, in_channels, *image_size]`` in [0, 1].
+
+    A built-in family with nothing else declared is returned as :func:`~auditkit.models.build_model`
+    builds it (its checkpoints unchanged). Anything else (a torchvision architecture, a factory,
+    initial weights, a Grad-CAM layer path, a normalisation) is wrapped in
+    :class:`~auditkit.models.AuditedModel`: normalisation inside, ``target_layer`` resolved in the
+    operator's network, ``reset_parameters`` re-building it with its own initialisation.
+
+    Raises:
+        ModelError: the factory does not import or returns no ``nn.Module``, unknown torchvision name,
+            initial weights that do not fit; ``parameter`` names the policy key.
+    """
+    m, norm = policy.model, policy.preprocessing.normalize
+    plain = m.source == "family" and m.init_weights is None and m.target_layer is None and norm.mean is None
+    if plain:
+        return _bare_network(policy, in_channels, num_classes, image_size)
+
+    def build() -> nn.Module:
+        net = _bare_network(policy, in_channels, num_classes, image_size)
+        if m.init_weights is not None:
+            load_init_weights(m.init_weights, net)
+        return net
+
+    net = build()
+    layer = m.target_layer
+    own_layer = isinstance(getattr(net, "target_layer", None), nn.Module)
+    if layer is None and m.source != "family" and not own_layer:
+        layer = last_conv_name(net)
+    rebuild = build if (m.source != "family" or m.init_weights is not None) else None
+    return AuditedModel(net, build=rebuild, layer=layer, mean=norm.mean, std=norm.std)
+
+
+def target_layer_name(policy: Policy, model: nn.Module) -> str | None:
+    """The dotted name of Grad-CAM's layer in the operator's network (``None``: the family's own)."""
+    return model.layer_name if isinstance(model, AuditedModel) else None
+
+
+def _policy_folder(policy: Policy) -> Path | None:
+    return None if policy.source is None else Path(policy.source).parent
+
+
+def _bare_network(policy: Policy, in_channels: int, num_classes: int,
+                  image_size: tuple[int, int]) -> nn.Module:
+    m = policy.model
+    if m.source == "family":
+        return build_model(m.family, in_channels=in_channels, num_classes=num_classes,
+                           image_size=image_size, base_filters=m.base_filters, dropout=m.dropout)
+    if m.source == "torchvision":
+        return build_torchvision(m.torchvision, num_classes=num_classes, in_channels=in_channels,
+                                 kwargs=m.kwargs)
+    factory = import_callable(m.factory, search=_policy_folder(policy), parameter="factory")
+    try:
+        net = factory(num_classes=num_classes, in_channels=in_channels, image_size=tuple(image_size),
+                      **dict(m.kwargs))
+    except Exception as exc:  # the operator's code failed
+        raise ModelError(f"{m.factory!r} raised {type(exc).__name__}: {exc}", parameter="factory") from None
+    if not isinstance(net, nn.Module):
+        raise ModelError(f"{m.factory!r} returned a {type(net).__name__}, not a torch.nn.Module",
+                         parameter="factory")
+    return net
+
+
+def operator_code(policy: Policy) -> dict[str, Any]:
+    """The operator's code and files the models depend on, each with its SHA-256 (empty when none):
+    ``factory`` and ``function`` (:func:`~auditkit.models.source_record`), ``init_weights``."""
+    out: dict[str, Any] = {}
+    folder = _policy_folder(policy)
+    if policy.model.factory is not None:
+        fn = import_callable(policy.model.factory, search=folder, parameter="factory")
+        out["factory"] = source_record(fn, policy.model.factory)
+    if policy.training.function is not None:
+        fn = import_callable(policy.training.function, search=folder, parameter="function")
+        out["function"] = source_record(fn, policy.training.function)
+    if policy.model.init_weights is not None:
+        path = policy.model.init_weights
+        out["init_weights"] = {"path": str(path), "sha256": _sha256_file(path) if path.is_file() else None}
+    return out
 
 
 def training_config(policy: Policy, fold: int, seed_offset: int = 0) -> TrainingConfig:
@@ -84,21 +167,40 @@ def training_config(policy: Policy, fold: int, seed_offset: int = 0) -> Training
 
 
 def fold_key(policy: Policy, dataset: ImageDataset, fold: int, labels_digest: str) -> str:
-    """Digest of everything f_i depends on: data, folds, labels, model and training settings."""
+    """Digest of everything f_i depends on: data, folds, labels, model and training settings, and
+    the SHA-256 of the operator's factory, training function and initial weights when there are any.
+
+    Fields added for the operator's own model enter the key only when set, so checkpoints of the
+    built-in families made before they existed stay valid.
+    """
     cv = policy.cross_validation
-    training = policy.to_dict()["training"]
+    resolved = policy.to_dict()
+    training = resolved["training"]
     if training["mixed_precision"] is False:  # float32: the key of checkpoints made before the option
         del training["mixed_precision"]
-    return work_key(
-        {
-            "dataset": dataset.fingerprint,
-            "labels": labels_digest,
-            "folds": {"k": cv.k, "seed": cv.seed},
-            "fold": fold,
-            "model": policy.to_dict()["model"],
-            "training": training,
-        }
-    )
+    model = resolved["model"]
+    for section in (model, training):
+        for name in ("torchvision", "factory", "init_weights", "target_layer", "function"):
+            if section.get(name, "") is None:
+                del section[name]
+        if section.get("kwargs") == {}:
+            del section["kwargs"]
+    parts: dict[str, Any] = {
+        "dataset": dataset.fingerprint,
+        "labels": labels_digest,
+        "folds": {"k": cv.k, "seed": cv.seed},
+        "fold": fold,
+        "model": model,
+        "training": training,
+    }
+    norm = resolved["preprocessing"]["normalize"]
+    if norm["mean"] is not None:
+        parts["normalize"] = norm
+    code = {name: (record.get("source_sha256") or record.get("sha256"))
+            for name, record in operator_code(policy).items()}
+    if code:
+        parts["code"] = code
+    return work_key(parts)
 
 
 def _sha256_file(path: Path) -> str:
@@ -133,14 +235,57 @@ def train_fold(
     Returns:
         The checkpoint's metadata: key, fold, held-out accuracy, ``n_test``.
     """
-    model = fresh_model(policy, dataset)
     train_idx = _complement(held_out, len(dataset))
-    train_model(model, dataset.images[train_idx], labels[train_idx], training_config(policy, fold),
-                device=device, progress=progress)
+    if policy.training.function is None:
+        model = fresh_model(policy, dataset)
+        train_model(model, dataset.images[train_idx], labels[train_idx], training_config(policy, fold),
+                    device=device, progress=progress)
+    else:
+        model = _train_with_function(policy, dataset, labels, train_idx, policy.training.seed + fold,
+                                     device)
+        if progress is not None:  # the function reports no steps: its bar completes when it returns
+            progress(int(train_idx.numel()) * policy.training.epochs)
     acc = accuracy(model, dataset.images[held_out], dataset.labels[held_out], device=device)
     meta = {"key": key, "fold": fold, "accuracy": acc, "n_test": int(held_out.numel())}
     save_checkpoint(path, model.cpu(), meta)
     return meta
+
+
+def _train_with_function(policy: Policy, dataset: ImageDataset, labels: torch.Tensor,
+                         train_idx: torch.Tensor, seed: int, device: torch.device) -> nn.Module:
+    """Train a fresh model with the operator's ``training.function`` (contract in
+    :class:`~auditkit.policy.TrainingSpec`); return it on ``device`` in eval mode.
+
+    The global RNG is seeded with ``seed`` before the model is built, inside
+    :func:`torch.random.fork_rng`, so the caller's RNG state is unchanged afterwards.
+
+    Raises:
+        ModelError: the function raised, or returned something that is not the model it was given
+            nor an ``nn.Module`` with the same ``state_dict`` names and shapes.
+    """
+    t = policy.training
+    fit = import_callable(t.function, search=_policy_folder(policy), parameter="function")
+    devices = [device.index if device.index is not None else torch.cuda.current_device()] \
+        if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        model = fresh_model(policy, dataset)
+        try:
+            trained = fit(model, dataset.x(train_idx), labels[train_idx].clone(), seed=seed, device=device,
+                          **dict(t.kwargs))
+        except Exception as exc:  # the operator's code failed
+            raise ModelError(f"training function {t.function!r} raised {type(exc).__name__}: {exc}",
+                             parameter="function") from exc
+    if trained is not model:
+        if not isinstance(trained, nn.Module):
+            raise ModelError(f"training function {t.function!r} returned a {type(trained).__name__}, not "
+                             "the trained model", parameter="function")
+        mismatch = state_mismatch(trained.state_dict(), model)
+        if mismatch:
+            raise ModelError(f"training function {t.function!r} returned a model that is not the one it "
+                             f"was given ({mismatch}); return the model it receives, trained",
+                             parameter="function")
+    return trained.to(device).eval()
 
 
 def _fold_work(policy: Policy, dataset: ImageDataset, n_folds: int, workdir: Path,

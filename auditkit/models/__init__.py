@@ -1,4 +1,5 @@
-"""Classifiers audited by auditkit: three families, seeded training, inference and checkpoints.
+"""Classifiers audited by auditkit: three families, the operator's own (torchvision or a factory,
+:mod:`auditkit.models.operator`), seeded training, inference and checkpoints.
 
 Families (Fel et al., WACV 2022, appendix E): ``small_cnn`` (a fast network for small images),
 ``resnet18`` (the paper's main predictor, variable width) and ``lipschitz_cnn`` (the 1-Lipschitz
@@ -9,6 +10,17 @@ from auditkit.models.checkpoint import load_checkpoint, save_checkpoint
 from auditkit.models.errors import CheckpointError, ModelError
 from auditkit.models.inference import accuracy, predict
 from auditkit.models.lipschitz import LipschitzCNN
+from auditkit.models.operator import (
+    AuditedModel,
+    build_torchvision,
+    check_signature,
+    import_callable,
+    last_conv_name,
+    load_init_weights,
+    resolve_layer,
+    source_record,
+    torchvision_models,
+)
 from auditkit.models.registry import MODEL_FAMILIES, build_model
 from auditkit.models.resnet import ResNet18
 from auditkit.models.small_cnn import SmallCNN
@@ -25,6 +37,7 @@ __all__ = [
     "OPTIMIZERS",
     "SCHEDULES",
     "SMALL_CNN_DIGITS_TRAINING",
+    "AuditedModel",
     "CheckpointError",
     "LipschitzCNN",
     "ModelError",
@@ -33,8 +46,16 @@ __all__ = [
     "TrainingConfig",
     "accuracy",
     "build_model",
+    "build_torchvision",
+    "check_signature",
+    "import_callable",
+    "last_conv_name",
     "load_checkpoint",
+    "load_init_weights",
     "predict",
+    "resolve_layer",
     "save_checkpoint",
+    "source_record",
+    "torchvision_models",
     "train_model",
 ]

@@ -78,23 +78,35 @@ def load_checkpoint(path: str | Path, model: nn.Module) -> dict[str, Any]:
 
 def _check_fits(path: Path, state: dict[str, Any], model: nn.Module) -> None:
     """Raise ``CheckpointError("mismatch")`` unless ``state`` has exactly the model's names and shapes."""
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    got = {k: tuple(v.shape) if isinstance(v, torch.Tensor) else None for k, v in state.items()}
-    if expected == got:
+    details = state_mismatch(state, model)
+    if not details:
         return
-    missing = sorted(expected.keys() - got.keys())
-    unexpected = sorted(got.keys() - expected.keys())
-    reshaped = sorted(k for k in expected.keys() & got.keys() if expected[k] != got[k])
-    details = "; ".join(
-        f"{label}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
-        for label, keys in (("missing", missing), ("unexpected", unexpected), ("other shape", reshaped))
-        if keys
-    )
     raise CheckpointError(
         f"checkpoint {path} was saved from another architecture ({details}); build the model with the "
         "same family, sizes and base_filters",
         path=path,
         reason="mismatch",
+    )
+
+
+def state_mismatch(state: dict[str, Any], model: nn.Module) -> str:
+    """How ``state`` differs from ``model.state_dict()`` in names and shapes, in words; ``""`` if it fits.
+
+    >>> state_mismatch({"weight": torch.zeros(2, 3)}, nn.Linear(3, 2, bias=False))
+    ''
+    """
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    got = {k: tuple(v.shape) if isinstance(v, torch.Tensor) else None for k, v in state.items()}
+    if expected == got:
+        return ""
+    missing = sorted(expected.keys() - got.keys())
+    unexpected = sorted(got.keys() - expected.keys())
+    reshaped = sorted(k for k in expected.keys() & got.keys() if expected[k] != got[k])
+    shown = {k: f"{k} {got[k]} for {expected[k]}" for k in reshaped}
+    return "; ".join(
+        f"{label}: {', '.join(shown.get(k, k) for k in keys[:3])}{' ...' if len(keys) > 3 else ''}"
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("other shape", reshaped))
+        if keys
     )
 
 

@@ -353,3 +353,18 @@ class AllOrList(Constraint):
     def reject(self, value: Any) -> Invalid:
         hint = suggestion(value, ["all"]) if isinstance(value, str) else ""
         return Invalid(f"expected {self.expected()}, got {show(value)}{hint}")
+
+
+@dataclass(frozen=True)
+class FreeMapping(Constraint):
+    """A mapping of names to plain YAML values (strings, numbers, booleans, null, lists, mappings),
+    handed on unchecked: the keyword arguments of the operator's own factory or training function.
+    Read into a read-only mapping."""
+
+    def expected(self) -> str:
+        return "a mapping of argument names to values"
+
+    def check(self, value: Any) -> Any:
+        if not isinstance(value, dict) or not all(isinstance(k, str) and k.isidentifier() for k in value):
+            raise self.reject(value)
+        return value

@@ -35,6 +35,7 @@ from auditkit.policy.constraints import (
     Constraint,
     Explainer,
     FilePath,
+    FreeMapping,
     Invalid,
     ListOf,
     Nullable,
@@ -265,6 +266,10 @@ class _Reader:
         """The value of ``node`` checked against ``constraint``."""
         if isinstance(constraint, Section):
             return self._section(constraint.cls, node, key)
+        if isinstance(constraint, Nullable) and isinstance(constraint.inner, (ListOf, FreeMapping)):
+            return None if _is_null(node) else self._value(constraint.inner, node, key)
+        if isinstance(constraint, FreeMapping):
+            return self._free_mapping(constraint, node, key)
         if isinstance(constraint, Explainer):
             return self._explainer(node, key)
         if isinstance(constraint, ListOf):
@@ -277,6 +282,28 @@ class _Reader:
             return constraint.check(self._scalar(node, key))
         except Invalid as exc:
             self.fail(key, str(exc))
+
+    def _free_mapping(self, constraint: FreeMapping, node: yaml.Node, key: str) -> Mapping[str, Any]:
+        """A mapping handed on as written (``null`` counts as empty), read-only."""
+        entries = self._mapping(node, key, constraint.expected())
+        values = {}
+        for name, (key_node, value_node) in entries.items():
+            self.lines[_join(key, name)] = _line(key_node)
+            if not name.isidentifier():
+                self.fail(_join(key, name), f"{name!r} is not a Python argument name")
+            values[name] = self._plain_value(value_node, _join(key, name))
+        return MappingProxyType(values)
+
+    def _plain_value(self, node: yaml.Node, key: str) -> Any:
+        """A YAML value as plain Python data (lists stay lists, mappings dicts)."""
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, key)
+        if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
+            return [self._plain_value(item, f"{key}[{i}]") for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode) and node.tag == _MAP:
+            return {name: self._plain_value(v, _join(key, name))
+                    for name, (_, v) in self._entries(node, key).items()}
+        self.fail(key, f"expected a plain value, got {self._kind(node, key)}")
 
     def _scalar(self, node: yaml.ScalarNode, key: str) -> Any:
         if node.tag == _STR and node.style is None and _YAML12_FLOAT.fullmatch(node.value):

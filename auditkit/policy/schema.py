@@ -37,6 +37,7 @@ from auditkit.policy.constraints import (
     Explainer,
     FilePath,
     Flag,
+    FreeMapping,
     Interval,
     ListOf,
     Nullable,
@@ -127,27 +128,108 @@ class DatasetSpec(_Section):
             yield "split", f"{kind} has no {values['split']!r} split; use 'all'"
 
 
+MODEL_FAMILIES: tuple[str, ...] = ("small_cnn", "resnet18", "lipschitz_cnn")
+"""auditkit's own architectures (``model.family``)."""
+
+DOTTED_CALLABLE = Pattern(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*"
+                          r"(\.[A-Za-z_][A-Za-z0-9_]*)*",
+                          "'package.module:function' (a module path, a colon, a function name)")
+"""An importable function, written ``package.module:function``."""
+
+MODULE_PATH = Pattern(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*", "a dotted module path such as 'layer4.1.conv2'")
+"""A submodule of a model, as ``nn.Module.get_submodule`` names it."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class ModelSpec(_Section):
-    """The classifier trained on each fold."""
+    """The classifier trained on each fold: one of auditkit's families, a torchvision architecture,
+    or the operator's own factory function.
 
-    family: str = "small_cnn"
-    """Architecture: ``small_cnn``, ``resnet18`` or ``lipschitz_cnn`` (1-Lipschitz, as in section 4.4)."""
+    At most one of ``family``, ``torchvision`` and ``factory`` is written; none means ``small_cnn``.
+    Whatever builds it, the model maps float images in [0, 1] ``[N, C, H, W]`` (after
+    ``preprocessing``'s resize and crop) to logits ``[N, classes]``; ``preprocessing.normalize``
+    is applied inside the audited model (see :class:`PreprocessingSpec`).
+    """
+
+    family: str | None = None
+    """auditkit's architecture: ``small_cnn``, ``resnet18`` or ``lipschitz_cnn`` (1-Lipschitz, as in
+    section 4.4); ``small_cnn`` when neither ``torchvision`` nor ``factory`` is written."""
     base_filters: int | None = None
-    """Width of the first layer; ``None`` for the family's default."""
+    """Width of the first layer of a ``family``; ``None`` for the family's default."""
     dropout: float | None = None
-    """Dropout probability in [0, 1); ``None`` for the family's default."""
+    """Dropout probability in [0, 1) of a ``family``; ``None`` for the family's default."""
+    torchvision: str | None = None
+    """A torchvision classification architecture by name (``resnet50``, ``mobilenet_v3_small``, ...,
+    ``torchvision.models.list_models(module=torchvision.models)``), built with ``weights=None`` (no
+    download) and ``num_classes`` = the dataset's classes; its first convolution is rebuilt for the
+    dataset's channels when they are not 3."""
+    factory: str | None = None
+    """The operator's own model, ``package.module:function``, importable from the policy file's
+    folder or the environment, called as ``function(num_classes=, in_channels=, image_size=(H, W),
+    **kwargs)``; it returns an untrained ``nn.Module``."""
+    kwargs: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    """More keyword arguments of ``torchvision.models.get_model`` or of ``factory``."""
+    init_weights: Path | None = None
+    """A local state dict (``torch.save(model.state_dict())``) loaded with ``weights_only=True`` into
+    every fresh model before it is trained; it must fit the architecture as built (head sized to the
+    classes). Relative to the policy file's folder."""
+    target_layer: str | None = None
+    """Grad-CAM's layer as a dotted path in the model (``layer4.1.conv2``); ``None``: the family's
+    own layer, else the model's ``target_layer`` attribute, else its last ``nn.Conv2d``."""
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
-        "family": Options(("small_cnn", "resnet18", "lipschitz_cnn")),
+        "family": Nullable(Options(MODEL_FAMILIES)),
         "base_filters": Nullable(Interval(int, 1, 1024)),
         "dropout": Nullable(Interval(float, 0, 1, closed="left")),
+        "torchvision": Nullable(Pattern(r"[a-z][a-z0-9_]*", "a torchvision model name such as 'resnet50'")),
+        "factory": Nullable(DOTTED_CALLABLE),
+        "kwargs": FreeMapping(),
+        "init_weights": Nullable(FilePath()),
+        "target_layer": Nullable(MODULE_PATH),
     }
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kwargs, MappingProxyType):
+            object.__setattr__(self, "kwargs", MappingProxyType(dict(self.kwargs)))
+        if self.family is None and self.torchvision is None and self.factory is None:
+            object.__setattr__(self, "family", "small_cnn")
+
+    @property
+    def source(self) -> str:
+        """What builds the model: ``family``, ``torchvision`` or ``factory``."""
+        return "torchvision" if self.torchvision else "factory" if self.factory else "family"
+
+    @staticmethod
+    def problems(values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        written = [name for name in ("family", "torchvision", "factory") if values[name] is not None]
+        if len(written) > 1:
+            yield written[1], (f"the model is built by one of family, torchvision or factory; "
+                               f"this policy names {' and '.join(written)}: keep one")
+        if written and written[0] in ("torchvision", "factory"):
+            for name in ("base_filters", "dropout"):
+                if values[name] is not None:
+                    yield name, (f"{name} sizes auditkit's own families; for {written[0]} pass it in "
+                                 f"model.kwargs if the architecture takes it")
+        elif values["kwargs"]:
+            yield "kwargs", "kwargs are passed to torchvision or factory, and this model uses neither"
+        if "weights" in values["kwargs"]:
+            yield "kwargs.weights", ("nothing is downloaded: torchvision models are built with "
+                                     "weights=None; give a local state dict as model.init_weights")
 
 
 @dataclass(frozen=True, kw_only=True)
 class TrainingSpec(_Section):
-    """How each fold's model is trained (fold i uses seed ``seed + i``)."""
+    """How each fold's model is trained (fold i uses seed ``seed + i``): auditkit's own loop, set by
+    the fields below, or the operator's learning algorithm (``function``).
+
+    ``function: package.module:fit`` is called once per fold (and again per label-shuffling level)
+    as ``fit(model, images, labels, seed=seed, device=device, **kwargs)`` with the fresh model
+    (built after ``torch.manual_seed(seed)``, normalisation inside, on the CPU), the fold's training
+    images ``Tensor[n, C, H, W]`` float32 in [0, 1], their labels ``Tensor[n]`` int64, the fold's seed
+    (int) and the audit's ``torch.device``; it returns the trained model (the same object, or one with
+    the same ``state_dict`` keys and shapes). Determinism is the function's business: auditkit seeds
+    the global RNG before building the model and restores it afterwards, nothing more.
+    """
 
     epochs: int = 20
     """Passes over the training folds."""
@@ -169,6 +251,12 @@ class TrainingSpec(_Section):
     ``cross_validation.max_accuracy_spread`` (the audit fails otherwise). Explanations and metrics
     always run in float32."""
 
+    function: str | None = None
+    """The operator's training function, ``package.module:fit``, importable from the policy file's
+    folder or the environment; ``None``: auditkit's loop."""
+    kwargs: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    """More keyword arguments of ``function``."""
+
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "epochs": Interval(int, 1, 10000),
         "batch_size": Interval(int, 1, 65536),
@@ -177,7 +265,119 @@ class TrainingSpec(_Section):
         "weight_decay": Interval(float, 0),
         "seed": SEED,
         "mixed_precision": Options((False, "bf16", "fp16")),
+        "function": Nullable(DOTTED_CALLABLE),
+        "kwargs": FreeMapping(),
     }
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kwargs, MappingProxyType):
+            object.__setattr__(self, "kwargs", MappingProxyType(dict(self.kwargs)))
+
+    @staticmethod
+    def problems(values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        if values["function"] is None:
+            if values["kwargs"]:
+                yield "kwargs", "kwargs are passed to training.function, which this policy does not set"
+            return
+        for name in LOOP_FIELDS:
+            if values[name] != getattr(TrainingSpec, name):
+                yield name, (f"{name} sets auditkit's training loop, which does not run when "
+                             f"'function' trains the model: remove it (or pass it in training.kwargs)")
+
+
+LOOP_FIELDS: tuple[str, ...] = ("epochs", "batch_size", "optimizer", "learning_rate", "weight_decay",
+                                "mixed_precision")
+"""Fields of :class:`TrainingSpec` that configure auditkit's own loop only."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NormalizeSpec(_Section):
+    """Per-channel standardisation ``(x - mean) / std``, applied inside the audited model."""
+
+    mean: tuple[float, ...] | None = None
+    """One mean per channel (ImageNet: 0.485, 0.456, 0.406); ``None``: no normalisation."""
+    std: tuple[float, ...] | None = None
+    """One standard deviation per channel, each > 0 (ImageNet: 0.229, 0.224, 0.225)."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "mean": Nullable(ListOf(Interval(float), min_length=1)),
+        "std": Nullable(ListOf(Interval(float, 0, closed="neither"), min_length=1)),
+    }
+
+    @staticmethod
+    def problems(values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        mean, std = values["mean"], values["std"]
+        if (mean is None) != (std is None):
+            yield ("std" if std is None else "mean"), "normalize needs both mean and std"
+        elif mean is not None and len(mean) != len(std):
+            yield "std", f"{len(std)} std values for {len(mean)} means: give one of each per channel"
+
+
+INTERPOLATIONS: tuple[str, ...] = ("nearest", "bilinear", "bicubic")
+"""Accepted ``preprocessing.interpolation`` (torchvision ``InterpolationMode`` names)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreprocessingSpec(_Section):
+    """What is done to the images before the model sees them, declared, never silent.
+
+    ``resize`` and ``center_crop`` are applied once, when the dataset is loaded (each image on its
+    own, so an ImageFolder of mixed sizes works with ``resize``), with torchvision's ``resize``
+    (antialiased) and ``center_crop``; the dataset fingerprint is of the resized pixels.
+    ``normalize`` is not applied to the data: the audited model is wrapped so that it normalises
+    inside its forward pass. Explanations, perturbations (muF, RISE, robustness) and baselines thus
+    stay defined on [0, 1] pixels, and the maps are those of the pixels the model receives.
+    """
+
+    resize: tuple[int, ...] | None = None
+    """``[H, W]`` every image is resized to at load; ``None``: images are used at their size, which
+    must then be one size for the whole dataset."""
+    interpolation: str = "bilinear"
+    """How ``resize`` interpolates: ``nearest``, ``bilinear`` or ``bicubic`` (antialiased)."""
+    center_crop: tuple[int, ...] | None = None
+    """``[H, W]`` cut from the centre after ``resize``; ``None``: no crop."""
+    normalize: NormalizeSpec = field(default_factory=NormalizeSpec)
+    """Per-channel ``(x - mean) / std`` inside the model."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "resize": Nullable(ListOf(Interval(int, 1, 16384), min_length=2)),
+        "interpolation": Options(INTERPOLATIONS),
+        "center_crop": Nullable(ListOf(Interval(int, 1, 16384), min_length=2)),
+        "normalize": Section(NormalizeSpec),
+    }
+
+    @staticmethod
+    def problems(values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        for name in ("resize", "center_crop"):
+            if values[name] is not None and len(values[name]) != 2:
+                yield name, f"expected [height, width], got {len(values[name])} numbers"
+        resize, crop = values["resize"], values["center_crop"]
+        if resize is not None and crop is not None and len(resize) == len(crop) == 2 and (
+                crop[0] > resize[0] or crop[1] > resize[1]):
+            yield "center_crop", (f"a {crop[0]}x{crop[1]} crop does not fit in the "
+                                  f"{resize[0]}x{resize[1]} resize")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SystemSpec(_Section):
+    """Who and what is audited: the AI system the classifier belongs to, recorded in results.json."""
+
+    name: str | None = None
+    """The system's name."""
+    version: str | None = None
+    """Its version (quote numbers: ``"2.1"``)."""
+    owner: str | None = None
+    """Who is responsible for it."""
+    intended_purpose: str | None = None
+    """What it is meant to do, in the provider's words (AI Act Art. 3(12))."""
+    contact: str | None = None
+    """Whom to ask about it."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        name: Nullable(Text()) for name in ("name", "version", "owner", "intended_purpose", "contact")
+    }
+
+
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -801,6 +1001,10 @@ class Policy(_Section):
     """The classifier."""
     training: TrainingSpec = field(default_factory=TrainingSpec)
     """Its training."""
+    preprocessing: PreprocessingSpec = field(default_factory=PreprocessingSpec)
+    """Resize, crop and normalisation of the images."""
+    system: SystemSpec = field(default_factory=SystemSpec)
+    """The AI system audited (name, version, owner, purpose, contact)."""
     cross_validation: CrossValidationSpec = field(default_factory=CrossValidationSpec)
     """The k-fold cross-training."""
     explainers: tuple[ExplainerSpec, ...]
@@ -838,6 +1042,8 @@ class Policy(_Section):
         "dataset": Section(DatasetSpec),
         "model": Section(ModelSpec),
         "training": Section(TrainingSpec),
+        "preprocessing": Section(PreprocessingSpec),
+        "system": Section(SystemSpec),
         "cross_validation": Section(CrossValidationSpec),
         "explainers": ListOf(Explainer(), min_length=1),
         "metrics": Section(MetricsSpec),
@@ -919,6 +1125,8 @@ def _plain(value: Any) -> Any:
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (tuple, list)):
         return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, Path):
         return str(value)
     return value

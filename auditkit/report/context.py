@@ -434,8 +434,9 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None) -> di
         "auditkit_version": results["auditkit_version"],
         "verdict": _verdict(results),
         "model": {
-            "family": model["family"],
-            "options": _settings({k: v for k, v in model.items() if k != "family" and v is not None}),
+            "family": model["family"] if (results.get("model") or {}).get("source", "family") == "family"
+            else results["model"]["description"],  # the operator's own architecture, named for what it is
+            "options": _settings({k: v for k, v in model.items() if k != "family" and v not in (None, {})}),
             "dataset": dataset["kind"],
             "source": dataset["source"],
             "n_images": f"{dataset['n_images']:,}",

@@ -1,0 +1,181 @@
+"""Declared preprocessing at load: resize and centre crop, and what a folder holds before loading it.
+
+:func:`resize_crop` is the one place images change size (torchvision's ``resize``, antialiased, then
+``center_crop``), applied to each image of an ImageFolder as it is read, or to a loaded tensor in
+chunks. :func:`folder_sizes` reads only the image headers (PIL opens files lazily), so ``validate``
+can say which sizes a folder holds without decoding it; :func:`dataset_shape` gives the channels,
+classes and size the model will see, the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from auditkit.errors import DataError
+
+_CHUNK = 1024
+"""Images resized per call on a loaded tensor (bounds the float copy torchvision makes)."""
+
+_KNOWN_SHAPES: dict[str, tuple[int, int, tuple[int, int]]] = {
+    "digits": (1, 10, (8, 8)),
+    "cifar10": (3, 10, (32, 32)),
+    "fashion_mnist": (1, 10, (28, 28)),
+}
+"""(channels, classes, (H, W)) of the fixed-format datasets, as their loaders return them."""
+
+
+@dataclass(frozen=True)
+class Resize:
+    """What :func:`resize_crop` does: ``size`` and ``crop`` are ``(H, W)`` or ``None``."""
+
+    size: tuple[int, int] | None = None
+    """Resize every image to ``(H, W)``."""
+    crop: tuple[int, int] | None = None
+    """Then cut ``(H, W)`` from the centre."""
+    interpolation: str = "bilinear"
+    """A torchvision ``InterpolationMode`` value: ``nearest``, ``bilinear`` or ``bicubic``."""
+
+    @property
+    def active(self) -> bool:
+        return self.size is not None or self.crop is not None
+
+    def output_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """``(H, W)`` of an image of ``size`` after this."""
+        out = self.size if self.size is not None else size
+        return self.crop if self.crop is not None else out
+
+
+def resize_crop(images: torch.Tensor, spec: Resize) -> torch.Tensor:
+    """``images`` ``[C, H, W]`` or ``[N, C, H, W]`` (uint8, or float in [0, 1]) resized and
+    centre-cropped, same dtype (floats clamped to [0, 1]); unchanged when ``spec`` does nothing.
+
+    >>> resize_crop(torch.zeros(3, 5, 7, dtype=torch.uint8), Resize((4, 4), (2, 3))).shape
+    torch.Size([3, 2, 3])
+    """
+    if not spec.active:
+        return images
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms import functional as F
+
+    if images.dim() == 4 and images.shape[0] > _CHUNK:
+        return torch.cat([resize_crop(images[i:i + _CHUNK], spec) for i in range(0, len(images), _CHUNK)])
+    out = images
+    if spec.size is not None:
+        out = F.resize(out, list(spec.size), interpolation=InterpolationMode(spec.interpolation),
+                       antialias=True)
+    if spec.crop is not None:
+        out = F.center_crop(out, list(spec.crop))
+    if out.is_floating_point():  # bicubic overshoots; pixels stay in [0, 1]
+        out = out.clamp(0.0, 1.0)
+    return out.contiguous()
+
+
+class MixedSizesError(DataError):
+    """A folder holds images of more than one size and no resize was declared.
+
+    Attributes:
+        sizes: ``(width, height) -> files`` of that size, most frequent first.
+        path: the first file (in load order) whose size differs from the first file's.
+    """
+
+    def __init__(self, folder: Path, files: Sequence[Path], sizes: dict[tuple[int, int], list[Path]]) -> None:
+        self.sizes = sizes
+        size_of = {file: size for size, group in sizes.items() for file in group}
+        first = files[0]
+        odd = next(f for f in files if size_of[f] != size_of[first])
+        parts = []
+        for (w, h), group in sizes.items():
+            names = ", ".join(_relative(f, folder) for f in group[:3])
+            parts.append(f"{w}x{h} ({len(group)} image{'s' if len(group) != 1 else ''}, e.g. {names})")
+        (w0, h0), (w1, h1) = size_of[first], size_of[odd]
+        super().__init__(
+            f"{odd} is {w1}x{h1} pixels but {first} is {w0}x{h0}: all images of a dataset must share "
+            f"one size; {folder} holds {len(sizes)} sizes (width x height): {'; '.join(parts)}; "
+            "declare preprocessing.resize: [H, W] to resize every image at load",
+            path=odd, expected=f"a {w0}x{h0} image, or preprocessing.resize",
+        )
+
+
+def _relative(file: Path, folder: Path) -> str:
+    try:
+        return str(file.relative_to(folder))
+    except ValueError:
+        return str(file)
+
+
+def image_files(folder: Path) -> tuple[list[str], list[tuple[Path, int]]]:
+    """Class names and ``(file, label)`` of a class-folder tree, as torchvision's ``ImageFolder``
+    finds them (sorted classes, files with ``IMG_EXTENSIONS``, recursive, sorted).
+
+    Raises:
+        DataError: not a folder of class sub-folders, or a class folder without images.
+    """
+    from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
+
+    if not folder.is_dir():
+        raise DataError(f"image folder {folder} not found: expected one sub-folder per class holding "
+                        "image files", path=folder, expected="a folder of class sub-folders of images")
+    try:
+        classes, class_to_idx = find_classes(folder)
+    except FileNotFoundError:
+        raise DataError(f"{folder} has no class sub-folders: expected one sub-folder per class",
+                        path=folder, expected="one sub-folder per class") from None
+    try:
+        samples = make_dataset(folder, class_to_idx, extensions=IMG_EXTENSIONS)
+    except FileNotFoundError as exc:
+        raise DataError(f"{folder}: {exc}", path=folder,
+                        expected=f"image files ({', '.join(IMG_EXTENSIONS)}) in every class folder") from None
+    return classes, [(Path(f), label) for f, label in samples]
+
+
+def folder_sizes(folder: Path, files: Sequence[Path]) -> dict[tuple[int, int], list[Path]]:
+    """``(width, height) -> files`` of ``files``, most frequent size first, from the headers only.
+
+    Raises:
+        DataError: a file PIL cannot open.
+    """
+    sizes: dict[tuple[int, int], list[Path]] = {}
+    for file in files:
+        try:
+            with Image.open(file) as im:
+                size = im.size
+        except (UnidentifiedImageError, OSError) as exc:
+            raise DataError(f"{file}: not a readable image: {exc}", path=file,
+                            expected="an image file PIL can open") from None
+        sizes.setdefault(size, []).append(file)
+    return dict(sorted(sizes.items(), key=lambda item: -len(item[1])))
+
+
+def dataset_shape(kind: str, path: Path | None, spec: Resize) -> tuple[int, int, tuple[int, int]]:
+    """(channels, classes, (H, W)) the model will see for a dataset, without loading its pixels.
+
+    Fixed formats (digits, CIFAR-10, Fashion-MNIST) from their known shapes; folders (eurosat,
+    imagefolder) from their class folders and image headers.
+
+    Raises:
+        MixedSizesError: a folder of several image sizes without ``spec.size``.
+        DataError: a folder that cannot be read.
+    """
+    if kind in _KNOWN_SHAPES:
+        channels, classes, size = _KNOWN_SHAPES[kind]
+        return channels, classes, spec.output_size(size)
+    folder = Path(path) if path is not None else Path()
+    if kind == "eurosat":
+        from auditkit.data.folder import EUROSAT_SUBFOLDERS
+
+        for sub in EUROSAT_SUBFOLDERS:
+            if (folder / sub).is_dir():
+                folder = folder / sub
+                break
+    classes, samples = image_files(folder)
+    files = [f for f, _ in samples]
+    sizes = folder_sizes(folder, files)
+    if len(sizes) > 1 and spec.size is None:
+        raise MixedSizesError(folder, files, sizes)
+    w, h = next(iter(sizes))
+    return 3, len(classes), spec.output_size((h, w))

@@ -1,0 +1,231 @@
+"""Checks of what a policy points at, before anything is trained: ``auditkit validate`` and the
+first thing ``auditkit run`` does.
+
+Beyond the policy file itself (:func:`~auditkit.policy.load_policy`), :func:`check_setup` reads the
+dataset's shape without loading its pixels (class folders and image headers; a folder of mixed
+sizes without ``preprocessing.resize`` is named with its sizes), checks ``normalize`` against the
+channels, and, when the policy names any of the operator's own pieces (torchvision architecture,
+factory, initial weights, Grad-CAM layer, normalisation, training function), imports them, checks
+their signatures, builds the model once and runs a dummy batch through it: the logits must be
+``[2, classes]`` and Grad-CAM's layer must give a ``[N, C, h, w]`` activation. Every problem is a
+:class:`~auditkit.errors.PolicyError` at the line of the key responsible, so the CLI prints one line
+and exits 2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from auditkit.data import Resize, dataset_shape
+from auditkit.data.preprocess import MixedSizesError
+from auditkit.engine.crosstrain import build_audited_model, operator_code
+from auditkit.errors import DataError, PolicyError
+from auditkit.explainers.registry import EXPLAINERS
+from auditkit.models import AuditedModel, ModelError, check_signature, import_callable
+from auditkit.policy import Policy, check_paths
+
+__all__ = ["Setup", "check_setup", "declared_resize", "describe_model", "describe_training"]
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What :func:`check_setup` found: the images the model will see."""
+
+    in_channels: int
+    num_classes: int
+    image_size: tuple[int, int]
+
+
+def declared_resize(policy: Policy) -> Resize:
+    """The policy's ``preprocessing`` resize and crop, as :func:`~auditkit.data.load_dataset` takes it."""
+    p = policy.preprocessing
+    return Resize(size=None if p.resize is None else (p.resize[0], p.resize[1]),
+                  crop=None if p.center_crop is None else (p.center_crop[0], p.center_crop[1]),
+                  interpolation=p.interpolation)
+
+
+def _fail(policy: Policy, key: str, message: str) -> PolicyError:
+    """A PolicyError at the line of ``key``, or of its nearest enclosing key that was written."""
+    message = " ".join(line.strip() for line in message.splitlines() if line.strip())  # one line
+    probe = key
+    while probe and probe not in policy.lines:
+        probe = probe.rpartition(".")[0]
+    return PolicyError(message, file=policy.source, line=policy.lines.get(probe or "", None), key=key)
+
+
+def _model_key(policy: Policy, parameter: str) -> str:
+    """The policy key a :class:`ModelError`'s ``parameter`` stands for."""
+    if parameter == "function":
+        return "training.function"
+    if parameter in ("factory", "torchvision", "init_weights", "target_layer", "kwargs"):
+        return f"model.{parameter}"
+    return f"model.{policy.model.source if policy.model.source != 'family' else 'family'}"
+
+
+def _builder_key(policy: Policy) -> str:
+    m = policy.model
+    return {"torchvision": "model.torchvision", "factory": "model.factory"}.get(m.source, "model.family")
+
+
+def _needs_layer(policy: Policy) -> bool:
+    return any(getattr(EXPLAINERS[e.name], "needs_layer", False) for e in policy.explainers)
+
+
+def _operator_parts(policy: Policy) -> bool:
+    m = policy.model
+    return (m.source != "family" or m.init_weights is not None or m.target_layer is not None
+            or policy.preprocessing.normalize.mean is not None or policy.training.function is not None)
+
+
+def check_setup(policy: Policy) -> Setup:
+    """Check the dataset folder, its image sizes, the normalisation and the operator's model and
+    training function as far as can be done without training; return the model's input shape.
+
+    Raises:
+        PolicyError: the first problem, at the line of its key (``dataset.path``,
+            ``preprocessing.normalize.mean``, ``model.factory``, ``model.target_layer``,
+            ``training.function``, ...).
+    """
+    check_paths(policy)
+    d = policy.dataset
+    try:
+        channels, classes, size = dataset_shape(d.kind, d.path, declared_resize(policy))
+    except MixedSizesError as exc:
+        raise _fail(policy, "dataset.path", str(exc)) from None
+    except DataError as exc:
+        raise _fail(policy, "dataset.path", str(exc)) from None
+    setup = Setup(channels, classes, size)
+    norm = policy.preprocessing.normalize
+    if norm.mean is not None and len(norm.mean) != channels:
+        raise _fail(policy, "preprocessing.normalize.mean",
+                    f"{len(norm.mean)} means for {channels}-channel images ({d.kind}): give one mean and "
+                    f"one std per channel")
+    if _operator_parts(policy):
+        _check_model(policy, setup)
+    if policy.training.function is not None:
+        _check_function(policy, setup)
+    return setup
+
+
+def _check_model(policy: Policy, setup: Setup) -> None:
+    m = policy.model
+    if m.factory is not None:
+        try:
+            factory = import_callable(m.factory, search=_folder(policy), parameter="factory")
+            check_signature(factory, m.factory, "factory(num_classes=, in_channels=, image_size=, **kwargs)",
+                            "factory", num_classes=setup.num_classes, in_channels=setup.in_channels,
+                            image_size=setup.image_size, **dict(m.kwargs))
+        except ModelError as exc:
+            raise _fail(policy, _model_key(policy, exc.parameter), str(exc)) from None
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model = build_audited_model(policy, in_channels=setup.in_channels,
+                                        num_classes=setup.num_classes, image_size=setup.image_size)
+    except ModelError as exc:
+        raise _fail(policy, _model_key(policy, exc.parameter), str(exc)) from None
+    builder = _builder_key(policy)
+    layer_key = "model.target_layer" if m.target_layer is not None else builder
+    layer = None
+    if m.target_layer is not None or _needs_layer(policy):
+        try:
+            layer = model.target_layer if hasattr(model, "target_layer") else None
+        except ModelError as exc:
+            raise _fail(policy, "model.target_layer", str(exc)) from None
+        if layer is None:
+            raise _fail(policy, layer_key, "Grad-CAM needs a convolutional layer and this model has no "
+                        "nn.Conv2d: name one with model.target_layer")
+    seen: list[Any] = []
+    handle = None if layer is None else layer.register_forward_hook(lambda _m, _i, out: seen.append(out))
+    x = torch.rand(2, setup.in_channels, *setup.image_size, generator=torch.Generator().manual_seed(0))
+    model.eval()
+    try:
+        with torch.no_grad():
+            logits = model(x)
+    except Exception as exc:  # the operator's network failed on a batch of the dataset's shape
+        shape = list(x.shape)
+        raise _fail(policy, builder, f"the model fails on a batch of the dataset's shape {shape}: "
+                    f"{type(exc).__name__}: {exc}") from None
+    finally:
+        if handle is not None:
+            handle.remove()
+    if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (2, setup.num_classes):
+        got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise _fail(policy, builder, f"the model must give logits [N, {setup.num_classes}] (one per class of "
+                    f"the dataset) for images {[2, setup.in_channels, *setup.image_size]}; got {got}")
+    if layer is not None:
+        name = model.layer_name if isinstance(model, AuditedModel) and model.layer_name else "target_layer"
+        if not seen:
+            raise _fail(policy, layer_key,
+                        f"Grad-CAM's layer {name!r} never runs in the model's forward pass")
+        out = seen[-1]
+        if not isinstance(out, torch.Tensor) or out.dim() != 4:
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise _fail(policy, layer_key, f"Grad-CAM's layer {name!r} gives {got}, not a [N, C, h, w] "
+                        "activation: name a convolutional layer")
+
+
+def _check_function(policy: Policy, setup: Setup) -> None:
+    t = policy.training
+    try:
+        fit = import_callable(t.function, search=_folder(policy), parameter="function")
+        dummy = torch.empty(0)
+        check_signature(fit, t.function, "fit(model, images, labels, seed=, device=, **kwargs)", "function",
+                        nn.Identity(), dummy, dummy, seed=0, device=torch.device("cpu"), **dict(t.kwargs))
+    except ModelError as exc:
+        raise _fail(policy, "training.function", str(exc)) from None
+
+
+def _folder(policy: Policy) -> Any:
+    return None if policy.source is None else policy.source.parent
+
+
+def describe_model(policy: Policy, model: nn.Module) -> dict[str, Any]:
+    """results.json's ``model``: what built the audited model, named for what it is.
+
+    ``architecture`` is the torchvision name, the factory's dotted path or the family;
+    ``description`` one line for the report; the factory's source digest and the initial weights'
+    digest when they exist; Grad-CAM's layer; the normalisation inside the model.
+    """
+    m = policy.model
+    code = operator_code(policy)
+    net = model.net if isinstance(model, AuditedModel) else model
+    architecture = {"torchvision": m.torchvision, "factory": m.factory}.get(m.source, m.family)
+    n_params = sum(p.numel() for p in model.parameters())
+    kind = {"torchvision": "torchvision", "factory": "factory"}.get(m.source, "auditkit family")
+    description = f"{kind} {architecture} ({type(net).__name__}, {n_params:,} parameters"
+    if m.source == "torchvision":
+        description += ", weights=None"
+    if m.init_weights is not None:
+        description += f", initial weights {m.init_weights.name}"
+    norm = policy.preprocessing.normalize
+    if norm.mean is not None:
+        description += ", normalisation inside"
+    description += ")"
+    layer = model.layer_name if isinstance(model, AuditedModel) else None
+    return {
+        "source": m.source,
+        "architecture": architecture,
+        "class": f"{type(net).__module__}.{type(net).__qualname__}",
+        "description": description,
+        "parameters": n_params,
+        "kwargs": dict(m.kwargs),
+        "factory": code.get("factory"),
+        "init_weights": code.get("init_weights"),
+        "target_layer": layer if layer is not None else ("family default" if m.source == "family" else None),
+        "normalize": None if norm.mean is None else {"mean": list(norm.mean), "std": list(norm.std)},
+    }
+
+
+def describe_training(policy: Policy) -> dict[str, Any]:
+    """results.json's ``training``: auditkit's loop or the operator's function with its source digest."""
+    t = policy.training
+    if t.function is None:
+        return {"kind": "auditkit", "function": None, "seed": t.seed}
+    return {"kind": "function", "function": operator_code(policy)["function"], "kwargs": dict(t.kwargs),
+            "seed": t.seed, "determinism": "the function's own (auditkit seeds the global RNG with "
+            "training.seed + fold before building each model)"}
