@@ -62,3 +62,13 @@ def test_own_model_example_runs_and_names_the_model_and_the_function(tmp_path: P
     assert results["system"]["name"] == "Shape sorter"
     assert len(results["folds"]) == 2 and set(results["explainers"]) == {"saliency", "gradcam"}
     assert "small_cnn" not in json.dumps(results)  # no family the run did not use
+
+    # Page one names that system, that model and that function (the HTML is enough here).
+    from auditkit.report import render_report
+
+    html = render_report(folder / "out", formats=("html",))[0].read_text(encoding="utf-8")
+    summary = html.split('<section id="summary">', 1)[1].split("</section>", 1)[0]
+    assert "<dt>System</dt><dd>Shape sorter</dd>" in summary
+    assert model["description"] in summary
+    assert f"the operator&#39;s function own_model_training.fit (source SHA-256 " \
+           f"{function['source_sha256'][:16]}…)" in summary

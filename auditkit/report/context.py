@@ -444,6 +444,8 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None) -> di
             "image_shape": " × ".join(str(s) for s in dataset["image_shape"]),
             "k": str(len(results["folds"])),
         },
+        "system": _system_facts(results.get("system") or {}),
+        "training": _training_text(results.get("training") or {}),
         "explainer_names": ", ".join(explainer_label(n) for n in results["explainers"]),
         "confidence": confidence,
         "resamples": f"{boot['resamples']:,}",
@@ -511,6 +513,34 @@ def _yardstick(explainers: Mapping[str, Any]) -> str:
 
 def _and(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+SYSTEM_FIELDS = {"name": "System", "version": "Version", "owner": "Owner",
+                 "intended_purpose": "Intended purpose", "contact": "Contact"}
+"""The policy's ``system`` fields page one shows, with their labels; absent ones are omitted."""
+
+
+def _system_facts(system: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """
+    >>> _system_facts({"name": "Triage", "version": None, "owner": "ACME"})
+    [('System', 'Triage'), ('Owner', 'ACME')]
+    """
+    return [(label, str(system[key])) for key, label in SYSTEM_FIELDS.items() if system.get(key)]
+
+
+def _training_text(training: Mapping[str, Any]) -> str:
+    """How the k models were trained, in words ("" for results without the field).
+
+    >>> _training_text({"kind": "function", "function": {"qualified_name": "ops.fit",
+    ...                 "source_sha256": "ab" * 32}})
+    "the operator's function ops.fit (source SHA-256 abababababababab…)"
+    """
+    if training.get("kind") == "function":
+        fn = training.get("function") or {}
+        digest = fn.get("source_sha256") or ""
+        return (f"the operator's function {fn.get('qualified_name', '?')}"
+                + (f" (source SHA-256 {digest[:16]}…)" if digest else ""))
+    return "auditkit's training loop (policy training section)" if training else ""
 
 
 def _target_text(results: Mapping[str, Any]) -> str:
