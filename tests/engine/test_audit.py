@@ -1,6 +1,6 @@
 """End-to-end audits of a tiny digits policy: determinism, resume after kill -9, exit codes.
 
-One audit of the tiny policy (:func:`tiny_run`) is shared by the module: the determinism and the
+One audit of the tiny policy (:func:`tiny_run` of conftest.py) is shared: the determinism and the
 kill -9 tests compare against it, and the tests of the exit codes and outputs start from a copy of
 its work files (what they check does not depend on training the folds again).
 """
@@ -14,42 +14,17 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 from auditkit.cli import main
 
-from .conftest import write_tiny_policy
+from .conftest import TinyRun, write_tiny_policy
 
 
 def scores(results: Path) -> dict:
     data = json.loads(results.read_text())
     return {"folds": data["folds"], "accuracy": data["accuracy"], "explainers": data["explainers"],
             "thresholds": data["thresholds"]}
-
-
-@dataclass(frozen=True)
-class TinyRun:
-    """``auditkit run`` of the tiny policy (defaults) from scratch: its policy and out folder."""
-
-    policy: Path
-    out: Path
-
-    def work_into(self, out: Path) -> Path:
-        """A new out folder holding a copy of this run's work files (no results, report or history)."""
-        shutil.copytree(self.out / "work", out / "work")
-        return out
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
-    """Read-only; copy it (:meth:`TinyRun.work_into`, ``shutil.copytree``) to change anything."""
-    folder = tmp_path_factory.mktemp("tiny_run")
-    run = TinyRun(write_tiny_policy(folder), folder / "out")
-    assert main(["run", str(run.policy), "--out", str(run.out), "--quiet"]) == 0
-    return run
 
 
 def test_two_runs_give_identical_numbers(tiny_run: TinyRun, tmp_path: Path) -> None:
