@@ -1,19 +1,34 @@
-"""The loader on the real Fashion-MNIST that Debian's dataset-fashion-mnist installs (`make test`
-installs the package). These facts of the published data set are checked, not our own output."""
+"""The loader on the real Fashion-MNIST that Debian's dataset-fashion-mnist installs (`make
+fashion-mnist`, which `make test` runs first). These facts of the published data set are checked, not
+our own output. Without the files the test fails and says how to get them."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import pytest
 import torch
 
 from auditkit.data import load_dataset
 
 ROOT = Path(os.environ.get("AUDITKIT_FASHION_MNIST", "/usr/share/datasets/fashion-mnist"))
+FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+         "t10k-labels-idx1-ubyte")
+
+
+def need_the_real_files() -> None:
+    """Fails the test, naming the make target that installs them, when the idx files are absent."""
+    missing = [name for name in FILES if not (ROOT / name).exists() and not (ROOT / f"{name}.gz").exists()]
+    if missing:
+        pytest.fail(f"the real Fashion-MNIST is not in {ROOT} (no {', '.join(missing)}[.gz]): `make "
+                    "fashion-mnist` installs Debian's dataset-fashion-mnist there (`make test` does it "
+                    "first), or set AUDITKIT_FASHION_MNIST to a folder holding the four idx files",
+                    pytrace=False)
 
 
 def test_real_fashion_mnist_splits() -> None:
+    need_the_real_files()
     train = load_dataset("fashion_mnist", ROOT, split="train")
     test = load_dataset("fashion_mnist", ROOT, split="test")
     assert train.images.shape == (60_000, 1, 28, 28) and train.images.dtype == torch.uint8

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -80,6 +82,31 @@ def write_tiny_policy(
         levels=list(sanity_levels or (0.3,)),
     ))
     return path
+
+
+@dataclass(frozen=True)
+class TinyRun:
+    """``auditkit run`` of the tiny policy (defaults) from scratch: its policy and out folder."""
+
+    policy: Path
+    out: Path
+
+    def work_into(self, out: Path) -> Path:
+        """A new out folder holding a copy of this run's work files (no results, report or history)."""
+        shutil.copytree(self.out / "work", out / "work")
+        return out
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
+    """``auditkit run`` of the tiny policy as :func:`write_tiny_policy` writes it by default, once per
+    session. Read-only; copy it (:meth:`TinyRun.work_into`, ``shutil.copytree``) to change anything."""
+    from auditkit.cli import main
+
+    folder = tmp_path_factory.mktemp("tiny_run")
+    run = TinyRun(write_tiny_policy(folder), folder / "out")
+    assert main(["run", str(run.policy), "--out", str(run.out), "--quiet"]) == 0
+    return run
 
 
 @pytest.fixture(scope="session")

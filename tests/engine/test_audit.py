@@ -1,9 +1,15 @@
-"""End-to-end audits of a tiny digits policy: determinism, resume after kill -9, exit codes."""
+"""End-to-end audits of a tiny digits policy: determinism, resume after kill -9, exit codes.
+
+One audit of the tiny policy (:func:`tiny_run` of conftest.py) is shared: the determinism and the
+kill -9 tests compare against it, and the tests of the exit codes and outputs start from a copy of
+its work files (what they check does not depend on training the folds again).
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +18,8 @@ from pathlib import Path
 
 from auditkit.cli import main
 
+from .conftest import TinyRun, write_tiny_policy
+
 
 def scores(results: Path) -> dict:
     data = json.loads(results.read_text())
@@ -19,59 +27,52 @@ def scores(results: Path) -> dict:
             "thresholds": data["thresholds"]}
 
 
-def test_two_runs_give_identical_numbers(tiny_policy, tmp_path: Path) -> None:
-    policy = tiny_policy()
-    assert main(["run", str(policy), "--out", str(tmp_path / "a"), "--quiet"]) == 0
-    assert main(["run", str(policy), "--out", str(tmp_path / "b"), "--quiet"]) == 0
-    a, b = scores(tmp_path / "a" / "results.json"), scores(tmp_path / "b" / "results.json")
+def test_two_runs_give_identical_numbers(tiny_run: TinyRun, tmp_path: Path) -> None:
+    assert main(["run", str(tiny_run.policy), "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    a, b = scores(tiny_run.out / "results.json"), scores(tmp_path / "b" / "results.json")
     assert a == b
-    data = json.loads((tmp_path / "a" / "results.json").read_text())
+    data = json.loads((tiny_run.out / "results.json").read_text())
     assert data["schema_version"] == 1
     assert data["dataset"]["n_images"] == 360
     assert set(data["explainers"]) == {"saliency", "gradcam", "random"}
     sal = data["explainers"]["saliency"]
     assert sal["mege"]["ci_low"] <= sal["mege"]["value"] <= sal["mege"]["ci_high"]
     assert sal["n_s_eq"] > 0
-    assert data["reused_from_earlier_run"] == {"folds": [], "explainers": [], "sanity": []}
-    assert data["sanity_checks"] == {}  # both disabled in the tiny policy
+    for run in (tiny_run.out, tmp_path / "b"):
+        data = json.loads((run / "results.json").read_text())
+        assert data["reused_from_earlier_run"] == {"folds": [], "explainers": [], "sanity": []}
+        assert data["sanity_checks"] == {}  # both disabled in the tiny policy
 
 
-def test_rerun_reuses_finished_work(tiny_policy, tmp_path: Path) -> None:
-    policy = tiny_policy()
-    out = tmp_path / "out"
-    assert main(["run", str(policy), "--out", str(out), "--quiet"]) == 0
+def test_rerun_reuses_finished_work(tiny_run: TinyRun, tmp_path: Path) -> None:
+    out = Path(shutil.copytree(tiny_run.out, tmp_path / "out"))  # a finished run, history and all
     first = scores(out / "results.json")
-    assert main(["run", str(policy), "--out", str(out), "--quiet"]) == 0
+    assert main(["run", str(tiny_run.policy), "--out", str(out), "--quiet"]) == 0
     data = json.loads((out / "results.json").read_text())
     assert data["reused_from_earlier_run"] == {
         "folds": [0, 1, 2], "explainers": ["saliency", "gradcam", "random"], "sanity": []}
     assert scores(out / "results.json") == first
 
 
-def test_an_upgrade_redoes_the_work_instead_of_reusing_it(tiny_policy, tmp_path: Path,
+def test_an_upgrade_redoes_the_work_instead_of_reusing_it(tiny_run: TinyRun, tmp_path: Path,
                                                          monkeypatch) -> None:
     import auditkit
     from auditkit.engine import keys
 
-    policy = tiny_policy()
-    out = tmp_path / "out"
-    assert main(["run", str(policy), "--out", str(out), "--quiet"]) == 0
+    out = Path(shutil.copytree(tiny_run.out, tmp_path / "out"))  # a finished run's work files
     first = scores(out / "results.json")
     before = keys.producers()
     monkeypatch.setattr(auditkit, "__version__", auditkit.__version__ + ".post1")  # a faked upgrade
     assert keys.producers() != before
-    assert main(["run", str(policy), "--out", str(out), "--quiet"]) == 0
+    assert main(["run", str(tiny_run.policy), "--out", str(out), "--quiet"]) == 0
     data = json.loads((out / "results.json").read_text())
     assert data["reused_from_earlier_run"] == {"folds": [], "explainers": [], "sanity": []}
     assert data["auditkit_version"].endswith(".post1")
     assert scores(out / "results.json") == first  # redone, and the same numbers
 
 
-def test_killed_run_resumes_and_matches(tiny_policy, tmp_path: Path) -> None:
-    policy = tiny_policy(epochs=40)
-    reference = tmp_path / "reference"
-    assert main(["run", str(policy), "--out", str(reference), "--quiet"]) == 0
-
+def test_killed_run_resumes_and_matches(tiny_run: TinyRun, tmp_path: Path) -> None:
+    policy, reference = tiny_run.policy, tiny_run.out
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "auditkit", "run", str(policy), "--out", str(out), "--quiet"]
     proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -92,23 +93,25 @@ def test_killed_run_resumes_and_matches(tiny_policy, tmp_path: Path) -> None:
     assert not list((out / "work").glob("*.tmp")), "temp files of the killed run are cleaned up"
 
 
-def test_failed_threshold_exits_1_and_still_writes(tiny_policy, tmp_path: Path, capsys) -> None:
-    policy = tiny_policy(mege=0.999)
-    assert main(["run", str(policy), "--out", str(tmp_path / "o"), "--quiet"]) == 1
-    data = json.loads((tmp_path / "o" / "results.json").read_text())
+def test_failed_threshold_exits_1_and_still_writes(tiny_run: TinyRun, tmp_path: Path, capsys) -> None:
+    policy = write_tiny_policy(tmp_path, mege=0.999)  # the thresholds are in no work file's key
+    out = tiny_run.work_into(tmp_path / "o")
+    assert main(["run", str(policy), "--out", str(out), "--quiet"]) == 1
+    data = json.loads((out / "results.json").read_text())
     assert data["verdict"] == "fail"
     assert data["requirements"][0]["met"] is False
     assert "FAIL T1" in capsys.readouterr().out
+    assert (out / "report.pdf").exists() and (out / "report.html").exists()
 
 
-def test_json_output(tiny_policy, tmp_path: Path, capsys) -> None:
-    policy = tiny_policy()
-    assert main(["run", str(policy), "--out", str(tmp_path / "o"), "--json"]) == 0
+def test_json_output(tiny_run: TinyRun, tmp_path: Path, capsys) -> None:
+    work = tiny_run.work_into(tmp_path / "o")
+    assert main(["run", str(tiny_run.policy), "--out", str(work), "--json"]) == 0
     out = capsys.readouterr().out
     printed = json.loads(out)
     assert printed["verdict"] == "pass"
     # Exactly the bytes of the results.json that is recorded (and signed): one `created`, not two.
-    assert out.encode("utf-8") == (tmp_path / "o" / "results.json").read_bytes()
+    assert out.encode("utf-8") == (work / "results.json").read_bytes()
 
 
 def test_bad_policy_exits_2_naming_file(tmp_path: Path, capsys) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,8 @@ from auditkit.cli import main
 from auditkit.engine.properties import transformation
 from auditkit.metrics import invariance_distance
 from auditkit.policy import TransformationSpec
+
+from .conftest import TinyRun
 
 PROPERTY_THRESHOLD = """\
   - id: P1
@@ -91,7 +94,8 @@ def _load(out: Path) -> dict:
     return json.loads((out / "results.json").read_text())
 
 
-def test_audit_records_properties_with_intervals_and_resumes(tiny_policy, tmp_path: Path) -> None:
+def test_audit_records_properties_with_intervals_and_resumes(tiny_policy, tmp_path: Path,
+                                                             tiny_run: TinyRun) -> None:
     policy = tiny_policy(explainers=("saliency", "integrated_gradients", "random"),
                          settings={"integrated_gradients": {"steps": 8}})
     policy.write_text(policy.read_text().replace("thresholds:\n", "thresholds:\n" + PROPERTY_THRESHOLD)
@@ -99,8 +103,13 @@ def test_audit_records_properties_with_intervals_and_resumes(tiny_policy, tmp_pa
                         "  invariance:\n    samples: 80\n    transformations:\n      - name: hflip\n"
                         "      - name: brightness\n  completeness:\n    samples: 40\n")
     out = tmp_path / "out"
+    (out / "work").mkdir(parents=True)
+    for fold in (tiny_run.out / "work").glob("fold_*.pt"):  # the same training: only the folds reused
+        shutil.copy2(fold, out / "work" / fold.name)
     assert main(["run", str(policy), "--out", str(out), "--quiet"]) == 1  # P1 fails on random
     data = _load(out)
+    assert data["reused_from_earlier_run"]["folds"] == [0, 1, 2]
+    assert data["reused_from_earlier_run"]["explainers"] == []
     for name, e in data["explainers"].items():
         p = e["properties"]
         for metric in ("sensitivity_max", "robustness_distance", "invariance_distance"):

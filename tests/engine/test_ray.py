@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -64,74 +65,163 @@ def quiet_ray(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not ray.is_initialized()
 
 
+SMALL_POLICY = """\
+version: 1
+name: ray-small
+dataset:
+  kind: digits
+  max_images: 150
+model:
+  family: small_cnn
+training:
+  epochs: 10
+  batch_size: 16
+  optimizer: adam
+  learning_rate: 0.005
+  seed: 0
+cross_validation:
+  k: 3
+  seed: 0
+  max_accuracy_spread: 1.0
+explainers:
+  - name: saliency
+  - name: gradient_input
+  - name: integrated_gradients
+    steps: 6
+  - name: smoothgrad
+    samples: 6
+  - name: gradcam
+  - name: gradcam_pp
+  - name: rise
+    masks: 20
+  - name: random
+metrics:
+  explain_batch_size: 64
+  mu_fidelity:
+    samples: 24
+    n_subsets: 16
+  bootstrap:
+    resamples: 50
+thresholds:
+  - id: T1
+    metric: mege
+    op: ">="
+    value: 0.1
+    explainers: all
+sanity_checks:
+  weight_randomisation:
+    enabled: true
+    levels: [0.1, 0.3]
+  label_shuffling:
+    enabled: true
+    levels: [0.1, 0.3]
+properties:
+  robustness:
+    samples: 24
+    perturbations: 4
+  invariance:
+    samples: 24
+  completeness:
+    samples: 24
+requirements:
+  - id: R1
+    title: Explanations generalise across retrainings
+    articles: ["EU AI Act Art. 15"]
+    evidence: [T1]
+""" + RAY_SECTION
+"""The demo policy's shape at a size that audits in seconds: all eight explainers (cheap settings),
+both sanity checks at two levels, the three properties; k = 3 on 150 digits. So the Ray run has every
+kind of task of the demo, in the demo's four waves: 3 fold trainings; 8 clean explanation passes (with
+the properties); 6 label-shuffled retrainings with 16 weight-randomised passes; 16 label-shuffled
+passes. The demo policy itself is compared by ``benchmarks/bench_ray_demo.py``."""
+
+EXPLAINERS = ("saliency", "gradient_input", "integrated_gradients", "smoothgrad", "gradcam", "gradcam_pp",
+              "rise", "random")
+
+
+@dataclass(frozen=True)
+class SmallRuns:
+    """The small policy audited once serially and once on a local Ray instance the run started."""
+
+    policy: Path
+    serial: Path
+    on_ray: Path
+    passed: bool
+
+
+@pytest.fixture(scope="module")
+def small_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmallRuns]:
+    """Run once per module (both tests below read it; neither modifies its folders)."""
+    ray = pytest.importorskip("ray")
+    folder = tmp_path_factory.mktemp("ray_small")
+    policy = folder / "policy.yaml"
+    policy.write_text(SMALL_POLICY)
+    before = torch.get_num_threads()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+        patch.delenv("RAY_ADDRESS", raising=False)
+        assert not ray.is_initialized()
+        torch.set_num_threads(1)
+        try:
+            passed = audit(policy, folder / "serial")
+            # The executor starts its own local instance (the policy's num_cpus) and shuts it down.
+            assert audit(policy, folder / "ray", ray=True) == passed
+            assert not ray.is_initialized()
+        finally:
+            torch.set_num_threads(before)
+    yield SmallRuns(policy, folder / "serial", folder / "ray", passed)
+
+
 @pytest.mark.slow
-def test_ray_run_matches_serial_and_resumes_without_redoing_work(
-    tmp_path: Path, one_thread: None, quiet_ray: None
+def test_a_policy_with_every_kind_of_task_on_ray_matches_the_serial_run_number_for_number(
+    small_runs: SmallRuns,
 ) -> None:
-    import ray
-
-    policy = write_tiny_policy(tmp_path, sanity_levels=(0.3,))  # both sanity checks: retrainings too
-    policy.write_text(policy.read_text() + RAY_SECTION)
-    serial, on_ray = tmp_path / "serial", tmp_path / "ray"
-    passed = audit(policy, serial)
-
-    # The executor starts its own local instance (the policy's num_cpus) and shuts it down.
-    assert audit(policy, on_ray, ray=True) == passed
-    assert not ray.is_initialized()
-    assert numbers(on_ray / "results.json") == numbers(serial / "results.json")
+    serial, on_ray = small_runs.serial, small_runs.on_ray
+    expected, got = numbers(serial / "results.json"), numbers(on_ray / "results.json")
+    assert got == expected
+    assert tuple(got["explainers"]) == EXPLAINERS and got["property_checks"]
+    assert all("properties" in scores for scores in got["explainers"].values())
+    assert set(got["sanity_checks"]) == {"weight_randomisation", "label_shuffling"}
     data = json.loads((on_ray / "results.json").read_text())
     assert data["reused_from_earlier_run"] == {"folds": [], "explainers": [], "sanity": []}
-    assert set(data["sanity_checks"]) == {"weight_randomisation", "label_shuffling"}
-    for name in ("fold_0.pt", "shuffle_0.3_2.pt", "explainer_gradcam.pt",
-                 "explainer_label_shuffling_0.3_random.pt"):
-        assert (serial / "work" / name).read_bytes() == (on_ray / "work" / name).read_bytes(), name
+    work = sorted(path.name for path in (serial / "work").iterdir())
+    assert sorted(path.name for path in (on_ray / "work").iterdir()) == work
+    # every kind of work file: 3 folds, 2 x 3 label-shuffled retrainings, 8 x 5 explanation passes
+    assert len([n for n in work if n.startswith("fold_")]) == 3
+    assert len([n for n in work if n.startswith("shuffle_")]) == 6
+    for tag in ("", "weight_randomisation_0.1_", "weight_randomisation_0.3_", "label_shuffling_0.1_",
+                "label_shuffling_0.3_"):
+        assert {f"explainer_{tag}{e}.pt" for e in EXPLAINERS} <= set(work), tag
+    different = [name for name in work
+                 if (serial / "work" / name).read_bytes() != (on_ray / "work" / name).read_bytes()]
+    assert different == []
+
+
+@pytest.mark.slow
+def test_ray_resumes_without_redoing_work(small_runs: SmallRuns, tmp_path: Path, one_thread: None,
+                                          quiet_ray: None) -> None:
+    import ray
 
     # A run killed part-way: the serial work files, less a clean fold, a retrained fold and one
     # explanation pass. On a running instance (joined, left running), Ray redoes just those.
+    serial = small_runs.serial
     resumed = tmp_path / "resumed"
     shutil.copytree(serial / "work", resumed / "work")
     for name in ("fold_1.pt", "shuffle_0.3_2.pt", "explainer_gradcam.pt"):
         (resumed / "work" / name).unlink()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        assert audit(policy, resumed, ray=True) == passed
+        assert audit(small_runs.policy, resumed, ray=True) == small_runs.passed
         assert ray.is_initialized()
     finally:
         ray.shutdown()
     assert numbers(resumed / "results.json") == numbers(serial / "results.json")
     reused = json.loads((resumed / "results.json").read_text())["reused_from_earlier_run"]
     assert reused["folds"] == [0, 2]
-    assert reused["explainers"] == ["saliency", "random"]
+    assert reused["explainers"] == [e for e in EXPLAINERS if e != "gradcam"]
     assert "label_shuffling 0.3 fold 0" in reused["sanity"]
     assert "label_shuffling 0.3 fold 2" not in reused["sanity"]
     assert "weight_randomisation 0.3 gradcam" in reused["sanity"]
-
-
-DEMO_POLICY = Path(__file__).resolve().parents[2] / "policies" / "digits.yaml"
-
-
-@pytest.mark.slow
-def test_the_demo_policy_on_ray_matches_the_serial_run_number_for_number(
-    tmp_path: Path, one_thread: None, quiet_ray: None
-) -> None:
-    """``make demo``'s policy as shipped (all 1,797 images, k = 5, eight explainers, both sanity
-    checks at three levels, the properties), plus a ``ray`` section; about 20 min on 2 CPU cores."""
-    policy = tmp_path / "digits.yaml"
-    policy.write_text(DEMO_POLICY.read_text() + RAY_SECTION)
-    serial, on_ray = tmp_path / "serial", tmp_path / "ray"
-    passed = audit(policy, serial)
-    assert audit(policy, on_ray, ray=True) == passed
-
-    expected, got = numbers(serial / "results.json"), numbers(on_ray / "results.json")
-    assert got == expected
-    assert len(got["explainers"]) == 8 and got["property_checks"]
-    assert all("properties" in scores for scores in got["explainers"].values())
-    assert set(got["sanity_checks"]) == {"weight_randomisation", "label_shuffling"}
-    work = sorted(path.name for path in (serial / "work").iterdir())
-    assert sorted(path.name for path in (on_ray / "work").iterdir()) == work
-    different = [name for name in work
-                 if (serial / "work" / name).read_bytes() != (on_ray / "work" / name).read_bytes()]
-    assert different == []
 
 
 def test_a_serial_audit_never_imports_ray(tmp_path: Path) -> None:

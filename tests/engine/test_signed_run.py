@@ -10,14 +10,18 @@ import pytest
 
 from auditkit.cli import main
 
+from .conftest import TinyRun
+
 
 @pytest.fixture(scope="module")
-def signed_out(tmp_path_factory: pytest.TempPathFactory, policy_writer) -> tuple[Path, Path]:
-    """A tiny audit signed with a key made by `auditkit keygen`: (out folder, CA certificate)."""
+def signed_out(tmp_path_factory: pytest.TempPathFactory, policy_writer,
+               tiny_run: TinyRun) -> tuple[Path, Path]:
+    """A tiny audit signed with a key made by `auditkit keygen`: (out folder, CA certificate). It
+    starts from the work files of :func:`tiny_run` (signing does not depend on how they were made)."""
     root = tmp_path_factory.mktemp("signed")
     policy = policy_writer(root)
     assert main(["keygen", str(root / "keys"), "--name", "Audit Officer"]) == 0
-    out = root / "out"
+    out = tiny_run.work_into(root / "out")
     code = main(["run", str(policy), "--out", str(out), "--quiet",
                  "--sign-key", str(root / "keys" / "signer.p12")])
     assert code == 0
@@ -77,11 +81,11 @@ def test_tampered_results_fail_verification(signed_out: tuple[Path, Path], tmp_p
     assert "results.json: modified" in capsys.readouterr().out
 
 
-def test_signing_from_the_policy(tmp_path: Path, tiny_policy) -> None:
+def test_signing_from_the_policy(tmp_path: Path, tiny_policy, tiny_run: TinyRun) -> None:
     assert main(["keygen", str(tmp_path / "keys")]) == 0
     policy = tiny_policy()
     text = policy.read_text() + "\nsigning:\n  key: keys/signer.p12\n"
     policy.write_text(text)
-    out = tmp_path / "out"
+    out = tiny_run.work_into(tmp_path / "out")  # the signing section is in no work file's key
     assert main(["run", str(policy), "--out", str(out), "--quiet"]) == 0
     assert main(["verify", str(out), "--trust", str(tmp_path / "keys" / "ca.pem"), "--quiet"]) == 0

@@ -1,8 +1,9 @@
 """The report as a person sees it: the PDF rasterised by poppler, the HTML laid out by headless Chromium.
 
 Both render the report with every section (:func:`full`). Screenshots are kept in ``out/screenshots/``
-(ignored by git) to look at. ``make test`` installs the two programs (Debian's ``poppler-utils`` and
-``chromium``); without them these tests skip and say so.
+(ignored by git) to look at. ``make poppler`` and ``make chromium`` install the two programs (Debian's
+``poppler-utils`` and ``chromium``; ``make test`` runs both first); without them these tests fail and
+say which target installs what is missing.
 """
 
 from __future__ import annotations
@@ -37,10 +38,16 @@ window.addEventListener("load", () => {
 """Injected into a copy of the report (which holds no script): records what Chromium laid out."""
 
 
+INSTALLED_BY = {"poppler-utils": "poppler", "chromium": "chromium"}
+"""The make target that installs each Debian package these tests need."""
+
+
 def need(program: str, package: str) -> str:
+    """The path of ``program``; fails the test, naming the make target, when it is not installed."""
     path = shutil.which(program)
     if path is None:
-        pytest.skip(f"{program} not found: `make test` installs Debian's {package}")
+        pytest.fail(f"{program} not found: `make {INSTALLED_BY[package]}` installs Debian's {package} "
+                    "(`make test` does it first)", pytrace=False)
     return path
 
 
