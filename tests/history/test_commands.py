@@ -42,7 +42,8 @@ def test_diff_of_identical_audits(recorded, capsys: pytest.CaptureFixture[str]) 
     assert diff["verdict"] == {"a": "pass", "b": "pass", "changed": False}
     scores = {(s["explainer"], s["metric"]): s for s in diff["scores"]}
     assert set(scores) == {(None, "accuracy")} | {
-        (e, m) for e in ("saliency", "random") for m in ("mege", "reco", "reco_auc", "mu_fidelity")}
+        (e, m) for e in ("saliency", "random")
+        for m in ("mege", "reco", "reco_corrected", "reco_auc", "mu_fidelity")}
     defined = [s for s in scores.values() if s["a"]["value"] is not None]
     assert {(s["explainer"], s["metric"]) for s in defined} == {
         (None, "accuracy"), ("saliency", "mu_fidelity"), ("random", "mu_fidelity")}

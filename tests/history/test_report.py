@@ -22,7 +22,7 @@ def test_report_data_compares_with_the_newest_earlier_audit(recorded) -> None:
     assert set(data["audits"][0]["scores"]["explainers"]) == {"saliency", "random"}
     assert set(data["audits"][0]["scores"]["explainers"]["saliency"]) == {"mege", "reco", "mu_fidelity"}
     changes = {(c["explainer"], c["metric"]): c for c in data["changes"]}
-    assert len(changes) == 1 + 2 * 4  # accuracy, and four scores of each explainer
+    assert len(changes) == 1 + 2 * 5  # accuracy, and five scores of each explainer
     # audit #2 reused #1's work, and the current results are #2's: nothing changed (a score undefined
     # in both, e.g. ReCo without S≠ pairs, has no change and no significance)
     assert changes[(None, "accuracy")]["change"] == 0.0
@@ -36,7 +36,7 @@ def test_the_second_report_has_since_the_last_audit(recorded) -> None:
     assert "This audit is compared with audit #1 of the same policy" in html
     assert "The policy file is the same (same SHA-256)." in html
     section = html.split('<section id="since-last"', 1)[1].split("</section>", 1)[0]
-    assert section.count("<tr>") == 1 + 1 + 2 * 4  # header, accuracy, 4 scores x 2 explainers
+    assert section.count("<tr>") == 1 + 1 + 2 * 5  # header, accuracy, 5 scores x 2 explainers
     assert re.search(r"None of the \d+ scores with intervals changed significantly", section)
     (uri,) = re.findall(r'<img [^>]*src="data:image/png;base64,([^"]+)"', section)
     assert base64.b64decode(uri).startswith(b"\x89PNG\r\n\x1a\n")
