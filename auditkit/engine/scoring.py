@@ -370,17 +370,14 @@ def explainer_scores(
         boot_mu = bootstrap_mean(mu_values, weights[:, mu_sample])
         resampled = {"mege": boot_mege, "reco": boot_reco, "reco_auc": boot_auc,
                      "mu_fidelity": boot_mu}
-    boot_corrected = None
-    if chance.chance is not None and chance.chance.null_mean >= 1.0:
-        corrected = _score(lambda: corrected_reco(0.0, 1.0), None, confidence)  # says why
-    elif chance.chance is not None:
-        e0 = chance.chance.null_mean
-        observed = chance.chance.observed
-        if boot_reco is not None:
+    if chance.chance is None:
+        corrected = Score(None, undefined=chance.undefined)
+    else:
+        e0, observed = chance.chance.null_mean, chance.chance.observed
+        boot_corrected = None
+        if boot_reco is not None and e0 < 1.0:  # at E0 = 1 the point says why it is undefined
             boot_corrected = resampled["reco_corrected"] = corrected_reco(boot_reco, e0)
         corrected = _score(lambda: corrected_reco(observed, e0), boot_corrected, confidence)
-    else:
-        corrected = Score(None, undefined=chance.undefined)
     defined_mu = mu_values[~torch.isnan(mu_values)]
     return ExplainerScores(
         name=name,

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from auditkit.engine.sanity import SanityCheck
+from auditkit.engine.sanity import METRIC_LABELS, SanityCheck
 from auditkit.engine.scoring import ExplainerScores, Score
 from auditkit.policy import Policy, ThresholdSpec
 
@@ -152,15 +152,12 @@ def _check(spec: ThresholdSpec, score: Score, explainer: str | None,
     gate = gate or Gate()
     if gate.failed:
         passed = False
-        reason = inadmissible_reason(gate.failed, _LABELS.get(GATES[spec.metric]))
+        reason = inadmissible_reason(gate.failed, METRIC_LABELS.get(GATES[spec.metric]))
     elif gate.inconclusive:
         passed, reason = False, not_evidenced_reason(gate.inconclusive)
     return ThresholdCheck(spec.id, spec.metric, spec.op, spec.value, spec.on, explainer,
                           measured, passed, reason, gate.failed,
                           tuple(name for name, _ in gate.inconclusive))
-
-
-_LABELS = {"mege": "MeGe", "reco_corrected": "chance-corrected ReCo"}
 
 
 def check_thresholds(
