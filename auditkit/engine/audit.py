@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 import auditkit
 from auditkit import _atomic
+from auditkit.catalog import METRICS, names
 from auditkit.data import ImageDataset, load_dataset, make_folds
 from auditkit.engine.crosstrain import FoldModel, cross_train, fresh_model, predictions
 from auditkit.engine.distances import (
@@ -628,9 +629,6 @@ def summary_text(result: AuditResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-_SANITY_LABELS = {"mege": "MeGe", "reco": "ReCo", "reco_corrected": "ReCo_c", "mu_fidelity": "muF"}
-
-
 def _sanity_lines(check: SanityCheck) -> list[str]:
     """One check's table: per explainer, MeGe, ReCo and muF at each level and their trend."""
     levels = " ".join(f"{s.level:g}" for s in check.levels)
@@ -641,7 +639,8 @@ def _sanity_lines(check: SanityCheck) -> list[str]:
         f"{'slope [CI]':>26s} {'p':>6s}  result",
     ]
     for name, trends in check.trends.items():
-        for metric, label in _SANITY_LABELS.items():
+        for metric in names(trend=True):
+            label = METRICS[metric].short
             t = trends[metric]
             values = " ".join("  n/a" if s.explainers[name].score(metric).value is None else
                               f"{s.explainers[name].score(metric).value:5.3f}" for s in check.levels)

@@ -52,12 +52,14 @@ from typing import Any
 
 import torch
 
+from auditkit.catalog import METRICS, names
 from auditkit.data import ImageDataset
 from auditkit.engine.crosstrain import FoldModel, cross_train, training_tasks
 from auditkit.engine.degrade import draw_seed, noisy_labels, randomise_weights
 from auditkit.engine.executor import Executor, Task
 from auditkit.engine.keys import digest
 from auditkit.engine.scoring import SCORE_METRICS, ExplainerScores, Score
+from auditkit.explainers import EXPLAINERS
 from auditkit.metrics.trend import Trend, trend_test
 from auditkit.policy import Policy
 
@@ -67,14 +69,14 @@ __all__ = ["ALPHA", "GATED_METRICS", "UNGATED_EXPLAINERS", "ExplainTasks", "Leve
 ALPHA = 0.05
 """Significance level of the one-sided trend test: a metric passes when p < ALPHA."""
 
-GATED_METRICS: tuple[str, ...] = ("mege", "reco_corrected")
-"""Metrics that must fall for a check to pass (the others are reported only)."""
+GATED_METRICS: tuple[str, ...] = names(gated=True)
+"""Metrics that must fall for a check to pass (the others are reported only; :data:`~auditkit.catalog.METRICS`)."""
 
-METRIC_LABELS = {"mege": "MeGe", "reco_corrected": "chance-corrected ReCo"}
 VERDICTS = ("pass", "fail", "inconclusive")
 
-UNGATED_EXPLAINERS: frozenset[str] = frozenset({"random"})
-"""Explainers whose maps ignore the model: trends reported, left out of the verdict."""
+UNGATED_EXPLAINERS: frozenset[str] = frozenset(name for name, cls in EXPLAINERS.items() if cls.control)
+"""The controls (``Explainer.control``), whose maps ignore the model: trends reported, left out of
+the verdict."""
 
 @dataclass(frozen=True)
 class LevelScores:
@@ -224,7 +226,7 @@ def _at_chance(level: LevelScores, chance: float) -> bool:
 def _verdict(name: str, metric: str, trend: Trend, levels: tuple[LevelScores, ...], chance: float,
              min_fall: float) -> tuple[str, str]:
     """The three-valued verdict of one gated metric and its reason (module docstring)."""
-    label = METRIC_LABELS[metric]
+    label = METRICS[metric].label
     for s in levels:
         score = s.explainers[name].score(metric)
         if score.value is None:

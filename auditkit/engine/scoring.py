@@ -10,9 +10,11 @@ from typing import Any
 import torch
 
 from auditkit._format import interval_text
+from auditkit.catalog import names
 from auditkit.engine.distances import S_EQ, S_NEQ, DistanceRecord
 from auditkit.engine.properties import PropertyValues
 from auditkit.errors import MetricInputError
+from auditkit.explainers import EXPLAINERS, RandomBaseline
 from auditkit.metrics import mege, reco, reco_auc
 from auditkit.metrics.bootstrap import (
     bootstrap_mean,
@@ -73,10 +75,8 @@ def _score(point: Any, resampled: torch.Tensor | None, confidence: float) -> Sco
     return Score(value, interval.low, interval.high)
 
 
-PROPERTY_SCORES: tuple[str, ...] = (
-    "sensitivity_max", "robustness_distance", "invariance_distance", "completeness_error",
-)
-"""The property scores (:class:`PropertyScores`), each a threshold metric; lower is better."""
+PROPERTY_SCORES: tuple[str, ...] = names(scope="property")
+"""The property scores (:class:`PropertyScores`), in report order (:data:`~auditkit.catalog.METRICS`)."""
 
 
 @dataclass(frozen=True)
@@ -232,9 +232,10 @@ def random_scores_worst(explainers: Mapping[str, ExplainerScores]) -> dict[str, 
     """
     out: dict[str, Any] = {}
     for prop, metric in RANDOM_WORST.items():
-        ours = explainers.get("random")
+        ours = explainers.get(RandomBaseline.name)
         value = None if ours is None else ours.score(metric).value
-        others = {name: s.score(metric).value for name, s in explainers.items() if name != "random"}
+        others = {name: s.score(metric).value for name, s in explainers.items()
+                  if not EXPLAINERS[name].control}
         others = {name: v for name, v in others.items() if v is not None}
         held = None if value is None or not others else all(v < value for v in others.values())
         out[prop] = {"metric": metric, "held": held, "random": value,
@@ -405,8 +406,8 @@ def accuracy_score(correct: torch.Tensor, weights: torch.Tensor | None, confiden
     return _score(lambda: values.mean(), boot, confidence)
 
 
-SCORE_METRICS: tuple[str, ...] = ("mege", "reco", "reco_corrected", "reco_auc", "mu_fidelity")
-"""The scores measured for every explainer, in report order."""
+SCORE_METRICS: tuple[str, ...] = names(scope="explainer")
+"""The scores measured for every explainer at every level, in report order (:data:`~auditkit.catalog.METRICS`)."""
 
 __all__ = [
     "PROPERTY_SCORES",

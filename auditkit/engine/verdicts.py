@@ -22,16 +22,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from auditkit.engine.sanity import METRIC_LABELS, SanityCheck
+from auditkit.catalog import METRICS, names
+from auditkit.engine.sanity import SanityCheck
 from auditkit.engine.scoring import ExplainerScores, Score
 from auditkit.policy import Policy, ThresholdSpec
 
 _OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
-AUDIT_METRICS = ("accuracy", "accuracy_spread")
+AUDIT_METRICS = names(scope="model")
 
-GATES: Mapping[str, str] = {"mege": "mege", "reco": "reco_corrected", "reco_corrected": "reco_corrected",
-                            "reco_auc": "reco_corrected"}
-"""Threshold metric -> the sanity metric whose verdict makes it evidence; absent: never gated."""
+GATES: Mapping[str, str] = {name: m.gate for name, m in METRICS.items() if m.gate is not None}
+"""Threshold metric -> the sanity metric whose verdict makes it evidence (``Metric.gate``); absent:
+never gated."""
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def _check(spec: ThresholdSpec, score: Score, explainer: str | None,
     gate = gate or Gate()
     if gate.failed:
         passed = False
-        reason = inadmissible_reason(gate.failed, METRIC_LABELS.get(GATES[spec.metric]))
+        reason = inadmissible_reason(gate.failed, METRICS[GATES[spec.metric]].label)
     elif gate.inconclusive:
         passed, reason = False, not_evidenced_reason(gate.inconclusive)
     return ThresholdCheck(spec.id, spec.metric, spec.op, spec.value, spec.on, explainer,

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from itertools import chain
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from auditkit._batching import batch_slices
+from auditkit.constraints import Constraint, Interval, must
 from auditkit.errors import ExplainerError
-from auditkit.explainers._checks import setting_int
+
+BATCH_SIZE = Interval(int, 1, 2**31 - 1)
+"""What ``batch_size`` accepts."""
+GENERATOR_SEED = Interval(int, 0, 2**63 - 1)
+"""What ``generator_seed`` of a ``seeded`` method accepts (what ``torch.Generator.manual_seed`` takes)."""
 
 
 class Explainer(ABC):
@@ -23,8 +29,15 @@ class Explainer(ABC):
     (integration steps, noisy copies, masked copies) are capped by ``batch_size`` too, so memory is
     bounded whatever ``N``, and results do not depend on ``batch_size`` beyond float rounding.
 
-    Class attributes (facts the engine and report read):
+    Class attributes (the facts of the method: the policy schema, the engine and the report read them
+    here and nowhere else):
         name: registry name.
+        label: the name a reader sees (``"Grad-CAM"``).
+        settings: the method's own settings a policy may set, each with what it accepts; their
+            defaults are those of ``__init__`` (the paper's, appendix B). ``__init__`` checks each with
+            the same constraint (:meth:`_setting`), so the policy and the class cannot disagree.
+        control: a control map, not a method under audit (``random``): a yardstick the methods must
+            beat; never gated by the sanity checks and never cited as evidence for a method.
         needs_layer: needs a convolutional ``layer`` (Grad-CAM, Grad-CAM++).
         pixel_wise: maps are ``[N, C, H, W]`` (one value per input feature); ``False`` gives ``[N, 1, H, W]``.
         seeded: draws random numbers from a ``torch.Generator`` seeded with ``generator_seed``.
@@ -38,6 +51,9 @@ class Explainer(ABC):
     """
 
     name: ClassVar[str]
+    label: ClassVar[str]
+    settings: ClassVar[Mapping[str, Constraint]] = {}
+    control: ClassVar[bool] = False
     needs_layer: ClassVar[bool] = False
     pixel_wise: ClassVar[bool] = True
     seeded: ClassVar[bool] = False
@@ -47,8 +63,13 @@ class Explainer(ABC):
         if not isinstance(model, nn.Module):
             raise ExplainerError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.model = model
-        self.batch_size = setting_int(batch_size, "batch_size", minimum=1)
+        self.batch_size = must(batch_size, "batch_size", BATCH_SIZE, ExplainerError)
         self._num_classes: int | None = None
+
+    @classmethod
+    def _setting(cls, name: str, value: Any) -> Any:
+        """``value`` of the declared setting ``name``, checked by its constraint in :attr:`settings`."""
+        return must(value, name, cls.settings[name], ExplainerError)
 
     def explain(self, x: Tensor, targets: Tensor) -> Tensor:
         """Attribution maps of ``x`` for ``targets``.

@@ -60,6 +60,7 @@ class GradCam(_LayerCam):
     """
 
     name: ClassVar[str] = "gradcam"
+    label: ClassVar[str] = "Grad-CAM"
 
     def __init__(self, model: nn.Module, *, layer: nn.Module, batch_size: int = 256) -> None:
         super().__init__(model, layer=layer, batch_size=batch_size)
@@ -95,6 +96,7 @@ class GradCamPlusPlus(_LayerCam):
     """
 
     name: ClassVar[str] = "gradcam_pp"
+    label: ClassVar[str] = "Grad-CAM++"
 
     def _activations_and_gradients(self, x: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
         """``A`` and ``d f_c / d A``, both ``[B, K, h, w]``, detached."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from captum.attr import InputXGradient
 from torch import Tensor, nn
 
-from auditkit.explainers._checks import setting_choice
+from auditkit.constraints import Constraint, Options
 from auditkit.explainers.base import Explainer
 from auditkit.explainers.saliency import Saliency
 
@@ -30,10 +31,12 @@ class GradientInput(Explainer):
     """
 
     name: ClassVar[str] = "gradient_input"
+    label: ClassVar[str] = "Gradient × Input"
+    settings: ClassVar[Mapping[str, Constraint]] = {"convention": Options(CONVENTIONS)}
 
     def __init__(self, model: nn.Module, *, batch_size: int = 256, convention: str = "abs") -> None:
         super().__init__(model, batch_size=batch_size)
-        self.convention = setting_choice(convention, "convention", CONVENTIONS)
+        self.convention = self._setting("convention", convention)
         self._saliency = Saliency(model, batch_size=batch_size)
         self._signed = InputXGradient(model)
 

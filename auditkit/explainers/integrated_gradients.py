@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from captum.attr import IntegratedGradients as _CaptumIG
 from torch import Tensor, nn
 
-from auditkit.explainers._checks import setting_int
+from auditkit.constraints import Constraint, Interval
 from auditkit.explainers.base import Explainer
 
 
@@ -26,15 +27,17 @@ class IntegratedGradients(Explainer):
         model: classifier in eval mode returning logits ``[N, num_classes]``.
         batch_size: images per chunk, and the cap on (image, step) evaluations per forward pass
             (captum's ``internal_batch_size``).
-        steps: number of points m >= 2 (paper: 60).
+        steps: number of points m in [2, 10000] (paper: 60).
     """
 
     name: ClassVar[str] = "integrated_gradients"
+    label: ClassVar[str] = "Integrated Gradients"
+    settings: ClassVar[Mapping[str, Constraint]] = {"steps": Interval(int, 2, 10000)}
     completeness_baseline: ClassVar[float | None] = 0.0
 
     def __init__(self, model: nn.Module, *, batch_size: int = 256, steps: int = 60) -> None:
         super().__init__(model, batch_size=batch_size)
-        self.steps = setting_int(steps, "steps", minimum=2)
+        self.steps = self._setting("steps", steps)
         self._captum = _CaptumIG(model, multiply_by_inputs=True)
 
     def _attribute(self, x: Tensor, targets: Tensor) -> Tensor:

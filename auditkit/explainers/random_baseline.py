@@ -7,8 +7,9 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from auditkit.explainers._checks import setting_seed
-from auditkit.explainers.base import Explainer
+from auditkit.constraints import must
+from auditkit.errors import ExplainerError
+from auditkit.explainers.base import GENERATOR_SEED, Explainer
 
 
 class RandomBaseline(Explainer):
@@ -27,11 +28,13 @@ class RandomBaseline(Explainer):
     """
 
     name: ClassVar[str] = "random"
+    label: ClassVar[str] = "Random baseline"
+    control: ClassVar[bool] = True
     seeded: ClassVar[bool] = True
 
     def __init__(self, model: nn.Module, *, batch_size: int = 256, generator_seed: int = 0) -> None:
         super().__init__(model, batch_size=batch_size)
-        self.generator_seed = setting_seed(generator_seed)
+        self.generator_seed = must(generator_seed, "generator_seed", GENERATOR_SEED, ExplainerError)
         self._generator = torch.Generator().manual_seed(self.generator_seed)
 
     def _attribute(self, x: Tensor, targets: Tensor) -> Tensor:

@@ -8,6 +8,7 @@ from typing import Any
 
 from torch import nn
 
+from auditkit.constraints import Setting
 from auditkit.errors import ExplainerError
 from auditkit.explainers.base import Explainer
 from auditkit.explainers.gradcam import GradCam, GradCamPlusPlus
@@ -45,6 +46,17 @@ def explainer_settings(cls: type[Explainer]) -> dict[str, Any]:
     """
     params = inspect.signature(cls.__init__).parameters.values()
     return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY and p.name not in _COMMON}
+
+
+def declared_settings(cls: type[Explainer]) -> dict[str, Setting]:
+    """The settings a policy may give ``cls``: its declared constraints (``cls.settings``) with the
+    defaults of its ``__init__``. The policy schema reads them here, so the two cannot disagree.
+
+    >>> declared_settings(EXPLAINERS["integrated_gradients"])["steps"].default
+    60
+    """
+    defaults = explainer_settings(cls)
+    return {name: Setting(constraint, defaults[name]) for name, constraint in cls.settings.items()}
 
 
 def make_explainer(

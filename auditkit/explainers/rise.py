@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import ClassVar
 
 import torch
@@ -11,8 +11,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from auditkit._batching import batch_slices
-from auditkit.explainers._checks import setting_choice, setting_int, setting_real, setting_seed
-from auditkit.explainers.base import Explainer
+from auditkit.constraints import Constraint, Interval, Options, must
+from auditkit.errors import ExplainerError
+from auditkit.explainers.base import GENERATOR_SEED, Explainer
 
 SCORES: tuple[str, ...] = ("logit", "probability")
 """Accepted values of ``score``."""
@@ -74,13 +75,20 @@ class Rise(Explainer):
         model: classifier in eval mode returning logits ``[N, num_classes]``.
         batch_size: images per chunk, and the cap on (image, mask) evaluations per forward pass.
         generator_seed: seed of the mask generator.
-        masks: number M of masks (paper: 1000; 4000 for ImageNet).
-        grid_size: grid side s >= 1 (RISE: 7).
+        masks: number M of masks, in [1, 10^6] (paper: 1000; 4000 for ImageNet).
+        grid_size: grid side s in [2, 64] (RISE: 7).
         keep_probability: p in (0, 1] (RISE: 0.5).
         score: ``"logit"`` or ``"probability"``.
     """
 
     name: ClassVar[str] = "rise"
+    label: ClassVar[str] = "RISE"
+    settings: ClassVar[Mapping[str, Constraint]] = {
+        "masks": Interval(int, 1, 10**6),
+        "grid_size": Interval(int, 2, 64),
+        "keep_probability": Interval(float, 0, 1, closed="right"),
+        "score": Options(SCORES),
+    }
     pixel_wise: ClassVar[bool] = False
     seeded: ClassVar[bool] = True
 
@@ -96,13 +104,11 @@ class Rise(Explainer):
         score: str = "logit",
     ) -> None:
         super().__init__(model, batch_size=batch_size)
-        self.generator_seed = setting_seed(generator_seed)
-        self.masks = setting_int(masks, "masks", minimum=1)
-        self.grid_size = setting_int(grid_size, "grid_size", minimum=1)
-        self.keep_probability = setting_real(
-            keep_probability, "keep_probability", "in (0, 1]", lambda p: 0 < p <= 1
-        )
-        self.score = setting_choice(score, "score", SCORES)
+        self.generator_seed = must(generator_seed, "generator_seed", GENERATOR_SEED, ExplainerError)
+        self.masks = self._setting("masks", masks)
+        self.grid_size = self._setting("grid_size", grid_size)
+        self.keep_probability = self._setting("keep_probability", keep_probability)
+        self.score = self._setting("score", score)
 
     def mask_blocks(self, image_size: tuple[int, int], device: torch.device) -> Iterator[Tensor]:
         """The masks of every call, in blocks ``Tensor[<= MASK_BLOCK, 1, H, W]`` on ``device``."""

@@ -7,7 +7,8 @@ from typing import ClassVar
 from captum.attr import Saliency as _CaptumSaliency
 from torch import Tensor, nn
 
-from auditkit.explainers._checks import setting_bool
+from auditkit.constraints import Flag, must
+from auditkit.errors import ExplainerError
 from auditkit.explainers.base import Explainer
 
 
@@ -29,10 +30,11 @@ class Saliency(Explainer):
     """
 
     name: ClassVar[str] = "saliency"
+    label: ClassVar[str] = "Saliency"
 
     def __init__(self, model: nn.Module, *, batch_size: int = 256, absolute: bool = True) -> None:
         super().__init__(model, batch_size=batch_size)
-        self.absolute = setting_bool(absolute, "absolute")
+        self.absolute = must(absolute, "absolute", Flag(), ExplainerError)
         self._captum = _CaptumSaliency(model)
 
     def _attribute(self, x: Tensor, targets: Tensor) -> Tensor:

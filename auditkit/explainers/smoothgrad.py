@@ -8,8 +8,9 @@ import torch
 from torch import Tensor, nn
 
 from auditkit._batching import batch_slices
-from auditkit.explainers._checks import setting_bool, setting_choice, setting_int, setting_real, setting_seed
-from auditkit.explainers.base import Explainer
+from auditkit.constraints import Constraint, Flag, Interval, Options, must
+from auditkit.errors import ExplainerError
+from auditkit.explainers.base import GENERATOR_SEED, Explainer
 from auditkit.explainers.saliency import Saliency
 
 SIGMA_CONVENTIONS: tuple[str, ...] = ("range", "absolute")
@@ -42,13 +43,19 @@ class SmoothGrad(Explainer):
         model: classifier in eval mode returning logits ``[N, num_classes]``.
         batch_size: images per chunk, and the cap on (image, noise) evaluations per forward pass.
         generator_seed: seed of the noise generator.
-        samples: number m of noisy copies (paper: 60).
-        sigma: noise level > 0 (paper: 0.2).
+        samples: number m of noisy copies, in [1, 10000] (paper: 60).
+        sigma: noise level in (0, 100] (paper: 0.2).
         sigma_convention: ``"range"`` or ``"absolute"``, see above.
         absolute: average ``|grad|`` (default) or the signed gradient.
     """
 
     name: ClassVar[str] = "smoothgrad"
+    label: ClassVar[str] = "SmoothGrad"
+    settings: ClassVar[Mapping[str, Constraint]] = {
+        "samples": Interval(int, 1, 10000),
+        "sigma": Interval(float, 0, 100, closed="right"),
+        "sigma_convention": Options(SIGMA_CONVENTIONS),
+    }
     seeded: ClassVar[bool] = True
 
     def __init__(
@@ -63,11 +70,12 @@ class SmoothGrad(Explainer):
         absolute: bool = True,
     ) -> None:
         super().__init__(model, batch_size=batch_size)
-        self.generator_seed = setting_seed(generator_seed)
-        self.samples = setting_int(samples, "samples", minimum=1)
-        self.sigma = setting_real(sigma, "sigma", "> 0", lambda s: s > 0)
-        self.sigma_convention = setting_choice(sigma_convention, "sigma_convention", SIGMA_CONVENTIONS)
-        self.inner = Saliency(model, batch_size=batch_size, absolute=setting_bool(absolute, "absolute"))
+        self.generator_seed = must(generator_seed, "generator_seed", GENERATOR_SEED, ExplainerError)
+        self.samples = self._setting("samples", samples)
+        self.sigma = self._setting("sigma", sigma)
+        self.sigma_convention = self._setting("sigma_convention", sigma_convention)
+        self.inner = Saliency(model, batch_size=batch_size,
+                              absolute=must(absolute, "absolute", Flag(), ExplainerError))
 
     def _std(self, x: Tensor) -> Tensor:
         """Noise standard deviation of each image, ``Tensor[B]``."""

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditkit._format import interval_text
+from auditkit.catalog import names
 
-METRICS = ("mege", "reco", "reco_corrected", "reco_auc", "mu_fidelity")
+METRICS = names(scope="explainer")
 """Per-explainer scores compared, in display order."""
 
 

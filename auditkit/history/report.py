@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from auditkit.catalog import names
 from auditkit.history.compare import estimates, score_changes
 from auditkit.history.store import AuditRow, HistoryStore
 
-TREND_METRICS = ("mege", "reco", "mu_fidelity")
+TREND_METRICS = names(headline=True)
 """Per-explainer scores of the trend plots (with the accuracy): the key scores of the listing."""
 
 

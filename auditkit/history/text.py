@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from auditkit.catalog import names
 from auditkit.history.compare import Estimate, ScoreChange, estimates
 from auditkit.history.store import AuditRow
 from auditkit.history.verify import CheckReport
 
-_COMPACT = ("mege", "reco", "mu_fidelity")
+_COMPACT = names(headline=True)
 """Scores of the history listing, per explainer: MeGe/ReCo/muF."""
 
 
@@ -37,10 +38,10 @@ def history_table(rows: Sequence[AuditRow]) -> str:
         else:
             found = estimates(summary)
             accuracy = _value(found[(None, "accuracy")])
-            names = dict.fromkeys(name for name, _ in found if name is not None)
+            explainers = dict.fromkeys(name for name, _ in found if name is not None)
             scores = "  ".join(
                 f"{name} " + "/".join(_value(found.get((name, metric))) for metric in _COMPACT)
-                for name in names)
+                for name in explainers)
         lines.append(f"{row.id:>5}  {_when(row.finished_at):19}  {row.status:8}  "
                      f"{row.verdict or '-':7}  {_policy(row):28}  {accuracy:>8}  {scores}")
     return "\n".join(lines) + "\n"

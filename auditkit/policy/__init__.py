@@ -3,7 +3,7 @@
 :func:`load_policy` reads and checks a policy file into a frozen :class:`Policy`; every problem is a
 :class:`~auditkit.errors.PolicyError` naming the file, line and key. :mod:`auditkit.policy.schema`
 declares the sections, their allowed values and defaults (the paper's, or the authors' library's with
-``profile: authors_library``); :mod:`auditkit.policy.constraints` the allowed-value vocabulary.
+``profile: authors_library``); :mod:`auditkit.constraints` the allowed-value vocabulary.
 """
 
 from auditkit.policy.loader import check_paths, load_policy, policy_sha256

@@ -30,7 +30,7 @@ from typing import Any, NoReturn
 import yaml
 
 from auditkit.errors import PolicyError
-from auditkit.policy.constraints import (
+from auditkit.constraints import (
     AllOrList,
     Constraint,
     Explainer,

@@ -15,7 +15,7 @@ field                                        ``paper``  ``authors_library``  wha
 ``explainers[rise].score``                   logit      logit                what RISE weights its masks by
 ===========================================  =========  ===================  =================================
 
-Each section class lists its YAML keys in ``constraints`` (key -> :mod:`auditkit.policy.constraints`
+Each section class lists its YAML keys in ``constraints`` (key -> :mod:`auditkit.constraints`
 object); a field without a dataclass default is a required key. Rules that tie fields together live
 in the class's ``problems``, which yields ``(key, message)`` pairs for the loader to place.
 """
@@ -23,14 +23,14 @@ in the class's ``problems``, which yields ``(key, message)`` pairs for the loade
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from auditkit.policy.constraints import (
+from auditkit.catalog import METRICS, names
+from auditkit.constraints import (
     AllOrList,
     Constraint,
     Either,
@@ -44,10 +44,14 @@ from auditkit.policy.constraints import (
     Options,
     Pattern,
     Section,
+    Setting,
     Text,
     show,
     suggestion,
 )
+from auditkit.data.load import DATASET_KINDS, SPLITS
+from auditkit.explainers.registry import EXPLAINERS, declared_settings
+from auditkit.models.registry import MODEL_FAMILIES
 
 SEED = Interval(int, 0, 2**32 - 1)
 """A seed: an int in [0, 2^32 - 1] (the engine derives per-fold seeds from it)."""
@@ -84,18 +88,6 @@ class _Section:
         return iter(())
 
 
-DATASET_KINDS: tuple[str, ...] = ("digits", "cifar10", "fashion_mnist", "eurosat", "imagefolder")
-"""Accepted ``dataset.kind`` values."""
-
-SPLITS: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "digits": ("all",),
-    "cifar10": ("train", "test", "all"),
-    "fashion_mnist": ("train", "test", "all"),
-    "eurosat": ("all",),
-    "imagefolder": ("all",),
-})
-"""Accepted ``dataset.split`` values per kind."""
-
 
 @dataclass(frozen=True, kw_only=True)
 class DatasetSpec(_Section):
@@ -127,9 +119,6 @@ class DatasetSpec(_Section):
         if values["split"] not in SPLITS[kind]:
             yield "split", f"{kind} has no {values['split']!r} split; use 'all'"
 
-
-MODEL_FAMILIES: tuple[str, ...] = ("small_cnn", "resnet18", "lipschitz_cnn")
-"""auditkit's own architectures (``model.family``)."""
 
 DOTTED_CALLABLE = Pattern(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*"
                           r"(\.[A-Za-z_][A-Za-z0-9_]*)*",
@@ -398,36 +387,11 @@ class CrossValidationSpec(_Section):
     }
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One setting an explainer takes: what it accepts and its default (the paper's, appendix B)."""
-
-    constraint: Constraint
-    """What the setting accepts."""
-    default: Any
-    """Its value when neither the policy nor the profile sets it."""
-
-
 EXPLAINER_SETTINGS: Mapping[str, Mapping[str, Setting]] = MappingProxyType({
-    "saliency": {},
-    "gradient_input": {"convention": Setting(Options(("abs", "signed")), "abs")},
-    "integrated_gradients": {"steps": Setting(Interval(int, 2, 10000), 60)},
-    "smoothgrad": {
-        "samples": Setting(Interval(int, 1, 10000), 60),
-        "sigma": Setting(Interval(float, 0, closed="neither"), 0.2),
-        "sigma_convention": Setting(Options(("range", "absolute")), "range"),
-    },
-    "gradcam": {},
-    "gradcam_pp": {},
-    "rise": {
-        "masks": Setting(Interval(int, 1, 10**6), 1000),
-        "grid_size": Setting(Interval(int, 2, 64), 7),
-        "keep_probability": Setting(Interval(float, 0, 1, closed="neither"), 0.5),
-        "score": Setting(Options(("logit", "probability")), "logit"),
-    },
-    "random": {},
+    name: MappingProxyType(declared_settings(cls)) for name, cls in EXPLAINERS.items()
 })
-"""Each explainer's settings (name -> setting -> :class:`Setting`); a name maps to ``{}`` if it takes none."""
+"""Each explainer's settings (name -> setting -> :class:`~auditkit.constraints.Setting`), as the
+explainer class declares them (:func:`~auditkit.explainers.registry.declared_settings`)."""
 
 EXPLAINER_NAMES: tuple[str, ...] = tuple(EXPLAINER_SETTINGS)
 """Accepted explainer names."""
@@ -682,9 +646,10 @@ class InvarianceSpec(_Section):
                        f"{name!r} is listed twice (also transformations[{names.index(name)}])")
 
 
-COMPLETE_EXPLAINERS: frozenset[str] = frozenset({"integrated_gradients"})
-"""Explainers that claim completeness (their maps sum to ``f_c(x) - f_c(baseline)``); the others have
-no completeness score. Agrees with ``Explainer.completeness_baseline`` (tested)."""
+COMPLETE_EXPLAINERS: frozenset[str] = frozenset(
+    name for name, cls in EXPLAINERS.items() if cls.completeness_baseline is not None)
+"""Explainers that claim completeness (their maps sum to ``f_c(x) - f_c(baseline)``, declared by
+``Explainer.completeness_baseline``); the others have no completeness score."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -725,31 +690,16 @@ class PropertiesSpec(_Section):
     }
 
 
-METRIC_RANGES: Mapping[str, tuple[float, float]] = MappingProxyType({
-    "mege": (0, 1),
-    "reco": (0, 1),
-    "reco_auc": (0, 1),
-    "reco_corrected": (-1, 1),
-    "mu_fidelity": (-1, 1),
-    "accuracy": (0, 1),
-    "accuracy_spread": (0, 1),
-    "sensitivity_max": (0, math.inf),
-    "robustness_distance": (0, 1),
-    "invariance_distance": (0, 1),
-    "completeness_error": (0, math.inf),
-})
-"""Metrics a threshold may test, with the closed range of meaningful threshold values."""
+METRIC_RANGES: Mapping[str, tuple[float, float]] = MappingProxyType(
+    {name: m.range for name, m in METRICS.items()})
+"""Metrics a threshold may test (every metric of :data:`~auditkit.catalog.METRICS`), with the closed
+range of meaningful threshold values."""
 
-PROPERTY_METRICS: Mapping[str, str] = MappingProxyType({
-    "sensitivity_max": "robustness",
-    "robustness_distance": "robustness",
-    "invariance_distance": "invariance",
-    "completeness_error": "completeness",
-})
-"""Metrics of :class:`PropertiesSpec`, each with the property (section) that measures it. Lower is
-better for all of them, so a threshold on one must use ``<=`` or ``<``."""
+PROPERTY_METRICS: Mapping[str, str] = MappingProxyType(
+    {name: METRICS[name].section for name in names(scope="property")})
+"""Metrics of :class:`PropertiesSpec`, each with the property (section) that measures it."""
 
-MODEL_METRICS: frozenset[str] = frozenset({"accuracy", "accuracy_spread"})
+MODEL_METRICS: frozenset[str] = frozenset(names(scope="model"))
 """Metrics of the models rather than of an explainer; their thresholds name no explainers."""
 
 
@@ -787,7 +737,7 @@ class ThresholdSpec(_Section):
             yield "value", f"a threshold on {metric} must be in [{low}, {high}], got {show(values['value'])}"
         if metric in MODEL_METRICS and values["explainers"] != "all":
             yield "explainers", f"{metric} is measured on the models, not on explainers; remove 'explainers'"
-        if metric in PROPERTY_METRICS and values["op"] in (">=", ">"):
+        if not METRICS[metric].higher_is_better and values["op"] in (">=", ">"):
             yield "op", f"lower is better for {metric}: the threshold is an upper limit ('<=' or '<')"
 
 

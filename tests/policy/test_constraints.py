@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditkit.policy.constraints import (
+from auditkit.constraints import (
     FilePath,
     Flag,
     Interval,

@@ -50,7 +50,7 @@ ERRORS = [
         "cross_validation.max_accuracy_spread", r"expected a number in \(0, 1\], got 0", id="open-bound"),
     pytest.param(
         MINIMAL + "  - name: rise\n    keep_probability: 1.5" + HERE,
-        "explainers[1].keep_probability", r"expected a number in \(0, 1\), got 1\.5", id="keep-probability"),
+        "explainers[1].keep_probability", r"expected a number in \(0, 1\], got 1\.5", id="keep-probability"),
     pytest.param(
         MINIMAL + "metrics:\n  mu_fidelity:\n    baseline: .nan" + HERE,
         "metrics.mu_fidelity.baseline", r"expected a number, got nan", id="nan"),

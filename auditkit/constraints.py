@@ -368,3 +368,31 @@ class FreeMapping(Constraint):
         if not isinstance(value, dict) or not all(isinstance(k, str) and k.isidentifier() for k in value):
             raise self.reject(value)
         return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting a component takes: what it accepts and its default."""
+
+    constraint: Constraint
+    """What the setting accepts."""
+    default: Any
+    """Its value when nothing else sets it."""
+
+
+def must(value: Any, name: str, constraint: Constraint, error: type[Exception] = ValueError) -> Any:
+    """``value`` checked by ``constraint`` (converted where it converts), else ``error`` with the one
+    message style of the library: ``"<name> must be <what is accepted>, got <value>"``.
+
+    The policy loader words the same constraint as ``"<file>:<line>: <key>: expected ..., got ..."``.
+
+    >>> must(3, "steps", Interval(int, 2))
+    3
+    >>> must(1, "steps", Interval(int, 2, 10000))
+    Traceback (most recent call last):
+    ValueError: steps must be an integer in [2, 10000], got 1
+    """
+    try:
+        return constraint.check(value)
+    except Invalid:
+        raise error(f"{name} must be {constraint.expected()}, got {show(value)}") from None
