@@ -97,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _err(message: str) -> None:
-    print(f"auditkit: error: {message}", file=sys.stderr)
+    """Each line of ``message`` (one per problem) as ``auditkit: error: <line>`` on stderr."""
+    for line in str(message).splitlines() or [""]:
+        print(f"auditkit: error: {line}", file=sys.stderr)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -137,6 +139,9 @@ def _run(args: argparse.Namespace) -> int:
         options = AuditOptions(policy, out, device=args.device or policy.run.device, progress=talk,
                                ray=args.ray, history=recording.stamp)
         result = run_audit(options, log=log)
+        from auditkit.report.text import write_summary
+
+        write_summary(result, out)
         from auditkit.history import report_data
         from auditkit.report import render_report
 
@@ -162,7 +167,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:  # the bytes that were signed and recorded, not a second rendering
         sys.stdout.write((out / "results.json").read_text(encoding="utf-8"))
     elif not args.quiet or not result.passed:
-        from auditkit.engine.audit import summary_text
+        from auditkit.report.text import summary_text
 
         print(summary_text(result), end="")
         print(f"results written to {out / 'results.json'}")

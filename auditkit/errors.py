@@ -7,6 +7,7 @@ these into one-line messages and exit code 2 in one place (:mod:`auditkit.cli`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -37,23 +38,29 @@ class DataError(AuditError, FileNotFoundError):
 
 
 class PolicyError(AuditError, ValueError):
-    """A policy file is invalid.
+    """A policy file is invalid: one problem, or several found in one reading of the file.
+
+    Its message is one line per problem, ``<file>:<line>: <key>: <what is wrong>``, in file order.
 
     Attributes:
         file: the policy file.
         line: 1-based line of the offending key (``None`` when unknown, e.g. an unreadable file).
         key: dotted path of the offending key, e.g. ``"training.epochs"``.
+        problems: this problem and the others of the same file (``more``), each a PolicyError;
+            ``file``, ``line``, ``key`` and ``detail`` are those of the first.
     """
 
     def __init__(
-        self, message: str, *, file: str | Path | None = None, line: int | None = None, key: str = ""
+        self, message: str, *, file: str | Path | None = None, line: int | None = None, key: str = "",
+        more: Sequence[PolicyError] = (),
     ) -> None:
         self.file = None if file is None else Path(file)
         self.line = line
         self.key = key
         self.detail = message
+        self.problems: tuple[PolicyError, ...] = (self, *more)
         where = ""
         if self.file is not None:
             where = f"{self.file}:{line}: " if line is not None else f"{self.file}: "
         keypart = f"{key}: " if key else ""
-        super().__init__(f"{where}{keypart}{message}")
+        super().__init__("\n".join([f"{where}{keypart}{message}", *(str(p) for p in more)]))

@@ -74,7 +74,7 @@ def test_the_class_refuses_exactly_what_the_policy_refuses(name: str) -> None:
         for bound in (getattr(constraint, "low", None), getattr(constraint, "high", None)):
             if bound is not None and math.isfinite(bound):
                 step = 1 if constraint.kind is int else 1e-9
-                probes += [constraint.kind(bound), constraint.kind(bound - step), constraint.kind(bound + step)]
+                probes += [constraint.kind(bound + d) for d in (0, -step, step)]
         for value in probes:
             try:
                 constraint.check(value)
@@ -106,6 +106,7 @@ def test_model_families_are_the_registry() -> None:
 def test_explainer_keywords_not_declared_are_internal() -> None:
     """Only ``absolute`` (Saliency's and SmoothGrad's sign switch, set by SmoothGrad on its inner
     Saliency) is an ``__init__`` keyword a policy cannot set; the paper's maps are absolute."""
-    undeclared = {(n, k) for n, cls in EXPLAINERS.items() for k in explainer_settings(cls) if k not in cls.settings}
+    undeclared = {(n, k) for n, cls in EXPLAINERS.items() for k in explainer_settings(cls)
+                  if k not in cls.settings}
     assert undeclared == {("saliency", "absolute"), ("smoothgrad", "absolute")}
     assert "absolute" in inspect.signature(EXPLAINERS["saliency"].__init__).parameters

@@ -19,12 +19,14 @@ import torch
 
 from auditkit._batching import batch_slices
 from auditkit.metrics import constant_maps, pairwise_spearman_distance
+from auditkit.results import IGNORED, S_EQ, S_NEQ
 
 if TYPE_CHECKING:
     from auditkit.data import ImageDataset
     from auditkit.explainers import Explainer
 
-IGNORED, S_EQ, S_NEQ = 0, 1, 2
+__all__ = ["IGNORED", "S_EQ", "S_NEQ", "DistanceRecord", "collect_distances", "explained_classes",
+           "pair_categories"]
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ everything downstream (scores, bootstrap, verdicts) is one code path.
 :class:`SerialExecutor` is the default (the audit runs as it always did; the engine does not even
 call it for work it can do inline with progress bars). :class:`~auditkit.engine.ray_executor.
 RayExecutor` runs the tasks as Ray tasks; it is the only module that imports ``ray``, and
-:func:`make_executor` imports it only when Ray was asked for (``--ray`` or ``ray.enabled`` in the
-policy), so a serial audit never imports Ray.
+:func:`auditkit.engine.audit.make_executor` imports it only when Ray was asked for (``--ray`` or
+``ray.enabled`` in the policy), so a serial audit never imports Ray.
 
 Why work files and not Ray's object store for results: the work files are also the resume state,
 and what a task produces is bounded (a state dict of one model, or ``k - 1`` float32 distances per
@@ -34,15 +34,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from tqdm import tqdm
 
-if TYPE_CHECKING:
-    from auditkit.policy import RaySpec
-
-__all__ = ["Executor", "SerialExecutor", "Task", "make_executor", "torch_settings"]
+__all__ = ["Executor", "SerialExecutor", "Task", "torch_settings"]
 
 
 @dataclass(frozen=True)
@@ -121,21 +118,6 @@ class SerialExecutor(Executor):
             out.append(task.fn(*task.args, device=self.device))
             done(task)
         return out
-
-
-def make_executor(
-    ray: RaySpec | None, device: torch.device, *, deterministic: bool = True,
-    log: Callable[[str], None] = lambda _: None, progress: bool = False,
-) -> Executor:
-    """A :class:`SerialExecutor`, or a Ray executor configured by ``ray`` when it is not None.
-
-    Ray is imported here, and only here, when ``ray`` is given.
-    """
-    if ray is None:
-        return SerialExecutor(device, progress=progress, log=log)
-    from auditkit.engine.ray_executor import RayExecutor
-
-    return RayExecutor(ray, device, deterministic=deterministic, log=log, progress=progress)
 
 
 def torch_settings(device: torch.device, deterministic: bool, threads: int | None = None) -> None:

@@ -1,6 +1,6 @@
 """Run an audit's independent tasks as Ray tasks; the only module of auditkit that imports ``ray``.
 
-It is imported by :func:`auditkit.engine.executor.make_executor` only when Ray was asked for
+It is imported by :func:`auditkit.engine.audit.make_executor` only when Ray was asked for
 (``auditkit run --ray`` or ``ray.enabled: true`` in the policy). Install Ray with
 ``pip install 'auditkit[ray]'``.
 

@@ -13,7 +13,7 @@ Two checks, each over the policy's levels p_1 < ... < p_L, with level 0 the clea
   seeds, from those labels. Their checkpoints are keyed by a digest of the labels (resume works).
 
 At every level the degraded fold models go through the same explanation pass and scoring as the
-clean ones (:func:`auditkit.engine.audit.run_audit` passes its ``score_models``): S= and S≠ and the
+clean ones (:func:`auditkit.engine.stages.score_level`): S= and S≠ and the
 accuracy are formed with the TRUE labels of the held-out folds, and the bootstrap resamples are the
 clean audit's, so the scores of all levels are paired. A randomised fold model keeps the digest of
 the clean checkpoint it was copied from; its explanation pass is stored under a key that adds the
@@ -47,7 +47,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -59,18 +58,20 @@ from auditkit.engine.degrade import draw_seed, noisy_labels, randomise_weights
 from auditkit.engine.executor import Executor, Task
 from auditkit.engine.keys import digest
 from auditkit.engine.scoring import SCORE_METRICS, ExplainerScores, Score
+from auditkit.engine.stages import RunContext, level_tasks, on_fold, score_level
 from auditkit.explainers import EXPLAINERS
 from auditkit.metrics.trend import Trend, trend_test
 from auditkit.policy import Policy
 
-__all__ = ["ALPHA", "GATED_METRICS", "UNGATED_EXPLAINERS", "ExplainTasks", "LevelScores",
-           "MetricTrend", "SanityCheck", "ScoreModels", "assess_levels", "run_sanity_checks"]
+__all__ = ["ALPHA", "GATED_METRICS", "UNGATED_EXPLAINERS", "LevelScores", "MetricTrend", "SanityCheck",
+           "assess_levels", "run_sanity_checks"]
 
 ALPHA = 0.05
 """Significance level of the one-sided trend test: a metric passes when p < ALPHA."""
 
 GATED_METRICS: tuple[str, ...] = names(gated=True)
-"""Metrics that must fall for a check to pass (the others are reported only; :data:`~auditkit.catalog.METRICS`)."""
+"""Metrics that must fall for a check to pass; the others are reported only
+(:data:`~auditkit.catalog.METRICS`)."""
 
 VERDICTS = ("pass", "fail", "inconclusive")
 
@@ -93,17 +94,6 @@ class LevelScores:
     accuracy: Score
     explainers: dict[str, ExplainerScores]
     reused: tuple[str, ...] = ()
-
-
-ScoreModels = Callable[[list[FoldModel], list[str], str], tuple[Score, dict[str, ExplainerScores],
-                                                                 list[str]]]
-"""``(fold models, model ids, tag) -> (accuracy, explainer scores, reused explainer names)``: the
-audit's explanation pass and scoring, run on any set of k fold models. ``model ids`` identify the
-models in the work keys; ``tag`` names the work files."""
-
-ExplainTasks = Callable[[list[FoldModel], list[str], str], list[Task]]
-"""``(fold models, model ids, tag) -> tasks``: the explanation passes :data:`ScoreModels` would run
-on an executor for these models, those not yet done."""
 
 
 @dataclass(frozen=True)
@@ -280,7 +270,7 @@ def _randomised(policy: Policy, folds: list[FoldModel], li: int,
         seed = draw_seed(spec.seed, li, f.index)
         model = randomise_weights(f.model, level, spec.std, torch.Generator().manual_seed(seed),
                                   scale=spec.scale)
-        # No per-fold accuracy of its own: the level's accuracy comes from score_models.
+        # No per-fold accuracy of its own: the level's accuracy comes from score_level.
         noisy.append(replace(f, model=model, accuracy=math.nan, reused=False))
         ids.append(digest({"derived_from": f.checkpoint_sha256, "share": level, "std": spec.std,
                            "draw_seed": seed, **({"scale": spec.scale} if spec.scale != "absolute"
@@ -288,14 +278,11 @@ def _randomised(policy: Policy, folds: list[FoldModel], li: int,
     return noisy, ids, f"weight_randomisation_{level:g}"
 
 
-def _weight_levels(
-    policy: Policy, folds: list[FoldModel], score_models: ScoreModels,
-    log: Callable[[str], None],
-) -> list[LevelScores]:
+def _weight_levels(ctx: RunContext, folds: list[FoldModel]) -> list[LevelScores]:
     out = []
-    for li, level in enumerate(policy.sanity_checks.weight_randomisation.levels):
-        accuracy, scores, reused = score_models(*_randomised(policy, folds, li, level))
-        log(f"weight randomisation {level:g}: accuracy {accuracy.text(4)}")
+    for li, level in enumerate(ctx.policy.sanity_checks.weight_randomisation.levels):
+        accuracy, scores, reused = score_level(ctx, *_randomised(ctx.policy, folds, li, level))
+        ctx.log(f"weight randomisation {level:g}: accuracy {accuracy.text(4)}")
         out.append(LevelScores(level, accuracy, scores, tuple(f"{level:g} {n}" for n in reused)))
     return out
 
@@ -309,20 +296,15 @@ def _shuffled(policy: Policy, dataset: ImageDataset, li: int,
     return labels, f"shuffle_{level:g}", f"label_shuffling_{level:g}"
 
 
-def _label_levels(
-    policy: Policy, dataset: ImageDataset, folds_idx: list[torch.Tensor], workdir: Path,
-    device: torch.device, score_models: ScoreModels,
-    on_fold: Callable[[int, int], Callable[[int], None] | None] | None,
-    log: Callable[[str], None], executor: Executor | None = None,
-) -> list[LevelScores]:
+def _label_levels(ctx: RunContext) -> list[LevelScores]:
     out = []
-    for li, level in enumerate(policy.sanity_checks.label_shuffling.levels):
-        labels, train_tag, tag = _shuffled(policy, dataset, li, level)
-        log(f"label shuffling {level:g}: {int((labels != dataset.labels).sum())} wrong training labels")
-        folds = cross_train(policy, dataset, folds_idx, workdir, device, labels=labels,
-                            tag=train_tag, on_fold=on_fold, executor=executor)
-        accuracy, scores, reused = score_models(folds, [f.checkpoint_sha256 for f in folds], tag)
-        log(f"label shuffling {level:g}: fold accuracies "
+    dataset = ctx.dataset
+    for li, level in enumerate(ctx.policy.sanity_checks.label_shuffling.levels):
+        labels, train_tag, tag = _shuffled(ctx.policy, dataset, li, level)
+        ctx.log(f"label shuffling {level:g}: {int((labels != dataset.labels).sum())} wrong training labels")
+        folds = _retrain(ctx, labels, train_tag, on_fold(ctx, "label-shuffled "))
+        accuracy, scores, reused = score_level(ctx, folds, [f.checkpoint_sha256 for f in folds], tag)
+        ctx.log(f"label shuffling {level:g}: fold accuracies "
             + ", ".join(f"{f.accuracy:.4f}" for f in folds) + f"; accuracy {accuracy.text(4)}")
         reused_work = [f"{level:g} fold {f.index}" for f in folds if f.reused]
         out.append(LevelScores(level, accuracy, scores,
@@ -330,10 +312,14 @@ def _label_levels(
     return out
 
 
-def _all_levels_at_once(
-    policy: Policy, dataset: ImageDataset, folds: list[FoldModel], folds_idx: list[torch.Tensor],
-    workdir: Path, device: torch.device, executor: Executor, explain_tasks: ExplainTasks,
-) -> None:
+def _retrain(ctx: RunContext, labels: torch.Tensor, tag: str,
+             hook: Callable[[int, int], Callable[[int], None]] | None = None) -> list[FoldModel]:
+    """The k fold models retrained on ``labels`` (checkpoints tagged ``tag``)."""
+    return cross_train(ctx.policy, ctx.dataset, ctx.folds_idx, ctx.workdir, ctx.device, labels=labels,
+                       tag=tag, on_fold=hook, executor=ctx.executor)
+
+
+def _all_levels_at_once(ctx: RunContext, folds: list[FoldModel], executor: Executor) -> None:
     """Run the tasks of every level of both checks on ``executor`` in two waves, not level by level.
 
     Wave 1: the label-shuffled retrainings of every level and the explanation passes of every
@@ -342,6 +328,7 @@ def _all_levels_at_once(
     files, exactly as a resumed run scores them, so the numbers do not change; only the waiting
     does (three levels of two checks: 2 waits instead of 9).
     """
+    policy, dataset = ctx.policy, ctx.dataset
     s = policy.sanity_checks
     label_levels = list(enumerate(s.label_shuffling.levels)) if s.label_shuffling.enabled else []
     weight_levels = (list(enumerate(s.weight_randomisation.levels))
@@ -349,68 +336,49 @@ def _all_levels_at_once(
     first: list[Task] = []
     for li, level in label_levels:
         labels, train_tag, _ = _shuffled(policy, dataset, li, level)
-        first += training_tasks(policy, dataset, folds_idx, workdir, executor, labels=labels,
+        first += training_tasks(policy, dataset, ctx.folds_idx, ctx.workdir, executor, labels=labels,
                                 tag=train_tag)
     for li, level in weight_levels:
-        first += explain_tasks(*_randomised(policy, folds, li, level))
+        first += level_tasks(ctx, *_randomised(policy, folds, li, level))
     executor.run(first)
     second: list[Task] = []
     for li, level in label_levels:
         labels, train_tag, tag = _shuffled(policy, dataset, li, level)
-        retrained = cross_train(policy, dataset, folds_idx, workdir, device, labels=labels,
-                                tag=train_tag, executor=executor)
-        second += explain_tasks(retrained, [f.checkpoint_sha256 for f in retrained], tag)
+        retrained = _retrain(ctx, labels, train_tag)
+        second += level_tasks(ctx, retrained, [f.checkpoint_sha256 for f in retrained], tag)
     executor.run(second)
 
 
-def run_sanity_checks(
-    policy: Policy,
-    dataset: ImageDataset,
-    folds: list[FoldModel],
-    folds_idx: list[torch.Tensor],
-    clean: LevelScores,
-    workdir: Path,
-    device: torch.device,
-    score_models: ScoreModels,
-    *,
-    on_fold: Callable[[int, int], Callable[[int], None] | None] | None = None,
-    log: Callable[[str], None] = lambda _: None,
-    executor: Executor | None = None,
-    explain_tasks: ExplainTasks | None = None,
-) -> tuple[SanityCheck, ...]:
-    """Run every enabled check of ``policy.sanity_checks``; ``()`` when none is enabled.
+def run_sanity_checks(ctx: RunContext, folds: list[FoldModel], clean: LevelScores) -> tuple[SanityCheck, ...]:
+    """Run every enabled check of the policy's ``sanity_checks``; ``()`` when none is enabled.
 
     Args:
         folds: the clean fold models (left unmodified).
-        folds_idx: the held-out indices of each fold, as the clean audit used them.
         clean: the clean audit's scores (level 0), with their bootstrap resamples.
-        score_models: the audit's explanation pass and scoring (:data:`ScoreModels`).
-        on_fold: progress hook of the retraining, as in :func:`cross_train`.
-        executor: runs the label-shuffled retrainings as tasks (Ray), as in :func:`cross_train`.
-        explain_tasks: with ``executor``, the explanation passes of every level are submitted
-            together with the retrainings, in two waves (:func:`_all_levels_at_once`).
+
+    Each level's models go through the audit's own explanation pass and scoring
+    (:func:`~auditkit.engine.stages.score_level`). On an executor, the retrainings and explanation
+    passes of every level are submitted together first, in two waves (:func:`_all_levels_at_once`).
     """
-    s = policy.sanity_checks
-    confidence = policy.metrics.bootstrap.confidence
-    chance = float(torch.bincount(dataset.labels).max()) / len(dataset)
-    if executor is not None and explain_tasks is not None:
-        _all_levels_at_once(policy, dataset, folds, folds_idx, workdir, device, executor,
-                            explain_tasks)
+    s = ctx.policy.sanity_checks
+    confidence = ctx.policy.metrics.bootstrap.confidence
+    chance = float(torch.bincount(ctx.dataset.labels).max()) / len(ctx.dataset)
+    if ctx.executor is not None:
+        _all_levels_at_once(ctx, folds, ctx.executor)
     checks = []
     if s.weight_randomisation.enabled:
-        levels = (clean, *_weight_levels(policy, folds, score_models, log))
+        levels = (clean, *_weight_levels(ctx, folds))
         w = s.weight_randomisation
         checks.append(assess_levels("weight_randomisation", levels, confidence,
                                     {"std": w.std, "scale": w.scale, "seed": w.seed},
                                     chance=chance, min_fall=s.min_fall))
     if s.label_shuffling.enabled:
-        levels = (clean, *_label_levels(policy, dataset, folds_idx, workdir, device, score_models,
-                                        on_fold, log, executor))
+        levels = (clean, *_label_levels(ctx))
         checks.append(assess_levels("label_shuffling", levels, confidence,
                                     {"seed": s.label_shuffling.seed}, chance=chance,
                                     min_fall=s.min_fall))
     for check in checks:
-        log(f"sanity check {check.name}: {check.status.upper()}")
+        ctx.log(f"sanity check {check.name}: {check.status.upper()}")
     return tuple(checks)
 
 

@@ -128,9 +128,10 @@ class PropertyScores:
     resampled: Mapping[str, torch.Tensor] = field(default_factory=dict, repr=False, compare=False)
 
     def score(self, metric: str) -> Score:
-        return {"sensitivity_max": self.sensitivity_max, "robustness_distance": self.robustness_distance,
-                "invariance_distance": self.invariance_distance,
-                "completeness_error": self.completeness_error}[metric]
+        """The score of property metric ``metric`` (one of :data:`PROPERTY_SCORES`)."""
+        if metric not in PROPERTY_SCORES:
+            raise KeyError(metric)
+        return getattr(self, metric)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -323,17 +324,14 @@ class ExplainerScores:
             if self.properties is None:
                 return Score(None, undefined="not measured for these models")
             return self.properties.score(metric)
-        return {"mege": self.mege, "reco": self.reco, "reco_auc": self.reco_auc,
-                "reco_corrected": self.reco_corrected, "mu_fidelity": self.mu_fidelity}[metric]
+        if metric not in SCORE_METRICS:
+            raise KeyError(metric)
+        return getattr(self, metric)
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "mege": self.mege.to_dict(),
-            "reco": self.reco.to_dict(),
-            "reco_auc": self.reco_auc.to_dict(),
-            "reco_corrected": self.reco_corrected.to_dict(),
+            **{metric: self.score(metric).to_dict() for metric in SCORE_METRICS},
             "reco_chance": self.reco_chance.to_dict(),
-            "mu_fidelity": self.mu_fidelity.to_dict(),
             "n_s_eq": self.n_s_eq,
             "n_s_neq": self.n_s_neq,
             "n_ignored": self.n_ignored,
@@ -407,7 +405,8 @@ def accuracy_score(correct: torch.Tensor, weights: torch.Tensor | None, confiden
 
 
 SCORE_METRICS: tuple[str, ...] = names(scope="explainer")
-"""The scores measured for every explainer at every level, in report order (:data:`~auditkit.catalog.METRICS`)."""
+"""The scores measured for every explainer at every level, in report order
+(:data:`~auditkit.catalog.METRICS`)."""
 
 __all__ = [
     "PROPERTY_SCORES",

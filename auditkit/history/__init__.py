@@ -14,7 +14,7 @@ safe when no run is active, as the last connection folds the WAL back into the f
 - :mod:`~auditkit.history.report`: :func:`report_data`, the report's "Since the last audit" input.
 """
 
-from auditkit.history.compare import Estimate, ScoreChange, regressions, score_changes
+from auditkit.history.compare import ScoreChange, regressions, score_changes
 from auditkit.history.errors import HistoryError, HistoryLockedError
 from auditkit.history.lock import hold_lock, lock_path
 from auditkit.history.record import Recording, record_audit
@@ -24,7 +24,7 @@ from auditkit.history.store import DB_FILE_NAME, AuditRow, HistoryStore, RunRow
 from auditkit.history.verify import CheckReport, Problem, check_history
 
 __all__ = [
-    "DB_FILE_NAME", "MIGRATIONS", "SCHEMA_VERSION", "AuditRow", "CheckReport", "Estimate",
+    "DB_FILE_NAME", "MIGRATIONS", "SCHEMA_VERSION", "AuditRow", "CheckReport",
     "HistoryError", "HistoryLockedError", "HistoryStore", "Problem", "Recording", "RunRow",
     "ScoreChange", "check_history", "connect", "hold_lock", "lock_path", "migrate", "record_audit",
     "regressions", "report_data", "score_changes",

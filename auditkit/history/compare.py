@@ -17,59 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from auditkit._format import interval_text
-from auditkit.catalog import names
-
-METRICS = names(scope="explainer")
-"""Per-explainer scores compared, in display order."""
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A score of results.json: ``value`` with its interval ``[low, high]``; ``None`` where absent."""
-
-    value: float | None
-    low: float | None = None
-    high: float | None = None
-
-    @classmethod
-    def from_summary(cls, score: Mapping[str, Any]) -> Estimate:
-        """From results.json's ``{"value", "ci_low", "ci_high", ...}``."""
-        return cls(score.get("value"), score.get("ci_low"), score.get("ci_high"))
-
-    @property
-    def interval(self) -> tuple[float, float] | None:
-        """``(low, high)``, or ``None`` when the score or either bound is missing."""
-        if self.value is None or self.low is None or self.high is None:
-            return None
-        return self.low, self.high
-
-    def text(self, digits: int = 3) -> str:
-        """``value [low, high]``, the value alone, or ``undefined``.
-
-        >>> Estimate(0.5, 0.25, 0.75).text(2), Estimate(0.5).text(1), Estimate(None).text()
-        ('0.50 [0.25, 0.75]', '0.5', 'undefined')
-        """
-        return interval_text(self.value, self.low, self.high, digits)
-
-    def to_dict(self) -> dict[str, float | None]:
-        return {"value": self.value, "ci_low": self.low, "ci_high": self.high}
-
-
-def estimates(summary: Mapping[str, Any]) -> dict[tuple[str | None, str], Estimate]:
-    """``(explainer, metric) -> Estimate`` of a results.json, the accuracy under ``(None, "accuracy")``.
-
-    >>> est = estimates({"accuracy": {"value": 0.9}, "explainers": {"saliency": {"mege": {
-    ...     "value": 0.7, "ci_low": 0.6, "ci_high": 0.8}}}})
-    >>> est[(None, "accuracy")].text(1), est[("saliency", "mege")].text(1), len(est)
-    ('0.9', '0.7 [0.6, 0.8]', 2)
-    """
-    found = {(None, "accuracy"): Estimate.from_summary(summary.get("accuracy", {}))}
-    for name, scores in summary.get("explainers", {}).items():
-        for metric in METRICS:
-            if metric in scores:
-                found[(name, metric)] = Estimate.from_summary(scores[metric])
-    return found
+from auditkit.results import Estimate, Results
 
 
 @dataclass(frozen=True)
@@ -127,7 +75,7 @@ def score_changes(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[ScoreChang
     >>> [(c.label, round(c.change, 2), c.significant, c.regression) for c in score_changes(a, b)]
     [('accuracy', -0.2, True, True)]
     """
-    ea, eb = estimates(a), estimates(b)
+    ea, eb = Results(a).estimates(), Results(b).estimates()
     keys = [*ea, *(k for k in eb if k not in ea)]
     return [ScoreChange(explainer, metric, ea.get((explainer, metric)), eb.get((explainer, metric)))
             for explainer, metric in keys]

@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from auditkit.catalog import names
-from auditkit.history.compare import estimates, score_changes
+from auditkit.history.compare import score_changes
 from auditkit.history.store import AuditRow, HistoryStore
+from auditkit.results import Results
 
 TREND_METRICS = names(headline=True)
 """Per-explainer scores of the trend plots (with the accuracy): the key scores of the listing."""
@@ -20,7 +21,7 @@ TREND_METRICS = names(headline=True)
 
 def _scores(summary: Mapping[str, Any]) -> dict[str, Any]:
     """``{"accuracy": {...}, "explainers": {name: {metric: {...}}}}`` of a results.json."""
-    found = estimates(summary)
+    found = Results(summary).estimates()
     out: dict[str, Any] = {"accuracy": found[(None, "accuracy")].to_dict(), "explainers": {}}
     for (explainer, metric), estimate in found.items():
         if explainer is not None and metric in TREND_METRICS:

@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import auditkit
 from auditkit.history.chain import GENESIS, ChainHead, row_hash, signed_message
-from auditkit.history.compare import ScoreChange, estimates, score_changes
+from auditkit.history.compare import ScoreChange, score_changes
 from auditkit.history.errors import HistoryError, RowDataError
 from auditkit.history.schema import connect, transaction
+from auditkit.results import Results
 
 if TYPE_CHECKING:
     from auditkit.signing import Signer
@@ -127,7 +128,7 @@ class AuditRow:
         """The row for ``auditkit history --json``: columns decoded, scores instead of the summary."""
         summary = self.summary
         scores: dict[str, Any] = {}
-        for (explainer, metric), estimate in (estimates(summary) if summary else {}).items():
+        for (explainer, metric), estimate in (Results(summary).estimates() if summary else {}).items():
             if explainer is None:
                 scores[metric] = estimate.to_dict()
             else:

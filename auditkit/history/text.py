@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from auditkit.catalog import names
-from auditkit.history.compare import Estimate, ScoreChange, estimates
+from auditkit.history.compare import ScoreChange
 from auditkit.history.store import AuditRow
 from auditkit.history.verify import CheckReport
+from auditkit.results import Estimate, Results
 
 _COMPACT = names(headline=True)
 """Scores of the history listing, per explainer: MeGe/ReCo/muF."""
@@ -36,7 +37,7 @@ def history_table(rows: Sequence[AuditRow]) -> str:
         if summary is None:
             accuracy, scores = "-", row.error or ""
         else:
-            found = estimates(summary)
+            found = Results(summary).estimates()
             accuracy = _value(found[(None, "accuracy")])
             explainers = dict.fromkeys(name for name, _ in found if name is not None)
             scores = "  ".join(

@@ -22,14 +22,13 @@ import dataclasses
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NoReturn
 
 import yaml
 
-from auditkit.errors import PolicyError
 from auditkit.constraints import (
     AllOrList,
     Constraint,
@@ -43,6 +42,7 @@ from auditkit.constraints import (
     show,
     suggestion,
 )
+from auditkit.errors import PolicyError
 from auditkit.policy.schema import EXPLAINER_SETTINGS, PROFILES, ExplainerSpec, Policy
 
 _MAP = "tag:yaml.org,2002:map"
@@ -162,22 +162,46 @@ def _is_null(node: yaml.Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.tag == _NULL
 
 
+class _Broken(Exception):
+    """A section or list had problems, already recorded by the reader; its parent is broken too."""
+
+
 class _Reader:
-    """Walks the nodes of one policy file; remembers the line of every key it has seen."""
+    """Walks the nodes of one policy file; remembers the line of every key it has seen.
+
+    A problem inside a section or a list item is recorded and the walk goes on with the next key or
+    item, so one run reports every problem of the file; a section with a problem is not built (and
+    its cross-field rules are not checked, since they need all of its values).
+    """
 
     def __init__(self, file: Path) -> None:
         self.file = file
         self.base = file.absolute().parent
         self.lines: dict[str, int] = {}
         self.profile: Mapping[str, Any] = PROFILES["paper"]
+        self.problems: list[PolicyError] = []
         self._constructor = yaml.SafeLoader("")
 
-    def fail(self, key: str, message: str) -> NoReturn:
-        """Raise a PolicyError at the line of ``key``, or of its nearest enclosing key that was written."""
+    def error(self, key: str, message: str) -> PolicyError:
+        """A PolicyError at the line of ``key``, or of its nearest enclosing key that was written."""
         probe = key
         while probe and probe not in self.lines:
             probe = _parent(probe)
-        raise PolicyError(message, file=self.file, line=self.lines.get(probe), key=key)
+        return PolicyError(message, file=self.file, line=self.lines.get(probe), key=key)
+
+    def fail(self, key: str, message: str) -> NoReturn:
+        """Raise :meth:`error`."""
+        raise self.error(key, message)
+
+    def _each(self, build: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
+        """``(True, build(*args))``, or ``(False, None)`` with its problem recorded."""
+        try:
+            return True, build(*args)
+        except _Broken:
+            return False, None
+        except PolicyError as exc:
+            self.problems.append(exc)
+            return False, None
 
     def policy(self, root: yaml.Node, sha256: str) -> Policy:
         """The whole policy; ``profile`` is read first, as it sets other keys' defaults."""
@@ -190,7 +214,11 @@ class _Reader:
             self.lines["profile"] = _line(key_node)
             self.profile = PROFILES[self._value(Policy.constraints["profile"], value_node, "profile")]
         extra = {"source": self.file.absolute(), "sha256": sha256, "lines": MappingProxyType(self.lines)}
-        return self._section(Policy, root, "", extra)
+        ok, policy = self._each(self._section, Policy, root, "", extra)
+        if not ok:
+            first, *more = sorted(self.problems, key=lambda p: p.line or 0)
+            raise PolicyError(first.detail, file=first.file, line=first.line, key=first.key, more=more)
+        return policy
 
     def _kind(self, node: yaml.Node, key: str) -> str:
         """What ``node`` is, for "expected X, got Y" messages."""
@@ -237,29 +265,40 @@ class _Reader:
         """Build ``cls`` from a mapping node (``None``: the section is absent, all defaults)."""
         allowed = cls.constraints
         entries = {} if node is None else self._mapping(node, key, "a mapping")
+        broken = False
         for name, (key_node, _) in entries.items():
             self.lines[_join(key, name)] = _line(key_node)
             if name not in allowed:
-                self.fail(_join(key, name), f"unknown key {name!r}{suggestion(name, list(allowed))}")
+                self.problems.append(self.error(_join(key, name),
+                                                f"unknown key {name!r}{suggestion(name, list(allowed))}"))
+                broken = True
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             if f.name not in allowed:
                 continue
             sub = _join(key, f.name)
             if f.name in entries:
-                values[f.name] = self._value(allowed[f.name], entries[f.name][1], sub)
-            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                self.fail(key, f"missing required key {f.name!r}")
+                ok, values[f.name] = self._each(self._value, allowed[f.name], entries[f.name][1], sub)
+                broken = broken or not ok
+                continue
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                self.problems.append(self.error(key, f"missing required key {f.name!r}"))
+                broken = True
             elif isinstance(allowed[f.name], Section):
                 values[f.name] = self._section(allowed[f.name].cls, None, sub)
             else:
                 values[f.name] = self.profile.get(
                     _schema_path(sub), f.default_factory() if f.default is dataclasses.MISSING else f.default
                 )
-            if _is_path(allowed[f.name]) and values[f.name] is not None and not values[f.name].is_absolute():
-                values[f.name] = Path(os.path.normpath(self.base / values[f.name]))
-        for rel, message in cls.problems(values):
-            self.fail(_join(key, rel), message)
+        if broken:
+            raise _Broken
+        for name, value in values.items():
+            if _is_path(allowed[name]) and value is not None and not value.is_absolute():
+                values[name] = Path(os.path.normpath(self.base / value))
+        problems = [self.error(_join(key, rel), message) for rel, message in cls.problems(values)]
+        if problems:
+            self.problems.extend(problems)
+            raise _Broken
         return cls(**values, **(extra or {}))
 
     def _value(self, constraint: Constraint, node: yaml.Node, key: str) -> Any:
@@ -321,9 +360,14 @@ class _Reader:
         else:
             self.fail(key, f"expected {constraint.expected()}, got {self._kind(node, key)}")
         values = []
+        broken = False
         for i, item in enumerate(items):
             self.lines[f"{key}[{i}]"] = _line(item)
-            values.append(self._value(constraint.item, item, f"{key}[{i}]"))
+            ok, value = self._each(self._value, constraint.item, item, f"{key}[{i}]")
+            values.append(value)
+            broken = broken or not ok
+        if broken:
+            raise _Broken
         if len(values) < constraint.min_length:
             self.fail(key, f"expected {constraint.expected()}, got {len(values)} items")
         problem = constraint.problem(values)
@@ -341,14 +385,22 @@ class _Reader:
         name = self._value(ExplainerSpec.constraints["name"], entries["name"][1], _join(key, "name"))
         table = EXPLAINER_SETTINGS[name]
         settings = {}
+        broken = False
         for setting, (_, value_node) in entries.items():
             if setting == "name":
                 continue
             if setting not in table:
                 takes = f"its settings are {', '.join(table)}" if table else "it takes no settings"
-                self.fail(_join(key, setting),
-                          f"{name} has no setting {setting!r} ({takes}){suggestion(setting, list(table))}")
-            settings[setting] = self._value(table[setting].constraint, value_node, _join(key, setting))
+                self.problems.append(self.error(
+                    _join(key, setting),
+                    f"{name} has no setting {setting!r} ({takes}){suggestion(setting, list(table))}"))
+                broken = True
+                continue
+            ok, settings[setting] = self._each(self._value, table[setting].constraint, value_node,
+                                              _join(key, setting))
+            broken = broken or not ok
+        if broken:
+            raise _Broken
         resolved = {
             s: settings[s] if s in settings else self.profile.get(f"explainers.{name}.{s}", spec.default)
             for s, spec in table.items()

@@ -15,10 +15,9 @@ import numpy as np
 import torch
 
 from auditkit.data import load_dataset
-from auditkit.engine.audit import RESULTS_SCHEMA_VERSION
-from auditkit.engine.distances import S_EQ, S_NEQ
 from auditkit.errors import AuditError
 from auditkit.report.errors import ReportError
+from auditkit.results import S_EQ, S_NEQ, SCHEMA_VERSION
 
 _RESULTS_KEYS = (
     "schema_version", "auditkit_version", "created", "verdict", "policy", "dataset", "folds",
@@ -74,10 +73,10 @@ def load_results(out_dir: Path) -> dict[str, Any]:
     if missing:
         raise ReportError(f"{path} lacks {', '.join(missing)}: it was not written by `auditkit run`",
                           path=path)
-    if results["schema_version"] != RESULTS_SCHEMA_VERSION:
+    if results["schema_version"] != SCHEMA_VERSION:
         raise ReportError(
             f"{path} has schema_version {results['schema_version']!r}; this auditkit renders version "
-            f"{RESULTS_SCHEMA_VERSION}: rerun the audit with this auditkit", path=path)
+            f"{SCHEMA_VERSION}: rerun the audit with this auditkit", path=path)
     return results
 
 

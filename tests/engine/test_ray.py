@@ -22,7 +22,8 @@ import torch
 
 from auditkit.cli import build_parser, main
 from auditkit.engine import AuditOptions, run_audit
-from auditkit.engine.executor import SerialExecutor, Task, make_executor
+from auditkit.engine.audit import make_executor
+from auditkit.engine.executor import SerialExecutor, Task
 from auditkit.policy import load_policy
 
 from .conftest import write_tiny_policy

@@ -75,20 +75,25 @@ def test_model_in_train_mode(name, cnn, images):
 @pytest.mark.parametrize(
     ("setting", "value", "message"),
     [
-        ({"name": "saliency", "batch_size": 0}, None, r"batch_size must be an integer in \[1, 2147483647\], got 0"),
-        ({"name": "saliency", "batch_size": 2.0}, None, r"batch_size must be an integer in \[1, 2147483647\], got 2\.0"),
-        ({"name": "saliency", "batch_size": True}, None, r"batch_size must be an integer in \[1, 2147483647\], got true"),
-        ({"name": "integrated_gradients", "steps": 1}, None, r"steps must be an integer in \[2, 10000\], got 1"),
+        ({"name": "saliency", "batch_size": 0}, None, r"batch_size must be an integer in \[1, \d+\], got 0"),
+        ({"name": "saliency", "batch_size": 2.0}, None,
+         r"batch_size must be an integer in \[1, \d+\], got 2\.0"),
+        ({"name": "saliency", "batch_size": True}, None,
+         r"batch_size must be an integer in \[1, \d+\], got true"),
+        ({"name": "integrated_gradients", "steps": 1}, None,
+         r"steps must be an integer in \[2, 10000\], got 1"),
         ({"name": "smoothgrad", "samples": 0}, None, r"samples must be an integer in \[1, 10000\], got 0"),
         ({"name": "smoothgrad", "sigma": 0.0}, None, r"sigma must be a number in \(0, 100\], got 0\.0"),
-        ({"name": "smoothgrad", "sigma": float("nan")}, None, r"sigma must be a number in \(0, 100\], got nan"),
+        ({"name": "smoothgrad", "sigma": float("nan")}, None,
+         r"sigma must be a number in \(0, 100\], got nan"),
         (
             {"name": "smoothgrad", "sigma_convention": "std"},
             None,
             "sigma_convention must be one of 'range', 'absolute', got 'std'",
         ),
         ({"name": "smoothgrad", "absolute": 1}, None, "absolute must be true or false, got 1"),
-        ({"name": "smoothgrad", "generator_seed": -1}, None, r"generator_seed must be an integer in \[0, 9223372036854775807\], got -1"),
+        ({"name": "smoothgrad", "generator_seed": -1}, None,
+         r"generator_seed must be an integer in \[0, \d+\], got -1"),
         (
             {"name": "gradient_input", "convention": "relu"},
             None,
@@ -102,7 +107,8 @@ def test_model_in_train_mode(name, cnn, images):
         ({"name": "rise", "grid_size": 0}, None, r"grid_size must be an integer in \[2, 64\], got 0"),
         ({"name": "rise", "masks": 0}, None, r"masks must be an integer in \[1, 1000000\], got 0"),
         ({"name": "rise", "score": "softmax"}, None, "score must be one of 'logit', 'probability'"),
-        ({"name": "random", "generator_seed": "1"}, None, r"generator_seed must be an integer in \[0, 9223372036854775807\], got \'1\'"),
+        ({"name": "random", "generator_seed": "1"}, None,
+         r"generator_seed must be an integer in \[0, \d+\], got \'1\'"),
     ],
 )
 def test_bad_settings(setting, value, message, cnn):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from auditkit.history import Estimate, ScoreChange, regressions, score_changes
+from auditkit.history import ScoreChange, regressions, score_changes
+from auditkit.results import Estimate
 
 
 def summary(mege: tuple[float | None, float | None, float | None],

@@ -255,3 +255,28 @@ def test_unreadable_path(write) -> None:
     with pytest.raises(PolicyError, match="cannot read the policy file: Not a directory") as info:
         load_policy(path)
     assert (info.value.file, info.value.line) == (path, None)
+
+
+def test_every_problem_of_a_file_is_reported_in_one_run(write) -> None:
+    """Six wrong keys in six sections: one PolicyError, one line per problem in file order, each with
+    its own line and key (a user fixes them all at once instead of running six times)."""
+    text = (MINIMAL.replace("kind: digits", "kind: digits\n  max_imagez: 50")
+            + "training:\n  epohcs: 3\n  batch_size: 0\n"
+            + "cross_validation:\n  k: 1\n"
+            + "metrics:\n  distance: euclid\n")
+    text = text.replace("  - name: saliency",
+                        "  - name: saliency\n  - name: rise\n    grid_size: 1\n    maskz: 3")
+    path = write(text)
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    problems = info.value.problems
+    keys = [p.key for p in problems]
+    assert keys == ["dataset.max_imagez", "explainers[1].grid_size", "explainers[1].maskz",
+                    "training.epohcs", "training.batch_size", "cross_validation.k", "metrics.distance"]
+    rows = text.splitlines()
+    for p in problems:
+        assert p.file == path
+        assert rows[p.line - 1].strip().startswith(p.key.split(".")[-1].split("[")[0]), (p.key, p.line)
+    assert str(info.value).splitlines() == [str(PolicyError(p.detail, file=p.file, line=p.line, key=p.key))
+                                            for p in problems]
+    assert info.value.key == "dataset.max_imagez"

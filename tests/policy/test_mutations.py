@@ -115,7 +115,8 @@ def test_cli_exits_2_naming_the_file_never_a_traceback(policy_path: Path, text: 
     assert code in (0, 2)
     assert "Traceback" not in err
     if code == 2:
-        assert err.startswith(f"auditkit: error: {policy_path}"), err
-        assert err.count("\n") == 1
+        lines = err.splitlines()  # one line per problem of the file, each naming it
+        assert lines and all(line.startswith(f"auditkit: error: {policy_path}") for line in lines), err
+        assert err.endswith("\n") and len(lines) == err.count("\n")
     else:
         assert err == "" and out == ""

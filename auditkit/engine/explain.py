@@ -1,0 +1,241 @@
+"""One explanation pass: an explainer over the k models of one level, kept in a work file.
+
+:func:`explain_one` computes (or reloads) the distances of every image pair and the muF values of one
+explainer on the k fold models of one level; :func:`properties_one` adds robustness, invariance and
+completeness on the clean models; :func:`explain_tasks` makes the unfinished passes of a level into
+executor tasks (:func:`explain_pass`), whose work files :func:`explain_one` then loads. Each work
+file is stored under a key (:func:`~auditkit.engine.keys.work_key`) that digests what the pass
+depends on, so a rerun reuses exactly the passes whose inputs did not change.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from auditkit import _atomic
+from auditkit.data import ImageDataset
+from auditkit.engine.crosstrain import FoldModel, fresh_model
+from auditkit.engine.distances import DistanceRecord, collect_distances
+from auditkit.engine.executor import Executor, Task
+from auditkit.engine.faithfulness import fidelity_values, sample_images
+from auditkit.engine.keys import load_work, work_key
+from auditkit.engine.properties import PropertyValues, property_values
+from auditkit.explainers import make_explainer
+from auditkit.policy import ExplainerSpec, Policy
+
+N_EXAMPLES = 4
+"""Images whose maps each pass keeps as examples for the report."""
+
+
+def progress_bar(progress: bool, total: int, desc: str) -> tqdm:
+    """A progress bar on stderr (counting images), drawn only when ``progress``."""
+    return tqdm(total=total, desc=desc, unit="img", disable=not progress, file=sys.stderr,
+                leave=False, dynamic_ncols=True)
+
+
+def explainer_key(spec: ExplainerSpec, model_ids: list[str], policy: Policy) -> str:
+    m = policy.metrics
+    return work_key({
+        "explainer": spec.name,
+        "settings": dict(spec.settings),
+        "models": model_ids,
+        "distance": m.distance,
+        "target": m.target,
+        "batch_size": m.explain_batch_size,
+        "mu_fidelity": policy.to_dict()["metrics"]["mu_fidelity"],
+        "seed": policy.cross_validation.seed,
+        **({"target_layer": policy.model.target_layer} if policy.model.target_layer is not None else {}),
+    })
+
+
+def explain_one(
+    spec: ExplainerSpec,
+    folds: list[FoldModel],
+    model_ids: list[str],
+    dataset: ImageDataset,
+    fold_of: torch.Tensor,
+    categories: torch.Tensor,
+    targets: torch.Tensor,
+    policy: Policy,
+    device: torch.device,
+    workdir: Path,
+    progress: bool,
+    tag: str = "",
+) -> tuple[DistanceRecord, torch.Tensor, bool]:
+    """Distances and muF values of one explainer on ``folds``, from the work folder when already done.
+
+    Args:
+        model_ids: one identifier per fold model for the work key (checkpoint digests, or a digest
+            of how a degraded copy was derived from one).
+        tag: prefix of the work file name (``explainer_[<tag>_]<name>.pt``); ``""`` for the clean audit.
+        targets: ``[N, k]`` the class each model explains (:func:`explained_classes`).
+    """
+    name = f"{tag}_{spec.name}" if tag else spec.name
+    path = explainer_path(workdir, spec, tag)
+    key = explainer_key(spec, model_ids, policy)
+    state = load_work(path)
+    if state is not None and state.get("key") == key:
+        return DistanceRecord.from_state(state["record"]), state["mu"], True
+    m = policy.metrics
+    seed = policy.cross_validation.seed
+    explainers = make_explainers(spec, folds, policy)
+    examples = torch.arange(min(N_EXAMPLES, len(dataset)))
+    with progress_bar(progress, len(dataset), f"explain {name}") as bar:
+        record = collect_distances(
+            explainers, dataset, fold_of, categories, targets,
+            batch_size=m.explain_batch_size, device=device,
+            sqrt_distance=m.distance == "sqrt_spearman", example_index=examples,
+            progress=bar.update,
+        )
+    sample = sample_images(len(dataset), m.mu_fidelity.samples, seed)
+    mu = fidelity_values(explainers, folds, dataset, fold_of, sample, m.mu_fidelity,
+                         own_classes(targets, fold_of), seed=seed, batch_size=m.explain_batch_size,
+                         device=device)
+    _atomic.torch_save({"key": key, "record": record.to_state(), "mu": mu}, path)
+    return record, mu, False
+
+
+def own_classes(targets: torch.Tensor, fold_of: torch.Tensor) -> torch.Tensor:
+    """``[N]``: the class image n's own fold model explains, from ``targets [N, k]``."""
+    return targets.gather(1, fold_of[:, None])[:, 0]
+
+
+def make_explainers(spec: ExplainerSpec, folds: list[FoldModel], policy: Policy) -> list[Any]:
+    """One fresh explainer of ``spec`` per fold model, seeded per fold."""
+    seed = policy.cross_validation.seed
+    return [
+        make_explainer(
+            spec.name,
+            f.model,
+            layer=getattr(f.model, "target_layer", None),
+            batch_size=policy.metrics.explain_batch_size,
+            generator_seed=seed * 1000 + f.index,
+            **dict(spec.settings),
+        )
+        for f in folds
+    ]
+
+
+def measures_properties(policy: Policy) -> bool:
+    p = policy.properties
+    return p.robustness.enabled or p.invariance.enabled or p.completeness.enabled
+
+
+def properties_key(spec: ExplainerSpec, model_ids: list[str], policy: Policy) -> str:
+    return work_key({
+        "explainer": spec.name,
+        "settings": dict(spec.settings),
+        "models": model_ids,
+        "batch_size": policy.metrics.explain_batch_size,
+        "target": policy.metrics.target,
+        "properties": policy.to_dict()["properties"],
+        "seed": policy.cross_validation.seed,
+    })
+
+
+def properties_one(
+    spec: ExplainerSpec,
+    folds: list[FoldModel],
+    model_ids: list[str],
+    dataset: ImageDataset,
+    fold_of: torch.Tensor,
+    targets: torch.Tensor,
+    policy: Policy,
+    device: torch.device,
+    workdir: Path,
+) -> tuple[PropertyValues, bool, float]:
+    """Robustness, invariance and completeness values of one explainer on the clean fold models.
+
+    Kept in the explainer's work file (written by :func:`explain_one` first) under ``properties``
+    with its own key, so that changing only the properties' settings leaves the distances reused.
+    Returns the values, whether they were reused, and the seconds spent computing them.
+    """
+    path = explainer_path(workdir, spec, "")
+    key = properties_key(spec, model_ids, policy)
+    state = load_work(path)  # None when unreadable: _explain_one rewrites it on the next run
+    saved = state.get("properties") if state is not None else None
+    if isinstance(saved, dict) and saved.get("key") == key:
+        return PropertyValues.from_state(saved["values"]), True, 0.0
+    start = time.perf_counter()
+    values = property_values(make_explainers(spec, folds, policy), folds, dataset, fold_of,
+                             policy.properties, own_classes(targets, fold_of),
+                             sample_seed=policy.cross_validation.seed,
+                             batch_size=policy.metrics.explain_batch_size, device=device)
+    seconds = time.perf_counter() - start
+    if state is not None:
+        _atomic.torch_save({**state, "properties": {"key": key, "values": values.to_state()}}, path)
+    return values, False, seconds
+
+
+def explain_finished(spec: ExplainerSpec, model_ids: list[str], policy: Policy, workdir: Path,
+                      tag: str) -> bool:
+    """Whether :func:`explain_one` would load this pass from its work file."""
+    state = load_work(explainer_path(workdir, spec, tag))
+    return state is not None and state.get("key") == explainer_key(spec, model_ids, policy)
+
+
+def explainer_path(workdir: Path, spec: ExplainerSpec, tag: str) -> Path:
+    """Work file of one explanation pass: ``explainer_[<tag>_]<name>.pt``."""
+    return workdir / f"explainer_{f'{tag}_{spec.name}' if tag else spec.name}.pt"
+
+
+def explain_pass(
+    spec: ExplainerSpec,
+    policy: Policy,
+    dataset: ImageDataset,
+    states: list[dict[str, torch.Tensor]],
+    folds: list[tuple[int, float, int, str]],
+    model_ids: list[str],
+    fold_of: torch.Tensor,
+    categories: torch.Tensor,
+    targets: torch.Tensor,
+    workdir: Path,
+    tag: str,
+    *,
+    device: torch.device,
+) -> None:
+    """One explainer's pass over the k models of one level, as a task: writes its work file.
+
+    Args:
+        states: the k models' state dicts (CPU tensors), in fold order.
+        folds: ``(index, accuracy, n_test, checkpoint_sha256)`` of each model.
+        model_ids, fold_of, categories, targets, tag: as :func:`explain_one` takes them.
+        device: where to explain.
+    """
+    models = []
+    for state, (index, acc, n_test, sha) in zip(states, folds, strict=True):
+        model = fresh_model(policy, dataset)
+        model.load_state_dict(state)
+        models.append(FoldModel(index, model.to(device).eval(), acc, n_test, sha, False))
+    explain_one(spec, models, model_ids, dataset, fold_of, categories, targets, policy, device,
+                 workdir, False, tag)
+    if not tag and measures_properties(policy):
+        properties_one(spec, models, model_ids, dataset, fold_of, targets, policy, device, workdir)
+
+
+def explain_tasks(
+    executor: Executor, models: list[FoldModel], model_ids: list[str], dataset: ImageDataset,
+    fold_of: torch.Tensor, categories: torch.Tensor, targets: torch.Tensor, policy: Policy,
+    workdir: Path, tag: str,
+) -> list[Task]:
+    """The unfinished explanation passes of one level, as ``executor`` tasks (:func:`explain_pass`).
+
+    Once they ran, :func:`explain_one` loads their work files.
+    """
+    todo = [s for s in policy.explainers if not explain_finished(s, model_ids, policy, workdir, tag)]
+    if not todo:
+        return []
+    states = executor.share([{k: v.detach().cpu() for k, v in f.model.state_dict().items()}
+                             for f in models])
+    meta = [(f.index, f.accuracy, f.n_test, f.checkpoint_sha256) for f in models]
+    prefix = f"{tag} " if tag else ""
+    return [Task(explain_pass, (spec, policy, executor.share(dataset), states, meta, model_ids, fold_of,
+                                categories, targets, workdir, tag),
+                 f"explain {prefix}{spec.name}", output=explainer_path(workdir, spec, tag))
+            for spec in todo]
