@@ -25,6 +25,7 @@ from auditkit.report.inputs import (
 )
 from auditkit.report.properties import properties_section
 from auditkit.report.sanity import (
+    admissible_sentence,
     chance_notice,
     inadmissible,
     inadmissible_notice,
@@ -32,7 +33,10 @@ from auditkit.report.sanity import (
     reco_chance_text,
     sanity_sections,
 )
+from auditkit.report.signature import signature_facts
 from auditkit.report.since import since_section
+from auditkit.report.yardstick import CONTROL, LOWER_IS_BETTER, behind, marks, score_of
+from auditkit.signing.keys import Signer
 
 EXPLAINER_LABELS = {
     "saliency": "Saliency",
@@ -239,7 +243,8 @@ def _article_headline(article: str, groups: Sequence[Mapping[str, Any]]) -> str:
     if not rows:
         return f"Requirements citing {article}: no condition"
     if not unmet:
-        return f"Requirements citing {article}: all {len(rows)} conditions met"
+        return (f"Requirements citing {article}: " +
+                ("its one condition met" if len(rows) == 1 else f"all {len(rows)} conditions met"))
     return f"Requirements citing {article}: {unmet} of {len(rows)} conditions not met"
 
 
@@ -276,6 +281,8 @@ def _explainer_rows(results: Mapping[str, Any], confidence: str) -> list[dict[st
             own = [c for c in checks if c["explainer"] == name and c["metric"] in shown]
             cells.append({
                 "text": compact_score(e[metric]),
+                "marks": marks(results["explainers"], name,
+                               ("reco", "reco_corrected") if len(shown) == 2 else (metric,)),
                 "extra": [reco_chance_text(e.get("reco_chance")),
                           f"corrected {compact_score(e['reco_corrected'])}"]
                 if len(shown) == 2 else [],
@@ -399,11 +406,13 @@ def _verdict(results: Mapping[str, Any]) -> dict[str, Any]:
             "sentence": sentence[0].upper() + sentence[1:] + "."}
 
 
-def build_context(out_dir: Path, history: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def build_context(out_dir: Path, history: Mapping[str, Any] | None = None,
+                  signer: Signer | None = None) -> dict[str, Any]:
     """The template context of the audit in ``out_dir`` (results.json and ``work/explainer_*.pt``).
 
     ``history``: the earlier audits of the policy (:func:`auditkit.history.report_data`), shown in
-    "Since the last audit"; None leaves the section out.
+    "Since the last audit"; None leaves the section out. ``signer``: the key material that will sign
+    the PDF, named on page one; None says the report is unsigned.
 
     Raises:
         ReportError: results.json or a distance record is missing, unreadable or stale.
@@ -480,31 +489,23 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None) -> di
         "inadmissible": inadmissible_notice(
             inadmissible(sanity if isinstance(sanity, Mapping) else None), explainer_label,
             not_evidenced(sanity if isinstance(sanity, Mapping) else None)),
+        "admissible": admissible_sentence(sanity if isinstance(sanity, Mapping) else None,
+                                          explainer_label),
         "chance_notice": chance_notice(results["explainers"], explainer_label),
         "yardstick": _yardstick(results["explainers"]),
         "target": _target_text(results),
+        "signature": signature_facts(signer),
+        "deployed": _deployed_digest(results.get("deployed")),
     }
-
-
-YARDSTICK_METRICS = ("mege", "reco", "reco_corrected", "mu_fidelity")
-"""Scores on which every method is compared with the random control (higher is better for each)."""
 
 
 def _yardstick(explainers: Mapping[str, Any]) -> str:
     """One sentence naming, per score, the methods that do not beat the random control ("" when
     every method beats it on every score, or no random control was audited)."""
-    control = explainers.get("random")
-    if control is None:
-        return ""
-    parts = []
-    for metric in YARDSTICK_METRICS:
-        baseline = (control.get(metric) or {}).get("value")
-        if baseline is None:
-            continue
-        behind = [explainer_label(n) for n, e in explainers.items() if n != "random"
-                  and (e.get(metric) or {}).get("value") is not None and e[metric]["value"] <= baseline]
-        if behind:
-            parts.append(f"on {METRIC_LABELS[metric]} (random {number(baseline)}): {_and(behind)}")
+    parts = [f"on {METRIC_LABELS[metric]} (random {number(score_of(explainers[CONTROL], metric)['value'])}"
+             f"{', lower is better' if metric in LOWER_IS_BETTER else ''}): "
+             f"{_and([explainer_label(n) for n in names])}"
+             for metric, names in behind(explainers).items()]
     if not parts:
         return ""
     return ("Methods that score no better than the random control, whose maps ignore the model, "
@@ -553,3 +554,18 @@ def _target_text(results: Mapping[str, Any]) -> str:
     return ("Each retrained model explains the true label (as the authors’ library does), so both maps "
             "of every pair explain the same class, even where one model predicts another; μF, "
             "robustness, invariance and completeness use the true label too.")
+
+
+def _deployed_digest(deployed: Mapping[str, Any] | None) -> str:
+    """The deployed checkpoint's SHA-256 as results.json records it ("" when it records none).
+
+    >>> _deployed_digest({"checkpoint": "model.pt", "sha256": "ab" * 32})[:20]
+    'model.pt, SHA-256 ab'
+    >>> _deployed_digest(None), _deployed_digest({"checkpoint": "model.pt"})
+    ('', '')
+    """
+    digest = (deployed or {}).get("sha256") or (deployed or {}).get("checkpoint_sha256")
+    if not digest:
+        return ""
+    name = Path(str(deployed.get("checkpoint") or "")).name
+    return f"{name}, SHA-256 {digest}" if name else f"SHA-256 {digest}"

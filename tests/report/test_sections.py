@@ -152,5 +152,10 @@ def test_the_random_control_is_a_yardstick_for_every_score() -> None:
     assert sentence == ("Methods that score no better than the random control, whose maps ignore the "
                         "model, on MeGe (random 0.600): Grad-CAM; on ReCo (random 0.120): Grad-CAM; on "
                         "chance-corrected ReCo (random 0.000): Grad-CAM.")
+    explainers["saliency"]["properties"] = {"invariance_distance": s(0.5)}
+    explainers["random"]["properties"] = {"invariance_distance": s(0.4)}
+    assert _yardstick(explainers).endswith(
+        "; on distance under transformations (random 0.400, lower is better): Saliency.")
+    del explainers["saliency"]["properties"]
     assert _yardstick({k: v for k, v in explainers.items() if k != "gradcam"}) == ""
     assert _yardstick({"saliency": explainers["saliency"]}) == ""  # no control audited
