@@ -354,13 +354,15 @@ def _limits(results: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _figures(results: Mapping[str, Any], evidence: Mapping[str, ExplainerEvidence],
-             inputs: ExampleInputs) -> dict[str, Any]:
+             inputs: ExampleInputs, model: str) -> dict[str, Any]:
     folds = [f["accuracy"] for f in results["folds"]]
+    confidence = results["policy"]["resolved"]["metrics"]["bootstrap"]["confidence"]
     notes = {explainer_label(n): reco_chance_text(results["explainers"][n].get("reco_chance"),
                                                   results["explainers"][n]["reco"].get("value"))
              for n in evidence}
     figures: dict[str, Any] = {
-        "folds": plots.data_uri(plots.fold_accuracies(folds, results["accuracy"]["max_spread"])),
+        "folds": plots.data_uri(plots.fold_accuracies(folds, [f["n_test"] for f in results["folds"]],
+                                                      results["accuracy"]["max_spread"], confidence)),
         "histograms": plots.data_uri(plots.distance_histograms(
             {explainer_label(n): (e.s_eq, e.s_neq) for n, e in evidence.items()}, notes=notes)),
         "examples": None,
@@ -372,7 +374,8 @@ def _figures(results: Mapping[str, Any], evidence: Mapping[str, ExplainerEvidenc
                   for i in range(count)]
         maps = {explainer_label(n): e.examples[:count, 0] for n, e in evidence.items()}
         images = None if inputs.images is None else inputs.images[:count]
-        figures["examples"] = plots.data_uri(plots.example_maps(images, maps, labels))
+        figures["examples"] = plots.data_uri(plots.example_maps(
+            images, maps, labels, f"Explanations given by the fold-0 model ({model})"))
         figures["example_count"] = str(count)
     return figures
 
@@ -434,6 +437,8 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None,
     checks = results["thresholds"]
     reused = results.get("reused_from_earlier_run") or {}
     sanity = results.get("sanity_checks")
+    family = (model["family"] if (results.get("model") or {}).get("source", "family") == "family"
+              else results["model"]["description"])  # the operator's own architecture, named for what it is
     return {
         "title": f"Explanation-quality audit: {results['policy']['name']}",
         "policy_name": results["policy"]["name"],
@@ -443,8 +448,7 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None,
         "auditkit_version": results["auditkit_version"],
         "verdict": _verdict(results),
         "model": {
-            "family": model["family"] if (results.get("model") or {}).get("source", "family") == "family"
-            else results["model"]["description"],  # the operator's own architecture, named for what it is
+            "family": family,
             "options": _settings({k: v for k, v in model.items() if k != "family" and v not in (None, {})}),
             "dataset": dataset["kind"],
             "source": dataset["source"],
@@ -473,7 +477,7 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None,
         "accuracy": format_score(acc, confidence),
         "folds": [{"index": str(f["index"]), "n_test": f"{f['n_test']:,}", "accuracy": number(f["accuracy"]),
                    "checkpoint": f["checkpoint_sha256"]} for f in results["folds"]],
-        "figures": _figures(results, evidence, inputs),
+        "figures": _figures(results, evidence, inputs, family),
         "inputs_problem": inputs.problem,
         "limits": _limits(results),
         "policy": {"path": results["policy"]["path"], "sha256": results["policy"]["sha256"],
@@ -485,7 +489,7 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None,
         "reused": {k: ", ".join(str(v) for v in vals) for k, vals in reused.items() if vals},
         "sanity_checks": sanity_sections(sanity if isinstance(sanity, Mapping) else None,
                                          explainer_label, confidence),
-        "since_last": since_section(history, explainer_label, confidence),
+        "since_last": since_section(history, explainer_label, confidence, checks),
         "inadmissible": inadmissible_notice(
             inadmissible(sanity if isinstance(sanity, Mapping) else None), explainer_label,
             not_evidenced(sanity if isinstance(sanity, Mapping) else None)),
