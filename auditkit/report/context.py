@@ -158,7 +158,7 @@ def _sentence(check: Mapping[str, Any], results: Mapping[str, Any], confidence: 
     sentence = (f"{_subject(check)} is {_measured(check, results, confidence)}, required "
                 f"{OPERATORS[check['op']]} {check['value']:g}{_basis(check, confidence)}")
     if check.get("inadmissible"):
-        sentence += " — inadmissible: the method failed its sanity checks"
+        sentence += " — inadmissible: this score failed a sanity check"
     elif check.get("not_evidenced"):
         sentence += " — not evidenced: its sanity check could not tell whether the score reacts"
     return sentence
@@ -184,7 +184,8 @@ def _requirement(req: Mapping[str, Any], checks: Sequence[Mapping[str, Any]],
             details.append(f"and {len(failed) - LISTED_FAILURES} more (see the requirements table)")
     elif own:
         closest = min(own, key=_margin)
-        summary = f"All {len(own)} conditions met; the closest to its threshold:"
+        summary = ("Its one condition is met:" if len(own) == 1
+                   else f"All {len(own)} conditions met; the closest to its threshold:")
         details = [_sentence(closest, results, confidence)]
     else:
         summary, details = "No measured condition is attached to this requirement.", []
@@ -497,6 +498,7 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None,
                                           explainer_label),
         "chance_notice": chance_notice(results["explainers"], explainer_label),
         "yardstick": _yardstick(results["explainers"]),
+        "has_control": CONTROL in results["explainers"],
         "target": _target_text(results),
         "signature": signature_facts(signer),
         "deployed": _deployed_digest(results.get("deployed")),

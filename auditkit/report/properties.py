@@ -114,16 +114,17 @@ def _random_sentence(checks: Mapping[str, Any] | None, label: Callable[[str], st
         return ""
     parts = []
     for prop, c in worst.items():
+        name = prop[0].upper() + prop[1:]
         if c["held"] is None:
-            parts.append(f"{prop}: not checked (no random control, or its score is undefined)")
+            parts.append(f"{name}: not checked (no random control, or its score is undefined).")
         elif c["held"]:
-            parts.append(f"{prop}: held, the random control scores worst")
+            parts.append(f"{name}: the random control scores worst, as it should.")
         else:
             others = ", ".join(label(n) for n in c["not_beating_random"])
-            parts.append(f"{prop}: NOT held, {others} did not beat the random control; this metric "
-                         "does not separate the methods from noise here")
-    return ("A metric that separates the methods from noise should give the random control the "
-            "worst score. " + "; ".join(p[0].upper() + p[1:] for p in parts) + ".")
+            parts.append(f"{name}: NOT as it should: {others} did not beat the random control, so this "
+                         "score does not tell the methods from noise here.")
+    return ("A score that tells the methods from noise gives the random control the worst value. "
+            + " ".join(parts))
 
 
 def properties_section(results: Mapping[str, Any], label: Callable[[str], str],

@@ -63,7 +63,7 @@ def test_inadmissible_scores_are_marked_and_said_in_plain_words(full) -> None:
     assert re.search(r'<li class="unmet">\s*<span class="badge">not met</span>\s*<strong>R2</strong>',
                      summary)
     assert re.search(r'<li class="met">\s*<span class="badge">met</span>\s*<strong>R1</strong>', summary)
-    assert "— inadmissible: the method failed its sanity checks" in summary
+    assert "— inadmissible: this score failed a sanity check" in summary
     scores = section(html, '<table class="scores">', "</table>")
     assert re.search(r'<tr class="inadmissible"><td><b>Grad-CAM</b> <span class="badge-inadmissible"', scores)
     assert '<tr><td><b>Saliency</b><br>' in scores
