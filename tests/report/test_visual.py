@@ -180,16 +180,18 @@ def test_page_one_holds_what_a_reader_decides_on_and_nothing_spills(full, signer
     second = pdf_text(pdf, 2).replace(context["title"], "", 1).split()  # less the running header
     assert " ".join(second[:6]) == "Requirements and the evidence for them"
     assert len(second) > 60, f"page 2 is near-empty: {' '.join(second)}"
-    # as rasterised: the FAIL banner (its red border) sits in the top third of page one
+    # as rasterised: the FAIL banner's red border (the only red lines across most of the text width)
+    # sits in the top third of page one
     folder = SHOTS / "page-one"
     folder.mkdir(parents=True, exist_ok=True)
     subprocess.run([need("pdftoppm", "poppler-utils"), "-r", "50", "-png", "-f", "1", "-l", "1",
                     "-singlefile", str(pdf), str(folder / "page-1")], check=True, timeout=60)
     with Image.open(folder / "page-1.png") as page:
         rgb = page.convert("RGB")
-        red = [y for y in range(rgb.height) for x in range(0, rgb.width, 3)
-               if _near(rgb.getpixel((x, y)), (0xB3, 0x26, 0x1E))]
-        assert red and max(red) < rgb.height / 3, "the verdict banner is not at the top of page one"
+        wide = [y for y in range(rgb.height)
+                if sum(_near(rgb.getpixel((x, y)), (0xB3, 0x26, 0x1E)) for x in range(rgb.width))
+                > 0.6 * rgb.width]
+        assert wide and max(wide) < rgb.height / 3, f"the verdict banner is not at the top: rows {wide}"
 
 
 def _near(pixel: tuple[int, ...], colour: tuple[int, int, int], tolerance: int = 30) -> bool:
