@@ -60,7 +60,8 @@ def _all_figures(monkeypatch) -> list:
                               notes={n: "ReCo 0.120; chance 0.061 (95%: 0.118), p = 0.04: above chance"
                                      for n in names})
     plots.example_maps(rng.random((4, 3, 8, 8)), {n: rng.random((4, 8, 8)) for n in names},
-                       [f"image {i} (class {i})" for i in range(4)], "Explanations of the fold-0 model (resnet)")
+                       [f"image {i} (class {i})" for i in range(4)],
+                       "Explanations of the fold-0 model (resnet)")
     plots.score_curves([0.0], {"MeGe": {n: [(0.5, 0.4, 0.6)] for n in names}}, xlabel="date of the audit",
                        tick_labels=["2026-01-01"], thresholds={"MeGe": [(0.45, "T1 ≥ 0.45")]})
     return drawn

@@ -226,7 +226,8 @@ def stranded_headings(pdf: Path, headings: list[str]) -> list[str]:
 
 
 def test_no_heading_is_separated_from_what_follows_it(full) -> None:
-    headings = [re.sub(r"<[^>]+>", "", h) for h in re.findall(r"<h[234][^>]*>(.*?)</h[234]>", full.html, re.S)]
+    found = re.findall(r"<h[234][^>]*>(.*?)</h[234]>", full.html, re.S)
+    headings = [re.sub(r"<[^>]+>", "", h) for h in found]
     assert len(headings) > 15
     stranded = stranded_headings(full.out / "report.pdf", headings)
     assert stranded == [], stranded
