@@ -146,10 +146,13 @@ def _run(args: argparse.Namespace) -> int:
         from auditkit.report import render_report
 
         current = json.loads((out / "results.json").read_text(encoding="utf-8"))
-        reports = render_report(out, history=report_data(recording.store, policy.name, current))
+        signing = _signing_args(args, policy)
+        signer = signing_cli.signer_from_args(signing)  # page one names its certificate
+        reports = render_report(out, history=report_data(recording.store, policy.name, current),
+                                signer=signer)
         for path in reports:
             log(f"report written to {path}")
-        signed = signing_cli.sign_from_args(out, _signing_args(args, policy))
+        signed = signing_cli.sign_from_args(out, signing, signer)
         fingerprint = None
         if signed is not None:
             fingerprint = signed.signer_fingerprint

@@ -1,4 +1,4 @@
-"""The compliance report of an audit: HTML and PDF from one Jinja template.
+"""The evidence report of an audit: HTML and PDF from one Jinja template.
 
 :func:`render_report` reads an audit's out folder (results.json and the distance records under
 ``work/``), builds one template context (:func:`auditkit.report.context.build_context`) and hands it to

@@ -25,6 +25,7 @@ from auditkit.report.inputs import (
 )
 from auditkit.report.properties import properties_section
 from auditkit.report.sanity import (
+    admissible_sentence,
     chance_notice,
     inadmissible,
     inadmissible_notice,
@@ -32,7 +33,10 @@ from auditkit.report.sanity import (
     reco_chance_text,
     sanity_sections,
 )
+from auditkit.report.signature import signature_facts
 from auditkit.report.since import since_section
+from auditkit.report.yardstick import CONTROL, LOWER_IS_BETTER, behind, marks, score_of
+from auditkit.signing.keys import Signer
 
 EXPLAINER_LABELS = {
     "saliency": "Saliency",
@@ -154,7 +158,7 @@ def _sentence(check: Mapping[str, Any], results: Mapping[str, Any], confidence: 
     sentence = (f"{_subject(check)} is {_measured(check, results, confidence)}, required "
                 f"{OPERATORS[check['op']]} {check['value']:g}{_basis(check, confidence)}")
     if check.get("inadmissible"):
-        sentence += " — inadmissible: the method failed its sanity checks"
+        sentence += " — inadmissible: this score failed a sanity check"
     elif check.get("not_evidenced"):
         sentence += " — not evidenced: its sanity check could not tell whether the score reacts"
     return sentence
@@ -180,7 +184,8 @@ def _requirement(req: Mapping[str, Any], checks: Sequence[Mapping[str, Any]],
             details.append(f"and {len(failed) - LISTED_FAILURES} more (see the requirements table)")
     elif own:
         closest = min(own, key=_margin)
-        summary = f"All {len(own)} conditions met; the closest to its threshold:"
+        summary = ("Its one condition is met:" if len(own) == 1
+                   else f"All {len(own)} conditions met; the closest to its threshold:")
         details = [_sentence(closest, results, confidence)]
     else:
         summary, details = "No measured condition is attached to this requirement.", []
@@ -239,7 +244,8 @@ def _article_headline(article: str, groups: Sequence[Mapping[str, Any]]) -> str:
     if not rows:
         return f"Requirements citing {article}: no condition"
     if not unmet:
-        return f"Requirements citing {article}: all {len(rows)} conditions met"
+        return (f"Requirements citing {article}: " +
+                ("its one condition met" if len(rows) == 1 else f"all {len(rows)} conditions met"))
     return f"Requirements citing {article}: {unmet} of {len(rows)} conditions not met"
 
 
@@ -276,6 +282,8 @@ def _explainer_rows(results: Mapping[str, Any], confidence: str) -> list[dict[st
             own = [c for c in checks if c["explainer"] == name and c["metric"] in shown]
             cells.append({
                 "text": compact_score(e[metric]),
+                "marks": marks(results["explainers"], name,
+                               ("reco", "reco_corrected") if len(shown) == 2 else (metric,)),
                 "extra": [reco_chance_text(e.get("reco_chance")),
                           f"corrected {compact_score(e['reco_corrected'])}"]
                 if len(shown) == 2 else [],
@@ -347,13 +355,15 @@ def _limits(results: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _figures(results: Mapping[str, Any], evidence: Mapping[str, ExplainerEvidence],
-             inputs: ExampleInputs) -> dict[str, Any]:
+             inputs: ExampleInputs, model: str) -> dict[str, Any]:
     folds = [f["accuracy"] for f in results["folds"]]
+    confidence = results["policy"]["resolved"]["metrics"]["bootstrap"]["confidence"]
     notes = {explainer_label(n): reco_chance_text(results["explainers"][n].get("reco_chance"),
                                                   results["explainers"][n]["reco"].get("value"))
              for n in evidence}
     figures: dict[str, Any] = {
-        "folds": plots.data_uri(plots.fold_accuracies(folds, results["accuracy"]["max_spread"])),
+        "folds": plots.data_uri(plots.fold_accuracies(folds, [f["n_test"] for f in results["folds"]],
+                                                      results["accuracy"]["max_spread"], confidence)),
         "histograms": plots.data_uri(plots.distance_histograms(
             {explainer_label(n): (e.s_eq, e.s_neq) for n, e in evidence.items()}, notes=notes)),
         "examples": None,
@@ -365,7 +375,8 @@ def _figures(results: Mapping[str, Any], evidence: Mapping[str, ExplainerEvidenc
                   for i in range(count)]
         maps = {explainer_label(n): e.examples[:count, 0] for n, e in evidence.items()}
         images = None if inputs.images is None else inputs.images[:count]
-        figures["examples"] = plots.data_uri(plots.example_maps(images, maps, labels))
+        figures["examples"] = plots.data_uri(plots.example_maps(
+            images, maps, labels, f"Explanations given by the fold-0 model ({model})"))
         figures["example_count"] = str(count)
     return figures
 
@@ -399,11 +410,13 @@ def _verdict(results: Mapping[str, Any]) -> dict[str, Any]:
             "sentence": sentence[0].upper() + sentence[1:] + "."}
 
 
-def build_context(out_dir: Path, history: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def build_context(out_dir: Path, history: Mapping[str, Any] | None = None,
+                  signer: Signer | None = None) -> dict[str, Any]:
     """The template context of the audit in ``out_dir`` (results.json and ``work/explainer_*.pt``).
 
     ``history``: the earlier audits of the policy (:func:`auditkit.history.report_data`), shown in
-    "Since the last audit"; None leaves the section out.
+    "Since the last audit"; None leaves the section out. ``signer``: the key material that will sign
+    the PDF, named on page one; None says the report is unsigned.
 
     Raises:
         ReportError: results.json or a distance record is missing, unreadable or stale.
@@ -425,6 +438,8 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None) -> di
     checks = results["thresholds"]
     reused = results.get("reused_from_earlier_run") or {}
     sanity = results.get("sanity_checks")
+    family = (model["family"] if (results.get("model") or {}).get("source", "family") == "family"
+              else results["model"]["description"])  # the operator's own architecture, named for what it is
     return {
         "title": f"Explanation-quality audit: {results['policy']['name']}",
         "policy_name": results["policy"]["name"],
@@ -434,8 +449,7 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None) -> di
         "auditkit_version": results["auditkit_version"],
         "verdict": _verdict(results),
         "model": {
-            "family": model["family"] if (results.get("model") or {}).get("source", "family") == "family"
-            else results["model"]["description"],  # the operator's own architecture, named for what it is
+            "family": family,
             "options": _settings({k: v for k, v in model.items() if k != "family" and v not in (None, {})}),
             "dataset": dataset["kind"],
             "source": dataset["source"],
@@ -464,7 +478,7 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None) -> di
         "accuracy": format_score(acc, confidence),
         "folds": [{"index": str(f["index"]), "n_test": f"{f['n_test']:,}", "accuracy": number(f["accuracy"]),
                    "checkpoint": f["checkpoint_sha256"]} for f in results["folds"]],
-        "figures": _figures(results, evidence, inputs),
+        "figures": _figures(results, evidence, inputs, family),
         "inputs_problem": inputs.problem,
         "limits": _limits(results),
         "policy": {"path": results["policy"]["path"], "sha256": results["policy"]["sha256"],
@@ -476,35 +490,28 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None) -> di
         "reused": {k: ", ".join(str(v) for v in vals) for k, vals in reused.items() if vals},
         "sanity_checks": sanity_sections(sanity if isinstance(sanity, Mapping) else None,
                                          explainer_label, confidence),
-        "since_last": since_section(history, explainer_label, confidence),
+        "since_last": since_section(history, explainer_label, confidence, checks),
         "inadmissible": inadmissible_notice(
             inadmissible(sanity if isinstance(sanity, Mapping) else None), explainer_label,
             not_evidenced(sanity if isinstance(sanity, Mapping) else None)),
+        "admissible": admissible_sentence(sanity if isinstance(sanity, Mapping) else None,
+                                          explainer_label),
         "chance_notice": chance_notice(results["explainers"], explainer_label),
         "yardstick": _yardstick(results["explainers"]),
+        "has_control": CONTROL in results["explainers"],
         "target": _target_text(results),
+        "signature": signature_facts(signer),
+        "deployed": _deployed_digest(results.get("deployed")),
     }
-
-
-YARDSTICK_METRICS = ("mege", "reco", "reco_corrected", "mu_fidelity")
-"""Scores on which every method is compared with the random control (higher is better for each)."""
 
 
 def _yardstick(explainers: Mapping[str, Any]) -> str:
     """One sentence naming, per score, the methods that do not beat the random control ("" when
     every method beats it on every score, or no random control was audited)."""
-    control = explainers.get("random")
-    if control is None:
-        return ""
-    parts = []
-    for metric in YARDSTICK_METRICS:
-        baseline = (control.get(metric) or {}).get("value")
-        if baseline is None:
-            continue
-        behind = [explainer_label(n) for n, e in explainers.items() if n != "random"
-                  and (e.get(metric) or {}).get("value") is not None and e[metric]["value"] <= baseline]
-        if behind:
-            parts.append(f"on {METRIC_LABELS[metric]} (random {number(baseline)}): {_and(behind)}")
+    parts = [f"on {METRIC_LABELS[metric]} (random {number(score_of(explainers[CONTROL], metric)['value'])}"
+             f"{', lower is better' if metric in LOWER_IS_BETTER else ''}): "
+             f"{_and([explainer_label(n) for n in names])}"
+             for metric, names in behind(explainers).items()]
     if not parts:
         return ""
     return ("Methods that score no better than the random control, whose maps ignore the model, "
@@ -553,3 +560,18 @@ def _target_text(results: Mapping[str, Any]) -> str:
     return ("Each retrained model explains the true label (as the authors’ library does), so both maps "
             "of every pair explain the same class, even where one model predicts another; μF, "
             "robustness, invariance and completeness use the true label too.")
+
+
+def _deployed_digest(deployed: Mapping[str, Any] | None) -> str:
+    """The deployed checkpoint's SHA-256 as results.json records it ("" when it records none).
+
+    >>> _deployed_digest({"checkpoint": "model.pt", "sha256": "ab" * 32})[:20]
+    'model.pt, SHA-256 ab'
+    >>> _deployed_digest(None), _deployed_digest({"checkpoint": "model.pt"})
+    ('', '')
+    """
+    digest = (deployed or {}).get("sha256") or (deployed or {}).get("checkpoint_sha256")
+    if not digest:
+        return ""
+    name = Path(str(deployed.get("checkpoint") or "")).name
+    return f"{name}, SHA-256 {digest}" if name else f"SHA-256 {digest}"

@@ -11,15 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-PROPERTY_ROWS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
-    ("generalisable", "MeGe", ("mege",), "higher is better"),
-    ("consistent", "ReCo", ("reco",), "higher is better"),
-    ("faithful", "μF", ("mu_fidelity",), "higher is better"),
-    ("robust", "Spearman distance under noise; SENS_max", ("robustness_distance", "sensitivity_max"),
-     "lower is better"),
-    ("invariant", "Spearman distance, worst transformation", ("invariance_distance",), "lower is better"),
-    ("complete", "relative completeness error", ("completeness_error",), "lower is better"),
+from auditkit.report.yardstick import LOWER_IS_BETTER, marks, score_of
+
+_ROWS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("generalisable", "MeGe", ("mege",)),
+    ("consistent", "ReCo", ("reco",)),
+    ("faithful", "μF", ("mu_fidelity",)),
+    ("robust", "Spearman distance under noise; SENS_max", ("robustness_distance", "sensitivity_max")),
+    ("invariant", "Spearman distance, worst transformation", ("invariance_distance",)),
+    ("complete", "relative completeness error", ("completeness_error",)),
 )
+PROPERTY_ROWS: tuple[tuple[str, str, tuple[str, ...], str], ...] = tuple(
+    (prop, measure, metrics, "lower is better" if metrics[0] in LOWER_IS_BETTER else "higher is better")
+    for prop, measure, metrics in _ROWS)
 """(property, how it is measured, its metrics (the first is the cell's value), direction)."""
 
 OPERATORS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
@@ -48,17 +52,12 @@ def _text(score: Mapping[str, Any] | None) -> str:
     return f"{_num(score['value'])} [{_num(score['ci_low'])}, {_num(score['ci_high'])}]"
 
 
-def _score(explainer: Mapping[str, Any], metric: str) -> Mapping[str, Any] | None:
-    if metric in explainer:
-        return explainer[metric]
-    return (explainer.get("properties") or {}).get(metric)
-
-
-def _cell(name: str, explainer: Mapping[str, Any], metrics: Sequence[str],
+def _cell(name: str, explainers: Mapping[str, Any], metrics: Sequence[str],
           checks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     own = [c for c in checks if c["explainer"] == name and c["metric"] in metrics]
-    main = _score(explainer, metrics[0])
-    extra = [f"SENS_max {_text(_score(explainer, m))}" for m in metrics[1:]]
+    explainer = explainers[name]
+    main = score_of(explainer, metrics[0])
+    extra = [f"SENS_max {_text(score_of(explainer, m))}" for m in metrics[1:]]
     props = explainer.get("properties") or {}
     if metrics[0] == "invariance_distance" and props.get("invariance_left_out"):
         extra.append(f"{props['invariance_left_out']:,} image-transformation pairs left out "
@@ -67,6 +66,7 @@ def _cell(name: str, explainer: Mapping[str, Any], metrics: Sequence[str],
     return {
         "text": _text(main),
         "extra": extra,
+        "marks": marks(explainers, name, metrics),
         "rule": "; ".join(f"{OPERATORS[c['op']]} {c['value']:g} ({c['threshold']})" for c in own),
         "status": ("met" if met else "not met") if own else "",
         "css": ("met" if met else "unmet") if own else "",
@@ -114,16 +114,17 @@ def _random_sentence(checks: Mapping[str, Any] | None, label: Callable[[str], st
         return ""
     parts = []
     for prop, c in worst.items():
+        name = prop[0].upper() + prop[1:]
         if c["held"] is None:
-            parts.append(f"{prop}: not checked (no random control, or its score is undefined)")
+            parts.append(f"{name}: not checked (no random control, or its score is undefined).")
         elif c["held"]:
-            parts.append(f"{prop}: held, the random control scores worst")
+            parts.append(f"{name}: the random control scores worst, as it should.")
         else:
             others = ", ".join(label(n) for n in c["not_beating_random"])
-            parts.append(f"{prop}: NOT held, {others} did not beat the random control; this metric "
-                         "does not separate the methods from noise here")
-    return ("A metric that separates the methods from noise should give the random control the "
-            "worst score. " + "; ".join(p[0].upper() + p[1:] for p in parts) + ".")
+            parts.append(f"{name}: NOT as it should: {others} did not beat the random control, so this "
+                         "score does not tell the methods from noise here.")
+    return ("A score that tells the methods from noise gives the random control the worst value. "
+            + " ".join(parts))
 
 
 def properties_section(results: Mapping[str, Any], label: Callable[[str], str],
@@ -136,7 +137,7 @@ def properties_section(results: Mapping[str, Any], label: Callable[[str], str],
     resolved = results["policy"]["resolved"].get("properties") or {}
     robustness = resolved.get("robustness") or {}
     rows = [{"property": prop, "measure": measure, "direction": direction,
-             "cells": [_cell(name, e, metrics, checks) for name, e in explainers.items()]}
+             "cells": [_cell(name, explainers, metrics, checks) for name in explainers]}
             for prop, measure, metrics, direction in PROPERTY_ROWS]
     return {
         "columns": [label(n) for n in explainers],

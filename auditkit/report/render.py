@@ -14,6 +14,7 @@ from auditkit.report.html import HtmlWriter
 from auditkit.report.inputs import load_results
 from auditkit.report.interface import ReportWriter
 from auditkit.report.pdf import PdfAttachment, PdfWriter
+from auditkit.signing.keys import Signer
 
 WRITERS: dict[str, type[ReportWriter]] = {"html": HtmlWriter, "pdf": PdfWriter}
 """Format name -> writer class."""
@@ -47,7 +48,7 @@ def dossier(out_dir: Path, results: Mapping[str, Any], html: bytes) -> list[PdfA
 
 
 def render_report(out_dir: str | Path, *, formats: Sequence[str] = ("html", "pdf"),
-                  history: Mapping[str, Any] | None = None) -> list[Path]:
+                  history: Mapping[str, Any] | None = None, signer: Signer | None = None) -> list[Path]:
     """Write ``<out_dir>/report.<format>`` for each format from results.json and the work files.
 
     Every format is rendered in memory before any file is written, and each file replaces the old one
@@ -59,6 +60,8 @@ def render_report(out_dir: str | Path, *, formats: Sequence[str] = ("html", "pdf
         formats: names in :data:`WRITERS`; repeats are rendered once.
         history: the earlier audits of the policy as :func:`auditkit.history.report_data` returns
             them; given, the report has a "Since the last audit" section. None: no such section.
+        signer: the key material that will sign the PDF (:func:`auditkit.signing.sign_report`), named
+            with its certificate on page one; None: page one says the report is unsigned.
 
     Returns:
         The written paths, in the order of ``formats``.
@@ -72,7 +75,7 @@ def render_report(out_dir: str | Path, *, formats: Sequence[str] = ("html", "pdf
     if unknown:
         raise ReportError(f"unknown report format {unknown[0]!r}; choose from {', '.join(WRITERS)}")
     out_dir = Path(out_dir)
-    context = build_context(out_dir, history=history)
+    context = build_context(out_dir, history=history, signer=signer)
     html = HtmlWriter().render(context)
     rendered: list[tuple[Path, bytes]] = []
     for name in dict.fromkeys(formats):

@@ -123,6 +123,30 @@ def inadmissible_notice(failed: Mapping[str, list[str]], label: Callable[[str], 
     }
 
 
+def admissible_sentence(section: Mapping[str, Any] | None, label: Callable[[str], str]) -> str:
+    """Page one's word on the methods whose gated scores (MeGe, chance-corrected ReCo) passed every
+    sanity check, or that no check ran; the failed and inconclusive ones are
+    :func:`inadmissible_notice`'s.
+
+    >>> admissible_sentence(None, str)
+    'No sanity check ran, so nothing shows that the scores depend on what the models learned.'
+    >>> admissible_sentence({"label_shuffling": {"explainers": {"saliency": {"status": "pass"},
+    ...                                                         "random": {"status": None}}}}, str)
+    'The scores of saliency passed their sanity checks and are admissible.'
+    """
+    checks = [c for c in (section or {}).values() if isinstance(c, Mapping) and c.get("explainers")]
+    if not checks:
+        return "No sanity check ran, so nothing shows that the scores depend on what the models learned."
+    statuses: dict[str, set[str | None]] = {}
+    for check in checks:
+        for name, entry in check["explainers"].items():
+            statuses.setdefault(name, set()).add(_status(entry))
+    passed = [label(n) for n, found in statuses.items() if found == {"pass"}]
+    if not passed:
+        return ""
+    return f"The scores of {_words(passed)} passed their sanity checks and are admissible."
+
+
 def reco_chance_text(chance: Mapping[str, Any] | None, reco: float | None = None) -> str:
     """ReCo's chance band in words, e.g. ``"chance 0.061 (95%: 0.118), p = 0.74"``.
 

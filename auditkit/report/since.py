@@ -7,11 +7,12 @@ URI. A change is significant when the two intervals do not overlap (:mod:`auditk
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from auditkit.report import plots
+from auditkit.report.properties import OPERATORS
 
 METRICS = {"accuracy": "held-out accuracy", "mege": "MeGe", "reco": "ReCo",
            "reco_corrected": "chance-corrected ReCo", "reco_auc": "ReCo_AUC", "mu_fidelity": "μF"}
@@ -79,7 +80,25 @@ def _day(iso: str | None) -> str:
         return ""
 
 
-def _trend_figure(audits: list[Mapping[str, Any]], label: Callable[[str], str]) -> str:
+def _threshold_lines(checks: Sequence[Mapping[str, Any]]) -> dict[str, list[tuple[float, str]]]:
+    """Panel -> ``(value, "T1 ≥ 0.5")`` per threshold of this audit's policy on the panel's score
+    (whichever methods it applies to; the tables say which).
+
+    >>> _threshold_lines([{"threshold": "T1", "metric": "mege", "op": ">=", "value": 0.5}])
+    {'MeGe': [(0.5, 'T1 ≥ 0.5')]}
+    """
+    lines: dict[str, dict[str, float]] = {}
+    for c in checks:
+        panel = "held-out accuracy" if c["metric"] == "accuracy" else (
+            METRICS[c["metric"]] if c["metric"] in TREND_PANELS else None)
+        if panel is not None:
+            lines.setdefault(panel, {})[f"{c['threshold']} {OPERATORS[c['op']]} {c['value']:g}"] = \
+                float(c["value"])
+    return {panel: [(value, name) for name, value in found.items()] for panel, found in lines.items()}
+
+
+def _trend_figure(audits: list[Mapping[str, Any]], label: Callable[[str], str],
+                  checks: Sequence[Mapping[str, Any]]) -> str:
     def triple(e: Mapping[str, Any] | None) -> tuple[float | None, float | None, float | None]:
         return (None, None, None) if e is None else (e.get("value"), e.get("ci_low"), e.get("ci_high"))
 
@@ -97,18 +116,20 @@ def _trend_figure(audits: list[Mapping[str, Any]], label: Callable[[str], str]) 
     controls = [label("random")] if "random" in names else []
     png = plots.score_curves(list(range(len(audits))), panels, xlabel="date of the audit",
                              controls=controls, tick_labels=ticks, columns=2,
-                             colours={"fold models": "#1b1f24", **plots.method_colours(names, label)})
+                             colours={"fold models": "#1b1f24", **plots.method_colours(names, label)},
+                             thresholds=_threshold_lines(checks))
     return plots.data_uri(png)
 
 
 def since_section(history: Mapping[str, Any] | None, label: Callable[[str], str],
-                  confidence: str) -> dict[str, Any] | None:
+                  confidence: str, checks: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any] | None:
     """The section's context, or None when the history holds no earlier finished audit of the policy.
 
     Args:
         history: the mapping of :func:`auditkit.history.report_data`, or None.
         label: explainer registry name -> printed name.
         confidence: the interval level as printed, e.g. ``"95%"``.
+        checks: this audit's threshold checks (results.json ``thresholds``), drawn as lines.
     """
     if not history:
         return None
@@ -136,7 +157,7 @@ def since_section(history: Mapping[str, Any] | None, label: Callable[[str], str]
         "summary": summary,
         "audit_count": str(len(audits)),
         "rows": rows,
-        "figure": _trend_figure(audits, label),
+        "figure": _trend_figure(audits, label, checks),
         "control_note": " The random baseline is dashed." if any(
             "random" in a["scores"]["explainers"] for a in audits) else "",
     }

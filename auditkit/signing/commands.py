@@ -83,18 +83,15 @@ def _passphrase(var: str | None) -> str | None:
     return os.environ[var]
 
 
-def sign_from_args(out_dir: str | Path, args: argparse.Namespace) -> Any:
-    """Sign the report in ``out_dir`` as :func:`add_signing_arguments`' options say.
-
-    Returns:
-        The :class:`auditkit.signing.SignedReport`, or ``None`` when ``--sign-key`` is absent.
+def signer_from_args(args: argparse.Namespace) -> Any:
+    """The key material :func:`add_signing_arguments`' options name, loaded before the report is
+    rendered so that page one can name its certificate; None when ``--sign-key`` is absent.
 
     Raises:
-        SigningError: signing options without ``--sign-key``, unloadable key material, failed signing.
+        SigningError: signing options without ``--sign-key``, or unloadable key material.
     """
-    from auditkit.signing import load_signer, sign_report
+    from auditkit.signing import load_signer
     from auditkit.signing.errors import SigningError
-    from auditkit.signing.keys import load_certificates
 
     if args.sign_key is None:
         given = [flag for flag, value in (("--sign-cert", args.sign_cert), ("--sign-chain", args.sign_chain),
@@ -103,8 +100,24 @@ def sign_from_args(out_dir: str | Path, args: argparse.Namespace) -> Any:
         if given:
             raise SigningError(f"{given[0]} needs --sign-key (the key that signs the report)")
         return None
-    signer = load_signer(args.sign_key, cert=args.sign_cert, chain=args.sign_chain,
-                         passphrase=_passphrase(args.sign_passphrase_env))
+    return load_signer(args.sign_key, cert=args.sign_cert, chain=args.sign_chain,
+                       passphrase=_passphrase(args.sign_passphrase_env))
+
+
+def sign_from_args(out_dir: str | Path, args: argparse.Namespace, signer: Any) -> Any:
+    """Sign the report in ``out_dir`` with ``signer`` (:func:`signer_from_args`) as the options say.
+
+    Returns:
+        The :class:`auditkit.signing.SignedReport`, or ``None`` when ``signer`` is None.
+
+    Raises:
+        SigningError: an unreadable timestamp root, failed signing.
+    """
+    from auditkit.signing import sign_report
+    from auditkit.signing.keys import load_certificates
+
+    if signer is None:
+        return None
     roots = [cert for path in args.tsa_root for cert in load_certificates(path)]
     return sign_report(out_dir, signer, level=args.pades_level, tsa_url=args.tsa, extra_roots=roots)
 

@@ -43,6 +43,9 @@ def test_a_signed_run_verifies_and_is_recorded(signed_out: tuple[Path, Path],
             "SELECT signer_fingerprint, report_files_json FROM audits ORDER BY id DESC").fetchone()
     assert len(fingerprint) == 64
     assert {"report.pdf", "report.html.p7s", "results.json.p7s"} <= set(json.loads(files))
+    # page one names the certificate that signed (the report is rendered after the key is loaded)
+    summary = (out / "report.html").read_text(encoding="utf-8").split("</section>", 1)[0]
+    assert "Signed by <b>Audit Officer</b>" in summary and fingerprint in summary
 
 
 def test_strict_verify_catches_what_the_signature_tolerates(

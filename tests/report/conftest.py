@@ -206,14 +206,34 @@ def unclear(audit_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Render
     return Rendered(out, paths[0].read_text(encoding="utf-8"), paths[1].read_bytes(), build_context(out))
 
 
+SYSTEM = {"name": "Digit triage", "version": "2.4.1", "owner": "Example Health Ltd",
+          "intended_purpose": "Sorting scanned digits for manual review", "contact": None}
+"""The policy's ``system`` section of the full report (contact left out: absent fields are omitted)."""
+DEPLOYED = {"checkpoint": "/models/triage-2.4.1.pt", "sha256": "5e" * 32}
+"""What results.json may record of the deployed checkpoint (the report shows it only when present)."""
+
+
 @pytest.fixture(scope="session")
-def full(audit_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Rendered:
-    """Both formats of a report with every optional section: a failed sanity check (Grad-CAM's
-    ReCo inadmissible) and "Since the last audit" after two earlier audits."""
+def signer_keys(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A demo CA and signer (:func:`auditkit.signing.keygen`) for reports that name their signer."""
+    from auditkit.signing import keygen
+
+    return keygen(tmp_path_factory.mktemp("keys"), name="Jane Doe, Head of Model Risk")
+
+
+@pytest.fixture(scope="session")
+def full(audit_dir: Path, tmp_path_factory: pytest.TempPathFactory, signer_keys: Any) -> Rendered:
+    """Both formats of a report with every optional section: the system section, a deployed
+    checkpoint, a failed sanity check (Grad-CAM's ReCo inadmissible), "Since the last audit" after
+    two earlier audits, and the signer of :func:`signer_keys` on page one (the files are not signed)."""
+    from auditkit.signing import load_signer
+
     out = Path(shutil.copytree(audit_dir, tmp_path_factory.mktemp("full") / "out"))
     results = fabricate_sanity(json.loads((out / "results.json").read_text()))
+    results |= {"system": SYSTEM, "deployed": DEPLOYED}
     (out / "results.json").write_text(json.dumps(results))
     history = fabricate_history(results)
-    paths = render_report(out, history=history)
+    signer = load_signer(signer_keys.pkcs12)
+    paths = render_report(out, history=history, signer=signer)
     return Rendered(out, paths[0].read_text(encoding="utf-8"), paths[1].read_bytes(),
-                    build_context(out, history=history))
+                    build_context(out, history=history, signer=signer))

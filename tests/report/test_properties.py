@@ -53,7 +53,7 @@ def test_cells_carry_the_verdict_of_property_thresholds(audit_dir: Path, tmp_pat
     context = build_context(out)
     invariant = next(r for r in context["properties"]["rows"] if r["property"] == "invariant")
     assert [c["status"] for c in invariant["cells"]] == ["", "not met"]
-    assert "Robustness: NOT held, Saliency did not beat the random control" in context["properties"][
+    assert "Robustness: NOT as it should: Saliency did not beat the random control" in context["properties"][
         "random_check"]
     html = render_report(out, formats=("html",))[0].read_text(encoding="utf-8")
     assert "required ≤ 0 (P1): not met" in table(html)

@@ -63,7 +63,7 @@ def test_inadmissible_scores_are_marked_and_said_in_plain_words(full) -> None:
     assert re.search(r'<li class="unmet">\s*<span class="badge">not met</span>\s*<strong>R2</strong>',
                      summary)
     assert re.search(r'<li class="met">\s*<span class="badge">met</span>\s*<strong>R1</strong>', summary)
-    assert "— inadmissible: the method failed its sanity checks" in summary
+    assert "— inadmissible: this score failed a sanity check" in summary
     scores = section(html, '<table class="scores">', "</table>")
     assert re.search(r'<tr class="inadmissible"><td><b>Grad-CAM</b> <span class="badge-inadmissible"', scores)
     assert '<tr><td><b>Saliency</b><br>' in scores
@@ -152,5 +152,10 @@ def test_the_random_control_is_a_yardstick_for_every_score() -> None:
     assert sentence == ("Methods that score no better than the random control, whose maps ignore the "
                         "model, on MeGe (random 0.600): Grad-CAM; on ReCo (random 0.120): Grad-CAM; on "
                         "chance-corrected ReCo (random 0.000): Grad-CAM.")
+    explainers["saliency"]["properties"] = {"invariance_distance": s(0.5)}
+    explainers["random"]["properties"] = {"invariance_distance": s(0.4)}
+    assert _yardstick(explainers).endswith(
+        "; on distance under transformations (random 0.400, lower is better): Saliency.")
+    del explainers["saliency"]["properties"]
     assert _yardstick({k: v for k, v in explainers.items() if k != "gradcam"}) == ""
     assert _yardstick({"saliency": explainers["saliency"]}) == ""  # no control audited

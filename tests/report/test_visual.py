@@ -147,3 +147,100 @@ def test_html_in_chromium_has_every_image_and_fits_1024_px(full, tmp_path: Path)
              (full.out / "report.html").as_uri(), profile=tmp_path / "p2")
     with Image.open(shot) as image:
         assert image.size == (WIDTH, height)
+
+
+def pdf_text(pdf: Path, page: int) -> str:
+    """The text pdftotext reads on ``page`` (1-based), in reading order."""
+    return subprocess.run([need("pdftotext", "poppler-utils"), "-f", str(page), "-l", str(page), str(pdf),
+                           "-"], capture_output=True, text=True, check=True, timeout=30).stdout
+
+
+def test_page_one_holds_what_a_reader_decides_on_and_nothing_spills(full, signer_keys) -> None:
+    """Issue 17, item 1: the verdict, what was audited, every requirement, the strength of the
+    evidence, the change since the last audit, the signer and how to verify, all on page one."""
+    pdf = full.out / "report.pdf"
+    first = " ".join(pdf_text(pdf, 1).split())
+    flat = "".join(first.split())  # long digests may wrap inside a word
+    context, results = full.context, json.loads((full.out / "results.json").read_text())
+    assert context["verdict"]["sentence"] in first and "FAIL" in first
+    for value in ("Digit triage", "2.4.1", "Example Health Ltd", "Sorting scanned digits for manual review",
+                  "small_cnn", "auditkit's training loop", "digits: 200 images of 10 classes"):
+        assert value in first, value
+    assert "Contact" not in first  # absent in the policy: omitted, not invented
+    assert "5e" * 32 in flat and "triage-2.4.1.pt" in first  # the deployed checkpoint's digest
+    for req in results["requirements"]:
+        assert f"{req['id']} {req['title']}" in first
+    assert "Comparable models" in first
+    assert "Strength of the evidence" in first and "Some scores of Grad-CAM are inadmissible" in first
+    assert "Since the last audit (#2, 1 February 2026" in first
+    assert "Signed by Jane Doe, Head of Model Risk" in first and signer_keys.fingerprint in flat
+    assert "auditkitverifyreport.pdf--trustCA.pem" in flat
+    assert "valid until" in first
+    # nothing of page one spills: page 2 opens with the next section and is a full page of it
+    second = pdf_text(pdf, 2).replace(context["title"], "", 1).split()  # less the running header
+    assert " ".join(second[:6]) == "Requirements and the evidence for them"
+    assert len(second) > 60, f"page 2 is near-empty: {' '.join(second)}"
+    # as rasterised: the FAIL banner's red border (the only red lines across most of the text width)
+    # sits in the top third of page one
+    folder = SHOTS / "page-one"
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run([need("pdftoppm", "poppler-utils"), "-r", "50", "-png", "-f", "1", "-l", "1",
+                    "-singlefile", str(pdf), str(folder / "page-1")], check=True, timeout=60)
+    with Image.open(folder / "page-1.png") as page:
+        rgb = page.convert("RGB")
+        wide = [y for y in range(rgb.height)
+                if sum(_near(rgb.getpixel((x, y)), (0xB3, 0x26, 0x1E)) for x in range(rgb.width))
+                > 0.6 * rgb.width]
+        assert wide and max(wide) < rgb.height / 3, f"the verdict banner is not at the top: rows {wide}"
+
+
+def _near(pixel: tuple[int, ...], colour: tuple[int, int, int], tolerance: int = 30) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(pixel, colour, strict=False))
+
+
+BOTTOM = 0.15
+"""A heading in the bottom 15 % of a page must have what follows it on the same page."""
+
+
+def stranded_headings(pdf: Path, headings: list[str]) -> list[str]:
+    """``page N: heading`` for each heading (h2-h4 text of the HTML) that pdftotext places in the
+    bottom :data:`BOTTOM` of a page with fewer than two lines of text under it on that page (a heading
+    followed only by a figure would have the figure's caption under it)."""
+    layout = subprocess.run([need("pdftotext", "poppler-utils"), "-bbox-layout", str(pdf), "-"],
+                            capture_output=True, text=True, check=True, timeout=60).stdout
+    starts = {" ".join(h.split()[:4]) for h in headings}
+    stranded = []
+    for number, page in enumerate(re.findall(r"<page (.*?)</page>", layout, flags=re.S), start=1):
+        height = float(re.search(r'height="([0-9.]+)"', page).group(1))
+        lines = []
+        for box, body in re.findall(r'<line (.*?)>(.*?)</line>', page, flags=re.S):
+            y_min, y_max = (float(re.search(rf'{k}="([0-9.]+)"', box).group(1)) for k in ("yMin", "yMax"))
+            lines.append((y_min, y_max, " ".join(re.findall(r">([^<]*)</word>", body))))
+        for y_min, y_max, text in lines:
+            heading = next((h for h in starts if text.startswith(h)), None)
+            if heading and y_max - y_min >= 12 and y_min > (1 - BOTTOM) * height:  # heading type
+                under = sum(other_min >= y_max for other_min, _, _ in lines)
+                if under < 2 + 1:  # the running footer ("page N of M") is one line
+                    stranded.append(f"page {number}: {text}")
+    return stranded
+
+
+def test_no_heading_is_separated_from_what_follows_it(full) -> None:
+    found = re.findall(r"<h[234][^>]*>(.*?)</h[234]>", full.html, re.S)
+    headings = [re.sub(r"<[^>]+>", "", h) for h in found]
+    assert len(headings) > 15
+    stranded = stranded_headings(full.out / "report.pdf", headings)
+    assert stranded == [], stranded
+
+
+def test_figures_are_laid_out_at_print_size(full) -> None:
+    """Every figure is placed at the DPI it was drawn at, so its type prints at the size
+    :mod:`auditkit.report.plots` set (none below the footnotes, test_plots.py checks)."""
+    from auditkit.report import plots
+
+    listing = subprocess.run([need("pdfimages", "poppler-utils"), "-list", str(full.out / "report.pdf")],
+                             capture_output=True, text=True, check=True, timeout=30).stdout
+    rows = [line.split() for line in listing.splitlines()[2:] if line.split()[2] == "image"]
+    assert len(rows) == 5
+    for row in rows:
+        assert abs(int(row[12]) - plots.DPI) <= 1 and abs(int(row[13]) - plots.DPI) <= 1, row

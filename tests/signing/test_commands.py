@@ -17,6 +17,7 @@ from auditkit.signing.commands import (
     run_keygen,
     run_verify,
     sign_from_args,
+    signer_from_args,
 )
 
 
@@ -80,11 +81,12 @@ def test_verify_command_bad_input_raises_for_exit_2(tmp_path: Path) -> None:
 
 
 def test_sign_from_args(report_dir: Path, keys: GeneratedKeys) -> None:
-    assert sign_from_args(report_dir, parse("run", "p.yaml")) is None
+    unsigned = parse("run", "p.yaml")
+    assert signer_from_args(unsigned) is None and sign_from_args(report_dir, unsigned, None) is None
     with pytest.raises(SigningError, match="--pades-level needs --sign-key"):
-        sign_from_args(report_dir, parse("run", "p.yaml", "--pades-level", "B-B"))
+        signer_from_args(parse("run", "p.yaml", "--pades-level", "B-B"))
     args = parse("run", "p.yaml", "--sign-key", keys.key, "--sign-cert", keys.cert,
                  "--sign-chain", keys.ca_cert)
-    signed = sign_from_args(report_dir, args)
+    signed = sign_from_args(report_dir, args, signer_from_args(args))
     assert (signed.level, signed.signer_fingerprint) == ("B-B", keys.fingerprint)
     assert verify_report(report_dir, trust=[keys.ca_cert]).bottom_line

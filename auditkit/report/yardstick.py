@@ -1,0 +1,89 @@
+"""The random control as a yardstick: whether each method scores better than it, score by score.
+
+The random baseline's maps ignore the model, so a score on which a method does no better than the
+control does not tell that method's explanations from noise. A method *beats* the control on a score
+when its estimate is strictly better (higher, or lower for the scores in :data:`LOWER_IS_BETTER`); the
+comparison is of the point estimates, as in the paper's tables, and says nothing when either score is
+undefined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+CONTROL = "random"
+"""Registry name of the control explainer."""
+SCORES = ("mege", "reco", "reco_corrected", "mu_fidelity", "robustness_distance", "sensitivity_max",
+          "invariance_distance", "completeness_error")
+"""Every score the control is compared on, in the order page one lists them."""
+LOWER_IS_BETTER = frozenset({"robustness_distance", "sensitivity_max", "invariance_distance",
+                             "completeness_error"})
+"""Scores where lower is better (distances, sensitivities, errors); higher is better for the others."""
+LABELS = {"reco_corrected": "corrected", "sensitivity_max": "SENS_max"}
+"""How a cell's second score is named in front of its mark."""
+BEATS, BEHIND = "✓ beats random", "✗ no better than random"
+"""The marks in the tables."""
+
+
+def score_of(explainer: Mapping[str, Any], metric: str) -> Mapping[str, Any] | None:
+    """The score ``metric`` of one explainer of results.json: top level or under ``properties``."""
+    if metric in explainer:
+        return explainer[metric]
+    return (explainer.get("properties") or {}).get(metric)
+
+
+def _value(explainer: Mapping[str, Any] | None, metric: str) -> float | None:
+    score = score_of(explainer or {}, metric)
+    return None if score is None else score.get("value")
+
+
+def beats(metric: str, value: float | None, control: float | None) -> bool | None:
+    """Whether ``value`` is strictly better than the control's; None when either is undefined.
+
+    >>> beats("mege", 0.7, 0.6), beats("invariance_distance", 0.7, 0.6), beats("mege", None, 0.6)
+    (True, False, None)
+    """
+    if value is None or control is None:
+        return None
+    return value < control if metric in LOWER_IS_BETTER else value > control
+
+
+def mark(explainers: Mapping[str, Any], name: str, metric: str) -> str:
+    """The table mark of explainer ``name`` on ``metric``: :data:`BEATS`, :data:`BEHIND`, or "" (no
+    control audited, ``name`` is the control, or a score undefined)."""
+    if name == CONTROL or CONTROL not in explainers:
+        return ""
+    verdict = beats(metric, _value(explainers[name], metric), _value(explainers[CONTROL], metric))
+    return {True: BEATS, False: BEHIND, None: ""}[verdict]
+
+
+def marks(explainers: Mapping[str, Any], name: str, metrics: Sequence[str]) -> list[dict[str, Any]]:
+    """The marks of ``name`` on ``metrics`` for a table cell: ``text`` ("corrected ReCo ..." for the
+    second of several) and ``behind`` (the method does not beat the control); unmarked ones left out."""
+    out = []
+    for i, metric in enumerate(metrics):
+        text = mark(explainers, name, metric)
+        if text:
+            out.append({"text": (f"{LABELS.get(metric, metric)}: " if i else "") + text,
+                        "behind": text == BEHIND})
+    return out
+
+
+def behind(explainers: Mapping[str, Any], metrics: Sequence[str] = SCORES) -> dict[str, list[str]]:
+    """Score -> the methods (registry names) that do not beat the control on it, for every score on
+    which some method does not; empty without a control.
+
+    >>> behind({"a": {"mege": {"value": 0.5}}, "random": {"mege": {"value": 0.6}}})
+    {'mege': ['a']}
+    """
+    if CONTROL not in explainers:
+        return {}
+    out = {}
+    for metric in metrics:
+        control = _value(explainers[CONTROL], metric)
+        names = [n for n in explainers if n != CONTROL
+                 and beats(metric, _value(explainers[n], metric), control) is False]
+        if names:
+            out[metric] = names
+    return out
