@@ -25,6 +25,19 @@ IGNORED, S_EQ, S_NEQ = 0, 1, 2
 right), S= (both right) or S≠ (exactly one right)."""
 
 
+def explainer_entry(entry: Mapping[str, Any], metric: str) -> Mapping[str, Any] | None:
+    """Score ``metric`` as results.json keeps it in one explainer's ``entry``: at the top for a
+    per-explainer score, under ``properties`` for a property; ``None`` where not measured.
+
+    >>> explainer_entry({"mege": {"value": 0.7}, "properties": {"sensitivity_max": {"value": 0.2}}},
+    ...                 "sensitivity_max")
+    {'value': 0.2}
+    """
+    if METRICS[metric].scope == "property":
+        entry = entry.get("properties") or {}
+    return entry.get(metric)
+
+
 @dataclass(frozen=True)
 class Estimate:
     """A score of results.json: ``value`` with its interval ``[low, high]``; ``None`` where absent.
@@ -82,20 +95,21 @@ class Results:
         """The audited explainers' names, in the policy's order."""
         return tuple(self.data.get("explainers", {}))
 
+    def entry(self, explainer: str | None, metric: str) -> Mapping[str, Any] | None:
+        """Score ``metric`` of ``explainer`` (``None`` for a model metric) as results.json keeps it
+        (``{"value", "ci_low", "ci_high", "undefined"}``): a per-explainer score at the explainer, a
+        property under its ``properties``, the accuracy and its spread at the top; ``None`` when this
+        audit did not measure it."""
+        if METRICS[metric].scope != "model":
+            return explainer_entry(self.data.get("explainers", {}).get(explainer, {}), metric)
+        accuracy = self.data.get("accuracy")
+        if accuracy is None or metric == "accuracy":
+            return accuracy
+        return {"value": accuracy.get("spread"), "ci_low": None, "ci_high": None, "undefined": None}
+
     def score(self, explainer: str | None, metric: str) -> Estimate | None:
-        """Score ``metric`` of ``explainer`` (``None`` for a model metric), where results.json keeps
-        it: a per-explainer score at the explainer, a property under its ``properties``, the accuracy
-        at the top; ``None`` when this audit did not measure it."""
-        scope = METRICS[metric].scope
-        if scope == "model":
-            found = self.data.get("accuracy", {}) if metric == "accuracy" else None
-            if metric == "accuracy_spread" and "accuracy" in self.data:
-                found = {"value": self.data["accuracy"].get("spread")}
-        else:
-            entry = self.data.get("explainers", {}).get(explainer, {})
-            if scope == "property":
-                entry = entry.get("properties") or {}
-            found = entry.get(metric)
+        """:meth:`entry` as an :class:`Estimate`."""
+        found = self.entry(explainer, metric)
         return None if found is None else Estimate.from_summary(found)
 
     def estimates(self, metrics: tuple[str, ...] = names(scope="explainer")
@@ -111,4 +125,4 @@ class Results:
         return found
 
 
-__all__ = ["IGNORED", "SCHEMA_VERSION", "S_EQ", "S_NEQ", "Estimate", "Results"]
+__all__ = ["IGNORED", "SCHEMA_VERSION", "S_EQ", "S_NEQ", "Estimate", "Results", "explainer_entry"]

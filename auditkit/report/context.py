@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from auditkit.catalog import METRICS, names
+from auditkit.explainers import EXPLAINERS
 from auditkit.policy import policy_sha256
 from auditkit.report import plots
 from auditkit.report.errors import ReportError
@@ -35,35 +37,17 @@ from auditkit.report.sanity import (
 )
 from auditkit.report.signature import signature_facts
 from auditkit.report.since import since_section
-from auditkit.report.yardstick import CONTROL, LOWER_IS_BETTER, behind, marks, score_of
+from auditkit.report.yardstick import CONTROL, LOWER_IS_BETTER, behind, marks
+from auditkit.results import Results, explainer_entry
 from auditkit.signing.keys import Signer
 
-EXPLAINER_LABELS = {
-    "saliency": "Saliency",
-    "gradient_input": "Gradient × Input",
-    "integrated_gradients": "Integrated Gradients",
-    "smoothgrad": "SmoothGrad",
-    "gradcam": "Grad-CAM",
-    "gradcam_pp": "Grad-CAM++",
-    "rise": "RISE",
-    "random": "Random baseline",
-}
-"""Names the report prints; an explainer not listed is printed under its registry name."""
+EXPLAINER_LABELS = {name: cls.label for name, cls in EXPLAINERS.items()}
+"""Names the report prints (``Explainer.label``); an explainer not registered is printed under its name."""
 
-METRIC_LABELS = {
-    "mege": "MeGe",
-    "reco": "ReCo",
-    "reco_auc": "ReCo_AUC",
-    "reco_corrected": "chance-corrected ReCo",
-    "mu_fidelity": "μF",
-    "accuracy": "held-out accuracy",
-    "accuracy_spread": "spread of the fold accuracies",
-    "sensitivity_max": "SENS_max",
-    "robustness_distance": "distance under noise",
-    "invariance_distance": "distance under transformations",
-    "completeness_error": "completeness error",
-}
-EXPLAINER_METRICS = ("mege", "reco", "reco_auc", "mu_fidelity")
+METRIC_LABELS = {name: metric.label for name, metric in METRICS.items()}
+"""Names the report prints for the metrics (``Metric.label``)."""
+EXPLAINER_METRICS = tuple(m for m in names(scope="explainer") if m != "reco_corrected")
+"""Columns of the scores table; the corrected ReCo is shown in the ReCo cell, beside its chance level."""
 OPERATORS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
 SMALL_S_NEQ = 100
 """Below this many S≠ pairs the limits section warns that ReCo is noisy."""
@@ -136,8 +120,10 @@ def _check_score(check: Mapping[str, Any], results: Mapping[str, Any]) -> Mappin
         return {"value": spread, "ci_low": None, "ci_high": None, "undefined": None}
     if metric == "accuracy":
         return results["accuracy"]
-    explainer = results["explainers"][check["explainer"]]
-    return explainer[metric] if metric in explainer else explainer["properties"][metric]
+    found = Results(results).entry(check.get("explainer"), metric)
+    if found is None:
+        raise KeyError(f"results.json has no {metric} for {check.get('explainer')}")
+    return found
 
 
 def _measured(check: Mapping[str, Any], results: Mapping[str, Any], confidence: str) -> str:
@@ -508,7 +494,8 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None,
 def _yardstick(explainers: Mapping[str, Any]) -> str:
     """One sentence naming, per score, the methods that do not beat the random control ("" when
     every method beats it on every score, or no random control was audited)."""
-    parts = [f"on {METRIC_LABELS[metric]} (random {number(score_of(explainers[CONTROL], metric)['value'])}"
+    parts = [f"on {METRIC_LABELS[metric]} "
+             f"(random {number(explainer_entry(explainers[CONTROL], metric)['value'])}"
              f"{', lower is better' if metric in LOWER_IS_BETTER else ''}): "
              f"{_and([explainer_label(n) for n in names])}"
              for metric, names in behind(explainers).items()]

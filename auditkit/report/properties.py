@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from auditkit.report.yardstick import LOWER_IS_BETTER, marks, score_of
+from auditkit.report.yardstick import LOWER_IS_BETTER, marks
+from auditkit.results import explainer_entry
 
 _ROWS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("generalisable", "MeGe", ("mege",)),
@@ -56,8 +57,8 @@ def _cell(name: str, explainers: Mapping[str, Any], metrics: Sequence[str],
           checks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     own = [c for c in checks if c["explainer"] == name and c["metric"] in metrics]
     explainer = explainers[name]
-    main = score_of(explainer, metrics[0])
-    extra = [f"SENS_max {_text(score_of(explainer, m))}" for m in metrics[1:]]
+    main = explainer_entry(explainer, metrics[0])
+    extra = [f"SENS_max {_text(explainer_entry(explainer, m))}" for m in metrics[1:]]
     props = explainer.get("properties") or {}
     if metrics[0] == "invariance_distance" and props.get("invariance_left_out"):
         extra.append(f"{props['invariance_left_out']:,} image-transformation pairs left out "

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from auditkit.catalog import METRICS, names
 from auditkit.report import plots
 
 CHECKS = {
@@ -31,13 +32,12 @@ CHECKS = {
 }
 """Check name -> (title, what the degradation does, label of the horizontal axis)."""
 
-TREND_METRICS = {"mege": "MeGe", "reco_corrected": "ReCo (chance-corrected)", "reco": "ReCo",
-                 "reco_auc": "ReCo_AUC", "mu_fidelity": "μF"}
+TREND_METRICS = {m: METRICS[m].label for m in ("mege", "reco_corrected", "reco", "reco_auc", "mu_fidelity")}
 """Metrics of the trend table, in order; MeGe and the corrected ReCo have a verdict, the others are
 reported."""
-GATED = ("mege", "reco_corrected")
-_GATED_WORDS = {"mege": "MeGe", "reco_corrected": "chance-corrected ReCo"}
-CURVE_METRICS = ("mege", "reco_corrected", "mu_fidelity")
+GATED = names(gated=True)
+"""The metrics with a verdict (``Metric.gated``)."""
+CURVE_METRICS = (*GATED, "mu_fidelity")
 """Panels of the curves (the paper's Fig. 3 for MeGe and ReCo, Fig. 4 for μF)."""
 
 
@@ -199,7 +199,7 @@ def _sentence(check: Mapping[str, Any], label: Callable[[str], str]) -> str:
         elif status == "pass":
             fell.append(label(name))
         for wanted, into in (("fail", stuck), ("inconclusive", unclear)):
-            which = [_GATED_WORDS[m] for m, v in verdicts.items() if v == wanted]
+            which = [METRICS[m].label for m, v in verdicts.items() if v == wanted]
             if which:
                 into.append(f"{label(name)} ({_words(which)})")
     parts = []

@@ -11,12 +11,13 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from auditkit.catalog import METRICS, names
 from auditkit.report import plots
 from auditkit.report.properties import OPERATORS
 
-METRICS = {"accuracy": "held-out accuracy", "mege": "MeGe", "reco": "ReCo",
-           "reco_corrected": "chance-corrected ReCo", "reco_auc": "ReCo_AUC", "mu_fidelity": "μF"}
-TREND_PANELS = ("mege", "reco", "mu_fidelity")
+LABELS = {m: METRICS[m].label for m in ("accuracy", *names(scope="explainer"))}
+"""The scores compared since the last audit, with their labels."""
+TREND_PANELS = names(headline=True)
 """Per-explainer panels of the trend plot, after the accuracy's."""
 
 
@@ -57,8 +58,8 @@ def _change_row(change: Mapping[str, Any], label: Callable[[str], str]) -> dict[
         verdict = "yes: dropped" if (delta or 0.0) < 0 else "yes: rose"
     explainer = change["explainer"]
     return {
-        "score": METRICS.get(change["metric"], change["metric"]) if explainer is None
-        else f"{label(explainer)}: {METRICS.get(change['metric'], change['metric'])}",
+        "score": LABELS.get(change["metric"], change["metric"]) if explainer is None
+        else f"{label(explainer)}: {LABELS.get(change['metric'], change['metric'])}",
         "before": _estimate(change["a"]),
         "now": _estimate(change["b"]),
         "change": _num(delta, sign=True),
@@ -90,7 +91,7 @@ def _threshold_lines(checks: Sequence[Mapping[str, Any]]) -> dict[str, list[tupl
     lines: dict[str, dict[str, float]] = {}
     for c in checks:
         panel = "held-out accuracy" if c["metric"] == "accuracy" else (
-            METRICS[c["metric"]] if c["metric"] in TREND_PANELS else None)
+            METRICS[c["metric"]].label if c["metric"] in TREND_PANELS else None)
         if panel is not None:
             lines.setdefault(panel, {})[f"{c['threshold']} {OPERATORS[c['op']]} {c['value']:g}"] = \
                 float(c["value"])
@@ -107,7 +108,7 @@ def _trend_figure(audits: list[Mapping[str, Any]], label: Callable[[str], str],
     }
     names = list(dict.fromkeys(n for a in audits for n in a["scores"]["explainers"]))
     for metric in TREND_PANELS:
-        panels[METRICS[metric]] = {
+        panels[METRICS[metric].label] = {
             label(n): [triple(a["scores"]["explainers"].get(n, {}).get(metric)) for a in audits]
             for n in names
         }

@@ -12,29 +12,25 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-CONTROL = "random"
+from auditkit.catalog import METRICS
+from auditkit.explainers import RandomBaseline
+from auditkit.results import explainer_entry
+
+CONTROL = RandomBaseline.name
 """Registry name of the control explainer."""
 SCORES = ("mege", "reco", "reco_corrected", "mu_fidelity", "robustness_distance", "sensitivity_max",
           "invariance_distance", "completeness_error")
 """Every score the control is compared on, in the order page one lists them."""
-LOWER_IS_BETTER = frozenset({"robustness_distance", "sensitivity_max", "invariance_distance",
-                             "completeness_error"})
-"""Scores where lower is better (distances, sensitivities, errors); higher is better for the others."""
+LOWER_IS_BETTER = frozenset(name for name, metric in METRICS.items() if not metric.higher_is_better)
+"""Scores where lower is better (distances, sensitivities, errors; ``Metric.higher_is_better``)."""
 LABELS = {"reco_corrected": "corrected", "sensitivity_max": "SENS_max"}
 """How a cell's second score is named in front of its mark."""
 BEATS, BEHIND = "✓ beats random", "✗ no better than random"
 """The marks in the tables."""
 
 
-def score_of(explainer: Mapping[str, Any], metric: str) -> Mapping[str, Any] | None:
-    """The score ``metric`` of one explainer of results.json: top level or under ``properties``."""
-    if metric in explainer:
-        return explainer[metric]
-    return (explainer.get("properties") or {}).get(metric)
-
-
 def _value(explainer: Mapping[str, Any] | None, metric: str) -> float | None:
-    score = score_of(explainer or {}, metric)
+    score = explainer_entry(explainer or {}, metric)
     return None if score is None else score.get("value")
 
 

@@ -37,7 +37,7 @@ def test_sanity_check_has_curves_table_and_plain_words(full) -> None:
     (curves,) = images(sanity)
     assert curves.startswith(b"\x89PNG\r\n\x1a\n")
     table = section(sanity, '<table class="trends">', "</table>")
-    assert re.findall(r"<th>([^<]+)</th>", table) == ["Method", "MeGe", "ReCo (chance-corrected)", "ReCo",
+    assert re.findall(r"<th>([^<]+)</th>", table) == ["Method", "MeGe", "chance-corrected ReCo", "ReCo",
                                                       "ReCo_AUC", "μF", "Verdict"]
     assert table.count("<tr>") == 1 + 2  # header, saliency, gradcam
     assert '<td class="met"><span class="value">−0.170 [−0.220, −0.120]</span><br><span class="small">' \
