@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
 SHOWN_CHARACTERS = 60
 """Longest string echoed in an error message; a longer one is cut and ends in ``...``."""
 
