@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import traceback
 from collections.abc import Sequence
@@ -22,10 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import auditkit
-from auditkit.errors import AuditError
+from auditkit.errors import AuditError, OutputError
 from auditkit.signing import commands as signing_cli
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEBUG_HINT = "run with --debug for the traceback"
+DEBUG_HELP = ("show the traceback of an unexpected error, and other libraries' warnings and log "
+              "records, on stderr")
 DEFAULT_DB = Path("out") / "history.sqlite"
 """Database of ``history`` and ``diff`` without ``--db``, in the current folder: where ``run`` puts
 it for a policy of this folder with the default ``run.out``."""
@@ -42,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         "interrupted (rerun to resume). verify: 0 every signature ok, 1 not, 2 error.",
     )
     parser.add_argument("--version", action="version", version=f"auditkit {auditkit.__version__}")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the audit a policy describes",
@@ -93,11 +98,25 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("audit_b", type=int, metavar="AUDIT_B", help="id of the second audit")
     diff.add_argument("--db", type=Path, default=DEFAULT_DB, help=db_help)
     diff.add_argument("--json", action="store_true", help="print JSON")
+    for command in commands.choices.values():  # also after the command: auditkit run P --debug
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return parser
 
 
+def printable(text: str) -> str:
+    r"""``text`` on one line that any terminal shows as it is: line breaks become spaces, other control
+    characters and lone surrogates their escapes.
+
+    >>> printable("a\nb \x1b[31m \ud800")
+    'a b \\x1b[31m \\ud800'
+    """
+    text = " ".join(text.splitlines())
+    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+                   for c in text)
+
+
 def _err(message: str) -> None:
-    print(f"auditkit: error: {message}", file=sys.stderr)
+    print(f"auditkit: error: {printable(message)}", file=sys.stderr)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -111,13 +130,14 @@ def _validate(args: argparse.Namespace) -> int:
         print(json.dumps({"valid": True, "sha256": policy.sha256, "policy": policy.to_dict()},
                          indent=2))
     elif not args.quiet:
-        print(f"{args.policy}: valid policy '{policy.name}' (sha256 {policy.sha256})")
+        print(printable(f"{args.policy}: valid policy '{policy.name}' (sha256 {policy.sha256})"))
     return EXIT_OK
 
 
 def _run(args: argparse.Namespace) -> int:
     from auditkit.history import DB_FILE_NAME, record_audit
     from auditkit.policy import load_policy
+    from auditkit.policy.paths import check_paths, out_folder_problem
 
     policy = load_policy(args.policy)
     talk = not args.quiet and not args.json
@@ -130,6 +150,12 @@ def _run(args: argparse.Namespace) -> int:
     log(f"policy '{policy.name}' sha256 {policy.sha256}")
     out = Path(args.out if args.out is not None else policy.run.out)
     db = args.db if args.db is not None else out / DB_FILE_NAME
+    check_paths(policy)  # the data, the files the policy names and its out folder, at their lines
+    problem = "" if args.out is None else out_folder_problem(out)
+    if problem:
+        raise OutputError(f"--out: the out folder {out} {problem}")
+    # Every file the run needs is read now, before any fold trains: the key signs at the end.
+    signing = signing_cli.plan_signing(_signing_args(args, policy))
     # The run lock comes first, so a run that loses it exits without loading the engine (torch).
     with record_audit(db, policy.name, policy.sha256, out, log=log) as recording:
         from auditkit.engine import AuditOptions, run_audit
@@ -144,7 +170,7 @@ def _run(args: argparse.Namespace) -> int:
         reports = render_report(out, history=report_data(recording.store, policy.name, current))
         for path in reports:
             log(f"report written to {path}")
-        signed = signing_cli.sign_from_args(out, _signing_args(args, policy))
+        signed = None if signing is None else signing_cli.sign_planned(out, signing)
         fingerprint = None
         if signed is not None:
             fingerprint = signed.signer_fingerprint
@@ -227,8 +253,15 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code."""
+    """Entry point of the console script; returns the exit code.
+
+    The one place errors become exit codes: an :class:`~auditkit.errors.AuditError` is one line
+    and exit 2; any other exception is one line naming its type, exit 2, and its traceback only with
+    ``--debug``. Other libraries' log records and Python warnings reach stderr only with ``--debug``.
+    """
     args = build_parser().parse_args(argv)
+    debug = getattr(args, "debug", False)
+    _quiet_libraries(debug)
     try:
         return {"run": _run, "validate": _validate, "history": _history, "diff": _diff,
                 "keygen": signing_cli.run_keygen, "verify": signing_cli.run_verify}[args.command](args)
@@ -238,10 +271,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted; run the same command again to resume from the finished work")
         return EXIT_INTERRUPTED
-    except Exception as exc:  # the audit could not run: one line, exit 2, details for a bug report
-        _err(f"unexpected {type(exc).__name__}: {exc}")
-        traceback.print_exc(file=sys.stderr)
+    except Exception as exc:  # the audit could not run: one line, exit 2, the traceback on request
+        if debug:
+            traceback.print_exc(file=sys.stderr)
+        _err(f"unexpected {type(exc).__name__}: {exc}" + ("" if debug else f" ({DEBUG_HINT})"))
         return EXIT_ERROR
+
+
+def _quiet_libraries(debug: bool) -> None:
+    """Keep third-party log records (pyHanko logs caught errors with tracebacks) and warnings off
+    stderr, or show them from WARNING up with ``debug``."""
+    root = logging.getLogger()
+    if debug:
+        logging.basicConfig(level=logging.WARNING, format="%(name)s: %(levelname)s: %(message)s")
+    elif not root.handlers:
+        root.addHandler(logging.NullHandler())  # no handler would mean logging's last resort: stderr
+    logging.captureWarnings(not debug)
 
 
 if __name__ == "__main__":

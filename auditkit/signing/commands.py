@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -83,16 +84,29 @@ def _passphrase(var: str | None) -> str | None:
     return os.environ[var]
 
 
-def sign_from_args(out_dir: str | Path, args: argparse.Namespace) -> Any:
-    """Sign the report in ``out_dir`` as :func:`add_signing_arguments`' options say.
+@dataclass(frozen=True)
+class SigningPlan:
+    """What ``run`` will sign with, loaded before the audit so that a missing key, certificate or
+    passphrase fails at once rather than after the audit has run."""
 
-    Returns:
-        The :class:`auditkit.signing.SignedReport`, or ``None`` when ``--sign-key`` is absent.
+    signer: Any
+    """The key material (:class:`auditkit.signing.Signer`)."""
+    level: str | None
+    """PAdES level, ``None`` for the default."""
+    tsa_url: str | None
+    """RFC 3161 timestamp authority."""
+    extra_roots: tuple[Any, ...]
+    """Root certificates of the timestamp authority, for B-LT."""
+
+
+def plan_signing(args: argparse.Namespace) -> SigningPlan | None:
+    """Load what :func:`add_signing_arguments`' options name: ``None`` when ``--sign-key`` is absent.
 
     Raises:
-        SigningError: signing options without ``--sign-key``, unloadable key material, failed signing.
+        SigningError: signing options without ``--sign-key``, a missing passphrase variable, key,
+            certificate or TSA root that cannot be loaded.
     """
-    from auditkit.signing import load_signer, sign_report
+    from auditkit.signing import load_signer
     from auditkit.signing.errors import SigningError
     from auditkit.signing.keys import load_certificates
 
@@ -105,8 +119,16 @@ def sign_from_args(out_dir: str | Path, args: argparse.Namespace) -> Any:
         return None
     signer = load_signer(args.sign_key, cert=args.sign_cert, chain=args.sign_chain,
                          passphrase=_passphrase(args.sign_passphrase_env))
-    roots = [cert for path in args.tsa_root for cert in load_certificates(path)]
-    return sign_report(out_dir, signer, level=args.pades_level, tsa_url=args.tsa, extra_roots=roots)
+    roots = tuple(cert for path in args.tsa_root for cert in load_certificates(path))
+    return SigningPlan(signer, args.pades_level, args.tsa, roots)
+
+
+def sign_planned(out_dir: str | Path, plan: SigningPlan) -> Any:
+    """Sign the report in ``out_dir`` as ``plan`` says; the :class:`auditkit.signing.SignedReport`."""
+    from auditkit.signing import sign_report
+
+    return sign_report(out_dir, plan.signer, level=plan.level, tsa_url=plan.tsa_url,
+                       extra_roots=plan.extra_roots)
 
 
 def run_keygen(args: argparse.Namespace) -> int:

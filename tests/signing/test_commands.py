@@ -16,7 +16,8 @@ from auditkit.signing.commands import (
     add_signing_arguments,
     run_keygen,
     run_verify,
-    sign_from_args,
+    plan_signing,
+    sign_planned,
 )
 
 
@@ -79,12 +80,14 @@ def test_verify_command_bad_input_raises_for_exit_2(tmp_path: Path) -> None:
         run_verify(parse("verify", tmp_path / "absent"))
 
 
-def test_sign_from_args(report_dir: Path, keys: GeneratedKeys) -> None:
-    assert sign_from_args(report_dir, parse("run", "p.yaml")) is None
+def test_plan_signing_then_sign(report_dir: Path, keys: GeneratedKeys, tmp_path: Path) -> None:
+    assert plan_signing(parse("run", "p.yaml")) is None
     with pytest.raises(SigningError, match="--pades-level needs --sign-key"):
-        sign_from_args(report_dir, parse("run", "p.yaml", "--pades-level", "B-B"))
+        plan_signing(parse("run", "p.yaml", "--pades-level", "B-B"))
+    with pytest.raises(SigningError):  # found before any audit runs, not when signing after it
+        plan_signing(parse("run", "p.yaml", "--sign-key", tmp_path / "absent.p12"))
     args = parse("run", "p.yaml", "--sign-key", keys.key, "--sign-cert", keys.cert,
                  "--sign-chain", keys.ca_cert)
-    signed = sign_from_args(report_dir, args)
+    signed = sign_planned(report_dir, plan_signing(args))
     assert (signed.level, signed.signer_fingerprint) == ("B-B", keys.fingerprint)
     assert verify_report(report_dir, trust=[keys.ca_cert]).bottom_line
