@@ -159,6 +159,13 @@ def _run(args: argparse.Namespace) -> int:
     # The run lock comes first, so a run that loses it exits without loading the engine (torch).
     with record_audit(db, policy.name, policy.sha256, out, log=log) as recording:
         from auditkit.engine import AuditOptions, run_audit
+        from auditkit.history.archive import keep_dossier, keep_unkept
+        from auditkit.signing.sign import remove_signatures
+
+        kept = keep_unkept(out)  # the dossier at the top, kept before anything replaces it
+        if kept is not None:
+            log(f"the earlier dossier at the top of {out} is kept in {kept}")
+        remove_signatures(out)  # none may stay beside content it does not sign
 
         options = AuditOptions(policy, out, device=args.device or policy.run.device, progress=talk,
                                ray=args.ray, history=recording.stamp)
@@ -176,12 +183,14 @@ def _run(args: argparse.Namespace) -> int:
             fingerprint = signed.signer_fingerprint
             reports = [*reports, *signed.signatures]
             log(f"report signed (PAdES {signed.level}) by certificate sha256 {fingerprint}")
-        audit = recording.finish(out / "results.json", [out / "summary.txt", *reports],
+        dossier = [out / "results.json", out / "summary.txt", *reports]
+        copies = keep_dossier(out, int(recording.stamp["audit_id"]), dossier)
+        audit = recording.finish(dossier[0], [*dossier[1:], *copies],
                                  signer_fingerprint=fingerprint,
                                  signer=None if signed is None else signed.signer)
         previous = recording.store.previous_finished(audit) if args.fail_on_regression else None
         changes = [] if previous is None else recording.store.changes(previous, audit)
-    log(f"recorded as audit #{audit.id} in {db}")
+    log(f"recorded as audit #{audit.id} in {db}; its dossier is kept in {copies[0].parent}")
     if args.fail_on_regression and previous is None:
         log(f"no earlier finished audit of policy '{policy.name}' to compare with")
     dropped = [change for change in changes if change.regression]

@@ -292,8 +292,8 @@ class Nullable(Constraint):
             return None
         try:
             return self.inner.check(value)
-        except Invalid:
-            raise self.reject(value) from None
+        except Invalid as exc:  # a specific reason (a path too long) stands; "expected X" gains "or null"
+            raise (self.reject(value) if str(exc) == str(self.inner.reject(value)) else exc) from None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ enclosing section for a missing key) and the dotted key, e.g. ``explainers[2].st
 
 Reading choices:
 
-- Keys are taken as written: ``on:`` is the key ``"on"``, not YAML 1.1's boolean true.
+- Keys are taken as written: ``on:`` is the key ``"on"``, not YAML 1.1's boolean true (a section's
+  ``aliases`` map such former names to their keys).
 - An unquoted number in exponent form without a dot (``1e-3``) is a number, as in YAML 1.2
   (YAML 1.1 would read it as a string).
 - A section or list written with no value (``training:`` followed by nothing) counts as empty.
@@ -194,8 +195,14 @@ class _Reader:
         entries = {} if node is None else self._mapping(node, key, "a mapping")
         for name, (key_node, _) in entries.items():
             self.lines[_join(key, name)] = _line(key_node)
-            if name not in allowed:
+            if name not in allowed and name not in cls.aliases:
                 self.fail(_join(key, name), f"unknown key {name!r}{suggestion(name, list(allowed))}")
+        for old, new in cls.aliases.items():
+            if old in entries:
+                if new in entries:
+                    self.fail(_join(key, old), f"{old!r} is the former name of {new!r}: keep only {new!r}")
+                entries[new] = entries.pop(old)
+                self.lines[_join(key, new)] = self.lines[_join(key, old)]
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             if f.name not in allowed:
@@ -265,8 +272,9 @@ class _Reader:
             return float(node.value)
         try:
             return self._constructor.construct_object(node, deep=True)
-        except (yaml.YAMLError, ValueError, OverflowError, ArithmeticError, LookupError, TypeError) as exc:
-            # PyYAML's constructors raise KeyError and the like for a tag their value does not fit.
+        except (yaml.YAMLError, ValueError, ArithmeticError, LookupError, TypeError, AttributeError) as exc:
+            # PyYAML's constructors raise KeyError, AttributeError and the like for a tag whose value
+            # does not fit it (`!!bool 1`, `!!timestamp 1`).
             reason = getattr(exc, "problem", None) or f"not a valid {node.tag.rpartition(':')[2]}"
             self.fail(key, f"cannot read the value {show(node.value)}: {reason}")
 

@@ -84,6 +84,8 @@ class _Section:
     """What every policy section shares: its keys' constraints and its cross-field rules."""
 
     constraints: ClassVar[Mapping[str, Constraint]] = {}
+    aliases: ClassVar[Mapping[str, str]] = {}
+    """Former names of keys (old name -> key), still read; writing both is an error."""
 
     @staticmethod
     def problems(values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -775,8 +777,11 @@ class ThresholdSpec(_Section):
     """The threshold, within the metric's range."""
     explainers: str | tuple[str, ...] = "all"
     """``"all"`` or the names of explainers listed in the policy; only ``"all"`` for model metrics."""
-    on: str = "point"
-    """Test the ``point`` estimate or the confidence bound on the unfavourable side (``lower_bound``)."""
+    estimate: str = "point"
+    """Which estimate of the metric is compared with ``value``: the ``point`` estimate, or the end of
+    its confidence interval on the unfavourable side (``lower_bound``: the lower end for ``>=`` and
+    ``>``, the upper end for ``<=`` and ``<``). Also read under its former name ``on``, which YAML 1.1
+    readers other than auditkit's take for the boolean true."""
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "id": Text(),
@@ -784,8 +789,9 @@ class ThresholdSpec(_Section):
         "op": Options((">=", ">", "<=", "<")),
         "value": Interval(float),
         "explainers": AllOrList(ListOf(Options(EXPLAINER_NAMES), min_length=1, unique=True)),
-        "on": Options(("point", "lower_bound")),
+        "estimate": Options(("point", "lower_bound")),
     }
+    aliases: ClassVar[Mapping[str, str]] = {"on": "estimate"}
 
     @staticmethod
     def problems(values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:

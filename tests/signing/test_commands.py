@@ -14,9 +14,9 @@ from auditkit.signing.commands import (
     EXIT_OK,
     add_arguments,
     add_signing_arguments,
+    plan_signing,
     run_keygen,
     run_verify,
-    plan_signing,
     sign_planned,
 )
 
