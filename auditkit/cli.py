@@ -74,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--quiet", action="store_true", help="print nothing when valid")
 
     signing_cli.add_arguments(commands)
-    db_help = f"history database (default: ./{DEFAULT_DB})"
+    db_help = f"history database, or the out folder holding it (default: ./{DEFAULT_DB})"
+    policy_file_help = ("the database `auditkit run POLICY` writes: the policy's run.out/"
+                        "history.sqlite (a run with --out or --db wrote elsewhere: give --db)")
     history = commands.add_parser(
         "history", help="list recorded audits, or verify the history",
         description="List the recorded audits, newest first, or verify the hash chain and the "
@@ -84,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="only audits of this policy name or SHA-256 prefix")
     what.add_argument("--check", action="store_true",
                       help="verify the hash chain and every recorded report file's digest")
-    history.add_argument("--db", type=Path, default=DEFAULT_DB, help=db_help)
+    history.add_argument("--db", type=Path, help=db_help)
+    history.add_argument("--policy-file", type=Path, metavar="POLICY", help=policy_file_help)
     history.add_argument("--json", action="store_true", help="print JSON")
     history.add_argument("--trust", type=Path, action="append", default=[], metavar="CA_CERT",
                          help="with --check: CA certificate the signers of signed audits must "
@@ -96,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
         "whether it is significant (the two CIs are disjoint; n/a without CIs).")
     diff.add_argument("audit_a", type=int, metavar="AUDIT_A", help="id of the first audit")
     diff.add_argument("audit_b", type=int, metavar="AUDIT_B", help="id of the second audit")
-    diff.add_argument("--db", type=Path, default=DEFAULT_DB, help=db_help)
+    diff.add_argument("--db", type=Path, help=db_help)
+    diff.add_argument("--policy-file", type=Path, metavar="POLICY", help=policy_file_help)
     diff.add_argument("--json", action="store_true", help="print JSON")
     for command in commands.choices.values():  # also after the command: auditkit run P --debug
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
@@ -221,11 +225,28 @@ def _signing_args(args: argparse.Namespace, policy: Any) -> argparse.Namespace:
     })
 
 
+def _history_db(args: argparse.Namespace) -> Path:
+    """The database of ``history`` and ``diff``: ``--db`` (a folder: its history.sqlite), else where
+    ``run`` wrote it for ``--policy-file``, else :data:`DEFAULT_DB`."""
+    from auditkit.history import DB_FILE_NAME
+
+    if args.db is not None and args.policy_file is not None:
+        raise AuditError("give --db or --policy-file, not both")
+    if args.db is not None:
+        return args.db / DB_FILE_NAME if args.db.is_dir() else args.db
+    if args.policy_file is not None:
+        from auditkit.policy import load_policy
+
+        return load_policy(args.policy_file).run.out / DB_FILE_NAME
+    return DEFAULT_DB
+
+
 def _history(args: argparse.Namespace) -> int:
     from auditkit.history import HistoryStore, check_history
     from auditkit.history.text import check_text, history_table
 
-    with HistoryStore.open(args.db, create=False) as store:
+    db = _history_db(args)
+    with HistoryStore.open(db, create=False) as store:
         if args.check:
             report = check_history(store, trust=args.trust)
             if args.json:
@@ -233,7 +254,7 @@ def _history(args: argparse.Namespace) -> int:
             else:
                 print(check_text(report), end="")
             if not report.ok:
-                _err(f"history check of {args.db} found {len(report.problems)} problem(s)")
+                _err(f"history check of {db} found {len(report.problems)} problem(s)")
             return EXIT_OK if report.ok else EXIT_ERROR
         rows = store.audits(args.policy)
     if args.json:
@@ -241,7 +262,7 @@ def _history(args: argparse.Namespace) -> int:
     elif rows:
         print(history_table(rows), end="")
     else:
-        print(f"no audits{'' if args.policy is None else f' of policy {args.policy!r}'} in {args.db}")
+        print(f"no audits{'' if args.policy is None else f' of policy {args.policy!r}'} in {db}")
     return EXIT_OK
 
 
@@ -249,7 +270,7 @@ def _diff(args: argparse.Namespace) -> int:
     from auditkit.history import HistoryStore
     from auditkit.history.text import diff_table
 
-    with HistoryStore.open(args.db, create=False) as store:
+    with HistoryStore.open(_history_db(args), create=False) as store:
         a, b = store.audit(args.audit_a), store.audit(args.audit_b)
         changes = store.changes(a, b)
     if args.json:
@@ -287,14 +308,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+_LOG_HANDLERS: list[logging.Handler] = []
+"""The handler :func:`_quiet_libraries` put on the root logger, replaced on each call of :func:`main`."""
+
+
 def _quiet_libraries(debug: bool) -> None:
-    """Keep third-party log records (pyHanko logs caught errors with tracebacks) and warnings off
-    stderr, or show them from WARNING up with ``debug``."""
+    """Keep third-party log records (pyHanko logs caught errors with tracebacks) and Python warnings
+    off stderr, or show them from WARNING up with ``debug``."""
     root = logging.getLogger()
-    if debug:
-        logging.basicConfig(level=logging.WARNING, format="%(name)s: %(levelname)s: %(message)s")
-    elif not root.handlers:
-        root.addHandler(logging.NullHandler())  # no handler would mean logging's last resort: stderr
+    while _LOG_HANDLERS:
+        root.removeHandler(_LOG_HANDLERS.pop())
+    # Without any handler, logging's last resort would print to stderr.
+    handler = logging.StreamHandler(sys.stderr) if debug else logging.NullHandler()
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
+    root.addHandler(handler)
+    _LOG_HANDLERS.append(handler)
     logging.captureWarnings(not debug)
 
 

@@ -53,7 +53,7 @@ def add_arguments(subparsers: Any) -> None:
                         "edits a PDF signature tolerates, such as a metadata-only update)")
     verify.add_argument("--db", type=Path,
                         help="history database for --strict (default: the report folder's "
-                        "history.sqlite)")
+                        "history.sqlite, or for a kept dossier <out>/audits/<id>/ the out folder's)")
 
 
 def add_signing_arguments(parser: argparse.ArgumentParser) -> None:
@@ -171,9 +171,14 @@ def run_verify(args: argparse.Namespace) -> int:
 
 def _db(args: argparse.Namespace) -> Path:
     from auditkit.history import DB_FILE_NAME
+    from auditkit.history.archive import AUDITS
 
+    if args.db is not None:
+        return Path(args.db)
     folder = args.path if args.path.is_dir() else args.path.parent
-    return Path(args.db) if args.db is not None else folder / DB_FILE_NAME
+    if folder.parent.name == AUDITS and not (folder / DB_FILE_NAME).exists():
+        return folder.parent.parent / DB_FILE_NAME  # a kept dossier, <out>/audits/<id>/
+    return folder / DB_FILE_NAME
 
 
 def _strict_problems(args: argparse.Namespace, report: Any) -> list[Any]:
