@@ -8,7 +8,8 @@ policy, missing data, another run holding the history database, any error (``his
 a problem found). 130 after Ctrl-C (rerun the same command to resume).
 
 Every ``run`` is recorded in the history database (:mod:`auditkit.history`), ``<out>/history.sqlite``
-unless ``--db``; ``history`` and ``diff`` read it.
+unless ``--db``, and keeps its dossier in ``<out>/audits/<id>/`` (:mod:`auditkit.history.archive`);
+``history`` and ``diff`` read it (``--db``, or ``--policy-file`` for where ``run`` wrote it).
 """
 
 from __future__ import annotations
