@@ -30,8 +30,8 @@ def test_history_json_and_policy_filter(recorded, capsys: pytest.CaptureFixture[
     fidelity = listed[0]["scores"]["explainers"]["saliency"]["mu_fidelity"]
     assert fidelity["value"] == summary["explainers"]["saliency"]["mu_fidelity"]["value"]
     assert listed[0]["policy"] == {"name": "history-tiny", "sha256": sha}
-    assert listed[0]["report_files"].keys() == {"results.json", "summary.txt", "report.html",
-                                                "report.pdf"}
+    names = {"results.json", "summary.txt", "report.html", "report.pdf"}
+    assert listed[0]["report_files"].keys() == names | {f"audits/0002/{name}" for name in names}
     assert main(["history", "--db", str(recorded.db), "--policy", "other"]) == 0
     assert capsys.readouterr().out == f"no audits of policy 'other' in {recorded.db}\n"
 

@@ -109,7 +109,7 @@ ERRORS = [
     pytest.param("preprocessing:\n  normalize:  # <-\n    mean: [0.5]\n", "preprocessing.normalize.std",
                  "normalize needs both mean and std", id="normalize-without-std"),
     pytest.param("preprocessing:\n  normalize:\n    mean: [0.5]\n    std: [0]  # <-\n",
-                 "preprocessing.normalize.std[0]", "expected a number > 0, got 0", id="zero-std"),
+                 "preprocessing.normalize.std[0]", "expected a number in [1e-06, 1000], got 0", id="zero-std"),
     pytest.param("system:\n  owner: ''  # <-\n", "system.owner", "expected a non-empty string or null",
                  id="blank-owner"),
     pytest.param("system:\n  versoin: '1'  # <-\n", "system.versoin", "did you mean 'version'?",
