@@ -8,13 +8,15 @@ policy, missing data, another run holding the history database, any error (``his
 a problem found). 130 after Ctrl-C (rerun the same command to resume).
 
 Every ``run`` is recorded in the history database (:mod:`auditkit.history`), ``<out>/history.sqlite``
-unless ``--db``; ``history`` and ``diff`` read it.
+unless ``--db``, and keeps its dossier in ``<out>/audits/<id>/`` (:mod:`auditkit.history.archive`);
+``history`` and ``diff`` read it (``--db``, or ``--policy-file`` for where ``run`` wrote it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import traceback
 from collections.abc import Sequence
@@ -22,10 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import auditkit
-from auditkit.errors import AuditError
+from auditkit.errors import AuditError, OutputError
 from auditkit.signing import commands as signing_cli
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEBUG_HINT = "run with --debug for the traceback"
+DEBUG_HELP = ("show the traceback of an unexpected error, and other libraries' warnings and log "
+              "records, on stderr")
 DEFAULT_DB = Path("out") / "history.sqlite"
 """Database of ``history`` and ``diff`` without ``--db``, in the current folder: where ``run`` puts
 it for a policy of this folder with the default ``run.out``."""
@@ -42,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         "interrupted (rerun to resume). verify: 0 every signature ok, 1 not, 2 error.",
     )
     parser.add_argument("--version", action="version", version=f"auditkit {auditkit.__version__}")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the audit a policy describes",
@@ -69,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--quiet", action="store_true", help="print nothing when valid")
 
     signing_cli.add_arguments(commands)
-    db_help = f"history database (default: ./{DEFAULT_DB})"
+    db_help = f"history database, or the out folder holding it (default: ./{DEFAULT_DB})"
+    policy_file_help = ("the database `auditkit run POLICY` writes: the policy's run.out/"
+                        "history.sqlite (a run with --out or --db wrote elsewhere: give --db)")
     history = commands.add_parser(
         "history", help="list recorded audits, or verify the history",
         description="List the recorded audits, newest first, or verify the hash chain and the "
@@ -79,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="only audits of this policy name or SHA-256 prefix")
     what.add_argument("--check", action="store_true",
                       help="verify the hash chain and every recorded report file's digest")
-    history.add_argument("--db", type=Path, default=DEFAULT_DB, help=db_help)
+    history.add_argument("--db", type=Path, help=db_help)
+    history.add_argument("--policy-file", type=Path, metavar="POLICY", help=policy_file_help)
     history.add_argument("--json", action="store_true", help="print JSON")
     history.add_argument("--trust", type=Path, action="append", default=[], metavar="CA_CERT",
                          help="with --check: CA certificate the signers of signed audits must "
@@ -91,15 +100,31 @@ def build_parser() -> argparse.ArgumentParser:
         "whether it is significant (the two CIs are disjoint; n/a without CIs).")
     diff.add_argument("audit_a", type=int, metavar="AUDIT_A", help="id of the first audit")
     diff.add_argument("audit_b", type=int, metavar="AUDIT_B", help="id of the second audit")
-    diff.add_argument("--db", type=Path, default=DEFAULT_DB, help=db_help)
+    diff.add_argument("--db", type=Path, help=db_help)
+    diff.add_argument("--policy-file", type=Path, metavar="POLICY", help=policy_file_help)
     diff.add_argument("--json", action="store_true", help="print JSON")
+    for command in commands.choices.values():  # also after the command: auditkit run P --debug
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return parser
 
 
+def printable(text: str) -> str:
+    r"""``text`` on one line that any terminal shows as it is: line breaks become spaces, other control
+    characters and lone surrogates their escapes.
+
+    >>> printable("a\nb \x1b[31m \ud800")
+    'a b \\x1b[31m \\ud800'
+    """
+    text = " ".join(text.splitlines())
+    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+                   for c in text)
+
+
 def _err(message: str) -> None:
-    """Each line of ``message`` (one per problem) as ``auditkit: error: <line>`` on stderr."""
+    """Each line of ``message`` (one per problem) as ``auditkit: error: <line>`` on stderr, made
+    :func:`printable`."""
     for line in str(message).splitlines() or [""]:
-        print(f"auditkit: error: {line}", file=sys.stderr)
+        print(f"auditkit: error: {printable(line)}", file=sys.stderr)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -113,13 +138,14 @@ def _validate(args: argparse.Namespace) -> int:
         print(json.dumps({"valid": True, "sha256": policy.sha256, "policy": policy.to_dict()},
                          indent=2))
     elif not args.quiet:
-        print(f"{args.policy}: valid policy '{policy.name}' (sha256 {policy.sha256})")
+        print(printable(f"{args.policy}: valid policy '{policy.name}' (sha256 {policy.sha256})"))
     return EXIT_OK
 
 
 def _run(args: argparse.Namespace) -> int:
     from auditkit.history import DB_FILE_NAME, record_audit
     from auditkit.policy import load_policy
+    from auditkit.policy.paths import check_paths, out_folder_problem
 
     policy = load_policy(args.policy)
     talk = not args.quiet and not args.json
@@ -132,9 +158,22 @@ def _run(args: argparse.Namespace) -> int:
     log(f"policy '{policy.name}' sha256 {policy.sha256}")
     out = Path(args.out if args.out is not None else policy.run.out)
     db = args.db if args.db is not None else out / DB_FILE_NAME
+    check_paths(policy)  # the data, the files the policy names and its out folder, at their lines
+    problem = "" if args.out is None else out_folder_problem(out)
+    if problem:
+        raise OutputError(f"--out: the out folder {out} {problem}")
+    # Every file the run needs is read now, before any fold trains: the key signs at the end.
+    signing = signing_cli.plan_signing(_signing_args(args, policy))
     # The run lock comes first, so a run that loses it exits without loading the engine (torch).
     with record_audit(db, policy.name, policy.sha256, out, log=log) as recording:
         from auditkit.engine import AuditOptions, run_audit
+        from auditkit.history.archive import keep_dossier, keep_unkept
+        from auditkit.signing.sign import remove_signatures
+
+        kept = keep_unkept(out)  # the dossier at the top, kept before anything replaces it
+        if kept is not None:
+            log(f"the earlier dossier at the top of {out} is kept in {kept}")
+        remove_signatures(out)  # none may stay beside content it does not sign
 
         options = AuditOptions(policy, out, device=args.device or policy.run.device, progress=talk,
                                ray=args.ray, history=recording.stamp)
@@ -146,24 +185,24 @@ def _run(args: argparse.Namespace) -> int:
         from auditkit.report import render_report
 
         current = json.loads((out / "results.json").read_text(encoding="utf-8"))
-        signing = _signing_args(args, policy)
-        signer = signing_cli.signer_from_args(signing)  # page one names its certificate
         reports = render_report(out, history=report_data(recording.store, policy.name, current),
-                                signer=signer)
+                                signer=None if signing is None else signing.signer)  # named on page one
         for path in reports:
             log(f"report written to {path}")
-        signed = signing_cli.sign_from_args(out, signing, signer)
+        signed = None if signing is None else signing_cli.sign_planned(out, signing)
         fingerprint = None
         if signed is not None:
             fingerprint = signed.signer_fingerprint
             reports = [*reports, *signed.signatures]
             log(f"report signed (PAdES {signed.level}) by certificate sha256 {fingerprint}")
-        audit = recording.finish(out / "results.json", [out / "summary.txt", *reports],
+        dossier = [out / "results.json", out / "summary.txt", *reports]
+        copies = keep_dossier(out, int(recording.stamp["audit_id"]), dossier)
+        audit = recording.finish(dossier[0], [*dossier[1:], *copies],
                                  signer_fingerprint=fingerprint,
                                  signer=None if signed is None else signed.signer)
         previous = recording.store.previous_finished(audit) if args.fail_on_regression else None
         changes = [] if previous is None else recording.store.changes(previous, audit)
-    log(f"recorded as audit #{audit.id} in {db}")
+    log(f"recorded as audit #{audit.id} in {db}; its dossier is kept in {copies[0].parent}")
     if args.fail_on_regression and previous is None:
         log(f"no earlier finished audit of policy '{policy.name}' to compare with")
     dropped = [change for change in changes if change.regression]
@@ -194,11 +233,28 @@ def _signing_args(args: argparse.Namespace, policy: Any) -> argparse.Namespace:
     })
 
 
+def _history_db(args: argparse.Namespace) -> Path:
+    """The database of ``history`` and ``diff``: ``--db`` (a folder: its history.sqlite), else where
+    ``run`` wrote it for ``--policy-file``, else :data:`DEFAULT_DB`."""
+    from auditkit.history import DB_FILE_NAME
+
+    if args.db is not None and args.policy_file is not None:
+        raise AuditError("give --db or --policy-file, not both")
+    if args.db is not None:
+        return args.db / DB_FILE_NAME if args.db.is_dir() else args.db
+    if args.policy_file is not None:
+        from auditkit.policy import load_policy
+
+        return load_policy(args.policy_file).run.out / DB_FILE_NAME
+    return DEFAULT_DB
+
+
 def _history(args: argparse.Namespace) -> int:
     from auditkit.history import HistoryStore, check_history
     from auditkit.history.text import check_text, history_table
 
-    with HistoryStore.open(args.db, create=False) as store:
+    db = _history_db(args)
+    with HistoryStore.open(db, create=False) as store:
         if args.check:
             report = check_history(store, trust=args.trust)
             if args.json:
@@ -206,7 +262,7 @@ def _history(args: argparse.Namespace) -> int:
             else:
                 print(check_text(report), end="")
             if not report.ok:
-                _err(f"history check of {args.db} found {len(report.problems)} problem(s)")
+                _err(f"history check of {db} found {len(report.problems)} problem(s)")
             return EXIT_OK if report.ok else EXIT_ERROR
         rows = store.audits(args.policy)
     if args.json:
@@ -214,7 +270,7 @@ def _history(args: argparse.Namespace) -> int:
     elif rows:
         print(history_table(rows), end="")
     else:
-        print(f"no audits{'' if args.policy is None else f' of policy {args.policy!r}'} in {args.db}")
+        print(f"no audits{'' if args.policy is None else f' of policy {args.policy!r}'} in {db}")
     return EXIT_OK
 
 
@@ -222,7 +278,7 @@ def _diff(args: argparse.Namespace) -> int:
     from auditkit.history import HistoryStore
     from auditkit.history.text import diff_table
 
-    with HistoryStore.open(args.db, create=False) as store:
+    with HistoryStore.open(_history_db(args), create=False) as store:
         a, b = store.audit(args.audit_a), store.audit(args.audit_b)
         changes = store.changes(a, b)
     if args.json:
@@ -235,8 +291,15 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code."""
+    """Entry point of the console script; returns the exit code.
+
+    The one place errors become exit codes: an :class:`~auditkit.errors.AuditError` is one line
+    and exit 2; any other exception is one line naming its type, exit 2, and its traceback only with
+    ``--debug``. Other libraries' log records and Python warnings reach stderr only with ``--debug``.
+    """
     args = build_parser().parse_args(argv)
+    debug = getattr(args, "debug", False)
+    _quiet_libraries(debug)
     try:
         return {"run": _run, "validate": _validate, "history": _history, "diff": _diff,
                 "keygen": signing_cli.run_keygen, "verify": signing_cli.run_verify}[args.command](args)
@@ -246,10 +309,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted; run the same command again to resume from the finished work")
         return EXIT_INTERRUPTED
-    except Exception as exc:  # the audit could not run: one line, exit 2, details for a bug report
-        _err(f"unexpected {type(exc).__name__}: {exc}")
-        traceback.print_exc(file=sys.stderr)
+    except Exception as exc:  # the audit could not run: one line, exit 2, the traceback on request
+        if debug:
+            traceback.print_exc(file=sys.stderr)
+        _err(f"unexpected {type(exc).__name__}: {exc}" + ("" if debug else f" ({DEBUG_HINT})"))
         return EXIT_ERROR
+
+
+_LOG_HANDLERS: list[logging.Handler] = []
+"""The handler :func:`_quiet_libraries` put on the root logger, replaced on each call of :func:`main`."""
+
+
+def _quiet_libraries(debug: bool) -> None:
+    """Keep third-party log records (pyHanko logs caught errors with tracebacks) and Python warnings
+    off stderr, or show them from WARNING up with ``debug``."""
+    root = logging.getLogger()
+    while _LOG_HANDLERS:
+        root.removeHandler(_LOG_HANDLERS.pop())
+    # Without any handler, logging's last resort would print to stderr.
+    handler = logging.StreamHandler(sys.stderr) if debug else logging.NullHandler()
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
+    root.addHandler(handler)
+    _LOG_HANDLERS.append(handler)
+    logging.captureWarnings(not debug)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+SHOWN_CHARACTERS = 60
+"""Longest string echoed in an error message; a longer one is cut and ends in ``...``."""
+
 
 class Invalid(Exception):
     """A value broke a constraint; the message is complete and names what was expected."""
@@ -35,8 +38,8 @@ def show(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str):
-        return repr(value)
+    if isinstance(value, str):  # repr escapes control characters and lone surrogates
+        return repr(value) if len(value) <= SHOWN_CHARACTERS else f"{value[:SHOWN_CHARACTERS]!r}..."
     if isinstance(value, (list, tuple)):
         return "a list"
     if isinstance(value, dict):
@@ -172,7 +175,7 @@ class Options(Constraint):
 
 @dataclass(frozen=True)
 class Text(Constraint):
-    """A string, by default one that is not blank.
+    """A printable string (tabs and line breaks allowed), by default one that is not blank.
 
     >>> Text().check("digits-demo")
     'digits-demo'
@@ -186,6 +189,24 @@ class Text(Constraint):
 
     def accepts(self, value: Any) -> bool:
         return isinstance(value, str) and (self.allow_blank or bool(value.strip()))
+
+    def check(self, value: Any) -> Any:
+        value = super().check(value)
+        bad = _UNPRINTABLE.search(value)
+        if bad is not None:
+            raise Invalid(f"contains {_character(bad.group())} at position {bad.start()}, which reports, "
+                          f"the history and terminals cannot show; got {show(value)}")
+        return value
+
+
+def _character(char: str) -> str:
+    """``the control character U+001B`` or ``a lone surrogate U+D800``."""
+    code = ord(char)
+    return f"{'a lone surrogate' if 0xD800 <= code <= 0xDFFF else 'the control character'} U+{code:04X}"
+
+
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+"""Control characters (C0 but tab and line feed, DEL, C1) and lone surrogates."""
 
 
 @dataclass(frozen=True)
@@ -221,7 +242,9 @@ class Pattern(Constraint):
 
 @dataclass(frozen=True)
 class FilePath(Constraint):
-    """A non-empty path string; the loader resolves a relative one against the policy file's folder."""
+    """A non-empty path string that a filesystem can hold: no NUL or control character, at most
+    :data:`MAX_PATH_BYTES` bytes in UTF-8 and :data:`MAX_NAME_BYTES` per component. The loader
+    resolves a relative one against the policy file's folder."""
 
     def expected(self) -> str:
         return "a path (a non-empty string)"
@@ -229,7 +252,25 @@ class FilePath(Constraint):
     def check(self, value: Any) -> Any:
         if not (isinstance(value, str) and value.strip()):
             raise self.reject(value)
+        bad = _UNPRINTABLE.search(value)
+        if bad is not None:
+            raise Invalid(f"a path cannot contain {_character(bad.group())} (at position {bad.start()}); "
+                          f"got {show(value)}")
+        size = len(value.encode("utf-8"))
+        if size > MAX_PATH_BYTES:
+            raise Invalid(f"a path of {size} bytes is longer than the {MAX_PATH_BYTES} a filesystem "
+                          f"accepts; got {show(value)}")
+        long = next((part for part in value.split("/") if len(part.encode("utf-8")) > MAX_NAME_BYTES), None)
+        if long is not None:
+            raise Invalid(f"the path component {show(long)} is longer than the {MAX_NAME_BYTES} bytes a "
+                          "file name may have")
         return Path(value)
+
+
+MAX_PATH_BYTES = 4095
+"""Longest path accepted, in UTF-8 bytes (Linux's PATH_MAX less the terminating NUL)."""
+MAX_NAME_BYTES = 255
+"""Longest file or folder name accepted, in UTF-8 bytes (NAME_MAX of common filesystems)."""
 
 
 @dataclass(frozen=True)
@@ -251,8 +292,8 @@ class Nullable(Constraint):
             return None
         try:
             return self.inner.check(value)
-        except Invalid:
-            raise self.reject(value) from None
+        except Invalid as exc:  # a specific reason (a path too long) stands; "expected X" gains "or null"
+            raise (self.reject(value) if str(exc) == str(self.inner.reject(value)) else exc) from None
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,11 @@ class DataError(AuditError, FileNotFoundError):
         self.expected = expected
 
 
+class OutputError(AuditError, OSError):
+    """The audit cannot be written where it was asked to be (an out folder that is a file or a
+    device, or not writable)."""
+
+
 class PolicyError(AuditError, ValueError):
     """A policy file is invalid: one problem, or several found in one reading of the file.
 

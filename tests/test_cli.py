@@ -76,3 +76,33 @@ def test_the_cli_and_the_history_load_without_torch() -> None:
     code = ("import sys, auditkit.cli, auditkit.history, auditkit.signing.commands; "
             "sys.exit('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], check=False, timeout=120).returncode == 0
+
+
+def _boom(_args: object) -> int:
+    import logging
+
+    logging.getLogger("pyhanko.some.module").error("caught inside a library", exc_info=ValueError("x"))
+    raise RuntimeError("something no check foresaw")
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_unexpected_error_is_one_line_and_the_traceback_needs_debug(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], where: str) -> None:
+    monkeypatch.setattr("auditkit.cli._validate", _boom)
+    assert main(["validate", "p.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("auditkit: error: unexpected RuntimeError: something no check foresaw "
+                   "(run with --debug for the traceback)\n")
+    argv = ["--debug", "validate", "p.yaml"] if where == "before" else ["validate", "p.yaml", "--debug"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "caught inside a library" in err
+    assert err.endswith("auditkit: error: unexpected RuntimeError: something no check foresaw\n")
+
+
+def test_echoed_text_is_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad\x1b[2Jname.yaml"
+    path.write_text("version: [\n")
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "bad\\x1b[2Jname.yaml" in err and err.count("\n") == 1

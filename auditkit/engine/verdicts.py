@@ -140,7 +140,7 @@ def not_evidenced_reason(inconclusive: Sequence[tuple[str, str]]) -> str:
 
 def _check(spec: ThresholdSpec, score: Score, explainer: str | None,
            gate: Gate | None = None) -> ThresholdCheck:
-    side = "point" if spec.on == "point" else ("low" if spec.op in (">=", ">") else "high")
+    side = "point" if spec.estimate == "point" else ("low" if spec.op in (">=", ">") else "high")
     measured = score.bound(side)
     if score.value is None:
         passed, reason = False, f"undefined: {score.undefined}"
@@ -156,7 +156,7 @@ def _check(spec: ThresholdSpec, score: Score, explainer: str | None,
         reason = inadmissible_reason(gate.failed, METRICS[GATES[spec.metric]].label)
     elif gate.inconclusive:
         passed, reason = False, not_evidenced_reason(gate.inconclusive)
-    return ThresholdCheck(spec.id, spec.metric, spec.op, spec.value, spec.on, explainer,
+    return ThresholdCheck(spec.id, spec.metric, spec.op, spec.value, spec.estimate, explainer,
                           measured, passed, reason, gate.failed,
                           tuple(name for name, _ in gate.inconclusive))
 

@@ -190,7 +190,8 @@ class HistoryStore:
         """
         path = Path(path)
         if not create and not path.is_file():
-            raise HistoryError(f"no audit history at {path}; run `auditkit run` first or pass --db",
+            raise HistoryError(f"no audit history at {path}; run `auditkit run` first, or pass --db (the "
+                               "database or its out folder) or --policy-file (the policy that ran)",
                                path=path)
         conn = connect(path, create=create)
         conn.row_factory = sqlite3.Row

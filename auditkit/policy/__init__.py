@@ -6,7 +6,8 @@ declares the sections, their allowed values and defaults (the paper's, or the au
 ``profile: authors_library``); :mod:`auditkit.constraints` the allowed-value vocabulary.
 """
 
-from auditkit.policy.loader import check_paths, load_policy, policy_sha256
+from auditkit.policy.loader import load_policy, policy_sha256
+from auditkit.policy.paths import check_paths
 from auditkit.policy.schema import (
     COMPLETE_EXPLAINERS,
     DATASET_KINDS,

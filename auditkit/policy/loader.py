@@ -8,7 +8,8 @@ enclosing section for a missing key) and the dotted key, e.g. ``explainers[2].st
 
 Reading choices:
 
-- Keys are taken as written: ``on:`` is the key ``"on"``, not YAML 1.1's boolean true.
+- Keys are taken as written: ``on:`` is the key ``"on"``, not YAML 1.1's boolean true (a section's
+  ``aliases`` map such former names to their keys).
 - An unquoted number in exponent form without a dot (``1e-3``) is a number, as in YAML 1.2
   (YAML 1.1 would read it as a string).
 - A section or list written with no value (``training:`` followed by nothing) counts as empty.
@@ -43,6 +44,7 @@ from auditkit.constraints import (
     suggestion,
 )
 from auditkit.errors import PolicyError
+from auditkit.policy.reading import compose, read_bytes
 from auditkit.policy.schema import EXPLAINER_SETTINGS, PROFILES, ExplainerSpec, Policy
 
 _MAP = "tag:yaml.org,2002:map"
@@ -60,7 +62,7 @@ def policy_sha256(path: str | Path) -> str:
     Raises:
         PolicyError: the file is missing or unreadable.
     """
-    return hashlib.sha256(_read_bytes(Path(path))).hexdigest()
+    return hashlib.sha256(read_bytes(Path(path))).hexdigest()
 
 
 def load_policy(path: str | Path) -> Policy:
@@ -70,36 +72,10 @@ def load_policy(path: str | Path) -> Policy:
         PolicyError: anything wrong with the file, with its ``file``, ``line`` and ``key``.
     """
     file = Path(path)
-    data = _read_bytes(file)
+    data = read_bytes(file)
     text = _decode(data, file)
     root = _compose(text, file)
     return _Reader(file).policy(root, hashlib.sha256(data).hexdigest())
-
-
-def check_paths(policy: Policy) -> None:
-    """Check that the folders the policy reads exist (``dataset.path``), as ``auditkit validate`` does.
-
-    Raises:
-        PolicyError: ``dataset.path`` is not an existing folder, at that key's line.
-    """
-    path = policy.dataset.path
-    if path is None or path.is_dir():
-        return
-    problem = "is a file, not a folder" if path.exists() else "does not exist"
-    line = policy.lines.get("dataset.path", policy.lines.get("dataset"))
-    raise PolicyError(f"the dataset folder {path} {problem}", file=policy.source, line=line,
-                      key="dataset.path")
-
-
-def _read_bytes(file: Path) -> bytes:
-    try:
-        return file.read_bytes()
-    except FileNotFoundError:
-        raise PolicyError("policy file not found", file=file) from None
-    except IsADirectoryError:
-        raise PolicyError("is a folder, not a policy file", file=file) from None
-    except OSError as exc:
-        raise PolicyError(f"cannot read the policy file: {exc.strerror or exc}", file=file) from None
 
 
 def _decode(data: bytes, file: Path) -> str:
@@ -114,35 +90,13 @@ def _decode(data: bytes, file: Path) -> str:
 
 
 def _compose(text: str, file: Path) -> yaml.Node:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        lines = text.count("\n") + (not text.endswith("\n"))
-        raise _yaml_error(exc, file, max(lines, 1)) from None
-    except yaml.reader.ReaderError as exc:
-        line = text[: exc.position].count("\n") + 1
-        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
-        message = f"invalid YAML: {exc.reason} (character U+{char:04X})"
-        raise PolicyError(message, file=file, line=line) from None
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"invalid YAML: {exc}", file=file) from None
-    except RecursionError:
-        raise PolicyError("invalid YAML: nested too deeply", file=file) from None
+    root = compose(text, file)
     if root is None:
         raise PolicyError(
             "the policy file is empty; it needs at least 'version', 'name', 'dataset' and 'explainers'",
             file=file, line=1,
         )
     return root
-
-
-def _yaml_error(exc: yaml.MarkedYAMLError, file: Path, last_line: int) -> PolicyError:
-    """The YAML error at its problem's line (the last line when the problem is the file's end)."""
-    mark = exc.problem_mark or exc.context_mark
-    message = f"invalid YAML: {exc.problem or exc.context}"
-    if exc.problem and exc.context and exc.context_mark is not None:
-        message += f" ({exc.context} on line {exc.context_mark.line + 1})"
-    return PolicyError(message, file=file, line=None if mark is None else min(mark.line + 1, last_line))
 
 
 def _line(node: yaml.Node) -> int:
@@ -207,7 +161,9 @@ class _Reader:
         """The whole policy; ``profile`` is read first, as it sets other keys' defaults."""
         self.lines[""] = _line(root)
         if not isinstance(root, yaml.MappingNode) or root.tag != _MAP:
-            self.fail("", f"the policy must be a mapping of keys to values, got {self._kind(root, '')}")
+            # Only the kind: the file may be a link to something else, whose content is not echoed.
+            kind = "a single value" if isinstance(root, yaml.ScalarNode) else self._kind(root, "")
+            self.fail("", f"the policy must be a mapping of keys to values, got {kind}")
         entries = self._entries(root, "")
         if "profile" in entries:
             key_node, value_node = entries["profile"]
@@ -268,10 +224,19 @@ class _Reader:
         broken = False
         for name, (key_node, _) in entries.items():
             self.lines[_join(key, name)] = _line(key_node)
-            if name not in allowed:
+            if name not in allowed and name not in cls.aliases:
                 self.problems.append(self.error(_join(key, name),
                                                 f"unknown key {name!r}{suggestion(name, list(allowed))}"))
                 broken = True
+        for old, new in cls.aliases.items():
+            if old in entries:
+                if new in entries:
+                    self.problems.append(self.error(
+                        _join(key, old), f"{old!r} is the former name of {new!r}: keep only {new!r}"))
+                    broken = True
+                    continue
+                entries[new] = entries.pop(old)
+                self.lines[_join(key, new)] = self.lines[_join(key, old)]
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             if f.name not in allowed:
@@ -349,8 +314,11 @@ class _Reader:
             return float(node.value)
         try:
             return self._constructor.construct_object(node, deep=True)
-        except (yaml.YAMLError, ValueError, OverflowError) as exc:
-            self.fail(key, f"cannot read the value {node.value!r}: {getattr(exc, 'problem', None) or exc}")
+        except (yaml.YAMLError, ValueError, ArithmeticError, LookupError, TypeError, AttributeError) as exc:
+            # PyYAML's constructors raise KeyError, AttributeError and the like for a tag whose value
+            # does not fit it (`!!bool 1`, `!!timestamp 1`).
+            reason = getattr(exc, "problem", None) or f"not a valid {node.tag.rpartition(':')[2]}"
+            self.fail(key, f"cannot read the value {show(node.value)}: {reason}")
 
     def _list(self, constraint: ListOf, node: yaml.Node, key: str) -> tuple[Any, ...]:
         if _is_null(node):

@@ -55,6 +55,13 @@ from auditkit.models.registry import MODEL_FAMILIES
 
 SEED = Interval(int, 0, 2**32 - 1)
 """A seed: an int in [0, 2^32 - 1] (the engine derives per-fold seeds from it)."""
+MAX_COUNT = 10**9
+"""Largest count of images a policy may name: beyond any dataset, small enough for int64 index
+arithmetic (a larger count means nothing more and could only overflow it)."""
+SAMPLES = Interval(int, 1, MAX_COUNT)
+"""A number of images sampled for a measurement (all of them when it exceeds the dataset)."""
+PIXEL_VALUE = Interval(float, -1000, 1000)
+"""A value in pixel units (images lie in [0, 1]): wide, but finite through any float32 arithmetic."""
 
 PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType({
     "paper": MappingProxyType({
@@ -81,6 +88,8 @@ class _Section:
     """What every policy section shares: its keys' constraints and its cross-field rules."""
 
     constraints: ClassVar[Mapping[str, Constraint]] = {}
+    aliases: ClassVar[Mapping[str, str]] = {}
+    """Former names of keys (old name -> key), still read; writing both is an error."""
 
     @staticmethod
     def problems(values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -106,7 +115,7 @@ class DatasetSpec(_Section):
         "kind": Options(DATASET_KINDS),
         "path": Nullable(FilePath()),
         "split": Options(("train", "test", "all")),
-        "max_images": Nullable(Interval(int, 20)),
+        "max_images": Nullable(Interval(int, 20, MAX_COUNT)),
     }
 
     @staticmethod
@@ -229,7 +238,7 @@ class TrainingSpec(_Section):
     learning_rate: float = 0.003
     """Step size, in (0, 10]."""
     weight_decay: float = 0.0
-    """L2 penalty, >= 0."""
+    """L2 penalty, in [0, 1]."""
     seed: int = 0
     """Seed of initialisation and shuffling."""
     mixed_precision: bool | str = False
@@ -251,7 +260,7 @@ class TrainingSpec(_Section):
         "batch_size": Interval(int, 1, 65536),
         "optimizer": Options(("adam", "sgd")),
         "learning_rate": Interval(float, 0, 10, closed="right"),
-        "weight_decay": Interval(float, 0),
+        "weight_decay": Interval(float, 0, 1),
         "seed": SEED,
         "mixed_precision": Options((False, "bf16", "fp16")),
         "function": Nullable(DOTTED_CALLABLE),
@@ -284,13 +293,14 @@ class NormalizeSpec(_Section):
     """Per-channel standardisation ``(x - mean) / std``, applied inside the audited model."""
 
     mean: tuple[float, ...] | None = None
-    """One mean per channel (ImageNet: 0.485, 0.456, 0.406); ``None``: no normalisation."""
+    """One mean per channel, each in [-1000, 1000] (ImageNet: 0.485, 0.456, 0.406); ``None``: no
+    normalisation."""
     std: tuple[float, ...] | None = None
-    """One standard deviation per channel, each > 0 (ImageNet: 0.229, 0.224, 0.225)."""
+    """One standard deviation per channel, each in [1e-6, 1000] (ImageNet: 0.229, 0.224, 0.225)."""
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
-        "mean": Nullable(ListOf(Interval(float), min_length=1)),
-        "std": Nullable(ListOf(Interval(float, 0, closed="neither"), min_length=1)),
+        "mean": Nullable(ListOf(PIXEL_VALUE, min_length=1)),
+        "std": Nullable(ListOf(Interval(float, 1e-6, 1000), min_length=1)),
     }
 
     @staticmethod
@@ -435,11 +445,11 @@ class MuFidelitySpec(_Section):
     """Random subsets S per image."""
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
-        "samples": Interval(int, 1),
+        "samples": SAMPLES,
         "subset_fraction": Interval(float, 0, 1, closed="neither"),
         "subset_unit": Options(("pixel", "cell")),
-        "cell_size": Interval(int, 1),
-        "baseline": Interval(float),
+        "cell_size": Interval(int, 1, 16384),
+        "baseline": PIXEL_VALUE,
         "n_subsets": Interval(int, 2, 100000),
     }
 
@@ -505,7 +515,7 @@ class MetricsSpec(_Section):
         "reco_form": Options(("youden", "as_printed")),
         "target": Options(("prediction", "label")),
         "reco_chance": Section(RecoChanceSpec),
-        "explain_batch_size": Interval(int, 1),
+        "explain_batch_size": Interval(int, 1, 65536),
         "mu_fidelity": Section(MuFidelitySpec),
         "bootstrap": Section(BootstrapSpec),
     }
@@ -605,7 +615,7 @@ class RobustnessSpec(_Section):
         "enabled": Flag(),
         "radius": Interval(float, 0, 1, closed="right"),
         "perturbations": Interval(int, 1, 10000),
-        "samples": Interval(int, 1),
+        "samples": SAMPLES,
         "seed": SEED,
     }
 
@@ -634,7 +644,7 @@ class InvarianceSpec(_Section):
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "enabled": Flag(),
         "transformations": ListOf(Section(TransformationSpec), min_length=1),
-        "samples": Interval(int, 1),
+        "samples": SAMPLES,
     }
 
     @staticmethod
@@ -665,7 +675,7 @@ class CompletenessSpec(_Section):
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "enabled": Flag(),
-        "samples": Interval(int, 1),
+        "samples": SAMPLES,
     }
 
 
@@ -717,8 +727,11 @@ class ThresholdSpec(_Section):
     """The threshold, within the metric's range."""
     explainers: str | tuple[str, ...] = "all"
     """``"all"`` or the names of explainers listed in the policy; only ``"all"`` for model metrics."""
-    on: str = "point"
-    """Test the ``point`` estimate or the confidence bound on the unfavourable side (``lower_bound``)."""
+    estimate: str = "point"
+    """Which estimate of the metric is compared with ``value``: the ``point`` estimate, or the end of
+    its confidence interval on the unfavourable side (``lower_bound``: the lower end for ``>=`` and
+    ``>``, the upper end for ``<=`` and ``<``). Also read under its former name ``on``, which YAML 1.1
+    readers other than auditkit's take for the boolean true."""
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "id": Text(),
@@ -726,8 +739,9 @@ class ThresholdSpec(_Section):
         "op": Options((">=", ">", "<=", "<")),
         "value": Interval(float),
         "explainers": AllOrList(ListOf(Options(EXPLAINER_NAMES), min_length=1, unique=True)),
-        "on": Options(("point", "lower_bound")),
+        "estimate": Options(("point", "lower_bound")),
     }
+    aliases: ClassVar[Mapping[str, str]] = {"on": "estimate"}
 
     @staticmethod
     def problems(values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:

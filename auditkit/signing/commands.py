@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ def add_arguments(subparsers: Any) -> None:
                         "edits a PDF signature tolerates, such as a metadata-only update)")
     verify.add_argument("--db", type=Path,
                         help="history database for --strict (default: the report folder's "
-                        "history.sqlite)")
+                        "history.sqlite, or for a kept dossier <out>/audits/<id>/ the out folder's)")
 
 
 def add_signing_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,15 +84,31 @@ def _passphrase(var: str | None) -> str | None:
     return os.environ[var]
 
 
-def signer_from_args(args: argparse.Namespace) -> Any:
-    """The key material :func:`add_signing_arguments`' options name, loaded before the report is
-    rendered so that page one can name its certificate; None when ``--sign-key`` is absent.
+@dataclass(frozen=True)
+class SigningPlan:
+    """What ``run`` will sign with, loaded before the audit so that a missing key, certificate or
+    passphrase fails at once rather than after the audit has run."""
+
+    signer: Any
+    """The key material (:class:`auditkit.signing.Signer`)."""
+    level: str | None
+    """PAdES level, ``None`` for the default."""
+    tsa_url: str | None
+    """RFC 3161 timestamp authority."""
+    extra_roots: tuple[Any, ...]
+    """Root certificates of the timestamp authority, for B-LT."""
+
+
+def plan_signing(args: argparse.Namespace) -> SigningPlan | None:
+    """Load what :func:`add_signing_arguments`' options name: ``None`` when ``--sign-key`` is absent.
 
     Raises:
-        SigningError: signing options without ``--sign-key``, or unloadable key material.
+        SigningError: signing options without ``--sign-key``, a missing passphrase variable, key,
+            certificate or TSA root that cannot be loaded.
     """
     from auditkit.signing import load_signer
     from auditkit.signing.errors import SigningError
+    from auditkit.signing.keys import load_certificates
 
     if args.sign_key is None:
         given = [flag for flag, value in (("--sign-cert", args.sign_cert), ("--sign-chain", args.sign_chain),
@@ -100,26 +117,18 @@ def signer_from_args(args: argparse.Namespace) -> Any:
         if given:
             raise SigningError(f"{given[0]} needs --sign-key (the key that signs the report)")
         return None
-    return load_signer(args.sign_key, cert=args.sign_cert, chain=args.sign_chain,
-                       passphrase=_passphrase(args.sign_passphrase_env))
+    signer = load_signer(args.sign_key, cert=args.sign_cert, chain=args.sign_chain,
+                         passphrase=_passphrase(args.sign_passphrase_env))
+    roots = tuple(cert for path in args.tsa_root for cert in load_certificates(path))
+    return SigningPlan(signer, args.pades_level, args.tsa, roots)
 
 
-def sign_from_args(out_dir: str | Path, args: argparse.Namespace, signer: Any) -> Any:
-    """Sign the report in ``out_dir`` with ``signer`` (:func:`signer_from_args`) as the options say.
-
-    Returns:
-        The :class:`auditkit.signing.SignedReport`, or ``None`` when ``signer`` is None.
-
-    Raises:
-        SigningError: an unreadable timestamp root, failed signing.
-    """
+def sign_planned(out_dir: str | Path, plan: SigningPlan) -> Any:
+    """Sign the report in ``out_dir`` as ``plan`` says; the :class:`auditkit.signing.SignedReport`."""
     from auditkit.signing import sign_report
-    from auditkit.signing.keys import load_certificates
 
-    if signer is None:
-        return None
-    roots = [cert for path in args.tsa_root for cert in load_certificates(path)]
-    return sign_report(out_dir, signer, level=args.pades_level, tsa_url=args.tsa, extra_roots=roots)
+    return sign_report(out_dir, plan.signer, level=plan.level, tsa_url=plan.tsa_url,
+                       extra_roots=plan.extra_roots)
 
 
 def run_keygen(args: argparse.Namespace) -> int:
@@ -162,9 +171,14 @@ def run_verify(args: argparse.Namespace) -> int:
 
 def _db(args: argparse.Namespace) -> Path:
     from auditkit.history import DB_FILE_NAME
+    from auditkit.history.archive import AUDITS
 
+    if args.db is not None:
+        return Path(args.db)
     folder = args.path if args.path.is_dir() else args.path.parent
-    return Path(args.db) if args.db is not None else folder / DB_FILE_NAME
+    if folder.parent.name == AUDITS and not (folder / DB_FILE_NAME).exists():
+        return folder.parent.parent / DB_FILE_NAME  # a kept dossier, <out>/audits/<id>/
+    return folder / DB_FILE_NAME
 
 
 def _strict_problems(args: argparse.Namespace, report: Any) -> list[Any]:

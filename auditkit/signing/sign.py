@@ -20,6 +20,18 @@ DETACHED = ("report.html", "results.json")
 """The files signed by a ``.p7s`` beside them (the PDF also embeds them; see auditkit.report.pdf)."""
 
 
+def remove_signatures(out_dir: str | Path) -> list[Path]:
+    """Delete the detached signatures at the top of ``out_dir``, before a run writes new content that
+    they do not sign (kept dossiers keep theirs); return the deleted paths."""
+    removed = []
+    for name in DETACHED:
+        path = signature_path(Path(out_dir) / name)
+        if path.is_file() or path.is_symlink():
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
 @dataclass(frozen=True)
 class SignedReport:
     """What :func:`sign_report` wrote.

@@ -92,3 +92,50 @@ def test_signing_from_the_policy(tmp_path: Path, tiny_policy, tiny_run: TinyRun)
     out = tiny_run.work_into(tmp_path / "out")  # the signing section is in no work file's key
     assert main(["run", str(policy), "--out", str(out), "--quiet"]) == 0
     assert main(["verify", str(out), "--trust", str(tmp_path / "keys" / "ca.pem"), "--quiet"]) == 0
+
+
+@pytest.mark.parametrize(("kept_before", "signed_rerun"), [(True, False), (False, False), (True, True)],
+                         ids=["unsigned-rerun", "unsigned-rerun-of-unkept-dossier", "signed-rerun"])
+def test_a_rerun_keeps_what_was_signed(signed_out: tuple[Path, Path], tmp_path: Path, policy_writer,
+                                       kept_before: bool, signed_rerun: bool,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """A rerun into a signed out folder: no signature stays beside content it does not sign, the
+    signed dossier stays whole in audits/0001/ (kept there by its own run, or by the rerun when the
+    folder predates kept dossiers) and verifies there. (The history itself flags an unsigned audit
+    after signed ones, by design, so only the signed rerun's history checks clean.)"""
+    import shutil
+
+    signed, ca = signed_out
+    out = tmp_path / "out"
+    shutil.copytree(signed, out)
+    first = out / "audits" / "0001"
+    assert sorted(p.name for p in first.iterdir()) == sorted(
+        ["report.pdf", "report.html", "results.json", "summary.txt", "report.html.p7s", "results.json.p7s"])
+    if not kept_before:
+        shutil.rmtree(out / "audits")
+    signed_bytes = {name: (signed / name).read_bytes() for name in ("report.pdf", "results.json.p7s")}
+    key = ["--sign-key", str(signed.parent / "keys" / "signer.p12")] if signed_rerun else []
+    assert main(["run", str(policy_writer(tmp_path)), "--out", str(out), "--quiet", *key]) == 0
+    second = out / "audits" / "0002"
+    assert (out / "results.json").read_bytes() == (second / "results.json").read_bytes()
+    p7s = sorted(p.name for p in out.glob("*.p7s"))
+    assert p7s == sorted(p.name for p in second.glob("*.p7s")) == (
+        ["report.html.p7s", "results.json.p7s"] if signed_rerun else [])
+    assert {name: (first / name).read_bytes() for name in signed_bytes} == signed_bytes
+    capsys.readouterr()
+    assert main(["verify", str(first), "--trust", str(ca)]) == 0
+    if signed_rerun:
+        for folder in (first, second, out):  # a kept dossier finds <out>/history.sqlite
+            assert main(["verify", str(folder), "--trust", str(ca), "--strict"]) == 0, capsys.readouterr()
+        assert main(["history", "--check", "--db", str(out), "--trust", str(ca)]) == 0, capsys.readouterr()
+
+
+def test_a_missing_signing_key_fails_before_the_audit(tmp_path: Path, policy_writer,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    key = tmp_path / "absent.p12"
+    policy = policy_writer(tmp_path)
+    assert main(["run", str(policy), "--out", str(out), "--quiet", "--sign-key", str(key)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("auditkit: error: ") and str(key) in err and err.count("\n") == 1
+    assert not out.exists()  # nothing trained, nothing recorded

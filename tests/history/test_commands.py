@@ -30,8 +30,8 @@ def test_history_json_and_policy_filter(recorded, capsys: pytest.CaptureFixture[
     fidelity = listed[0]["scores"]["explainers"]["saliency"]["mu_fidelity"]
     assert fidelity["value"] == summary["explainers"]["saliency"]["mu_fidelity"]["value"]
     assert listed[0]["policy"] == {"name": "history-tiny", "sha256": sha}
-    assert listed[0]["report_files"].keys() == {"results.json", "summary.txt", "report.html",
-                                                "report.pdf"}
+    names = {"results.json", "summary.txt", "report.html", "report.pdf"}
+    assert listed[0]["report_files"].keys() == names | {f"audits/0002/{name}" for name in names}
     assert main(["history", "--db", str(recorded.db), "--policy", "other"]) == 0
     assert capsys.readouterr().out == f"no audits of policy 'other' in {recorded.db}\n"
 
@@ -62,7 +62,7 @@ def test_diff_of_identical_audits(recorded, capsys: pytest.CaptureFixture[str]) 
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["history"], "no audit history at {missing}; run `auditkit run` first or pass --db"),
+    (["history"], "no audit history at {missing}; run `auditkit run` first, or pass --db"),
     (["diff", "1", "2"], "no audit history at {missing}"),
     (["diff", "1", "9"], "no audit #9 in {db}; `auditkit history` lists them"),
 ])
@@ -95,3 +95,24 @@ def test_check_and_policy_are_exclusive() -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["history", "--check", "--policy", "x"])
     assert exit_info.value.code == 2
+
+
+def test_every_audit_is_kept_in_its_own_folder(recorded) -> None:
+    """Two runs into one out folder: two dossiers under audits/, the latest also at the top."""
+    kept = sorted(p.name for p in (recorded.out / "audits").iterdir())
+    assert kept == ["0001", "0002"]
+    for name in ("results.json", "summary.txt", "report.html", "report.pdf"):
+        assert (recorded.out / name).read_bytes() == (recorded.out / "audits" / "0002" / name).read_bytes()
+    first = json.loads((recorded.out / "audits" / "0001" / "results.json").read_text())
+    assert first["history"]["audit_id"] == 1
+
+
+@pytest.mark.parametrize("how", ["policy-file", "out-folder"])
+def test_history_finds_the_database_run_wrote(recorded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str], how: str) -> None:
+    monkeypatch.chdir(tmp_path)  # not the policy's folder: ./out/history.sqlite is not there
+    where = ["--policy-file", str(recorded.policy)] if how == "policy-file" else ["--db", str(recorded.out)]
+    assert main(["history", *where, "--json"]) == 0
+    assert [row["id"] for row in json.loads(capsys.readouterr().out)] == [2, 1]
+    assert main(["diff", "1", "2", *where]) == 0
+    assert main(["history", "--check", *where]) == 0

@@ -18,7 +18,7 @@ def test_a_moved_history_verifies(history_copy, capsys: pytest.CaptureFixture[st
     assert check(history_copy) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"{history_copy.db}: hash chain verified, 2 audit(s), head audit #2 ")
-    assert out.endswith("4 report file(s) match their digests (4 superseded by later audits)\n")
+    assert out.endswith("12 report file(s) match their digests (4 superseded by later audits)\n")
 
 
 def test_a_changed_score_names_the_audit(history_copy, capsys: pytest.CaptureFixture[str]) -> None:
@@ -33,9 +33,12 @@ def test_a_changed_score_names_the_audit(history_copy, capsys: pytest.CaptureFix
     capsys.readouterr()
     assert check(history_copy) == 2
     captured = capsys.readouterr()
+    # ... and audit #1's kept dossier (audits/0001/) no longer matches what its row stores
     assert captured.out == ("audit #1: row_hash does not match the row: it was changed after it "
-                            "was recorded\n")
-    assert captured.err == (f"auditkit: error: history check of {history_copy.db} found 1 "
+                            "was recorded\n"
+                            "database: audits/0001/results.json on disk is audit #1's, but the history's "
+                            "audit #1 stores another results.json: the database was replaced or rewritten\n")
+    assert captured.err == (f"auditkit: error: history check of {history_copy.db} found 2 "
                             "problem(s)\n")
 
 

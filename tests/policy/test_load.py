@@ -187,9 +187,31 @@ def test_yaml_features(write) -> None:
     assert (policy.cross_validation.k, policy.cross_validation.seed) == (4, 4)
     assert policy.metrics.mu_fidelity.subset_fraction == 0.1  # YAML 1.2 float, a string in YAML 1.1
     t = policy.thresholds[0]
-    assert (t.on, t.op, t.value, t.explainers) == ("lower_bound", "<=", 1.0, "all")
+    assert (t.estimate, t.op, t.value, t.explainers) == ("lower_bound", "<=", 1.0, "all")
     assert isinstance(t.value, float)
     assert policy.model == schema.ModelSpec()  # an empty section is all defaults
+
+
+THRESHOLD = MINIMAL + "thresholds:\n  - id: T1\n    metric: mege\n    op: '>='\n    value: 0.5\n"
+
+
+def test_threshold_estimate_is_also_read_under_its_former_name_on(write) -> None:
+    """`on` is YAML 1.1's true for other readers (PyYAML's safe_load), so the key is `estimate`."""
+    new = load_policy(write(THRESHOLD + "    estimate: lower_bound\n", "new.yaml"))
+    old = load_policy(write(THRESHOLD + "    on: lower_bound\n", "old.yaml"))
+    assert new.thresholds == old.thresholds
+    assert new.thresholds[0].estimate == "lower_bound"
+    assert load_policy(write(THRESHOLD, "default.yaml")).thresholds[0].estimate == "point"
+    assert yaml.safe_load(THRESHOLD + "    estimate: point\n")["thresholds"][0]["estimate"] == "point"
+    assert new.to_dict()["thresholds"][0]["estimate"] == "lower_bound"
+
+
+def test_estimate_and_on_together_is_a_placed_error(write) -> None:
+    path = write(THRESHOLD + "    estimate: point\n    on: lower_bound\n")
+    message = "'on' is the former name of 'estimate': keep only 'estimate'"
+    with pytest.raises(PolicyError, match=message) as info:
+        load_policy(path)
+    assert (info.value.line, info.value.key) == (13, "thresholds[0].on")
 
 
 def test_to_dict_round_trips(write, tmp_path: Path) -> None:

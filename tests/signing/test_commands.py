@@ -14,10 +14,10 @@ from auditkit.signing.commands import (
     EXIT_OK,
     add_arguments,
     add_signing_arguments,
+    plan_signing,
     run_keygen,
     run_verify,
-    sign_from_args,
-    signer_from_args,
+    sign_planned,
 )
 
 
@@ -80,13 +80,14 @@ def test_verify_command_bad_input_raises_for_exit_2(tmp_path: Path) -> None:
         run_verify(parse("verify", tmp_path / "absent"))
 
 
-def test_sign_from_args(report_dir: Path, keys: GeneratedKeys) -> None:
-    unsigned = parse("run", "p.yaml")
-    assert signer_from_args(unsigned) is None and sign_from_args(report_dir, unsigned, None) is None
+def test_plan_signing_then_sign(report_dir: Path, keys: GeneratedKeys, tmp_path: Path) -> None:
+    assert plan_signing(parse("run", "p.yaml")) is None
     with pytest.raises(SigningError, match="--pades-level needs --sign-key"):
-        signer_from_args(parse("run", "p.yaml", "--pades-level", "B-B"))
+        plan_signing(parse("run", "p.yaml", "--pades-level", "B-B"))
+    with pytest.raises(SigningError):  # found before any audit runs, not when signing after it
+        plan_signing(parse("run", "p.yaml", "--sign-key", tmp_path / "absent.p12"))
     args = parse("run", "p.yaml", "--sign-key", keys.key, "--sign-cert", keys.cert,
                  "--sign-chain", keys.ca_cert)
-    signed = sign_from_args(report_dir, args, signer_from_args(args))
+    signed = sign_planned(report_dir, plan_signing(args))
     assert (signed.level, signed.signer_fingerprint) == ("B-B", keys.fingerprint)
     assert verify_report(report_dir, trust=[keys.ca_cert]).bottom_line
