@@ -32,7 +32,7 @@ from auditkit.engine.distances import (
 )
 from auditkit.engine.executor import Executor, Task, make_executor, torch_settings
 from auditkit.engine.faithfulness import fidelity_values, sample_images
-from auditkit.engine.keys import load_work, work_key
+from auditkit.engine.keys import work_key
 from auditkit.engine.preflight import check_setup, declared_resize, describe_model, describe_training
 from auditkit.engine.properties import PropertyValues, property_values
 from auditkit.engine.sanity import LevelScores, SanityCheck, run_sanity_checks
@@ -51,6 +51,13 @@ from auditkit.engine.verdicts import (
     check_thresholds,
     judge_requirements,
     sanity_gates,
+)
+from auditkit.engine.workfiles import (
+    explanation_finished,
+    load_explanation,
+    load_properties,
+    prepare_workdir,
+    save_work,
 )
 from auditkit.explainers import make_explainer
 from auditkit.metrics.bootstrap import resample_weights
@@ -75,6 +82,8 @@ class AuditOptions:
             the same (:mod:`auditkit.engine.ray_executor`).
         history: written into results.json as ``history`` when given: the audit's place in the
             history's hash chain (:attr:`auditkit.history.Recording.stamp`).
+        fresh: redo all work: ``<out>/work/`` is emptied first (without it, finished work is reused
+            once verified, :mod:`auditkit.engine.workfiles`).
     """
 
     policy: Policy
@@ -83,6 +92,7 @@ class AuditOptions:
     progress: bool = True
     ray: bool = False
     history: Mapping[str, Any] | None = None
+    fresh: bool = False
 
 
 @dataclass(frozen=True)
@@ -256,9 +266,9 @@ def _explain_one(
     name = f"{tag}_{spec.name}" if tag else spec.name
     path = _explainer_path(workdir, spec, tag)
     key = _explainer_key(spec, model_ids, policy)
-    state = load_work(path)
-    if state is not None and state.get("key") == key:
-        return DistanceRecord.from_state(state["record"]), state["mu"], True
+    saved = load_explanation(path, key, categories, dataset.image_size, policy.metrics.mu_fidelity.samples)
+    if saved is not None:
+        return *saved, True
     m = policy.metrics
     seed = policy.cross_validation.seed
     explainers = _make_explainers(spec, folds, policy)
@@ -273,7 +283,7 @@ def _explain_one(
     sample = sample_images(len(dataset), m.mu_fidelity.samples, seed)
     mu = fidelity_values(explainers, folds, dataset, fold_of, sample, m.mu_fidelity,
                          _own(targets, fold_of), seed=seed, batch_size=m.explain_batch_size, device=device)
-    _atomic.torch_save({"key": key, "record": record.to_state(), "mu": mu}, path)
+    save_work(path, {"key": key, "record": record.to_state(), "mu": mu})
     return record, mu, False
 
 
@@ -334,10 +344,9 @@ def _properties_one(
     """
     path = _explainer_path(workdir, spec, "")
     key = _properties_key(spec, model_ids, policy)
-    state = load_work(path)  # None when unreadable: _explain_one rewrites it on the next run
-    saved = state.get("properties") if state is not None else None
-    if isinstance(saved, dict) and saved.get("key") == key:
-        return PropertyValues.from_state(saved["values"]), True, 0.0
+    state, saved = load_properties(path, key, len(dataset), policy.properties, policy.cross_validation.seed)
+    if saved is not None:  # state None: unusable, _explain_one rewrites it on the next run
+        return saved, True, 0.0
     start = time.perf_counter()
     values = property_values(_make_explainers(spec, folds, policy), folds, dataset, fold_of,
                              policy.properties, _own(targets, fold_of),
@@ -345,15 +354,14 @@ def _properties_one(
                              batch_size=policy.metrics.explain_batch_size, device=device)
     seconds = time.perf_counter() - start
     if state is not None:
-        _atomic.torch_save({**state, "properties": {"key": key, "values": values.to_state()}}, path)
+        save_work(path, {**state, "properties": {"key": key, "values": values.to_state()}})
     return values, False, seconds
 
 
 def _explain_finished(spec: ExplainerSpec, model_ids: list[str], policy: Policy, workdir: Path,
                       tag: str) -> bool:
     """Whether :func:`_explain_one` would load this pass from its work file."""
-    state = load_work(_explainer_path(workdir, spec, tag))
-    return state is not None and state.get("key") == _explainer_key(spec, model_ids, policy)
+    return explanation_finished(_explainer_path(workdir, spec, tag), _explainer_key(spec, model_ids, policy))
 
 
 def _explainer_path(workdir: Path, spec: ExplainerSpec, tag: str) -> Path:
@@ -442,10 +450,7 @@ def _audit(options: AuditOptions, log: Callable[[str], None], start: float, devi
            executor: Executor | None) -> AuditResult:
     policy = options.policy
     out_dir = Path(options.out_dir)
-    workdir = out_dir / "work"
-    workdir.mkdir(parents=True, exist_ok=True)
-    for stale in workdir.glob(".*.tmp"):  # left by a run killed mid-write; never finished work
-        stale.unlink()
+    workdir = prepare_workdir(out_dir, fresh=options.fresh)
     check_setup(policy)  # the operator's model, function and image sizes, before any training
     d = policy.dataset
     dataset = load_dataset(d.kind, d.path, split=d.split, max_images=d.max_images,
