@@ -245,8 +245,10 @@ def _read(path: Path, key: str | None) -> dict[str, Any] | None:
     if not digest_ok(state):
         raise _Rejected("its content does not match its digest (damaged or edited)")
     if key is not None:
-        meta = state.get("meta")
-        found = meta.get("key") if isinstance(meta, dict) else state.get("key")
+        holder = _entry(state, "meta", dict) if "state_dict" in state else state
+        found = holder.get("key")
+        if not isinstance(found, str):
+            raise _Rejected("holds no work key")
         if found != key:
             logger.info("work file %s was made for other settings or versions; redone", path)
             return None
