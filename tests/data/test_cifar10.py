@@ -144,7 +144,8 @@ class _ArrayHeader:
     (_ArrayHeader((10**8, 10**7), b"\0"), r"an array of shape \(100000000, 10000000\)"),
     (_ArrayHeader((10**15,), b"\0", at_creation=True), r"an array of shape \(1000000000000000,\)"),
     (_ArrayHeader((2, 3072), b"\0" * 10), r"an array of shape \(2, 3072\) uint8 with 10 bytes of data"),
-    (_ArrayHeader((10_001, 3072), b"\0"), r"an array of shape \(10001, 3072\) .*more than the 30,720,000 expected"),
+    (_ArrayHeader((10_001, 3072), b"\0"),
+     r"an array of shape \(10001, 3072\) .*more than the 30,720,000 expected"),
 ])
 def test_array_sizes_are_checked_before_numpy_allocates(tmp_path: Path, header: _ArrayHeader,
                                                         match: str) -> None:
