@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     run.add_argument("--quiet", action="store_true", help="print nothing on success")
     run.add_argument("--db", type=Path, help="history database (default: OUT/history.sqlite)")
+    run.add_argument("--fresh", action="store_true",
+                     help="redo all work from nothing (OUT/work is emptied first) instead of reusing it")
     run.add_argument("--fail-on-regression", action="store_true",
                      help="exit 1 if a score dropped significantly (disjoint CIs) since the "
                      "previous finished audit of the same policy name")
@@ -176,7 +178,7 @@ def _run(args: argparse.Namespace) -> int:
         remove_signatures(out)  # none may stay beside content it does not sign
 
         options = AuditOptions(policy, out, device=args.device or policy.run.device, progress=talk,
-                               ray=args.ray, history=recording.stamp)
+                               ray=args.ray, history=recording.stamp, fresh=args.fresh)
         result = run_audit(options, log=log)
         from auditkit.report.text import write_summary
 

@@ -21,6 +21,8 @@ _EXPECTED = (
     f"(the '{CIFAR10_FOLDER}' folder of the CIFAR-10 python version)"
 )
 _PIXELS = 3 * 32 * 32
+_BATCH_IMAGES = 10_000
+"""Images in each CIFAR-10 python batch; no array of a batch may hold more than ``_BATCH_IMAGES`` images."""
 
 
 def cifar10_folder(path: Path) -> Path:
@@ -43,7 +45,8 @@ def load_cifar10(path: str | Path, split: str) -> ImageDataset:
             (train then test).
 
     The batches are read with a pickle reader that only rebuilds numpy arrays
-    (:mod:`auditkit.data._safe_pickle`), so a crafted batch raises :class:`DataError` instead of running code.
+    (:mod:`auditkit.data._safe_pickle`), so a crafted batch raises :class:`DataError` instead of running code,
+    and every array is checked against at most 10,000 images of 3x32x32 before numpy allocates it.
     Python 2 (the official files) and Python 3 pickles are accepted, with bytes or str keys.
     """
     folder = cifar10_folder(Path(path))
@@ -77,7 +80,7 @@ def _field(obj: Any, key: str, file: Path) -> Any:
 
 
 def _read_meta(file: Path) -> tuple[str, ...]:
-    names = _field(load_numpy_pickle(file), "label_names", file)
+    names = _field(load_numpy_pickle(file, _BATCH_IMAGES * _PIXELS), "label_names", file)
     if not isinstance(names, list) or not names or not all(isinstance(n, (bytes, str)) for n in names):
         raise DataError(
             f"{file}: 'label_names' must be a non-empty list of strings",
@@ -89,13 +92,14 @@ def _read_meta(file: Path) -> tuple[str, ...]:
 
 def _read_batch(file: Path, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
     """``(data uint8 [n, 3072], labels int64 [n])`` of one batch, checked."""
-    batch = load_numpy_pickle(file)
+    batch = load_numpy_pickle(file, _BATCH_IMAGES * _PIXELS)
     data = _field(batch, "data", file)
     is_array = isinstance(data, np.ndarray)
-    if not is_array or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != _PIXELS:
+    if not is_array or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != _PIXELS \
+            or data.shape[0] > _BATCH_IMAGES:
         got = f"shape {data.shape} dtype {data.dtype}" if is_array else type(data).__name__
         raise DataError(
-            f"{file}: 'data' must be a uint8 array [n, {_PIXELS}], got {got}",
+            f"{file}: 'data' must be a uint8 array [n <= {_BATCH_IMAGES}, {_PIXELS}], got {got}",
             path=file,
             expected=f"data: uint8 [n, {_PIXELS}] (3 channel planes of 32x32)",
         )

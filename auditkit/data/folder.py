@@ -6,11 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
-from torchvision.datasets.folder import find_classes
 
+from auditkit.data._scan import image_files, open_image
 from auditkit.data.dataset import ImageDataset
-from auditkit.data.preprocess import MixedSizesError, Resize, folder_sizes, image_files, resize_crop
+from auditkit.data.preprocess import MixedSizesError, Resize, folder_sizes, resize_crop
 from auditkit.errors import DataError
 
 EUROSAT_CLASSES = (
@@ -25,7 +24,7 @@ EUROSAT_CLASSES = (
     "River",
     "SeaLake",
 )
-"""The 10 EuroSAT class folders, sorted as torchvision's ``find_classes`` sorts them."""
+"""The 10 EuroSAT class folders, sorted (as :func:`~auditkit.data._scan.image_files` lists them)."""
 
 EUROSAT_SUBFOLDERS = ("2750", "EuroSAT_RGB")
 """Folders the EuroSAT RGB archives unpack to; ``path`` may point at their parent."""
@@ -43,7 +42,7 @@ def load_eurosat(path: str | Path, resize: Resize | None = None) -> ImageDataset
             folder = folder / sub
             break
     _require_folder(folder, "EuroSAT")
-    classes, _ = _classes(folder)
+    classes, samples = image_files(folder)
     if tuple(classes) != EUROSAT_CLASSES:
         missing = sorted(set(EUROSAT_CLASSES) - set(classes))
         extra = sorted(set(classes) - set(EUROSAT_CLASSES))
@@ -53,7 +52,7 @@ def load_eurosat(path: str | Path, resize: Resize | None = None) -> ImageDataset
             path=folder,
             expected=f"exactly the class folders {', '.join(EUROSAT_CLASSES)}",
         )
-    return _load_folder("eurosat", folder, resize or Resize())
+    return _load_folder("eurosat", folder, classes, samples, resize or Resize())
 
 
 def load_image_folder(path: str | Path, resize: Resize | None = None) -> ImageDataset:
@@ -61,7 +60,10 @@ def load_image_folder(path: str | Path, resize: Resize | None = None) -> ImageDa
     ``[N, 3, H, W]``.
 
     Class names are the sorted sub-folder names (label = position); files are taken recursively, sorted,
-    when their extension is one of torchvision's ``IMG_EXTENSIONS``. Every image is converted to RGB.
+    when their extension is one of torchvision's ``IMG_EXTENSIONS``; hidden entries, special files and
+    linked folders already read are skipped, with a warning (:func:`~auditkit.data._scan.image_files`
+    says which symbolic links are followed). Every image is converted to RGB, refused above
+    :data:`~auditkit.data._scan.MAX_PIXELS`.
     With ``resize`` (declared in the policy's ``preprocessing``), each image is resized and cropped as it
     is read, so images of any sizes load. Without it all images must share one size: a folder of
     several sizes raises :class:`~auditkit.data.preprocess.MixedSizesError` listing them, after reading
@@ -69,7 +71,7 @@ def load_image_folder(path: str | Path, resize: Resize | None = None) -> ImageDa
     """
     folder = Path(path)
     _require_folder(folder, "image")
-    return _load_folder("imagefolder", folder, resize or Resize())
+    return _load_folder("imagefolder", folder, *image_files(folder), resize or Resize())
 
 
 def _require_folder(folder: Path, what: str) -> None:
@@ -81,19 +83,8 @@ def _require_folder(folder: Path, what: str) -> None:
         )
 
 
-def _classes(folder: Path) -> tuple[list[str], dict[str, int]]:
-    try:
-        return find_classes(folder)
-    except FileNotFoundError:
-        raise DataError(
-            f"{folder} has no class sub-folders: expected one sub-folder per class",
-            path=folder,
-            expected="one sub-folder per class",
-        ) from None
-
-
-def _load_folder(name: str, folder: Path, resize: Resize) -> ImageDataset:
-    classes, samples = image_files(folder)
+def _load_folder(name: str, folder: Path, classes: list[str], samples: list[tuple[Path, int]],
+                 resize: Resize) -> ImageDataset:
     if resize.size is None:
         files = [file for file, _ in samples]
         sizes = folder_sizes(folder, files)
@@ -121,11 +112,11 @@ def _read(file: Path, resize: Resize) -> torch.Tensor:
 
 
 def _read_rgb(file: Path) -> np.ndarray:
-    """Pixels of ``file`` as uint8 ``[H, W, 3]``."""
-    try:
-        with Image.open(file) as im:
+    """Pixels of ``file`` as uint8 ``[H, W, 3]`` (:func:`~auditkit.data._scan.open_image`'s pixel limit)."""
+    with open_image(file) as im:
+        try:
             return np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as exc:
-        raise DataError(
-            f"{file}: not a readable image: {exc}", path=file, expected="an image file PIL can open"
-        ) from None
+        except Exception as exc:  # PIL raises OSError, ValueError, ... on a damaged file
+            raise DataError(
+                f"{file}: not a readable image: {exc}", path=file, expected="an image file PIL can open"
+            ) from None

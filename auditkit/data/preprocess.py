@@ -2,7 +2,8 @@
 
 :func:`resize_crop` is the one place images change size (torchvision's ``resize``, antialiased, then
 ``center_crop``), applied to each image of an ImageFolder as it is read, or to a loaded tensor in
-chunks. :func:`folder_sizes` reads only the image headers (PIL opens files lazily), so ``validate``
+chunks. :func:`folder_sizes` reads only the image headers of the files
+:func:`~auditkit.data._scan.image_files` lists (PIL opens files lazily), so ``validate``
 can say which sizes a folder holds without decoding it; :func:`dataset_shape` gives the channels,
 classes and size the model will see, the same way.
 """
@@ -14,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from PIL import Image, UnidentifiedImageError
 
+from auditkit.data._scan import image_files, open_image
 from auditkit.errors import DataError
 
 _CHUNK = 1024
@@ -108,46 +109,16 @@ def _relative(file: Path, folder: Path) -> str:
         return str(file)
 
 
-def image_files(folder: Path) -> tuple[list[str], list[tuple[Path, int]]]:
-    """Class names and ``(file, label)`` of a class-folder tree, as torchvision's ``ImageFolder``
-    finds them (sorted classes, files with ``IMG_EXTENSIONS``, recursive, sorted).
-
-    Raises:
-        DataError: not a folder of class sub-folders, or a class folder without images.
-    """
-    from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_dataset
-
-    if not folder.is_dir():
-        raise DataError(f"image folder {folder} not found: expected one sub-folder per class holding "
-                        "image files", path=folder, expected="a folder of class sub-folders of images")
-    try:
-        classes, class_to_idx = find_classes(folder)
-    except FileNotFoundError:
-        raise DataError(f"{folder} has no class sub-folders: expected one sub-folder per class",
-                        path=folder, expected="one sub-folder per class") from None
-    try:
-        samples = make_dataset(folder, class_to_idx, extensions=IMG_EXTENSIONS)
-    except FileNotFoundError as exc:
-        raise DataError(f"{folder}: {exc}", path=folder,
-                        expected=f"image files ({', '.join(IMG_EXTENSIONS)}) in every class folder") from None
-    return classes, [(Path(f), label) for f, label in samples]
-
-
 def folder_sizes(folder: Path, files: Sequence[Path]) -> dict[tuple[int, int], list[Path]]:
     """``(width, height) -> files`` of ``files``, most frequent size first, from the headers only.
 
     Raises:
-        DataError: a file PIL cannot open.
+        DataError: a file PIL cannot open, or one above :data:`~auditkit.data._scan.MAX_PIXELS`.
     """
     sizes: dict[tuple[int, int], list[Path]] = {}
     for file in files:
-        try:
-            with Image.open(file) as im:
-                size = im.size
-        except (UnidentifiedImageError, OSError) as exc:
-            raise DataError(f"{file}: not a readable image: {exc}", path=file,
-                            expected="an image file PIL can open") from None
-        sizes.setdefault(size, []).append(file)
+        with open_image(file) as im:
+            sizes.setdefault(im.size, []).append(file)
     return dict(sorted(sizes.items(), key=lambda item: -len(item[1])))
 
 

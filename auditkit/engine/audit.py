@@ -56,6 +56,8 @@ class AuditOptions:
             the same (:mod:`auditkit.engine.ray_executor`).
         history: written into results.json as ``history`` when given: the audit's place in the
             history's hash chain (:attr:`auditkit.history.Recording.stamp`).
+        fresh: redo all work: ``<out>/work/`` is emptied first (without it, finished work is reused
+            once verified, :mod:`auditkit.engine.workfiles`).
     """
 
     policy: Policy
@@ -64,6 +66,7 @@ class AuditOptions:
     progress: bool = True
     ray: bool = False
     history: Mapping[str, Any] | None = None
+    fresh: bool = False
 
 
 @dataclass(frozen=True)
@@ -220,8 +223,8 @@ def run_audit(options: AuditOptions, log: Callable[[str], None] = lambda _: None
         executor = make_executor(policy.ray, device, deterministic=policy.run.deterministic, log=log,
                                  progress=options.progress)
     try:
-        ctx = build_context(policy, Path(options.out_dir), device, executor, progress=options.progress,
-                            log=log)
+        ctx = build_context(policy, Path(options.out_dir), device, executor, fresh=options.fresh,
+                            progress=options.progress, log=log)
         result = _audit(ctx, options.history, start)
     finally:
         if executor is not None:

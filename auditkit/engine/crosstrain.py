@@ -2,7 +2,9 @@
 
 Each fold's model is checkpointed with its held-out accuracy under a key that digests everything
 the training depends on; a later run with the same key loads it instead of training again, which is
-how an interrupted audit resumes without redoing finished folds.
+how an interrupted audit resumes without redoing finished folds. A checkpoint is verified first
+(:mod:`auditkit.engine.workfiles`: digest, architecture, its held-out accuracy recomputed) and
+retrained when it fails.
 
 The training of one fold is a task of its own (:func:`train_fold`): it writes the fold's checkpoint
 and returns its metadata. :func:`cross_train` trains the missing folds inline (with progress bars)
@@ -23,7 +25,8 @@ from torch import nn
 
 from auditkit.data import ImageDataset
 from auditkit.engine.executor import Executor, Task
-from auditkit.engine.keys import load_work, work_key
+from auditkit.engine.keys import work_key
+from auditkit.engine.workfiles import fold_checkpoint_finished, load_fold_checkpoint
 from auditkit.models import (
     AuditedModel,
     ModelError,
@@ -313,7 +316,9 @@ def training_tasks(
     """
     labels = dataset.labels if labels is None else labels
     keys, paths = _fold_work(policy, dataset, len(folds), workdir, labels, tag)
-    todo = [i for i in range(len(folds)) if not _finished(paths[i], keys[i])]
+    todo = [i for i in range(len(folds))
+            if not fold_checkpoint_finished(paths[i], keys[i], fresh_model(policy, dataset), fold=i,
+                                            n_test=int(folds[i].numel()))]
     if not todo:
         return []
     shared, shared_labels = executor.share(dataset), executor.share(labels)
@@ -354,7 +359,8 @@ def cross_train(
     out: list[FoldModel] = []
     for i, held_out in enumerate(folds):
         model = fresh_model(policy, dataset)
-        meta = _try_load(paths[i], model, keys[i])
+        meta = load_fold_checkpoint(paths[i], keys[i], model, fold=i, held_out=held_out, dataset=dataset,
+                                    device=device)
         reused = meta is not None and paths[i] not in produced
         if meta is None:
             progress = on_fold(i, len(dataset) - int(held_out.numel())) if on_fold else None
@@ -365,17 +371,6 @@ def cross_train(
         out.append(FoldModel(i, model, float(meta["accuracy"]), int(meta["n_test"]),
                              _sha256_file(paths[i]), reused))
     return out
-
-
-def _finished(path: Path, key: str) -> bool:
-    """Whether ``path`` holds a readable checkpoint made under ``key``."""
-    probe = load_work(path)
-    return probe is not None and probe.get("meta", {}).get("key") == key
-
-
-def _try_load(path: Path, model: nn.Module, key: str) -> dict | None:
-    """Load a finished fold's checkpoint if it exists and was made under the same key."""
-    return load_checkpoint(path, model) if _finished(path, key) else None
 
 
 def _complement(index: torch.Tensor, n: int) -> torch.Tensor:

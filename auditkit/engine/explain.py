@@ -18,14 +18,14 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from auditkit import _atomic
 from auditkit.data import ImageDataset
 from auditkit.engine.crosstrain import FoldModel, fresh_model
 from auditkit.engine.distances import DistanceRecord, collect_distances
 from auditkit.engine.executor import Executor, Task
 from auditkit.engine.faithfulness import fidelity_values, sample_images
-from auditkit.engine.keys import load_work, work_key
+from auditkit.engine.keys import work_key
 from auditkit.engine.properties import PropertyValues, property_values
+from auditkit.engine.workfiles import explanation_finished, load_explanation, load_properties, save_work
 from auditkit.explainers import make_explainer
 from auditkit.policy import ExplainerSpec, Policy
 
@@ -79,9 +79,9 @@ def explain_one(
     name = f"{tag}_{spec.name}" if tag else spec.name
     path = explainer_path(workdir, spec, tag)
     key = explainer_key(spec, model_ids, policy)
-    state = load_work(path)
-    if state is not None and state.get("key") == key:
-        return DistanceRecord.from_state(state["record"]), state["mu"], True
+    saved = load_explanation(path, key, categories, dataset.image_size, policy.metrics.mu_fidelity.samples)
+    if saved is not None:
+        return *saved, True
     m = policy.metrics
     seed = policy.cross_validation.seed
     explainers = make_explainers(spec, folds, policy)
@@ -97,7 +97,7 @@ def explain_one(
     mu = fidelity_values(explainers, folds, dataset, fold_of, sample, m.mu_fidelity,
                          own_classes(targets, fold_of), seed=seed, batch_size=m.explain_batch_size,
                          device=device)
-    _atomic.torch_save({"key": key, "record": record.to_state(), "mu": mu}, path)
+    save_work(path, {"key": key, "record": record.to_state(), "mu": mu})
     return record, mu, False
 
 
@@ -158,10 +158,9 @@ def properties_one(
     """
     path = explainer_path(workdir, spec, "")
     key = properties_key(spec, model_ids, policy)
-    state = load_work(path)  # None when unreadable: _explain_one rewrites it on the next run
-    saved = state.get("properties") if state is not None else None
-    if isinstance(saved, dict) and saved.get("key") == key:
-        return PropertyValues.from_state(saved["values"]), True, 0.0
+    state, saved = load_properties(path, key, len(dataset), policy.properties, policy.cross_validation.seed)
+    if saved is not None:  # state None: unusable, explain_one rewrites it on the next run
+        return saved, True, 0.0
     start = time.perf_counter()
     values = property_values(make_explainers(spec, folds, policy), folds, dataset, fold_of,
                              policy.properties, own_classes(targets, fold_of),
@@ -169,15 +168,14 @@ def properties_one(
                              batch_size=policy.metrics.explain_batch_size, device=device)
     seconds = time.perf_counter() - start
     if state is not None:
-        _atomic.torch_save({**state, "properties": {"key": key, "values": values.to_state()}}, path)
+        save_work(path, {**state, "properties": {"key": key, "values": values.to_state()}})
     return values, False, seconds
 
 
 def explain_finished(spec: ExplainerSpec, model_ids: list[str], policy: Policy, workdir: Path,
                       tag: str) -> bool:
     """Whether :func:`explain_one` would load this pass from its work file."""
-    state = load_work(explainer_path(workdir, spec, tag))
-    return state is not None and state.get("key") == explainer_key(spec, model_ids, policy)
+    return explanation_finished(explainer_path(workdir, spec, tag), explainer_key(spec, model_ids, policy))
 
 
 def explainer_path(workdir: Path, spec: ExplainerSpec, tag: str) -> Path:

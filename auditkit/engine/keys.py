@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 import torch
 
-WORK_FORMAT = 2
+WORK_FORMAT = 3
 """Version of the work files' content; bump it when what a work file holds or means changes
-(2: explanations of ``metrics.target``, keys that carry the producing versions)."""
+(2: explanations of ``metrics.target``, keys that carry the producing versions; 3: every work file
+carries the digest of its content, :mod:`auditkit.engine.workfiles`)."""
 
 
 def producers() -> dict[str, Any]:
@@ -42,14 +42,3 @@ def digest(obj: Any) -> str:
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
-
-def load_work(path: Path) -> dict[str, Any] | None:
-    """The dict a work file holds, or None when it is missing, unreadable or not a dict: such a file
-    is unfinished work, redone (and rewritten atomically) by the caller."""
-    if not path.exists():
-        return None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # unreadable: not finished work
-        return None
-    return state if isinstance(state, dict) else None

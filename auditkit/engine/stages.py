@@ -33,6 +33,7 @@ from auditkit.engine.explain import (
 from auditkit.engine.faithfulness import sample_images
 from auditkit.engine.preflight import check_setup, declared_resize
 from auditkit.engine.scoring import ExplainerScores, Score, accuracy_score, explainer_scores, property_scores
+from auditkit.engine.workfiles import prepare_workdir
 from auditkit.metrics.bootstrap import resample_weights
 from auditkit.metrics.chance import image_permutations
 from auditkit.policy import COMPLETE_EXPLAINERS, ExplainerSpec, Policy
@@ -77,12 +78,11 @@ class LevelResult(NamedTuple):
 
 
 def build_context(policy: Policy, out_dir: Path, device: torch.device, executor: Executor | None, *,
-                  progress: bool = False, log: Callable[[str], None] = lambda _: None) -> RunContext:
-    """Check the setup, load the data, split it into folds and draw what the scores share."""
-    workdir = out_dir / "work"
-    workdir.mkdir(parents=True, exist_ok=True)
-    for stale in workdir.glob(".*.tmp"):  # left by a run killed mid-write; never finished work
-        stale.unlink()
+                  fresh: bool = False, progress: bool = False,
+                  log: Callable[[str], None] = lambda _: None) -> RunContext:
+    """Check the setup, load the data, split it into folds and draw what the scores share
+    (``fresh``: the work folder is emptied first, :func:`~auditkit.engine.workfiles.prepare_workdir`)."""
+    workdir = prepare_workdir(out_dir, fresh=fresh)
     check_setup(policy)  # the operator's model, function and image sizes, before any training
     d, cv = policy.dataset, policy.cross_validation
     dataset = load_dataset(d.kind, d.path, split=d.split, max_images=d.max_images, seed=cv.seed,

@@ -9,11 +9,15 @@ import torch
 from torch import nn
 
 from auditkit._atomic import torch_save
+from auditkit._digest import DIGEST, digest_ok, with_digest
 from auditkit.models.errors import CheckpointError, ModelError
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, Any]) -> None:
-    """Save ``{"state_dict": model.state_dict(), "meta": meta}`` to ``path`` atomically.
+    """Save ``{"state_dict": model.state_dict(), "meta": meta, "digest": ...}`` to ``path`` atomically.
+
+    ``digest`` is the SHA-256 of the other two (:func:`auditkit._digest.content_digest`), checked by
+    :func:`load_checkpoint`.
 
     The file is written to a temporary file in the same folder, flushed, then renamed over ``path``
     (:mod:`auditkit._atomic`), so ``path`` always holds either its previous content or the complete new
@@ -32,7 +36,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, Any]) ->
     if not isinstance(meta, dict):
         raise ModelError(f"meta must be a dict; got {type(meta).__name__}", parameter="meta")
     _check_meta(meta, "meta")
-    torch_save({"state_dict": model.state_dict(), "meta": meta}, path)
+    torch_save(with_digest({"state_dict": model.state_dict(), "meta": meta}), path)
 
 
 def load_checkpoint(path: str | Path, model: nn.Module) -> dict[str, Any]:
@@ -45,7 +49,8 @@ def load_checkpoint(path: str | Path, model: nn.Module) -> dict[str, Any]:
     Raises:
         CheckpointError: ``path`` is missing (``reason="missing"``), not a readable torch file
             (``"corrupt"``), lacks ``state_dict``/``meta`` (``"malformed"``), or does not fit
-            ``model`` (``"mismatch"``). The message names the path.
+            ``model`` (``"mismatch"``), or its digest does not match its content (``"corrupt"``; a
+            checkpoint without a digest is accepted). The message names the path.
     """
     path = Path(path)
     if not path.is_file():
@@ -70,6 +75,13 @@ def load_checkpoint(path: str | Path, model: nn.Module) -> dict[str, Any]:
             f"'meta' dicts, got {type(payload).__name__}",
             path=path,
             reason="malformed",
+        )
+    if DIGEST in payload and not digest_ok(payload):
+        raise CheckpointError(
+            f"checkpoint {path}: its content does not match its digest (damaged or edited); delete it "
+            "and train again",
+            path=path,
+            reason="corrupt",
         )
     _check_fits(path, payload["state_dict"], model)
     model.load_state_dict(payload["state_dict"], strict=True)

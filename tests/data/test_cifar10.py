@@ -114,9 +114,43 @@ def test_truncated_pickle_and_wrong_content(tmp_path: Path) -> None:
         load_dataset("cifar10", folder, split="test")
     bad_shape = {b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}
     (folder / "test_batch").write_bytes(pickle.dumps(bad_shape))
-    with pytest.raises(DataError, match=r"test_batch: 'data' must be a uint8 array \[n, 3072\]"):
+    with pytest.raises(DataError, match=r"test_batch: 'data' must be a uint8 array \[n <= 10000, 3072\]"):
         load_dataset("cifar10", folder, split="test")
     bad_label = {b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 10]}
     (folder / "test_batch").write_bytes(pickle.dumps(bad_label))
     with pytest.raises(DataError, match=r"test_batch: 'labels' must be 2 integers in \[0, 10\)"):
         load_dataset("cifar10", folder, split="test")
+
+
+_RECONSTRUCT = np.empty(0).__reduce__()[0]
+
+
+class _ArrayHeader:
+    """Pickles as numpy's own array reconstruction with a chosen shape, dtype and data: what a crafted
+    batch can declare."""
+
+    def __init__(self, shape: tuple[int, ...], data: bytes, *, at_creation: bool = False) -> None:
+        self.shape, self.data, self.at_creation = shape, data, at_creation
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        if self.at_creation:  # the size asked of _reconstruct itself
+            return (_RECONSTRUCT, (np.ndarray, self.shape, b"b"))
+        return (_RECONSTRUCT, (np.ndarray, (0,), b"b"),
+                (1, self.shape, np.dtype(np.uint8), False, self.data))
+
+
+@pytest.mark.parametrize(("header", "match"), [
+    (_ArrayHeader((10**15,), b"\0" * 16), r"an array of shape \(1000000000000000,\)"),
+    (_ArrayHeader((10**8, 10**7), b"\0"), r"an array of shape \(100000000, 10000000\)"),
+    (_ArrayHeader((10**15,), b"\0", at_creation=True), r"an array of shape \(1000000000000000,\)"),
+    (_ArrayHeader((2, 3072), b"\0" * 10), r"an array of shape \(2, 3072\) uint8 with 10 bytes of data"),
+    (_ArrayHeader((10_001, 3072), b"\0"),
+     r"an array of shape \(10001, 3072\) .*more than the 30,720,000 expected"),
+])
+def test_array_sizes_are_checked_before_numpy_allocates(tmp_path: Path, header: _ArrayHeader,
+                                                        match: str) -> None:
+    write_cifar(tmp_path)
+    target = tmp_path / "cifar-10-batches-py" / "data_batch_2"
+    target.write_bytes(pickle.dumps({b"data": header, b"labels": [0, 1]}, protocol=2))
+    with pytest.raises(DataError, match=rf"data_batch_2: refusing {match}"):
+        load_dataset("cifar10", tmp_path)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -90,8 +95,94 @@ def test_missing_folder_empty_class_and_unreadable_image(tmp_path: Path) -> None
         load_dataset("imagefolder", tmp_path)
     write_folder(tmp_path, ("a",), per_class=1)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DataError, match="no valid file for the classes empty"):
+    with pytest.raises(DataError, match="class folder empty holds no image file"):
         load_dataset("imagefolder", tmp_path)
     (tmp_path / "empty" / "0.png").write_bytes(b"not a png")
     with pytest.raises(DataError, match=r"empty/0\.png: not a readable image"):
+        load_dataset("imagefolder", tmp_path)
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_hidden_entries_are_skipped_and_counted(tmp_path: Path, caplog) -> None:
+    write_folder(tmp_path, ("a", "b"), per_class=2)
+    write_folder(tmp_path / ".ipynb_checkpoints", ("a",), per_class=1)  # would become a class
+    Image.fromarray(np.zeros((5, 6, 3), np.uint8)).save(tmp_path / "a" / ".hidden.png")
+    (tmp_path / "b" / ".DS_Store").write_bytes(b"\0")
+    ds = load_dataset("imagefolder", tmp_path)
+    assert ds.classes == ("a", "b") and len(ds) == 4
+    [line] = _warnings(caplog)
+    assert line.startswith(f"{tmp_path}: skipped 3 hidden entries") and "\n" not in line
+
+
+def test_special_files_are_skipped_not_opened(tmp_path: Path, caplog) -> None:
+    write_folder(tmp_path, ("a", "b"), per_class=2)
+    os.mkfifo(tmp_path / "a" / "fifo.png")  # opening it would block
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(tmp_path / "a" / "sock.png"))
+    (tmp_path / "b" / "device.png").symlink_to("/dev/null")  # a character device
+    (tmp_path / "b" / "broken.png").symlink_to(tmp_path / "nowhere.png")
+    try:
+        ds = load_dataset("imagefolder", tmp_path)
+    finally:
+        server.close()
+    assert len(ds) == 4
+    [line] = _warnings(caplog)
+    assert "skipped 4 entries that are not regular files or folders" in line
+
+
+def test_linked_folders_are_followed_unless_already_read(tmp_path: Path, caplog) -> None:
+    root = tmp_path / "data"
+    write_folder(root, ("a", "b"), per_class=2)
+    outside = write_folder(tmp_path / "outside", ("extra", "cls"), per_class=1)
+    (root / "a" / "extra").symlink_to(tmp_path / "outside" / "extra")  # followed: read once
+    (root / "c").symlink_to(tmp_path / "outside" / "cls")  # a linked class folder: followed
+    (root / "a" / "loop").symlink_to(root / "a")  # a loop
+    (root / "a" / "up").symlink_to(root)  # a loop through the top
+    (root / "b" / "a_again").symlink_to(root / "a")  # class a's images a second time
+    ds = load_dataset("imagefolder", root)
+    assert ds.classes == ("a", "b", "c")
+    assert ds.labels.tolist() == [0, 0, 0, 1, 1, 2]  # a: 0.png, 1.png, extra/0.png
+    extra = outside[tmp_path / "outside" / "extra" / "0.png"].transpose(2, 0, 1)
+    assert np.array_equal(ds.images[2].numpy(), extra)
+    [line] = _warnings(caplog)
+    assert "skipped 3 linked folders already read" in line
+
+
+def _png_claiming(path: Path, width: int, height: int) -> None:
+    """A small PNG whose header says ``width`` x ``height`` (a decompression bomb's header)."""
+    Image.fromarray(np.zeros((2, 2, 3), np.uint8)).save(path)
+    data = bytearray(path.read_bytes())
+    ihdr = 8 + 8  # signature, then the IHDR chunk's length and type
+    data[ihdr:ihdr + 8] = struct.pack(">II", width, height)
+    data[ihdr + 13:ihdr + 17] = struct.pack(">I", zlib.crc32(bytes(data[ihdr - 4:ihdr + 13])))
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("resize", [None, {"size": (4, 4)}])
+def test_an_image_above_the_pixel_limit_names_its_file(tmp_path: Path, resize) -> None:
+    from auditkit.data.preprocess import Resize
+
+    write_folder(tmp_path, ("a", "b"), per_class=1)
+    bomb = tmp_path / "b" / "bomb.png"
+    _png_claiming(bomb, 20000, 20000)
+    spec = None if resize is None else Resize(**resize)
+    with pytest.raises(DataError, match=rf"{bomb}: .*above the 89,478,485 pixels auditkit reads"):
+        load_dataset("imagefolder", tmp_path, resize=spec)
+
+
+def test_the_pixel_limit_holds_whatever_pil_is_told(tmp_path: Path, monkeypatch) -> None:
+    from auditkit.data import _scan
+
+    write_folder(tmp_path, ("a", "b"), per_class=1, size=(6, 5))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # PIL's own check off
+    monkeypatch.setattr(_scan, "MAX_PIXELS", 29)
+    with pytest.raises(DataError, match=r"a/0\.png: 6x5 pixels, above the 29 pixels"):
+        load_dataset("imagefolder", tmp_path)
+    monkeypatch.setattr(_scan, "MAX_PIXELS", 30)
+    assert len(load_dataset("imagefolder", tmp_path)) == 2
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10)  # PIL's check fires first, in Image.open
+    with pytest.raises(DataError, match=r"a/0\.png: more pixels than PIL's limit"):
         load_dataset("imagefolder", tmp_path)
