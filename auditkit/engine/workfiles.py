@@ -37,12 +37,13 @@ from torch import nn
 
 from auditkit._atomic import torch_save
 from auditkit._digest import digest_ok, with_digest
-from auditkit.engine.distances import S_NEQ, DistanceRecord
+from auditkit.engine.distances import DistanceRecord
 from auditkit.engine.faithfulness import sample_images
 from auditkit.engine.properties import PropertyValues
 from auditkit.errors import AuditError
 from auditkit.models import accuracy
 from auditkit.models.checkpoint import state_mismatch
+from auditkit.results import S_NEQ
 
 if TYPE_CHECKING:
     from auditkit.data import ImageDataset
