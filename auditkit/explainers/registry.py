@@ -13,6 +13,7 @@ from auditkit.errors import ExplainerError
 from auditkit.explainers.base import Explainer
 from auditkit.explainers.gradcam import GradCam, GradCamPlusPlus
 from auditkit.explainers.gradient_input import GradientInput
+from auditkit.explainers.input_control import InputControl
 from auditkit.explainers.integrated_gradients import IntegratedGradients
 from auditkit.explainers.random_baseline import RandomBaseline
 from auditkit.explainers.rise import Rise
@@ -30,9 +31,11 @@ EXPLAINERS: dict[str, type[Explainer]] = {
         GradCamPlusPlus,
         Rise,
         RandomBaseline,
+        InputControl,
     )
 }
-"""Registry name -> explainer class, in the paper's order (SA, GI, IG, SG, GC, G+, RI, random)."""
+"""Registry name -> explainer class, in the paper's order (SA, GI, IG, SG, GC, G+, RI, random), then
+the input control."""
 
 _COMMON = ("batch_size", "layer", "generator_seed")
 
