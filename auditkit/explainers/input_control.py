@@ -19,7 +19,7 @@ class InputControl(Explainer):
     explains the wrapped model), so the map is the image's brightness summed over channels.
 
     >>> import torch
-    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(8, 2)).eval()
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2)).eval()
     >>> x = torch.tensor([[[[0.0, 0.5]], [[1.0, -0.5]]]])
     >>> InputControl(model).explain(x, torch.tensor([1])).flatten().tolist()
     [1.0, 1.0]

@@ -28,6 +28,7 @@ def build(name, model, batch_size=64, seed=0):
 
 
 def test_registry_lists_the_papers_methods():
+    """The paper's seven methods and its random control, in its order; then auditkit's input control."""
     assert NAMES == [
         "saliency",
         "gradient_input",
@@ -37,6 +38,7 @@ def test_registry_lists_the_papers_methods():
         "gradcam_pp",
         "rise",
         "random",
+        "input",
     ]
 
 
