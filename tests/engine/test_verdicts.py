@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from auditkit.engine.sanity import MetricTrend, SanityCheck
-from auditkit.engine.scoring import ChanceLevel, ExplainerScores, Score
+from auditkit.engine.scoring import SCORE_METRICS, ChanceLevel, ExplainerScores, Score
 from auditkit.engine.verdicts import (
     check_thresholds,
     inadmissible_explainers,
@@ -60,7 +60,9 @@ requirements:
 def scores(name: str, value: float = 0.9) -> ExplainerScores:
     """Scores far above every threshold of :data:`POLICY`."""
     s = Score(value, value - 0.01, value + 0.01)
-    return ExplainerScores(name, s, s, s, s, s, ChanceLevel(None, "not needed"), 100, 100, 0, 0, 10, 0)
+    return ExplainerScores(name=name, **dict.fromkeys(SCORE_METRICS, s),
+                           reco_chance=ChanceLevel(None, "not needed"), n_s_eq=100, n_s_neq=100,
+                           n_ignored=0, n_degenerate=0, mu_images=10, mu_undefined=0)
 
 
 VERDICT = {True: "pass", False: "fail", None: "inconclusive"}
