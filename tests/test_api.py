@@ -103,6 +103,10 @@ def test_certify_a_dict_policy_with_tensors_objects_and_a_deployed_checkpoint(
     verdict = auditkit.signing.verify_report(done.out, trust=[keys.ca_cert])
     assert verdict.bottom_line and done.signer_fingerprint == keys.fingerprint
     assert done.record.id == 1 and (done.kept / "results.json").is_file()
+    from auditkit.history import HistoryStore
+
+    with HistoryStore.open(done.db, create=False) as store:  # the history holds the digest too
+        assert store.audit(done.record.id).summary["deployed"]["sha256"] == deployed["sha256"]
 
 
 def test_audit_a_torch_dataset_returns_the_typed_result(
