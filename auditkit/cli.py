@@ -21,10 +21,9 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import auditkit
-from auditkit.errors import AuditError, OutputError
+from auditkit.errors import AuditError
 from auditkit.signing import commands as signing_cli
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -145,94 +144,30 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from auditkit.history import DB_FILE_NAME, record_audit
-    from auditkit.policy import load_policy
-    from auditkit.policy.paths import check_paths, out_folder_problem
+    from auditkit.api import certify
 
-    policy = load_policy(args.policy)
     talk = not args.quiet and not args.json
 
     def log(line: str) -> None:
         if talk:
             print(line, file=sys.stderr)
 
-    # The policy's digest is fixed and shown before any score exists.
-    log(f"policy '{policy.name}' sha256 {policy.sha256}")
-    out = Path(args.out if args.out is not None else policy.run.out)
-    db = args.db if args.db is not None else out / DB_FILE_NAME
-    check_paths(policy)  # the data, the files the policy names and its out folder, at their lines
-    problem = "" if args.out is None else out_folder_problem(out)
-    if problem:
-        raise OutputError(f"--out: the out folder {out} {problem}")
-    # Every file the run needs is read now, before any fold trains: the key signs at the end.
-    signing = signing_cli.plan_signing(_signing_args(args, policy))
-    # The run lock comes first, so a run that loses it exits without loading the engine (torch).
-    with record_audit(db, policy.name, policy.sha256, out, log=log) as recording:
-        from auditkit.engine import AuditOptions, run_audit
-        from auditkit.history.archive import keep_dossier, keep_unkept
-        from auditkit.signing.sign import remove_signatures
-
-        kept = keep_unkept(out)  # the dossier at the top, kept before anything replaces it
-        if kept is not None:
-            log(f"the earlier dossier at the top of {out} is kept in {kept}")
-        remove_signatures(out)  # none may stay beside content it does not sign
-
-        options = AuditOptions(policy, out, device=args.device or policy.run.device, progress=talk,
-                               ray=args.ray, history=recording.stamp, fresh=args.fresh)
-        result = run_audit(options, log=log)
-        from auditkit.report.text import write_summary
-
-        write_summary(result, out)
-        from auditkit.history import report_data
-        from auditkit.report import render_report
-
-        current = json.loads((out / "results.json").read_text(encoding="utf-8"))
-        reports = render_report(out, history=report_data(recording.store, policy.name, current),
-                                signer=None if signing is None else signing.signer)  # named on page one
-        for path in reports:
-            log(f"report written to {path}")
-        signed = None if signing is None else signing_cli.sign_planned(out, signing)
-        fingerprint = None
-        if signed is not None:
-            fingerprint = signed.signer_fingerprint
-            reports = [*reports, *signed.signatures]
-            log(f"report signed (PAdES {signed.level}) by certificate sha256 {fingerprint}")
-        dossier = [out / "results.json", out / "summary.txt", *reports]
-        copies = keep_dossier(out, int(recording.stamp["audit_id"]), dossier)
-        audit = recording.finish(dossier[0], [*dossier[1:], *copies],
-                                 signer_fingerprint=fingerprint,
-                                 signer=None if signed is None else signed.signer)
-        previous = recording.store.previous_finished(audit) if args.fail_on_regression else None
-        changes = [] if previous is None else recording.store.changes(previous, audit)
-    log(f"recorded as audit #{audit.id} in {db}; its dossier is kept in {copies[0].parent}")
-    if args.fail_on_regression and previous is None:
-        log(f"no earlier finished audit of policy '{policy.name}' to compare with")
-    dropped = [change for change in changes if change.regression]
+    done = certify(args.policy, out=args.out, device=args.device,
+                   signing=signing_cli.signing_options(args), db=args.db, fresh=args.fresh, ray=args.ray,
+                   compare=args.fail_on_regression, progress=talk, log=log)
     if args.json:  # the bytes that were signed and recorded, not a second rendering
-        sys.stdout.write((out / "results.json").read_text(encoding="utf-8"))
-    elif not args.quiet or not result.passed:
+        sys.stdout.write((done.out / "results.json").read_text(encoding="utf-8"))
+    elif not args.quiet or not done.result.passed:
         from auditkit.report.text import summary_text
 
-        print(summary_text(result), end="")
-        print(f"results written to {out / 'results.json'}")
-    if previous is not None and dropped:
+        print(summary_text(done.result), end="")
+        print(f"results written to {done.out / 'results.json'}")
+    if done.regressions:
         from auditkit.history.text import regression_lines
 
-        print(regression_lines(previous, audit, dropped), end="",
+        print(regression_lines(done.previous, done.record, list(done.regressions)), end="",
               file=sys.stderr if args.json else sys.stdout)
-    return EXIT_OK if result.passed and not dropped else EXIT_FAILED
-
-
-def _signing_args(args: argparse.Namespace, policy: Any) -> argparse.Namespace:
-    """The signing options of ``run``: the command line's when it names a key, else the policy's."""
-    if args.sign_key is not None or policy.signing.key is None:
-        return args
-    spec = policy.signing
-    return argparse.Namespace(**{
-        **vars(args), "sign_key": spec.key, "sign_cert": args.sign_cert or spec.cert,
-        "sign_passphrase_env": args.sign_passphrase_env or spec.passphrase_env,
-        "pades_level": args.pades_level or spec.level, "tsa": args.tsa or spec.tsa,
-    })
+    return EXIT_OK if done.passed else EXIT_FAILED
 
 
 def _history_db(args: argparse.Namespace) -> Path:

@@ -16,7 +16,10 @@ from auditkit.data.preprocess import Resize, resize_crop
 from auditkit.data.sampling import stratified_subsample
 from auditkit.errors import DataError
 
-DATASET_KINDS: tuple[str, ...] = ("digits", "cifar10", "fashion_mnist", "eurosat", "imagefolder")
+IN_MEMORY = "python"
+"""The ``kind`` of images handed over in Python (``auditkit.audit(data=...)``), read from no file."""
+
+DATASET_KINDS: tuple[str, ...] = ("digits", "cifar10", "fashion_mnist", "eurosat", "imagefolder", IN_MEMORY)
 """Accepted values of ``kind``."""
 
 SPLITS: dict[str, tuple[str, ...]] = {
@@ -25,6 +28,7 @@ SPLITS: dict[str, tuple[str, ...]] = {
     "fashion_mnist": ("train", "test", "all"),
     "eurosat": ("all",),
     "imagefolder": ("all",),
+    IN_MEMORY: ("all",),
 }
 """Accepted ``split`` values per kind; ``"all"`` is train followed by test where a dataset has both."""
 
@@ -46,13 +50,15 @@ def load_dataset(
     max_images: int | None = None,
     seed: int = 0,
     resize: Resize | None = None,
+    given: ImageDataset | None = None,
 ) -> ImageDataset:
     """Load a dataset of ``kind`` (one of :data:`DATASET_KINDS`) into memory.
 
     Args:
         kind: ``"digits"`` (bundled with scikit-learn, float32 [N, 1, 8, 8]), ``"cifar10"`` (python
             batches), ``"fashion_mnist"`` (idx files), ``"eurosat"`` (RGB class folders) or
-            ``"imagefolder"`` (any class folders); on-disk kinds give uint8 ``[N, C, H, W]``.
+            ``"imagefolder"`` (any class folders); on-disk kinds give uint8 ``[N, C, H, W]``;
+            ``"python"``: the images ``given``.
         path: where the files are; must be ``None`` for digits, required otherwise.
         split: see :data:`SPLITS`.
         max_images: keep a stratified, seeded subsample of at most this many images, in their original
@@ -61,6 +67,8 @@ def load_dataset(
         resize: declared resize and centre crop (:class:`~auditkit.data.preprocess.Resize`), applied
             to every image before subsampling; folder kinds resize each image as it is read, so
             their images may have any sizes. ``None``: images as stored.
+        given: the images of kind ``"python"`` (required for it, refused for the others), already
+            resized (:func:`~auditkit.data.memory.from_python` applies ``resize``).
 
     Raises:
         DatasetKindError: unknown ``kind``.
@@ -80,7 +88,13 @@ def load_dataset(
     if max_images is not None:
         max_images = check_data_int(max_images, "max_images", minimum=1)
     seed = check_data_int(seed, "seed", minimum=0)
-    if kind == "digits":
+    if (kind == IN_MEMORY) != (given is not None):
+        raise DataError("images are given in Python for kind 'python' (auditkit.audit(data=...)) and "
+                        f"for no other kind; got kind {kind!r} with{'' if given is not None else 'out'} "
+                        "images", expected="kind 'python' with data, or another kind without")
+    if given is not None:
+        dataset = given
+    elif kind == "digits":
         if path is not None:
             raise DataError(
                 f"digits is bundled with scikit-learn and takes no path; got path {path}",
@@ -95,7 +109,7 @@ def load_dataset(
             dataset = _FOLDERS[kind](Path(path), resize or Resize())
         else:
             dataset = _ON_DISK[kind](Path(path), split)
-    if kind not in _FOLDERS and resize is not None and resize.active:
+    if kind not in _FOLDERS and given is None and resize is not None and resize.active:
         dataset = ImageDataset.from_tensors(dataset.name, resize_crop(dataset.images, resize),
                                             dataset.labels, dataset.classes, dataset.source)
     if max_images is None:

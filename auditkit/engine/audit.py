@@ -3,7 +3,8 @@
 :func:`run_audit` builds the run's context once and runs the stages of :mod:`auditkit.engine.stages`
 in order: train the k fold models, explain and score them, run the sanity checks
 (:mod:`auditkit.engine.sanity`), test the thresholds and judge the requirements
-(:mod:`auditkit.engine.verdicts`). Finished work is kept under ``<out>/work/``: one checkpoint per
+(:mod:`auditkit.engine.verdicts`), and measure the deployed checkpoint when the policy names one
+(:mod:`auditkit.engine.deployed`). Finished work is kept under ``<out>/work/``: one checkpoint per
 fold model and one distance record per explainer, each under a key that digests what it depends on.
 Rerunning the same command after an interruption reuses every finished fold and explainer pass and
 gives the same numbers; changing a setting invalidates exactly the work that depends on it.
@@ -26,6 +27,7 @@ import auditkit
 from auditkit import _atomic
 from auditkit.data import ImageDataset
 from auditkit.engine.crosstrain import FoldModel
+from auditkit.engine.deployed import deployed_stage
 from auditkit.engine.executor import Executor, SerialExecutor, torch_settings
 from auditkit.engine.preflight import describe_model, describe_training
 from auditkit.engine.sanity import LevelScores, SanityCheck, run_sanity_checks
@@ -58,6 +60,8 @@ class AuditOptions:
             history's hash chain (:attr:`auditkit.history.Recording.stamp`).
         fresh: redo all work: ``<out>/work/`` is emptied first (without it, finished work is reused
             once verified, :mod:`auditkit.engine.workfiles`).
+        data: the images of a policy whose dataset is ``kind: python``
+            (:func:`~auditkit.data.memory.from_python`, already resized).
     """
 
     policy: Policy
@@ -67,6 +71,7 @@ class AuditOptions:
     ray: bool = False
     history: Mapping[str, Any] | None = None
     fresh: bool = False
+    data: ImageDataset | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,8 @@ class AuditResult:
     """What built the audited model (:func:`~auditkit.engine.preflight.describe_model`)."""
     training: dict[str, Any] = field(default_factory=dict)
     """How it was trained (:func:`~auditkit.engine.preflight.describe_training`)."""
+    deployed: dict[str, Any] | None = None
+    """The deployed checkpoint's digest and figures (:func:`~auditkit.engine.deployed.deployed_stage`)."""
 
     @property
     def spread_ok(self) -> bool:
@@ -119,7 +126,7 @@ class AuditResult:
             "auditkit_version": self.environment.get("auditkit", auditkit.__version__),
             "created": self.created,
             "verdict": "pass" if self.passed else "fail",
-            "policy": {"name": p.name, "path": str(p.source), "sha256": p.sha256,
+            "policy": {"name": p.name, "path": str(p.origin), "sha256": p.sha256,
                        "resolved": p.to_dict()},
             "system": p.to_dict()["system"],
             "model": self.model,
@@ -161,6 +168,7 @@ class AuditResult:
             "environment": {k: v for k, v in self.environment.items() if k != "auditkit"},
             "run_seconds": round(self.seconds, 3),
             "reused_from_earlier_run": self.reused,
+            **({} if self.deployed is None else {"deployed": self.deployed}),
             **({} if self.history is None else {"history": dict(self.history)}),
         }
 
@@ -224,7 +232,7 @@ def run_audit(options: AuditOptions, log: Callable[[str], None] = lambda _: None
                                  progress=options.progress)
     try:
         ctx = build_context(policy, Path(options.out_dir), device, executor, fresh=options.fresh,
-                            progress=options.progress, log=log)
+                            progress=options.progress, log=log, data=options.data)
         result = _audit(ctx, options.history, start)
     finally:
         if executor is not None:
@@ -242,6 +250,7 @@ def _audit(ctx: RunContext, history: Mapping[str, Any] | None, start: float) -> 
     accs = [f.accuracy for f in folds]
     spread = max(accs) - min(accs)
     checks = check_thresholds(policy, clean.explainers, clean.accuracy, spread, sanity_gates(sanity))
+    deployed = deployed_stage(ctx)
     reused_work = {
         "folds": [f.index for f in folds if f.reused],
         "explainers": clean.reused,
@@ -253,7 +262,7 @@ def _audit(ctx: RunContext, history: Mapping[str, Any] | None, start: float) -> 
         reused_work, sanity, history,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         environment={"auditkit": auditkit.__version__, **_environment(str(ctx.device))},
-        model=describe_model(policy, folds[0].model), training=describe_training(policy),
+        model=describe_model(policy, folds[0].model), training=describe_training(policy), deployed=deployed,
     )
 
 

@@ -117,6 +117,20 @@ def _policy_folder(policy: Policy) -> Path | None:
     return None if policy.source is None else Path(policy.source).parent
 
 
+def operator_callable(policy: Policy, parameter: str) -> Callable[..., Any]:
+    """The operator's ``factory`` (``model.factory``) or ``function`` (``training.function``): the
+    Python object passed for it (:attr:`Policy.objects`), else the dotted path imported.
+
+    Raises:
+        ModelError: the path does not import (:func:`~auditkit.models.import_callable`).
+    """
+    given = policy.objects.get(parameter)
+    if given is not None:
+        return given
+    path = policy.model.factory if parameter == "factory" else policy.training.function
+    return import_callable(path, search=_policy_folder(policy), parameter=parameter)
+
+
 def _bare_network(policy: Policy, in_channels: int, num_classes: int,
                   image_size: tuple[int, int]) -> nn.Module:
     m = policy.model
@@ -126,7 +140,7 @@ def _bare_network(policy: Policy, in_channels: int, num_classes: int,
     if m.source == "torchvision":
         return build_torchvision(m.torchvision, num_classes=num_classes, in_channels=in_channels,
                                  kwargs=m.kwargs)
-    factory = import_callable(m.factory, search=_policy_folder(policy), parameter="factory")
+    factory = operator_callable(policy, "factory")
     try:
         net = factory(num_classes=num_classes, in_channels=in_channels, image_size=tuple(image_size),
                       **dict(m.kwargs))
@@ -142,13 +156,10 @@ def operator_code(policy: Policy) -> dict[str, Any]:
     """The operator's code and files the models depend on, each with its SHA-256 (empty when none):
     ``factory`` and ``function`` (:func:`~auditkit.models.source_record`), ``init_weights``."""
     out: dict[str, Any] = {}
-    folder = _policy_folder(policy)
     if policy.model.factory is not None:
-        fn = import_callable(policy.model.factory, search=folder, parameter="factory")
-        out["factory"] = source_record(fn, policy.model.factory)
+        out["factory"] = source_record(operator_callable(policy, "factory"), policy.model.factory)
     if policy.training.function is not None:
-        fn = import_callable(policy.training.function, search=folder, parameter="function")
-        out["function"] = source_record(fn, policy.training.function)
+        out["function"] = source_record(operator_callable(policy, "function"), policy.training.function)
     if policy.model.init_weights is not None:
         path = policy.model.init_weights
         out["init_weights"] = {"path": str(path), "sha256": _sha256_file(path) if path.is_file() else None}
@@ -267,7 +278,7 @@ def _train_with_function(policy: Policy, dataset: ImageDataset, labels: torch.Te
             nor an ``nn.Module`` with the same ``state_dict`` names and shapes.
     """
     t = policy.training
-    fit = import_callable(t.function, search=_policy_folder(policy), parameter="function")
+    fit = operator_callable(policy, "function")
     devices = [device.index if device.index is not None else torch.cuda.current_device()] \
         if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):

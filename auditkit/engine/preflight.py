@@ -20,12 +20,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from auditkit.data import Resize, dataset_shape
-from auditkit.data.preprocess import MixedSizesError
-from auditkit.engine.crosstrain import build_audited_model, operator_code
+from auditkit.data import ImageDataset, Resize, dataset_shape
+from auditkit.data.load import IN_MEMORY
+from auditkit.engine.crosstrain import build_audited_model, operator_callable, operator_code
+from auditkit.engine.deployed import load_deployed
 from auditkit.errors import DataError, PolicyError
 from auditkit.explainers.registry import EXPLAINERS
-from auditkit.models import AuditedModel, ModelError, check_signature, import_callable
+from auditkit.models import AuditedModel, ModelError, check_signature
 from auditkit.policy import Policy, check_paths
 
 __all__ = ["Setup", "check_setup", "declared_resize", "describe_model", "describe_training"]
@@ -54,7 +55,7 @@ def _fail(policy: Policy, key: str, message: str) -> PolicyError:
     probe = key
     while probe and probe not in policy.lines:
         probe = probe.rpartition(".")[0]
-    return PolicyError(message, file=policy.source, line=policy.lines.get(probe or "", None), key=key)
+    return PolicyError(message, file=policy.origin, line=policy.lines.get(probe or "", None), key=key)
 
 
 def _model_key(policy: Policy, parameter: str) -> str:
@@ -81,9 +82,10 @@ def _operator_parts(policy: Policy) -> bool:
             or policy.preprocessing.normalize.mean is not None or policy.training.function is not None)
 
 
-def check_setup(policy: Policy) -> Setup:
-    """Check the dataset folder, its image sizes, the normalisation and the operator's model and
-    training function as far as can be done without training; return the model's input shape.
+def check_setup(policy: Policy, data: ImageDataset | None = None) -> Setup:
+    """Check the dataset folder, its image sizes, the normalisation, the operator's model and
+    training function and the deployed checkpoint as far as can be done without training; return
+    the model's input shape. ``data``: the images of a ``python`` dataset (already resized).
 
     Raises:
         PolicyError: the first problem, at the line of its key (``dataset.path``,
@@ -91,31 +93,66 @@ def check_setup(policy: Policy) -> Setup:
             ``training.function``, ...).
     """
     check_paths(policy)
+    setup = _data_shape(policy, data)
     d = policy.dataset
-    try:
-        channels, classes, size = dataset_shape(d.kind, d.path, declared_resize(policy))
-    except MixedSizesError as exc:
-        raise _fail(policy, "dataset.path", str(exc)) from None
-    except DataError as exc:
-        raise _fail(policy, "dataset.path", str(exc)) from None
-    setup = Setup(channels, classes, size)
     norm = policy.preprocessing.normalize
-    if norm.mean is not None and len(norm.mean) != channels:
+    if norm.mean is not None and len(norm.mean) != setup.in_channels:
         raise _fail(policy, "preprocessing.normalize.mean",
-                    f"{len(norm.mean)} means for {channels}-channel images ({d.kind}): give one mean and "
+                    f"{len(norm.mean)} means for {setup.in_channels}-channel images ({d.kind}): give one mean and "
                     f"one std per channel")
     if _operator_parts(policy):
         _check_model(policy, setup)
     if policy.training.function is not None:
         _check_function(policy, setup)
+    if policy.deployed.checkpoint is not None:
+        _check_deployed(policy, setup)
     return setup
+
+
+def _data_shape(policy: Policy, data: ImageDataset | None) -> Setup:
+    """The shape the model will see: of ``data``, or read from the dataset's files (headers only)."""
+    d = policy.dataset
+    if (d.kind == IN_MEMORY) != (data is not None):
+        raise _fail(policy, "dataset.kind", "kind 'python' is the images passed to auditkit.audit(data=...)"
+                    if data is None else f"data was passed to auditkit.audit, so the policy's dataset "
+                    f"must say kind: python (it says {d.kind!r})")
+    if data is not None:
+        return Setup(data.in_channels, data.num_classes, data.image_size)
+    try:
+        channels, classes, size = dataset_shape(d.kind, d.path, declared_resize(policy))
+    except DataError as exc:  # MixedSizesError included: the sizes, counts and a few file names
+        raise _fail(policy, "dataset.path", str(exc)) from None
+    return Setup(channels, classes, size)
+
+
+def _check_deployed(policy: Policy, setup: Setup) -> None:
+    """The deployed checkpoint fits the architecture; its test folder has the dataset's classes."""
+    try:
+        with torch.random.fork_rng(devices=[]):
+            model = build_audited_model(policy, in_channels=setup.in_channels,
+                                        num_classes=setup.num_classes, image_size=setup.image_size)
+        load_deployed(policy.deployed.checkpoint, model)
+    except ModelError as exc:
+        raise _fail(policy, "deployed.checkpoint", str(exc)) from None
+    dep = policy.deployed
+    if dep.test_path is None:
+        return
+    try:
+        channels, classes, size = dataset_shape(policy.dataset.kind, dep.test_path, declared_resize(policy))
+    except DataError as exc:
+        raise _fail(policy, "deployed.test_path", str(exc)) from None
+    if (channels, classes, size) != (setup.in_channels, setup.num_classes, setup.image_size):
+        raise _fail(policy, "deployed.test_path",
+                    f"the test images are {classes} classes of {channels} x {size[0]} x {size[1]}, the "
+                    f"audited ones {setup.num_classes} of {setup.in_channels} x {setup.image_size[0]} x "
+                    f"{setup.image_size[1]}: the deployed model is tested on images of the audited kind")
 
 
 def _check_model(policy: Policy, setup: Setup) -> None:
     m = policy.model
     if m.factory is not None:
         try:
-            factory = import_callable(m.factory, search=_folder(policy), parameter="factory")
+            factory = operator_callable(policy, "factory")
             check_signature(factory, m.factory, "factory(num_classes=, in_channels=, image_size=, **kwargs)",
                             "factory", num_classes=setup.num_classes, in_channels=setup.in_channels,
                             image_size=setup.image_size, **dict(m.kwargs))
@@ -172,16 +209,12 @@ def _check_model(policy: Policy, setup: Setup) -> None:
 def _check_function(policy: Policy, setup: Setup) -> None:
     t = policy.training
     try:
-        fit = import_callable(t.function, search=_folder(policy), parameter="function")
+        fit = operator_callable(policy, "function")
         dummy = torch.empty(0)
         check_signature(fit, t.function, "fit(model, images, labels, seed=, device=, **kwargs)", "function",
                         nn.Identity(), dummy, dummy, seed=0, device=torch.device("cpu"), **dict(t.kwargs))
     except ModelError as exc:
         raise _fail(policy, "training.function", str(exc)) from None
-
-
-def _folder(policy: Policy) -> Any:
-    return None if policy.source is None else policy.source.parent
 
 
 def describe_model(policy: Policy, model: nn.Module) -> dict[str, Any]:

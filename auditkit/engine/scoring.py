@@ -146,7 +146,7 @@ class PropertyScores:
         }
 
 
-def _mean_score(values: torch.Tensor, sample: torch.Tensor, weights: torch.Tensor | None,
+def mean_score(values: torch.Tensor, sample: torch.Tensor, weights: torch.Tensor | None,
                 confidence: float, absent: str) -> tuple[Score, torch.Tensor | None]:
     """Mean of per-image ``values`` over ``sample`` (NaN skipped), with its bootstrap interval."""
     if values.numel() == 0:
@@ -185,12 +185,12 @@ def property_scores(
             (empty when invariance is disabled).
     """
     off = "not measured: disabled in the policy's properties section"
-    sens, boot_sens = _mean_score(values.sensitivity, values.robust_sample, weights, confidence, off)
-    rdist, boot_rdist = _mean_score(values.robust_distance, values.robust_sample, weights,
+    sens, boot_sens = mean_score(values.sensitivity, values.robust_sample, weights, confidence, off)
+    rdist, boot_rdist = mean_score(values.robust_distance, values.robust_sample, weights,
                                     confidence, off)
     per_t, boots = [], []
     for (name, setting), row in zip(transformations, values.invariance, strict=True):
-        score, boot = _mean_score(row, values.invariance_sample, weights, confidence, off)
+        score, boot = mean_score(row, values.invariance_sample, weights, confidence, off)
         kept = int((~torch.isnan(row)).sum())
         if score.value is None:
             score = Score(None, undefined="every image changed its prediction under it")
@@ -199,7 +199,7 @@ def property_scores(
     inv = (_worst([t.distance for t in per_t], boots, confidence) if per_t
            else Score(None, undefined=off))
     absent = off if claims_completeness else "not applicable: the method makes no completeness claim"
-    comp, boot_comp = _mean_score(values.completeness, values.completeness_sample, weights,
+    comp, boot_comp = mean_score(values.completeness, values.completeness_sample, weights,
                                   confidence, absent)
     resampled = {k: v for k, v in (("sensitivity_max", boot_sens), ("robustness_distance", boot_rdist),
                                    ("completeness_error", boot_comp)) if v is not None}
@@ -421,6 +421,7 @@ __all__ = [
     "TransformationScore",
     "accuracy_score",
     "explainer_scores",
+    "mean_score",
     "property_scores",
     "random_scores_worst",
 ]

@@ -79,14 +79,15 @@ class LevelResult(NamedTuple):
 
 def build_context(policy: Policy, out_dir: Path, device: torch.device, executor: Executor | None, *,
                   fresh: bool = False, progress: bool = False,
-                  log: Callable[[str], None] = lambda _: None) -> RunContext:
+                  log: Callable[[str], None] = lambda _: None, data: ImageDataset | None = None) -> RunContext:
     """Check the setup, load the data, split it into folds and draw what the scores share
-    (``fresh``: the work folder is emptied first, :func:`~auditkit.engine.workfiles.prepare_workdir`)."""
+    (``fresh``: the work folder is emptied first, :func:`~auditkit.engine.workfiles.prepare_workdir`;
+    ``data``: the images of a ``python`` dataset)."""
     workdir = prepare_workdir(out_dir, fresh=fresh)
-    check_setup(policy)  # the operator's model, function and image sizes, before any training
+    check_setup(policy, data)  # the operator's model, function and image sizes, before any training
     d, cv = policy.dataset, policy.cross_validation
     dataset = load_dataset(d.kind, d.path, split=d.split, max_images=d.max_images, seed=cv.seed,
-                           resize=declared_resize(policy))
+                           resize=declared_resize(policy), given=data)
     log(f"dataset {d.kind}: {len(dataset)} images, {dataset.num_classes} classes, "
         f"sha256 {dataset.fingerprint[:16]}...")
     folds_idx = make_folds(dataset.labels, cv.k, cv.seed)

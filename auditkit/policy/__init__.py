@@ -1,12 +1,13 @@
 """Audit policies: the YAML file an operator writes to say what to audit and which thresholds to meet.
 
 :func:`load_policy` reads and checks a policy file into a frozen :class:`Policy`; every problem is a
-:class:`~auditkit.errors.PolicyError` naming the file, line and key. :mod:`auditkit.policy.schema`
+:class:`~auditkit.errors.PolicyError` naming the file, line and key. :func:`policy_from_dict` reads
+the same policy written as a Python dict, its problems naming the key path. :mod:`auditkit.policy.schema`
 declares the sections, their allowed values and defaults (the paper's, or the authors' library's with
 ``profile: authors_library``); :mod:`auditkit.constraints` the allowed-value vocabulary.
 """
 
-from auditkit.policy.loader import load_policy, policy_sha256
+from auditkit.policy.loader import load_policy, policy_from_dict, policy_sha256
 from auditkit.policy.paths import check_paths
 from auditkit.policy.schema import (
     COMPLETE_EXPLAINERS,
@@ -21,6 +22,7 @@ from auditkit.policy.schema import (
     CompletenessSpec,
     CrossValidationSpec,
     DatasetSpec,
+    DeployedSpec,
     ExplainerSpec,
     InvarianceSpec,
     LabelShufflingSpec,
@@ -54,6 +56,7 @@ __all__ = [
     "CompletenessSpec",
     "CrossValidationSpec",
     "DatasetSpec",
+    "DeployedSpec",
     "ExplainerSpec",
     "InvarianceSpec",
     "LabelShufflingSpec",
@@ -74,5 +77,6 @@ __all__ = [
     "WeightRandomisationSpec",
     "check_paths",
     "load_policy",
+    "policy_from_dict",
     "policy_sha256",
 ]

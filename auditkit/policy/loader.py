@@ -45,7 +45,7 @@ from auditkit.constraints import (
 )
 from auditkit.errors import PolicyError
 from auditkit.policy.reading import compose, read_bytes
-from auditkit.policy.schema import EXPLAINER_SETTINGS, PROFILES, ExplainerSpec, Policy
+from auditkit.policy.schema import DICT_ORIGIN, EXPLAINER_SETTINGS, PROFILES, ExplainerSpec, Policy
 
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
@@ -76,6 +76,53 @@ def load_policy(path: str | Path) -> Policy:
     text = _decode(data, file)
     root = _compose(text, file)
     return _Reader(file).policy(root, hashlib.sha256(data).hexdigest())
+
+
+def policy_from_dict(data: Mapping[str, Any], *, base: str | Path | None = None) -> Policy:
+    """Check the policy written as a Python dict (the YAML file's shape) and load it.
+
+    The dict is written as YAML (``yaml.safe_dump``, keys in the dict's order; paths as strings,
+    tuples as lists) and read by the same reader as a file, so it obeys the same rules; its problems
+    name the key path (``<policy dict>: model.famly: unknown key ...``) instead of a line. Its
+    ``sha256`` is that of the YAML text; its ``source`` is ``None``.
+
+    Args:
+        base: folder relative paths in it are read from; default the current folder.
+
+    Raises:
+        PolicyError: anything wrong with it, with its ``key``.
+    """
+    text = yaml.safe_dump(_plain_data(data, ""), sort_keys=False, allow_unicode=True)
+    root = _compose(text, DICT_ORIGIN)
+    folder = Path.cwd() if base is None else Path(base)
+    return _Reader(DICT_ORIGIN, base=folder, numbered=False).policy(
+        root, hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+
+def _plain_data(value: Any, key: str) -> Any:
+    """``value`` as data YAML can write: mappings with string keys, lists, scalars; paths as strings."""
+    if isinstance(value, Mapping):
+        out = {}
+        for name, item in value.items():
+            if not isinstance(name, str):
+                raise PolicyError(f"keys must be strings, got {name!r}", file=DICT_ORIGIN, key=key)
+            out[name] = _plain_data(item, _join(key, name))
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_plain_data(item, f"{key}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise PolicyError(f"a {type(value).__name__} cannot be written in a policy (it takes strings, numbers, "
+                      "booleans, lists and mappings)", file=DICT_ORIGIN, key=key)
+
+
+class _Unnumbered(dict):
+    """The keys of a policy read from a dict: every key is known, none has a line."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, None)
 
 
 def _decode(data: bytes, file: Path) -> str:
@@ -128,10 +175,11 @@ class _Reader:
     its cross-field rules are not checked, since they need all of its values).
     """
 
-    def __init__(self, file: Path) -> None:
+    def __init__(self, file: Path, *, base: Path | None = None, numbered: bool = True) -> None:
         self.file = file
-        self.base = file.absolute().parent
-        self.lines: dict[str, int] = {}
+        self.numbered = numbered
+        self.base = (file.absolute().parent if base is None else base).absolute()
+        self.lines: dict[str, int] = {} if numbered else _Unnumbered()
         self.profile: Mapping[str, Any] = PROFILES["paper"]
         self.problems: list[PolicyError] = []
         self._constructor = yaml.SafeLoader("")
@@ -169,7 +217,8 @@ class _Reader:
             key_node, value_node = entries["profile"]
             self.lines["profile"] = _line(key_node)
             self.profile = PROFILES[self._value(Policy.constraints["profile"], value_node, "profile")]
-        extra = {"source": self.file.absolute(), "sha256": sha256, "lines": MappingProxyType(self.lines)}
+        extra = {"source": self.file.absolute() if self.numbered else None, "sha256": sha256,
+                 "lines": MappingProxyType(self.lines)}
         ok, policy = self._each(self._section, Policy, root, "", extra)
         if not ok:
             first, *more = sorted(self.problems, key=lambda p: p.line or 0)

@@ -14,12 +14,12 @@ from pathlib import Path
 from auditkit.errors import PolicyError
 from auditkit.policy.schema import Policy
 
-INPUT_FILES: tuple[str, ...] = ("model.init_weights", "signing.key", "signing.cert")
+INPUT_FILES: tuple[str, ...] = ("model.init_weights", "signing.key", "signing.cert", "deployed.checkpoint")
 """The policy keys naming a file the run reads."""
 
 
 def check_paths(policy: Policy) -> None:
-    """Check ``dataset.path`` is a folder, each of :data:`INPUT_FILES` a regular file, and ``run.out``
+    """Check ``dataset.path`` and ``deployed.test_path`` are folders, each of :data:`INPUT_FILES` a regular file, and ``run.out``
     a folder or creatable as one.
 
     Raises:
@@ -30,6 +30,11 @@ def check_paths(policy: Policy) -> None:
         problem = _folder_problem(path)
         if problem:
             _fail(policy, "dataset.path", f"the dataset folder {path} {problem}")
+    test = policy.deployed.test_path
+    if test is not None:
+        problem = _folder_problem(test)
+        if problem:
+            _fail(policy, "deployed.test_path", f"the deployed model's test folder {test} {problem}")
     for key in INPUT_FILES:
         section, name = key.split(".")
         file = getattr(getattr(policy, section), name)
@@ -88,4 +93,4 @@ def _folder_problem(path: Path) -> str:
 
 def _fail(policy: Policy, key: str, message: str) -> None:
     line = policy.lines.get(key, policy.lines.get(key.partition(".")[0]))
-    raise PolicyError(message, file=policy.source, line=line, key=key)
+    raise PolicyError(message, file=policy.origin, line=line, key=key)

@@ -23,7 +23,7 @@ in the class's ``problems``, which yields ``(key, message)`` pairs for the loade
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -49,7 +49,7 @@ from auditkit.constraints import (
     show,
     suggestion,
 )
-from auditkit.data.load import DATASET_KINDS, SPLITS
+from auditkit.data.load import DATASET_KINDS, IN_MEMORY, SPLITS
 from auditkit.explainers.registry import EXPLAINERS, declared_settings
 from auditkit.models.registry import MODEL_FAMILIES
 
@@ -103,9 +103,11 @@ class DatasetSpec(_Section):
     """The images to audit."""
 
     kind: str
-    """Which dataset: one of :data:`DATASET_KINDS`."""
+    """Which dataset: one of :data:`DATASET_KINDS`; ``python`` for images passed to
+    ``auditkit.audit(data=...)``."""
     path: Path | None = None
-    """Its folder, absolute (a relative one is read from the policy file's folder); ``None`` for digits."""
+    """Its folder, absolute (a relative one is read from the policy file's folder); ``None`` for digits
+    and python."""
     split: str = "all"
     """Which part: ``train``, ``test`` or ``all`` (only ``all`` where the dataset has no split)."""
     max_images: int | None = None
@@ -123,7 +125,9 @@ class DatasetSpec(_Section):
         kind = values["kind"]
         if kind == "digits" and values["path"] is not None:
             yield "path", "digits is bundled with scikit-learn and takes no path; remove 'path'"
-        if kind != "digits" and values["path"] is None:
+        if kind == IN_MEMORY and values["path"] is not None:
+            yield "path", "python images are passed to auditkit.audit(data=...), not read from a path"
+        if kind not in ("digits", IN_MEMORY) and values["path"] is None:
             yield "path", f"{kind} is read from a folder: set 'path' to it"
         if values["split"] not in SPLITS[kind]:
             yield "split", f"{kind} has no {values['split']!r} split; use 'all'"
@@ -377,6 +381,46 @@ class SystemSpec(_Section):
     }
 
 
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeployedSpec(_Section):
+    """The model the operator deploys: one trained checkpoint of the audited architecture.
+
+    The k fold models measure the learning algorithm (architecture and recipe, Algorithm 1); the
+    deployed checkpoint is the one model that runs in production. Its SHA-256 is recorded, and its
+    accuracy, muF, robustness and invariance are measured on it (:mod:`auditkit.engine.deployed`).
+    """
+
+    checkpoint: Path | None = None
+    """A state dict (``torch.save(model.state_dict())``) of the architecture the policy's ``model``
+    builds for the dataset (keys of the network, or of auditkit's wrapper under ``net.``), loaded with
+    ``weights_only=True``; ``None``: no deployed model. Relative to the policy file's folder."""
+    test_path: Path | None = None
+    """A folder of the same kind as ``dataset`` holding images kept out of the deployed model's
+    training (same classes), read with the same preprocessing; its accuracy there is held out."""
+    test_split: str | None = None
+    """The split (``train``, ``test``, ``all``) of ``test_path``, or of ``dataset.path`` without it,
+    kept out of the deployed model's training; ``None`` with ``test_path``: ``all``. With neither,
+    the accuracy is measured on the audited images and is not a held-out accuracy."""
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "checkpoint": Nullable(FilePath()),
+        "test_path": Nullable(FilePath()),
+        "test_split": Nullable(Options(("train", "test", "all"))),
+    }
+
+    @property
+    def held_out(self) -> bool:
+        """Whether the policy names images kept out of the deployed model's training."""
+        return self.test_path is not None or self.test_split is not None
+
+    @staticmethod
+    def problems(values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        if values["checkpoint"] is None:
+            for name in ("test_path", "test_split"):
+                if values[name] is not None:
+                    yield name, f"{name} is where the deployed model is tested: it needs 'checkpoint'"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -947,6 +991,10 @@ class SigningSpec(_Section):
             yield "level", f"{values['level']} needs a timestamp authority: set 'tsa'"
 
 
+DICT_ORIGIN = Path("<policy dict>")
+"""What a policy given as a dict is called where a file's path would be (errors, results.json)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Policy(_Section):
     """A whole policy: what to audit, how, and the thresholds that decide the verdict."""
@@ -989,6 +1037,8 @@ class Policy(_Section):
     """Whether and where the independent tasks run on Ray (off by default)."""
     signing: SigningSpec = field(default_factory=SigningSpec)
     """Who signs the report (unsigned by default)."""
+    deployed: DeployedSpec = field(default_factory=DeployedSpec)
+    """The checkpoint the operator deploys, measured beside the k fold models (none by default)."""
     source: Path | None = None
     """The policy file, absolute; set by :func:`~auditkit.policy.load_policy`."""
     sha256: str = ""
@@ -996,7 +1046,13 @@ class Policy(_Section):
     lines: Mapping[str, int] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, hash=False, repr=False
     )
-    """Line of each key written in the file, by dotted key (``"dataset.path"``), for later errors."""
+    """Line of each key written in the file, by dotted key (``"dataset.path"``), for later errors;
+    ``None`` for each key of a policy given as a dict (:func:`~auditkit.policy.policy_from_dict`)."""
+    objects: Mapping[str, Callable[..., Any]] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, hash=False, repr=False
+    )
+    """Python objects standing for the policy's dotted paths: ``factory`` for ``model.factory``,
+    ``function`` for ``training.function`` (passed to ``auditkit.audit``); empty for a file."""
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "version": Options((1,)),
@@ -1018,6 +1074,7 @@ class Policy(_Section):
         "run": Section(RunSpec),
         "ray": Section(RaySpec),
         "signing": Section(SigningSpec),
+        "deployed": Section(DeployedSpec),
     }
 
     @staticmethod
@@ -1036,6 +1093,7 @@ class Policy(_Section):
                         yield (f"thresholds[{i}].explainers[{j}]",
                                f"explainer {name!r} is not in this policy's explainers ({', '.join(names)})")
         yield from _property_thresholds(values["thresholds"], values["properties"], names)
+        yield from _deployed_test(values["deployed"], values["dataset"])
         ids = [t.id for t in values["thresholds"]]
         for i, r in enumerate(values["requirements"]):
             for j, cited in enumerate(r.evidence):
@@ -1044,9 +1102,14 @@ class Policy(_Section):
                     yield (f"requirements[{i}].evidence[{j}]",
                            f"no threshold has id {cited!r} (threshold ids: {known}){suggestion(cited, ids)}")
 
+    @property
+    def origin(self) -> Path:
+        """The policy file, or :data:`DICT_ORIGIN` for a policy given as a dict."""
+        return self.source or DICT_ORIGIN
+
     def to_dict(self) -> dict[str, Any]:
         """The resolved policy as JSON-ready data, in the YAML's shape (``source``, ``sha256`` left out)."""
-        skip = {"source", "sha256", "lines"}
+        skip = {"source", "sha256", "lines", "objects"}
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name not in skip}
 
 
@@ -1069,6 +1132,19 @@ def _property_thresholds(thresholds: tuple[ThresholdSpec, ...], properties: Prop
                        f"{', '.join(others)} claim{'s' if len(others) == 1 else ''} no completeness, so "
                        f"completeness_error is not measured there: list only "
                        f"{', '.join(sorted(COMPLETE_EXPLAINERS))}")
+
+
+def _deployed_test(deployed: DeployedSpec, dataset: DatasetSpec) -> Iterator[tuple[str, str]]:
+    """The deployed model's test images are read as the dataset's kind reads them."""
+    if not deployed.held_out:
+        return
+    kind = dataset.kind
+    if kind in ("digits", IN_MEMORY):
+        key = "deployed.test_path" if deployed.test_path is not None else "deployed.test_split"
+        yield key, (f"{kind} images cannot be split for the deployed model's test: audit a dataset "
+                    "read from files, or leave test_path and test_split out")
+    elif deployed.test_split is not None and deployed.test_split not in SPLITS[kind]:
+        yield "deployed.test_split", f"{kind} has no {deployed.test_split!r} split; use 'all'"
 
 
 def _unique_ids(section: str, items: tuple[Any, ...]) -> Iterator[tuple[str, str]]:

@@ -17,6 +17,7 @@ from auditkit.catalog import METRICS, names
 from auditkit.explainers import EXPLAINERS
 from auditkit.policy import policy_sha256
 from auditkit.report import plots
+from auditkit.report.deployed import deployed_section
 from auditkit.report.errors import ReportError
 from auditkit.report.inputs import (
     ExampleInputs,
@@ -489,6 +490,7 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None,
         "target": _target_text(results),
         "signature": signature_facts(signer),
         "deployed": _deployed_digest(results.get("deployed")),
+        "deployed_section": deployed_section(results, explainer_label),
     }
 
 

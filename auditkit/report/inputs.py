@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from auditkit.data import load_dataset
+from auditkit.data import Resize, load_dataset
 from auditkit.errors import AuditError
 from auditkit.report.errors import ReportError
 from auditkit.results import S_EQ, S_NEQ, SCHEMA_VERSION
@@ -114,10 +114,13 @@ def load_example_inputs(results: dict[str, Any], count: int) -> ExampleInputs:
     The images are used only when the data set still has the fingerprint recorded in results.json.
     """
     resolved = results["policy"]["resolved"]
-    d = resolved["dataset"]
+    d, p = resolved["dataset"], resolved.get("preprocessing") or {}
+    resize = Resize(size=None if p.get("resize") is None else tuple(p["resize"]),
+                    crop=None if p.get("center_crop") is None else tuple(p["center_crop"]),
+                    interpolation=p.get("interpolation", "bilinear"))
     try:
         dataset = load_dataset(d["kind"], d["path"], split=d["split"], max_images=d["max_images"],
-                               seed=resolved["cross_validation"]["seed"])
+                               seed=resolved["cross_validation"]["seed"], resize=resize)
     except (AuditError, OSError) as exc:
         return ExampleInputs(None, (), f"the audited images could not be read again ({exc})")
     if dataset.fingerprint != results["dataset"]["fingerprint_sha256"]:

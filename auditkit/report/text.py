@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import auditkit
 from auditkit import _atomic
@@ -10,6 +11,8 @@ from auditkit.catalog import METRICS, names
 from auditkit.engine.audit import AuditResult
 from auditkit.engine.sanity import SanityCheck
 from auditkit.engine.scoring import PROPERTY_SCORES, Score
+from auditkit.report.deployed import COLUMNS, accuracy_line
+from auditkit.results import Estimate
 
 
 def summary_text(result: AuditResult) -> str:
@@ -44,6 +47,8 @@ def summary_text(result: AuditResult) -> str:
             lines.append(f"{name:22s} " + " ".join(
                 f"{'n/a' if c.value is None else c.text():>24s}" for c in cells))
         lines.append("")
+    if result.deployed is not None:
+        lines.extend(_deployed_lines(result.deployed))
     for check in result.sanity:
         lines.extend(_sanity_lines(check))
     for c in result.checks:
@@ -54,6 +59,18 @@ def summary_text(result: AuditResult) -> str:
         lines.append(f"requirement {r.id} ({', '.join(r.articles)}): "
                      f"{'met' if r.met else 'NOT met'}: {r.title}")
     return "\n".join(lines) + "\n"
+
+
+def _deployed_lines(deployed: dict[str, Any]) -> list[str]:
+    """The deployed checkpoint: digest, accuracy (held out or not) and each method's scores on it."""
+    lines = [f"deployed checkpoint {deployed['checkpoint']} (sha256 {deployed['sha256']}): "
+             f"{accuracy_line(deployed)}",
+             f"  {'explainer':20s} " + " ".join(f"{m:>24s}" for m, _ in COLUMNS)]
+    for name, figures in deployed["explainers"].items():
+        lines.append(f"  {name:20s} " + " ".join(
+            f"{Estimate.from_summary(figures[m]).text() if m in figures else 'not measured':>24s}"
+            for m, _ in COLUMNS))
+    return [*lines, ""]
 
 
 def _sanity_lines(check: SanityCheck) -> list[str]:

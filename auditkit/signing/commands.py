@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from auditkit.signing.options import SigningOptions, passphrase
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -74,61 +74,11 @@ def add_signing_arguments(parser: argparse.ArgumentParser) -> None:
                        help="PAdES level (default: B-T with --tsa, else B-B); B-T and B-LT need --tsa")
 
 
-def _passphrase(var: str | None) -> str | None:
-    from auditkit.signing.errors import SigningError
-
-    if var is None:
-        return None
-    if var not in os.environ:
-        raise SigningError(f"the environment variable {var} (given for the passphrase) is not set")
-    return os.environ[var]
-
-
-@dataclass(frozen=True)
-class SigningPlan:
-    """What ``run`` will sign with, loaded before the audit so that a missing key, certificate or
-    passphrase fails at once rather than after the audit has run."""
-
-    signer: Any
-    """The key material (:class:`auditkit.signing.Signer`)."""
-    level: str | None
-    """PAdES level, ``None`` for the default."""
-    tsa_url: str | None
-    """RFC 3161 timestamp authority."""
-    extra_roots: tuple[Any, ...]
-    """Root certificates of the timestamp authority, for B-LT."""
-
-
-def plan_signing(args: argparse.Namespace) -> SigningPlan | None:
-    """Load what :func:`add_signing_arguments`' options name: ``None`` when ``--sign-key`` is absent.
-
-    Raises:
-        SigningError: signing options without ``--sign-key``, a missing passphrase variable, key,
-            certificate or TSA root that cannot be loaded.
-    """
-    from auditkit.signing import load_signer
-    from auditkit.signing.errors import SigningError
-    from auditkit.signing.keys import load_certificates
-
-    if args.sign_key is None:
-        given = [flag for flag, value in (("--sign-cert", args.sign_cert), ("--sign-chain", args.sign_chain),
-                                          ("--tsa", args.tsa), ("--tsa-root", args.tsa_root),
-                                          ("--pades-level", args.pades_level)) if value]
-        if given:
-            raise SigningError(f"{given[0]} needs --sign-key (the key that signs the report)")
-        return None
-    signer = load_signer(args.sign_key, cert=args.sign_cert, chain=args.sign_chain,
-                         passphrase=_passphrase(args.sign_passphrase_env))
-    roots = tuple(cert for path in args.tsa_root for cert in load_certificates(path))
-    return SigningPlan(signer, args.pades_level, args.tsa, roots)
-
-
-def sign_planned(out_dir: str | Path, plan: SigningPlan) -> Any:
-    """Sign the report in ``out_dir`` as ``plan`` says; the :class:`auditkit.signing.SignedReport`."""
-    from auditkit.signing import sign_report
-
-    return sign_report(out_dir, plan.signer, level=plan.level, tsa_url=plan.tsa_url,
-                       extra_roots=plan.extra_roots)
+def signing_options(args: argparse.Namespace) -> SigningOptions:
+    """The :class:`~auditkit.signing.options.SigningOptions` of :func:`add_signing_arguments`' flags."""
+    return SigningOptions(key=args.sign_key, cert=args.sign_cert, chain=tuple(args.sign_chain),
+                          passphrase_env=args.sign_passphrase_env, tsa=args.tsa,
+                          tsa_roots=tuple(args.tsa_root), level=args.pades_level)
 
 
 def run_keygen(args: argparse.Namespace) -> int:
@@ -136,7 +86,7 @@ def run_keygen(args: argparse.Namespace) -> int:
     from auditkit.signing import keygen
 
     keys = keygen(args.out_dir, name=args.name, days=args.days,
-                  passphrase=_passphrase(args.passphrase_env), overwrite=args.force)
+                  passphrase=passphrase(args.passphrase_env), overwrite=args.force)
     print(f"trust anchor (give to verifiers): {keys.ca_cert}")
     print(f"signer key and certificate:       {keys.pkcs12} (also {keys.key.name}, {keys.cert.name})")
     print(f"signer fingerprint (SHA-256):     {keys.fingerprint}")

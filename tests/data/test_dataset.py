@@ -145,8 +145,10 @@ def test_load_dataset_argument_errors(kwargs: dict, error: type, match: str) -> 
 
 
 def test_kinds_and_error_types() -> None:
-    assert DATASET_KINDS == ("digits", "cifar10", "fashion_mnist", "eurosat", "imagefolder")
+    assert DATASET_KINDS == ("digits", "cifar10", "fashion_mnist", "eurosat", "imagefolder", "python")
     assert issubclass(DatasetKindError, ValueError) and issubclass(DatasetArgumentError, ValueError)
     with pytest.raises(DataError) as info:
         load_dataset("digits", Path("/data"))
     assert info.value.path == Path("/data")
+    with pytest.raises(DataError, match="kind 'python'"):  # its images come from auditkit.audit(data=)
+        load_dataset("python")

@@ -14,11 +14,11 @@ from auditkit.signing.commands import (
     EXIT_OK,
     add_arguments,
     add_signing_arguments,
-    plan_signing,
     run_keygen,
     run_verify,
-    sign_planned,
+    signing_options,
 )
+from auditkit.signing.options import SigningOptions, plan_signing, sign_planned
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -81,13 +81,16 @@ def test_verify_command_bad_input_raises_for_exit_2(tmp_path: Path) -> None:
 
 
 def test_plan_signing_then_sign(report_dir: Path, keys: GeneratedKeys, tmp_path: Path) -> None:
-    assert plan_signing(parse("run", "p.yaml")) is None
+    assert signing_options(parse("run", "p.yaml")) == SigningOptions()
+    assert plan_signing(SigningOptions()) is None
     with pytest.raises(SigningError, match="--pades-level needs --sign-key"):
-        plan_signing(parse("run", "p.yaml", "--pades-level", "B-B"))
+        plan_signing(signing_options(parse("run", "p.yaml", "--pades-level", "B-B")))
     with pytest.raises(SigningError):  # found before any audit runs, not when signing after it
-        plan_signing(parse("run", "p.yaml", "--sign-key", tmp_path / "absent.p12"))
+        plan_signing(SigningOptions(key=tmp_path / "absent.p12"))
     args = parse("run", "p.yaml", "--sign-key", keys.key, "--sign-cert", keys.cert,
                  "--sign-chain", keys.ca_cert)
-    signed = sign_planned(report_dir, plan_signing(args))
+    options = signing_options(args)
+    assert options == SigningOptions(key=keys.key, cert=keys.cert, chain=(keys.ca_cert,))
+    signed = sign_planned(report_dir, plan_signing(options))
     assert (signed.level, signed.signer_fingerprint) == ("B-B", keys.fingerprint)
     assert verify_report(report_dir, trust=[keys.ca_cert]).bottom_line

@@ -1,0 +1,267 @@
+"""The Python API: what ``auditkit run`` does, callable from a notebook or a script.
+
+- :func:`audit` runs the audit a policy describes and writes results.json; it returns the typed
+  :class:`~auditkit.engine.AuditResult`.
+- :func:`certify` is ``auditkit run``: audit, summary, report, signature, history record and kept
+  dossier; it returns a :class:`Certification`. :func:`auditkit.cli.main` calls it.
+
+``policy`` is a path to a policy file, a dict in the file's shape (its problems name the key path, as
+a file's name the line: :func:`~auditkit.policy.policy_from_dict`) or a loaded
+:class:`~auditkit.policy.Policy`. Objects may stand for what a policy names by dotted path:
+``model_factory`` for ``model.factory`` (called as ``factory(num_classes=, in_channels=,
+image_size=, **model.kwargs)``), ``train_fn`` for ``training.function`` (the contract of
+:class:`~auditkit.policy.TrainingSpec`), ``data`` for a ``kind: python`` dataset (an ``(images,
+labels)`` pair of tensors or a torch ``Dataset``, :func:`~auditkit.data.memory.from_python`). Each
+object is recorded, as a dotted path is, by qualified name and the SHA-256 of its source file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from auditkit.errors import OutputError, PolicyError
+from auditkit.signing.options import SigningOptions
+
+if TYPE_CHECKING:
+    from auditkit.data import ImageDataset
+    from auditkit.engine import AuditResult
+    from auditkit.policy import Policy
+
+def _quiet(_: str) -> None:
+    """The default log: nothing."""
+
+
+def read_policy(policy: str | Path | Mapping[str, Any] | Policy) -> Policy:
+    """A loaded :class:`~auditkit.policy.Policy` from a path, a dict or a Policy (returned as is)."""
+    from auditkit.policy import Policy, load_policy, policy_from_dict
+
+    if isinstance(policy, Policy):
+        return policy
+    if isinstance(policy, Mapping):
+        return policy_from_dict(policy)
+    if isinstance(policy, (str, Path)):
+        return load_policy(policy)
+    raise TypeError(f"policy must be a path, a dict or a Policy, got {type(policy).__name__}")
+
+
+def dotted_name(obj: Callable[..., Any]) -> str:
+    """``module:qualname`` of ``obj``, as a policy would name it.
+
+    >>> dotted_name(dotted_name)
+    'auditkit.api:dotted_name'
+    """
+    return f"{getattr(obj, '__module__', '?')}:{getattr(obj, '__qualname__', type(obj).__qualname__)}"
+
+
+def _error(policy: Policy, key: str, message: str) -> PolicyError:
+    line = policy.lines.get(key) if key in policy.lines else policy.lines.get(key.partition(".")[0])
+    return PolicyError(message, file=policy.origin, line=line, key=key)
+
+
+def _section_problems(policy: Policy, section: str, spec: Any) -> None:
+    """Raise the first rule ``spec`` (a replaced section of ``policy``) breaks, at its key."""
+    values = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}
+    for key, message in type(spec).problems(values):
+        raise _error(policy, f"{section}.{key}", message)
+
+
+def with_objects(policy: Policy, model_factory: Callable[..., Any] | None = None,
+                 train_fn: Callable[..., Any] | None = None) -> Policy:
+    """``policy`` with ``model_factory`` as its ``model.factory`` and ``train_fn`` as its
+    ``training.function`` (named by :func:`dotted_name`, the objects in :attr:`Policy.objects`).
+
+    Raises:
+        PolicyError: the policy already names what builds the model (``model.family``,
+            ``torchvision`` or ``factory``) or trains it (``training.function``, or a setting of
+            auditkit's loop), or ``model.kwargs`` without a factory; ``TypeError``: not callable.
+    """
+    objects = dict(policy.objects)
+    model, training = policy.model, policy.training
+    if model_factory is not None:
+        if not callable(model_factory):
+            raise TypeError(f"model_factory must be callable, got {type(model_factory).__name__}")
+        for key in ("family", "torchvision", "factory"):
+            if f"model.{key}" in policy.lines:
+                raise _error(policy, f"model.{key}", f"model_factory passed to auditkit builds the model: "
+                             f"remove model.{key}")
+        model = dataclasses.replace(model, family=None, factory=dotted_name(model_factory))
+        _section_problems(policy, "model", model)
+        objects["factory"] = model_factory
+    if train_fn is not None:
+        if not callable(train_fn):
+            raise TypeError(f"train_fn must be callable, got {type(train_fn).__name__}")
+        if "training.function" in policy.lines:
+            raise _error(policy, "training.function", "train_fn passed to auditkit trains the model: "
+                         "remove training.function")
+        training = dataclasses.replace(training, function=dotted_name(train_fn))
+        _section_problems(policy, "training", training)
+        objects["function"] = train_fn
+    return dataclasses.replace(policy, model=model, training=training, objects=MappingProxyType(objects))
+
+
+def prepare(policy: str | Path | Mapping[str, Any] | Policy, *,
+            model_factory: Callable[..., Any] | None = None, train_fn: Callable[..., Any] | None = None,
+            data: Any = None) -> tuple[Policy, ImageDataset | None]:
+    """The policy with the objects in it, and ``data`` as a dataset resized as the policy declares."""
+    loaded = with_objects(read_policy(policy), model_factory, train_fn)
+    if data is None:
+        return loaded, None
+    from auditkit.data.memory import from_python
+    from auditkit.engine.preflight import declared_resize
+
+    return loaded, from_python(data, declared_resize(loaded))
+
+
+def audit(policy: str | Path | Mapping[str, Any] | Policy, *,
+          model_factory: Callable[..., Any] | None = None, train_fn: Callable[..., Any] | None = None,
+          data: Any = None, out: str | Path | None = None, device: str | None = None,
+          fresh: bool = False, ray: bool = False, progress: bool = False,
+          log: Callable[[str], None] = _quiet) -> AuditResult:
+    """Run the audit ``policy`` describes and write results.json into ``out`` (default: the
+    policy's ``run.out``); the :class:`~auditkit.engine.AuditResult` (``.passed``, ``.summary()``).
+
+    Raises:
+        PolicyError: a bad policy, or objects or data that do not fit it, naming the key.
+        AuditError: the audit could not run (missing data, an operator's function that fails, ...).
+
+    Example (a notebook)::
+
+        result = auditkit.audit({"version": 1, "name": "mine", "dataset": {"kind": "python"},
+                                 "explainers": [{"name": "saliency"}]},
+                                model_factory=make_net, train_fn=fit, data=(images, labels), out="out")
+    """
+    from auditkit.engine import AuditOptions, run_audit
+
+    loaded, dataset = prepare(policy, model_factory=model_factory, train_fn=train_fn, data=data)
+    options = AuditOptions(loaded, _out(loaded, out), device=device or loaded.run.device,
+                           progress=progress, ray=ray, fresh=fresh, data=dataset)
+    return run_audit(options, log=log)
+
+
+def _out(policy: Policy, out: str | Path | None) -> Path:
+    """The out folder: ``out``, checked, or the policy's ``run.out`` (checked with its paths)."""
+    from auditkit.policy.paths import out_folder_problem
+
+    if out is None:
+        return Path(policy.run.out)
+    problem = out_folder_problem(Path(out))
+    if problem:
+        raise OutputError(f"out: the out folder {out} {problem}")
+    return Path(out)
+
+
+@dataclass(frozen=True)
+class Certification:
+    """What :func:`certify` did: the audit, where its dossier is, who signed it, its history record."""
+
+    result: AuditResult
+    """The audit."""
+    out: Path
+    """The out folder: results.json, summary.txt, report.pdf, report.html and signatures."""
+    files: tuple[Path, ...]
+    """The dossier's files at the top of ``out`` (results.json first)."""
+    kept: Path
+    """The folder keeping this audit's copy of the dossier (``out/audits/<id>/``)."""
+    db: Path
+    """The history database."""
+    record: Any
+    """The audit's history row (:class:`auditkit.history.AuditRow`); ``record.id`` is its number."""
+    signer_fingerprint: str | None = None
+    """SHA-256 of the signer's certificate; ``None``: unsigned."""
+    previous: Any = None
+    """With ``compare``: the previous finished audit of the policy's name, if any."""
+    regressions: tuple[Any, ...] = ()
+    """With ``compare``: the scores that dropped significantly since ``previous``."""
+
+    @property
+    def passed(self) -> bool:
+        """The audit passed and no score dropped significantly (``auditkit run``'s exit 0)."""
+        return self.result.passed and not self.regressions
+
+
+def certify(policy: str | Path | Mapping[str, Any] | Policy, *,
+            model_factory: Callable[..., Any] | None = None, train_fn: Callable[..., Any] | None = None,
+            data: Any = None, out: str | Path | None = None, device: str | None = None,
+            signing: SigningOptions = SigningOptions(), db: str | Path | None = None, fresh: bool = False,
+            ray: bool = False, compare: bool = False, progress: bool = False,
+            log: Callable[[str], None] = _quiet) -> Certification:
+    """``auditkit run``: audit, write summary.txt and the report, sign it, record it in the history
+    (``db``, default ``out/history.sqlite``) and keep the dossier in ``out/audits/<id>/``.
+
+    The policy's digest is logged first; the signing key (``signing``, else the policy's
+    ``signing`` section) is loaded before any fold trains. ``compare``: compare with the previous
+    finished audit of the policy's name (:attr:`Certification.regressions`).
+
+    Raises:
+        PolicyError, SigningError, AuditError: as :func:`audit`, and a key that cannot be loaded.
+    """
+    from auditkit.history import DB_FILE_NAME, record_audit
+    from auditkit.policy.paths import check_paths
+    from auditkit.signing.options import plan_signing
+
+    loaded, dataset = prepare(policy, model_factory=model_factory, train_fn=train_fn, data=data)
+    log(f"policy '{loaded.name}' sha256 {loaded.sha256}")
+    folder = _out(loaded, out)
+    database = Path(db) if db is not None else folder / DB_FILE_NAME
+    check_paths(loaded)  # the data, the files the policy names and its out folder, at their lines
+    plan = plan_signing(signing.or_policy(loaded.signing))  # read now: the key signs at the end
+    # The run lock comes first, so a run that loses it exits without loading the engine (torch).
+    with record_audit(database, loaded.name, loaded.sha256, folder, log=log) as recording:
+        from auditkit.engine import AuditOptions
+
+        options = AuditOptions(loaded, folder, device=device or loaded.run.device, progress=progress,
+                               ray=ray, history=recording.stamp, fresh=fresh, data=dataset)
+        done = _certified(options, recording, plan, database, log)
+        previous = recording.store.previous_finished(done.record) if compare else None
+        changes = [] if previous is None else recording.store.changes(previous, done.record)
+    log(f"recorded as audit #{done.record.id} in {database}; its dossier is kept in {done.kept}")
+    if compare and previous is None:
+        log(f"no earlier finished audit of policy '{loaded.name}' to compare with")
+    return dataclasses.replace(done, previous=previous,
+                               regressions=tuple(c for c in changes if c.regression))
+
+
+def _certified(options: Any, recording: Any, plan: Any, database: Path,
+               log: Callable[[str], None]) -> Certification:
+    """Inside the history lock: the audit, its summary, report, signature, kept copy and record."""
+    import json
+
+    from auditkit.engine import run_audit
+    from auditkit.history import report_data
+    from auditkit.history.archive import keep_dossier, keep_unkept
+    from auditkit.report import render_report
+    from auditkit.report.text import write_summary
+    from auditkit.signing.options import sign_planned
+    from auditkit.signing.sign import remove_signatures
+
+    out = options.out_dir
+    kept = keep_unkept(out)  # the dossier at the top, kept before anything replaces it
+    if kept is not None:
+        log(f"the earlier dossier at the top of {out} is kept in {kept}")
+    remove_signatures(out)  # none may stay beside content it does not sign
+    result = run_audit(options, log=log)
+    write_summary(result, out)
+    current = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    reports = render_report(out, history=report_data(recording.store, options.policy.name, current),
+                            signer=None if plan is None else plan.signer)  # named on page one
+    for path in reports:
+        log(f"report written to {path}")
+    signed = None if plan is None else sign_planned(out, plan)
+    if signed is not None:
+        reports = [*reports, *signed.signatures]
+        log(f"report signed (PAdES {signed.level}) by certificate sha256 {signed.signer_fingerprint}")
+    dossier = [out / "results.json", out / "summary.txt", *reports]
+    copies = keep_dossier(out, int(recording.stamp["audit_id"]), dossier)
+    record = recording.finish(dossier[0], [*dossier[1:], *copies],
+                              signer_fingerprint=None if signed is None else signed.signer_fingerprint,
+                              signer=None if signed is None else signed.signer)
+    return Certification(result, out, tuple(dossier), copies[0].parent, database, record,
+                         None if signed is None else signed.signer_fingerprint)
+
+
+__all__ = ["Certification", "audit", "certify", "dotted_name", "prepare", "read_policy", "with_objects"]
