@@ -7,7 +7,7 @@ typed :class:`~auditkit.engine.AuditResult`; :func:`certify` does what ``auditki
 
 __version__ = "0.1.0"
 
-from auditkit.api import Certification, audit, certify  # noqa: E402  (after __version__, which they read)
-from auditkit.signing.options import SigningOptions  # noqa: E402
+from auditkit.api import Certification, audit, certify
+from auditkit.signing.options import SigningOptions
 
 __all__ = ["Certification", "SigningOptions", "__version__", "audit", "certify"]

@@ -184,10 +184,14 @@ class Certification:
         return self.result.passed and not self.regressions
 
 
+_POLICY_SIGNING = SigningOptions()
+"""No signing option given: the policy's ``signing`` section decides."""
+
+
 def certify(policy: str | Path | Mapping[str, Any] | Policy, *,
             model_factory: Callable[..., Any] | None = None, train_fn: Callable[..., Any] | None = None,
             data: Any = None, out: str | Path | None = None, device: str | None = None,
-            signing: SigningOptions = SigningOptions(), db: str | Path | None = None, fresh: bool = False,
+            signing: SigningOptions = _POLICY_SIGNING, db: str | Path | None = None, fresh: bool = False,
             ray: bool = False, compare: bool = False, progress: bool = False,
             log: Callable[[str], None] = _quiet) -> Certification:
     """``auditkit run``: audit, write summary.txt and the report, sign it, record it in the history

@@ -85,7 +85,8 @@ def from_python(data: Any, resize: Resize | None = None) -> ImageDataset:
         items = [data[i] for i in range(len(data))]  # type: ignore[arg-type]
         images = _stack([_image(item[0], i) for i, item in enumerate(items)], resize)
         labels = torch.tensor([int(item[1]) for item in items])
-        source, classes = f"a {type(data).__name__} passed to auditkit.audit(data=...)", getattr(data, "classes", None)
+        source = f"a {type(data).__name__} passed to auditkit.audit(data=...)"
+        classes = getattr(data, "classes", None)
     else:
         raise DatasetArgumentError(f"data must be an (images, labels) pair of tensors or a torch Dataset, "
                                    f"got {type(data).__name__}")

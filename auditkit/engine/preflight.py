@@ -98,8 +98,8 @@ def check_setup(policy: Policy, data: ImageDataset | None = None) -> Setup:
     norm = policy.preprocessing.normalize
     if norm.mean is not None and len(norm.mean) != setup.in_channels:
         raise _fail(policy, "preprocessing.normalize.mean",
-                    f"{len(norm.mean)} means for {setup.in_channels}-channel images ({d.kind}): give one mean and "
-                    f"one std per channel")
+                    f"{len(norm.mean)} means for {setup.in_channels}-channel images ({d.kind}): "
+                    "give one mean and one std per channel")
     if _operator_parts(policy):
         _check_model(policy, setup)
     if policy.training.function is not None:

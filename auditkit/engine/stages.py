@@ -79,7 +79,8 @@ class LevelResult(NamedTuple):
 
 def build_context(policy: Policy, out_dir: Path, device: torch.device, executor: Executor | None, *,
                   fresh: bool = False, progress: bool = False,
-                  log: Callable[[str], None] = lambda _: None, data: ImageDataset | None = None) -> RunContext:
+                  log: Callable[[str], None] = lambda _: None,
+                  data: ImageDataset | None = None) -> RunContext:
     """Check the setup, load the data, split it into folds and draw what the scores share
     (``fresh``: the work folder is emptied first, :func:`~auditkit.engine.workfiles.prepare_workdir`;
     ``data``: the images of a ``python`` dataset)."""

@@ -19,8 +19,8 @@ INPUT_FILES: tuple[str, ...] = ("model.init_weights", "signing.key", "signing.ce
 
 
 def check_paths(policy: Policy) -> None:
-    """Check ``dataset.path`` and ``deployed.test_path`` are folders, each of :data:`INPUT_FILES` a regular file, and ``run.out``
-    a folder or creatable as one.
+    """Check ``dataset.path`` and ``deployed.test_path`` are folders, each of :data:`INPUT_FILES` a
+    regular file, and ``run.out`` a folder or creatable as one.
 
     Raises:
         PolicyError: the first problem, at that key's line.

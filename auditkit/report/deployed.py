@@ -39,7 +39,8 @@ def accuracy_line(deployed: Mapping[str, Any]) -> str:
     """
     acc = deployed["accuracy"]
     return (f"accuracy {_text(acc)} on {acc['on']} ({acc['images']:,} images; "
-            f"{'held out from its training, as the policy declares' if acc['held_out'] else 'not a held-out accuracy'})")
+            + ("held out from its training, as the policy declares)" if acc["held_out"]
+               else "not a held-out accuracy)"))
 
 
 def deployed_section(results: Mapping[str, Any], label: Callable[[str], str]) -> dict[str, Any] | None:

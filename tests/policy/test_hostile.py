@@ -59,8 +59,10 @@ def assert_handled_well(path: Path, code: int, err: str) -> None:
     if code == 0:
         assert err == ""
         return
-    assert err.startswith(f"auditkit: error: {path}") and err.count("\n") == 1 and err.endswith("\n"), err
-    assert err[:-1].isprintable(), ascii(err)  # no raw control character, no lone surrogate
+    lines = err.splitlines()  # one line per problem of the file, each naming it
+    assert lines and err.endswith("\n") and len(lines) == err.count("\n"), err
+    assert all(line.startswith(f"auditkit: error: {path}") for line in lines), err
+    assert all(line.isprintable() for line in lines), ascii(err)  # no raw control character or surrogate
 
 
 def alias_bomb(depth: int, width: int, at_top: bool) -> str:
