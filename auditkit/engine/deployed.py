@@ -34,6 +34,7 @@ from auditkit.engine.scoring import accuracy_score, mean_score, property_scores
 from auditkit.metrics.bootstrap import resample_weights
 from auditkit.models import AuditedModel, ModelError, predict
 from auditkit.models.checkpoint import state_mismatch
+from auditkit.models.operator import read_state_dict
 
 if TYPE_CHECKING:
     from auditkit.data import ImageDataset
@@ -52,20 +53,7 @@ def load_deployed(path: Path, model: nn.Module) -> None:
     Raises:
         ModelError: missing or unreadable file, or it does not fit ``model`` (``parameter="checkpoint"``).
     """
-    if not Path(path).is_file():
-        raise ModelError(f"the deployed checkpoint {path} does not exist (or is not a file)",
-                         parameter="checkpoint")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch/zip/pickle raise many types on a damaged or unsafe file
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise ModelError(f"the deployed checkpoint {path} is not a readable state dict (weights_only=True): "
-                         f"{type(exc).__name__}: {first}", parameter="checkpoint") from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise ModelError(f"the deployed checkpoint {path} holds a {type(state).__name__}, not a state dict",
-                         parameter="checkpoint")
+    state = read_state_dict(path, "the deployed checkpoint", "checkpoint")
     wrapped = isinstance(model, AuditedModel) and any(str(k).startswith("net.") for k in state)
     target = model.net if isinstance(model, AuditedModel) and not wrapped else model
     details = state_mismatch(state, target)

@@ -196,27 +196,37 @@ def resolve_layer(model: nn.Module, path: str) -> nn.Module:
                          parameter="target_layer") from None
 
 
+def read_state_dict(path: Path, what: str, parameter: str) -> dict[str, Any]:
+    """The state dict at ``path`` (``torch.load(weights_only=True)``; a plain state dict or a dict with
+    a ``state_dict`` entry); ``what`` names the file in messages (``"initial weights"``).
+
+    Raises:
+        ModelError: a missing or unreadable file, or one that holds no state dict (``parameter``).
+    """
+    if not Path(path).is_file():
+        raise ModelError(f"{what} {path} does not exist (or is not a file)", parameter=parameter)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch/zip/pickle raise many types on a damaged or unsafe file
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise ModelError(f"{what} {path} is not a readable state dict (weights_only=True): "
+                         f"{type(exc).__name__}: {first}", parameter=parameter) from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ModelError(f"{what} {path} holds a {type(state).__name__}, not a state dict",
+                         parameter=parameter)
+    return state
+
+
 def load_init_weights(path: Path, model: nn.Module) -> None:
-    """Load the state dict at ``path`` (``torch.load(weights_only=True)``; a plain state dict or a
-    dict with a ``state_dict`` entry) into ``model``, strictly.
+    """Load the state dict at ``path`` (:func:`read_state_dict`) into ``model``, strictly.
 
     Raises:
         ModelError: missing or unreadable file, or it does not fit ``model``'s names and shapes
             (``parameter="init_weights"``).
     """
-    if not Path(path).is_file():
-        raise ModelError(f"initial weights {path} do not exist (or are not a file)", parameter="init_weights")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch/zip/pickle raise many types on a damaged or unsafe file
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise ModelError(f"initial weights {path} are not a readable state dict (weights_only=True): "
-                         f"{type(exc).__name__}: {first}", parameter="init_weights") from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise ModelError(f"initial weights {path} hold a {type(state).__name__}, not a state dict",
-                         parameter="init_weights")
+    state = read_state_dict(path, "the initial-weights file", "init_weights")
     details = state_mismatch(state, model)
     if details:
         raise ModelError(f"initial weights {path} do not fit the {type(model).__name__} built for this "

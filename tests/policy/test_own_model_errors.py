@@ -160,7 +160,7 @@ def test_init_weights_that_do_not_fit(ops, capsys) -> None:
 def test_init_weights_that_are_not_a_state_dict(ops, capsys) -> None:
     (ops / "w.pt").write_bytes(b"not torch")
     _expect(_model(f"  factory: {OPS}:tiny\n  init_weights: w.pt" + HERE + "\n"), "model.init_weights",
-            "are not a readable state dict (weights_only=True)", ops, capsys)
+            "is not a readable state dict (weights_only=True)", ops, capsys)
 
 
 def test_normalize_with_the_wrong_number_of_channels(ops, capsys) -> None:
