@@ -58,8 +58,11 @@ class Score:
         return interval_text(self.value, self.low, self.high, digits)
 
 
-def _score(point: Any, resampled: torch.Tensor | None, confidence: float) -> Score:
-    """Build a Score from a point-estimate thunk and resampled values."""
+def _score(point: Any, resampled: torch.Tensor | None, confidence: float, undefined: str = "") -> Score:
+    """Build a Score from a point-estimate thunk and resampled values; undefined for the reason
+    ``undefined`` when one is given."""
+    if undefined:
+        return Score(None, undefined=undefined)
     try:
         value = float(point())
     except MetricInputError as exc:
@@ -352,13 +355,16 @@ def explainer_scores(
     weights: torch.Tensor | None,
     confidence: float,
     permutations: torch.Tensor,
+    min_pairs: int = 1,
 ) -> ExplainerScores:
     """Scores of one explainer; ``weights`` [R, N] are the shared bootstrap resamples (or None);
     ReCo's chance level from the shared image ``permutations`` [R', N]
     (:func:`~auditkit.metrics.chance.image_permutations`: the same draws for every explainer and
-    level)."""
+    level). A score whose sets hold fewer than ``min_pairs`` pairs (``metrics.min_pairs``) is
+    undefined, its resamples NaN (:func:`_enough_pairs`)."""
     s_eq, s_neq = record.s_eq, record.s_neq
-    chance = _chance(record, permutations, reco_form)
+    few_eq, few_both = _enough_pairs(s_eq.numel(), s_neq.numel(), min_pairs)
+    chance = ChanceLevel(None, few_both) if few_both else _chance(record, permutations, reco_form)
     boot_mege = boot_reco = boot_auc = boot_mu = None
     resampled: dict[str, torch.Tensor] = {}
     if weights is not None:
@@ -378,11 +384,13 @@ def explainer_scores(
             boot_corrected = resampled["reco_corrected"] = corrected_reco(boot_reco, e0)
         corrected = _score(lambda: corrected_reco(observed, e0), boot_corrected, confidence)
     defined_mu = mu_values[~torch.isnan(mu_values)]
+    few = {"mege": few_eq, "reco": few_both, "reco_auc": few_both}
+    resampled.update({m: torch.full_like(v, torch.nan) for m, v in resampled.items() if few.get(m)})
     return ExplainerScores(
         name=name,
-        mege=_score(lambda: mege(s_eq), boot_mege, confidence),
-        reco=_score(lambda: reco(s_eq, s_neq, form=reco_form), boot_reco, confidence),
-        reco_auc=_score(lambda: reco_auc(s_eq, s_neq, form=reco_form), boot_auc, confidence),
+        mege=_score(lambda: mege(s_eq), boot_mege, confidence, few_eq),
+        reco=_score(lambda: reco(s_eq, s_neq, form=reco_form), boot_reco, confidence, few_both),
+        reco_auc=_score(lambda: reco_auc(s_eq, s_neq, form=reco_form), boot_auc, confidence, few_both),
         mu_fidelity=_score(lambda: defined_mu.mean() if defined_mu.numel() else math.nan,
                            boot_mu, confidence),
         reco_corrected=corrected,
@@ -395,6 +403,18 @@ def explainer_scores(
         mu_undefined=int(torch.isnan(mu_values).sum()),
         resampled=resampled,
     )
+
+
+def _enough_pairs(n_eq: int, n_neq: int, min_pairs: int) -> tuple[str, str]:
+    """Why a score of S= alone, and one of S= and S≠, is undefined for too few pairs ("" where not).
+
+    >>> _enough_pairs(100, 7, 30)
+    ('', 'not enough pairs (n = 7 in S≠, at least 30 needed)')
+    """
+    short = {name: f"n = {n} in {name}" for name, n in (("S=", n_eq), ("S≠", n_neq)) if n < min_pairs}
+    eq, both = short.get("S=", ""), ", ".join(short.values())
+    return (f"not enough pairs ({eq}, at least {min_pairs} needed)" if eq else "",
+            f"not enough pairs ({both}, at least {min_pairs} needed)" if both else "")
 
 
 def accuracy_score(correct: torch.Tensor, weights: torch.Tensor | None, confidence: float) -> Score:

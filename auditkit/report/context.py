@@ -367,6 +367,39 @@ def _figures(results: Mapping[str, Any], evidence: Mapping[str, ExplainerEvidenc
     return figures
 
 
+def _expected_spread(acc: Mapping[str, Any]) -> str:
+    """The spread fold size alone gives (:mod:`auditkit.engine.chance`), as a clause."""
+    if acc.get("expected_spread") is None:
+        return ""
+    sds = acc["fold_sd"]
+    sd = number(sds[0]) if len(set(sds)) == 1 else f"{number(min(sds))} to {number(max(sds))}"
+    return (f"; fold size alone gives an expected spread of {number(acc['expected_spread'])} "
+            f"(binomial sd {sd} per fold)")
+
+
+def _fold_interval(fold: Mapping[str, Any]) -> str:
+    """A fold's Wilson interval and whether it stands above chance."""
+    c = fold.get("chance")
+    if c is None:
+        return ""
+    return (f"[{number(c['ci_low'])}, {number(c['ci_high'])}]"
+            + ("" if c["above_chance"] else f", not above chance ({number(c['chance'])})"))
+
+
+def _chance_warning(results: Mapping[str, Any]) -> str:
+    """One sentence when some fold model is not above chance, else ""."""
+    at_chance = results["accuracy"].get("at_chance") or []
+    if not at_chance:
+        return ""
+    k = len(results["folds"])
+    which = (f"All {k} fold models are" if len(at_chance) == k else
+             f"Fold model{'s' if len(at_chance) > 1 else ''} {', '.join(str(i) for i in at_chance)} "
+             f"{'are' if len(at_chance) > 1 else 'is'}")
+    return (f"{which} not above chance (the majority-class rate "
+            f"{number(results['accuracy']['chance'])} lies in the accuracy's interval): no explanation "
+            "score of this audit is evidence, since the explanations explain no learnt decision.")
+
+
 def _verdict(results: Mapping[str, Any]) -> dict[str, Any]:
     checks = results["thresholds"]
     failed = sum(not c["passed"] for c in checks)
@@ -454,8 +487,9 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None,
             "status": _status(acc["comparable"]),
             "sentence": f"Fold accuracies range from {number(min(f['accuracy'] for f in results['folds']))} "
                         f"to {number(max(f['accuracy'] for f in results['folds']))}: a spread of "
-                        f"{number(acc['spread'])}, allowed ≤ {acc['max_spread']:g}",
+                        f"{number(acc['spread'])}, allowed ≤ {acc['max_spread']:g}" + _expected_spread(acc),
         },
+        "chance_warning": _chance_warning(results),
         "requirements": [_requirement(r, checks, results, confidence) for r in results["requirements"]],
         "articles": _articles(results, confidence),
         "thresholds": _threshold_rows(results, confidence),
@@ -464,7 +498,7 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None,
         "properties": properties_section(results, explainer_label, confidence),
         "accuracy": format_score(acc, confidence),
         "folds": [{"index": str(f["index"]), "n_test": f"{f['n_test']:,}", "accuracy": number(f["accuracy"]),
-                   "checkpoint": f["checkpoint_sha256"]} for f in results["folds"]],
+                   "interval": _fold_interval(f), "checkpoint": f["checkpoint_sha256"]} for f in results["folds"]],
         "figures": _figures(results, evidence, inputs, family),
         "inputs_problem": inputs.problem,
         "limits": _limits(results),
