@@ -321,6 +321,17 @@ class ExplainerScores:
     resampled: Mapping[str, torch.Tensor] = field(default_factory=dict, repr=False, compare=False)
     properties: PropertyScores | None = None
     """Robustness, invariance, completeness; None where not measured (the sanity checks' levels)."""
+    input_rho: torch.Tensor = field(default_factory=lambda: torch.empty(0, 0), repr=False, compare=False)
+    """``[M, k]`` |rho| between the maps and the input control's (``DistanceRecord.input_rho``)."""
+
+    def input_correlation(self) -> dict[str, Any]:
+        """results.json's ``input_correlation``: mean |rho| (Spearman) of the maps with the input
+        control's map ``sum_c |x_c|`` over the sampled images and fold models (NaN pairs, a constant
+        map, left out); 1 is a map that ranks pixels as the input does."""
+        defined = self.input_rho[~torch.isnan(self.input_rho)]
+        return {"mean_abs_rho": float(defined.mean()) if defined.numel() else None,
+                "images": int(self.input_rho.shape[0]),
+                "undefined_maps": int(torch.isnan(self.input_rho).sum())}
 
     def score(self, metric: str) -> Score:
         if metric in PROPERTY_SCORES:
@@ -341,6 +352,7 @@ class ExplainerScores:
             "n_degenerate_pairs": self.n_degenerate,
             "mu_fidelity_images": self.mu_images,
             "mu_fidelity_undefined": self.mu_undefined,
+            "input_correlation": self.input_correlation(),
             **({} if self.properties is None else {"properties": self.properties.to_dict()}),
         }
 
@@ -402,6 +414,7 @@ def explainer_scores(
         mu_images=int(mu_values.numel()),
         mu_undefined=int(torch.isnan(mu_values).sum()),
         resampled=resampled,
+        input_rho=record.input_rho,
     )
 
 

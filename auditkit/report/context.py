@@ -37,7 +37,7 @@ from auditkit.report.sanity import (
 )
 from auditkit.report.signature import signature_facts
 from auditkit.report.since import since_section
-from auditkit.report.yardstick import CONTROL, LOWER_IS_BETTER, behind, marks
+from auditkit.report.yardstick import CONTROL, INPUT_CONTROL, LOWER_IS_BETTER, behind, behind_input, marks
 from auditkit.results import Results, explainer_entry
 from auditkit.signing.keys import Signer
 
@@ -288,6 +288,7 @@ def _explainer_rows(results: Mapping[str, Any], confidence: str) -> list[dict[st
             "n_s_neq": f"{e['n_s_neq']:,}",
             "n_ignored": f"{e['n_ignored']:,}",
             "n_degenerate": f"{e['n_degenerate_pairs']:,}",
+            "input_rho": _input_rho(e.get("input_correlation")),
             "mu_images": f"{e['mu_fidelity_images']:,}",
             "mu_undefined": f"{e['mu_fidelity_undefined']:,}",
         })
@@ -357,8 +358,10 @@ def _figures(results: Mapping[str, Any], evidence: Mapping[str, ExplainerEvidenc
     }
     count = min((e.examples.shape[0] for e in evidence.values()), default=0)
     if count:
-        labels = [f"image {i + 1}" + (f" (class {inputs.classes[i]})" if inputs.images is not None else "")
-                  for i in range(count)]
+        first = next(iter(evidence.values()))
+        labels = [f"image {int(first.example_index[i])}"
+                  + (f", class {inputs.classes[i]}" if inputs.images is not None else "")
+                  + (", S≠" if first.example_neq[i] else "") for i in range(count)]
         maps = {explainer_label(n): e.examples[:count, 0] for n, e in evidence.items()}
         images = None if inputs.images is None else inputs.images[:count]
         figures["examples"] = plots.data_uri(plots.example_maps(
@@ -449,7 +452,9 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None,
     if not evidence:
         raise ReportError(f"{out_dir / 'results.json'} lists no explainer", path=out_dir / "results.json")
     count = min(e.examples.shape[0] for e in evidence.values())
-    inputs = load_example_inputs(results, count) if count else ExampleInputs(None, (), "")
+    first = next(iter(evidence.values()))
+    inputs = (load_example_inputs(results, first.example_index[:count]) if count
+              else ExampleInputs(None, (), ""))
     acc = results["accuracy"]
     dataset = results["dataset"]
     model = resolved["model"]
@@ -519,6 +524,7 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None,
                                           explainer_label),
         "chance_notice": chance_notice(results["explainers"], explainer_label),
         "yardstick": _yardstick(results["explainers"]),
+        "input_yardstick": _input_yardstick(results["explainers"]),
         "has_control": CONTROL in results["explainers"],
         "target": _target_text(results),
         "signature": signature_facts(signer),
@@ -538,6 +544,24 @@ def _yardstick(explainers: Mapping[str, Any]) -> str:
         return ""
     return ("Methods that score no better than the random control, whose maps ignore the model, "
             + "; ".join(parts) + ".")
+
+
+def _input_rho(found: Mapping[str, Any] | None) -> str:
+    """Mean |rho| of a method's maps with the input's, and over how many images."""
+    if not found or found.get("mean_abs_rho") is None:
+        return "–"
+    return f"{number(found['mean_abs_rho'])} ({found['images']:,} images)"
+
+
+def _input_yardstick(explainers: Mapping[str, Any]) -> str:
+    """One sentence naming the methods whose MeGe does not beat the input control's ("" if none)."""
+    names = behind_input(explainers)
+    if not names:
+        return ""
+    control = number(explainer_entry(explainers[INPUT_CONTROL], "mege")["value"])
+    return (f"Methods whose MeGe does not beat the input control's ({control}), a map that is the image "
+            f"itself: {_and([explainer_label(n) for n in names])}; their MeGe may measure the "
+            "image's silhouette, not the models.")
 
 
 def _and(items: Sequence[str]) -> str:

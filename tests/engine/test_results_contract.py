@@ -54,3 +54,11 @@ def test_each_fold_is_compared_with_chance_and_the_spread_with_fold_size(tiny_ru
     p = sum(f["accuracy"] * f["n_test"] for f in data["folds"]) / n
     sds = [(p * (1 - p) / f["n_test"]) ** 0.5 for f in data["folds"]]
     assert acc["fold_sd"] == sds and acc["expected_spread"] == expected_range(sds) > 0
+
+
+def test_every_explainer_has_its_input_correlation(tiny_run) -> None:
+    data = json.loads((tiny_run.out / "results.json").read_text())
+    for name, e in data["explainers"].items():
+        found = e["input_correlation"]
+        assert found["images"] == min(256, data["dataset"]["n_images"]), name
+        assert 0 <= found["mean_abs_rho"] <= 1, name

@@ -16,7 +16,8 @@ def _record(n: int, separation: float, seed: int, p_eq: float = 0.8) -> Distance
     g = torch.Generator().manual_seed(seed)
     category = torch.where(torch.rand(n, 2, generator=g) < p_eq, 1, 2).to(torch.uint8)
     distances = torch.rand(n, 2, generator=g) * 0.5 + torch.where(category == 2, separation, 0.0)
-    return DistanceRecord(distances, category, torch.zeros(n, 2, dtype=torch.bool), torch.zeros(0, 3, 4, 4))
+    return DistanceRecord(distances, category, torch.zeros(n, 2, dtype=torch.bool), torch.zeros(0, 3, 4, 4),
+                          torch.zeros(0, dtype=torch.long), torch.zeros(0, 3))
 
 
 def _scores(record: DistanceRecord, resamples: int = 50):
