@@ -55,9 +55,17 @@ def load_eurosat(path: str | Path, resize: Resize | None = None) -> ImageDataset
     return _load_folder("eurosat", folder, classes, samples, resize or Resize())
 
 
-def load_image_folder(path: str | Path, resize: Resize | None = None) -> ImageDataset:
+SPLIT_FOLDERS = ("train", "test")
+"""Sub-folders an ImageFolder may be split into, each holding the same class folders."""
+
+
+def load_image_folder(path: str | Path, resize: Resize | None = None, split: str = "all") -> ImageDataset:
     """Any folder of class sub-folders, with torchvision ``ImageFolder`` conventions, as uint8
     ``[N, 3, H, W]``.
+
+    When ``path`` holds both ``train/`` and ``test/`` (:data:`SPLIT_FOLDERS`), each a folder of the
+    same class folders, ``split`` picks one, and ``all`` is train followed by test; a folder without
+    them is read whole and only ``split: all`` is accepted.
 
     Class names are the sorted sub-folder names (label = position); files are taken recursively, sorted,
     when their extension is one of torchvision's ``IMG_EXTENSIONS``; hidden entries, special files and
@@ -71,7 +79,21 @@ def load_image_folder(path: str | Path, resize: Resize | None = None) -> ImageDa
     """
     folder = Path(path)
     _require_folder(folder, "image")
-    return _load_folder("imagefolder", folder, *image_files(folder), resize or Resize())
+    if not all((folder / sub).is_dir() for sub in SPLIT_FOLDERS):
+        if split != "all":
+            raise DataError(f"image folder {folder} has no train/ and test/ sub-folders, so no "
+                            f"{split!r} split; use split 'all' or add them", path=folder,
+                            expected="train/ and test/ sub-folders of class folders")
+        return _load_folder("imagefolder", folder, *image_files(folder), resize or Resize())
+    parts = [image_files(folder / sub) for sub in SPLIT_FOLDERS if split in (sub, "all")]
+    classes = parts[0][0]
+    for sub, (found, _) in zip(SPLIT_FOLDERS, parts, strict=False):
+        if found != classes:
+            raise DataError(f"image folder {folder / sub}: class folders {found} differ from "
+                            f"{folder / SPLIT_FOLDERS[0]}'s {classes}", path=folder / sub,
+                            expected="the same class folders in train/ and test/")
+    return _load_folder("imagefolder", folder, classes, [s for _, files in parts for s in files],
+                        resize or Resize())
 
 
 def _require_folder(folder: Path, what: str) -> None:

@@ -27,7 +27,7 @@ SPLITS: dict[str, tuple[str, ...]] = {
     "cifar10": ("train", "test", "all"),
     "fashion_mnist": ("train", "test", "all"),
     "eurosat": ("all",),
-    "imagefolder": ("all",),
+    "imagefolder": ("train", "test", "all"),
     IN_MEMORY: ("all",),
 }
 """Accepted ``split`` values per kind; ``"all"`` is train followed by test where a dataset has both."""
@@ -36,7 +36,7 @@ _ON_DISK: dict[str, Callable[[Path, str], ImageDataset]] = {
     "cifar10": load_cifar10,
     "fashion_mnist": load_fashion_mnist,
 }
-_FOLDERS: dict[str, Callable[[Path, Resize], ImageDataset]] = {
+_FOLDERS: dict[str, Callable[..., ImageDataset]] = {
     "eurosat": load_eurosat,
     "imagefolder": load_image_folder,
 }
@@ -106,7 +106,8 @@ def load_dataset(
         if path is None:
             raise DataError(f"{kind} needs a path to its files; got none", expected=f"the {kind} folder")
         if kind in _FOLDERS:
-            dataset = _FOLDERS[kind](Path(path), resize or Resize())
+            dataset = (load_image_folder(Path(path), resize or Resize(), split=split)
+                       if kind == "imagefolder" else _FOLDERS[kind](Path(path), resize or Resize()))
         else:
             dataset = _ON_DISK[kind](Path(path), split)
     if kind not in _FOLDERS and given is None and resize is not None and resize.active:

@@ -26,6 +26,7 @@ import torch
 import auditkit
 from auditkit import _atomic
 from auditkit.data import ImageDataset
+from auditkit.engine.chance import chance_rate, fold_chance, spread_from_fold_size
 from auditkit.engine.crosstrain import FoldModel
 from auditkit.engine.deployed import deployed_stage
 from auditkit.engine.executor import Executor, SerialExecutor, torch_settings
@@ -121,6 +122,7 @@ class AuditResult:
     def summary(self) -> dict[str, Any]:
         """Machine-readable summary: the content of results.json (a pure function of the result)."""
         p = self.policy
+        chance, confidence = chance_rate(self.dataset.labels), p.metrics.bootstrap.confidence
         return {
             "schema_version": SCHEMA_VERSION,
             "auditkit_version": self.environment.get("auditkit", auditkit.__version__),
@@ -142,7 +144,7 @@ class AuditResult:
             },
             "folds": [
                 {"index": f.index, "n_test": f.n_test, "accuracy": f.accuracy,
-                 "checkpoint_sha256": f.checkpoint_sha256}
+                 "checkpoint_sha256": f.checkpoint_sha256, "chance": fold_chance(f, chance, confidence)}
                 for f in self.folds
             ],
             "accuracy": {
@@ -150,6 +152,10 @@ class AuditResult:
                 "spread": self.accuracy_spread,
                 "max_spread": p.cross_validation.max_accuracy_spread,
                 "comparable": self.spread_ok,
+                **spread_from_fold_size(self.folds),
+                "chance": chance,
+                "at_chance": [f.index for f in self.folds
+                              if not fold_chance(f, chance, confidence)["above_chance"]],
             },
             "explainers": {
                 name: {"settings": dict(spec.settings), **self.explainers[name].to_dict()}

@@ -18,15 +18,20 @@ from typing import TYPE_CHECKING
 import torch
 
 from auditkit._batching import batch_slices
-from auditkit.metrics import constant_maps, pairwise_spearman_distance
+from auditkit.explainers.input_control import InputControl
+from auditkit.metrics import constant_maps, pairwise_spearman_distance, spearman_distance
 from auditkit.results import IGNORED, S_EQ, S_NEQ
 
 if TYPE_CHECKING:
     from auditkit.data import ImageDataset
     from auditkit.explainers import Explainer
 
-__all__ = ["IGNORED", "S_EQ", "S_NEQ", "DistanceRecord", "collect_distances", "explained_classes",
-           "pair_categories"]
+__all__ = ["IGNORED", "RECORD_FIELDS", "S_EQ", "S_NEQ", "DistanceRecord", "collect_distances",
+           "explained_classes", "pair_categories"]
+
+
+RECORD_FIELDS = ("distances", "category", "degenerate", "examples", "example_index", "input_rho")
+"""The tensors of a distance record's work file, in :class:`DistanceRecord`'s order."""
 
 
 @dataclass(frozen=True)
@@ -38,25 +43,26 @@ class DistanceRecord:
         category: ``[N, k - 1]`` uint8: ``IGNORED`` (0), ``S_EQ`` (1) or ``S_NEQ`` (2).
         degenerate: ``[N, k - 1]`` bool: the pair contains a constant map.
         examples: ``[E, k, H, W]`` maps of a few example images (channels summed), for the report.
+        example_index: ``[E]`` int64: which audited images the examples are.
+        input_rho: ``[M, k]`` float32: ``|rho|`` (Spearman) between each fold model's map (channels
+            summed) and the input control's map ``sum_c |x_c|`` (:class:`InputControl`) of M sampled
+            images; NaN where either map is constant.
     """
 
     distances: torch.Tensor
     category: torch.Tensor
     degenerate: torch.Tensor
     examples: torch.Tensor
+    example_index: torch.Tensor
+    input_rho: torch.Tensor
 
     def to_state(self) -> dict[str, torch.Tensor]:
         """Plain dict of tensors, loadable with ``torch.load(weights_only=True)``."""
-        return {
-            "distances": self.distances,
-            "category": self.category,
-            "degenerate": self.degenerate,
-            "examples": self.examples,
-        }
+        return {name: getattr(self, name) for name in RECORD_FIELDS}
 
     @classmethod
     def from_state(cls, state: dict[str, torch.Tensor]) -> DistanceRecord:
-        return cls(state["distances"], state["category"], state["degenerate"], state["examples"])
+        return cls(*(state[name] for name in RECORD_FIELDS))
 
     @property
     def s_eq(self) -> torch.Tensor:
@@ -116,6 +122,7 @@ def collect_distances(
     device: torch.device,
     sqrt_distance: bool = False,
     example_index: torch.Tensor | None = None,
+    input_index: torch.Tensor | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> DistanceRecord:
     """Explain all images with the k fold explainers and reduce them to distances, batch by batch.
@@ -128,6 +135,7 @@ def collect_distances(
             true label: ``metrics.target``).
         sqrt_distance: use ``sqrt(1 - |rho|)`` (the authors' library) instead of ``1 - |rho|``.
         example_index: indices of images whose maps are kept for the report.
+        input_index: indices of images whose maps are compared with the input (``input_rho``).
     """
     n = len(dataset)
     k = len(explainers)
@@ -136,6 +144,8 @@ def collect_distances(
     degenerate = torch.empty((n, k - 1), dtype=torch.bool, device=device)
     example_index = torch.empty(0, dtype=torch.long) if example_index is None else example_index
     examples = torch.zeros((example_index.numel(), k, *dataset.image_size))
+    input_index = torch.empty(0, dtype=torch.long) if input_index is None else input_index
+    input_rho = torch.full((input_index.numel(), k), torch.nan)
     for part in batch_slices(n, batch_size):
         x = dataset.x(part).to(device)
         y = targets[part].to(device)
@@ -153,6 +163,26 @@ def collect_distances(
         if bool(hit.any()):
             local = (example_index[hit] - part.start).to(device)
             examples[hit] = maps[local].sum(dim=2).float().cpu()
+        hit = (input_index >= part.start) & (input_index < part.stop)
+        if bool(hit.any()):
+            local = (input_index[hit] - part.start).to(device)
+            input_rho[hit] = input_correlation(maps[local], x[local]).cpu()
         if progress is not None:
             progress(part.stop - part.start)
-    return DistanceRecord(distances.cpu(), categories, degenerate.cpu(), examples)
+    return DistanceRecord(distances.cpu(), categories, degenerate.cpu(), examples, example_index, input_rho)
+
+
+def input_correlation(maps: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``|rho|`` between maps ``[B, k, C', H, W]`` (channels summed) and the input control's map of
+    ``x`` ``[B, C, H, W]``, ``[B, k]`` float32; NaN where either is constant.
+
+    >>> x = torch.tensor([[[[0.0, 1.0, 2.0]]]])
+    >>> input_correlation(torch.tensor([[[[[3.0, 2.0, 1.0]]]]]), x).round(decimals=4).tolist()
+    [[1.0]]
+    """
+    b, k = maps.shape[:2]
+    ours = maps.sum(dim=2).reshape(b * k, -1)
+    control = InputControl.of(x).reshape(b, 1, -1).expand(b, k, -1).reshape(b * k, -1)
+    rho = 1.0 - spearman_distance(ours, control.to(ours.dtype))
+    flat = constant_maps(ours) | constant_maps(control)
+    return torch.where(flat, torch.nan, rho).reshape(b, k).float()

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from auditkit.data import ImageDataset
 from auditkit.engine.crosstrain import FoldModel, fresh_model
-from auditkit.engine.distances import DistanceRecord, collect_distances
+from auditkit.engine.distances import S_NEQ, DistanceRecord, collect_distances
 from auditkit.engine.executor import Executor, Task
 from auditkit.engine.faithfulness import fidelity_values, sample_images
 from auditkit.engine.keys import work_key
@@ -29,8 +29,11 @@ from auditkit.engine.workfiles import explanation_finished, load_explanation, lo
 from auditkit.explainers import make_explainer
 from auditkit.policy import ExplainerSpec, Policy
 
-N_EXAMPLES = 4
-"""Images whose maps each pass keeps as examples for the report."""
+N_EXAMPLES = 6
+"""Images whose maps each pass keeps as examples for the report (:func:`example_images`)."""
+INPUT_SAMPLE = 256
+"""Images whose maps are compared with the input control's (``DistanceRecord.input_rho``): the first
+of the seeded muF permutation (:func:`~auditkit.engine.faithfulness.sample_images`)."""
 
 
 def progress_bar(progress: bool, total: int, desc: str) -> tqdm:
@@ -85,13 +88,13 @@ def explain_one(
     m = policy.metrics
     seed = policy.cross_validation.seed
     explainers = make_explainers(spec, folds, policy)
-    examples = torch.arange(min(N_EXAMPLES, len(dataset)))
+    examples = example_images(dataset.labels, categories, N_EXAMPLES)
     with progress_bar(progress, len(dataset), f"explain {name}") as bar:
         record = collect_distances(
             explainers, dataset, fold_of, categories, targets,
             batch_size=m.explain_batch_size, device=device,
             sqrt_distance=m.distance == "sqrt_spearman", example_index=examples,
-            progress=bar.update,
+            input_index=sample_images(len(dataset), INPUT_SAMPLE, seed), progress=bar.update,
         )
     sample = sample_images(len(dataset), m.mu_fidelity.samples, seed)
     mu = fidelity_values(explainers, folds, dataset, fold_of, sample, m.mu_fidelity,
@@ -99,6 +102,35 @@ def explain_one(
                          device=device)
     save_work(path, {"key": key, "record": record.to_state(), "mu": mu})
     return record, mu, False
+
+
+def example_images(labels: torch.Tensor, categories: torch.Tensor, count: int) -> torch.Tensor:
+    """``count`` example images, sorted: a third (at least one) with an S≠ pair, then one per class
+    not yet shown, then the first others; the first image of each class in index order.
+
+    >>> cat = torch.tensor([[1], [1], [2], [1], [1]])
+    >>> example_images(torch.tensor([0, 0, 0, 1, 2]), cat, 3).tolist()
+    [2, 3, 4]
+    """
+    n = labels.numel()
+    neq = (categories == S_NEQ).any(dim=1)
+    picked = _first_per_class(labels, neq)[:max(1, count // 3)]
+    for _ in range(2):  # classes not yet shown; then any class again
+        left = torch.ones(n, dtype=torch.bool)
+        left[picked] = False
+        shown = torch.isin(labels, labels[picked])
+        more = _first_per_class(labels, left & ~shown) if _ == 0 else left.nonzero()[:, 0]
+        picked = torch.cat([picked, more[:count - picked.numel()]])
+    return picked.sort().values
+
+
+def _first_per_class(labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The first index of each class among the images of ``mask``, in index order."""
+    index = mask.nonzero()[:, 0]
+    classes, inverse = torch.unique(labels[index], return_inverse=True)
+    first = torch.full((classes.numel(),), index.numel()).scatter_reduce(
+        0, inverse, torch.arange(index.numel()), "amin")
+    return index[first.sort().values]
 
 
 def own_classes(targets: torch.Tensor, fold_of: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,8 @@ the same predictor-explanation pairs as MeGe and ReCo. The three properties shar
 - invariance: :func:`~auditkit.metrics.invariance_distance` per declared transformation, NaN for an
   image whose prediction the transformation changes (left out);
 - completeness: :func:`~auditkit.metrics.completeness_error`, for an explainer whose class declares a
-  ``completeness_baseline`` (an empty tensor for the others).
+  ``completeness_baseline`` (an empty tensor for the others), against the explainer's own baseline
+  (:meth:`~auditkit.explainers.Explainer.reference`: Integrated Gradients' ``baseline`` setting).
 
 Distances here are always ``1 - |rho|``, whatever ``metrics.distance`` says for MeGe and ReCo.
 """
@@ -119,9 +120,8 @@ def property_values(
     empty = torch.empty(0, dtype=torch.long)
     robust_sample = sample_images(n, r.samples, sample_seed) if r.enabled else empty
     inv_sample = sample_images(n, inv.samples, sample_seed) if inv.enabled else empty
-    baseline = type(explainers[0]).completeness_baseline
-    comp_sample = (sample_images(n, comp.samples, sample_seed)
-                   if comp.enabled and baseline is not None else empty)
+    claims = type(explainers[0]).completeness_baseline is not None
+    comp_sample = sample_images(n, comp.samples, sample_seed) if comp.enabled and claims else empty
     transforms = [transformation(t) for t in inv.transformations] if inv.enabled else []
     sens = torch.full((robust_sample.numel(),), torch.nan, dtype=torch.float64)
     rdist = sens.clone()
@@ -148,7 +148,8 @@ def property_values(
             where = mine[part]
             x, y = _images(dataset, targets, comp_sample[where], device)
             maps = explain(x, y)
-            comp_values[where] = completeness_error(model, x, maps, y, baseline=baseline).cpu()
+            comp_values[where] = completeness_error(model, x, maps, y,
+                                                    baseline=explainers[i].reference(x)).cpu()
     return PropertyValues(robust_sample, sens, rdist, inv_sample, inv_values, comp_sample, comp_values)
 
 

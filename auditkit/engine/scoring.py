@@ -58,8 +58,11 @@ class Score:
         return interval_text(self.value, self.low, self.high, digits)
 
 
-def _score(point: Any, resampled: torch.Tensor | None, confidence: float) -> Score:
-    """Build a Score from a point-estimate thunk and resampled values."""
+def _score(point: Any, resampled: torch.Tensor | None, confidence: float, undefined: str = "") -> Score:
+    """Build a Score from a point-estimate thunk and resampled values; undefined for the reason
+    ``undefined`` when one is given."""
+    if undefined:
+        return Score(None, undefined=undefined)
     try:
         value = float(point())
     except MetricInputError as exc:
@@ -318,6 +321,17 @@ class ExplainerScores:
     resampled: Mapping[str, torch.Tensor] = field(default_factory=dict, repr=False, compare=False)
     properties: PropertyScores | None = None
     """Robustness, invariance, completeness; None where not measured (the sanity checks' levels)."""
+    input_rho: torch.Tensor = field(default_factory=lambda: torch.empty(0, 0), repr=False, compare=False)
+    """``[M, k]`` |rho| between the maps and the input control's (``DistanceRecord.input_rho``)."""
+
+    def input_correlation(self) -> dict[str, Any]:
+        """results.json's ``input_correlation``: mean |rho| (Spearman) of the maps with the input
+        control's map ``sum_c |x_c|`` over the sampled images and fold models (NaN pairs, a constant
+        map, left out); 1 is a map that ranks pixels as the input does."""
+        defined = self.input_rho[~torch.isnan(self.input_rho)]
+        return {"mean_abs_rho": float(defined.mean()) if defined.numel() else None,
+                "images": int(self.input_rho.shape[0]),
+                "undefined_maps": int(torch.isnan(self.input_rho).sum())}
 
     def score(self, metric: str) -> Score:
         if metric in PROPERTY_SCORES:
@@ -338,6 +352,7 @@ class ExplainerScores:
             "n_degenerate_pairs": self.n_degenerate,
             "mu_fidelity_images": self.mu_images,
             "mu_fidelity_undefined": self.mu_undefined,
+            "input_correlation": self.input_correlation(),
             **({} if self.properties is None else {"properties": self.properties.to_dict()}),
         }
 
@@ -352,13 +367,16 @@ def explainer_scores(
     weights: torch.Tensor | None,
     confidence: float,
     permutations: torch.Tensor,
+    min_pairs: int = 1,
 ) -> ExplainerScores:
     """Scores of one explainer; ``weights`` [R, N] are the shared bootstrap resamples (or None);
     ReCo's chance level from the shared image ``permutations`` [R', N]
     (:func:`~auditkit.metrics.chance.image_permutations`: the same draws for every explainer and
-    level)."""
+    level). A score whose sets hold fewer than ``min_pairs`` pairs (``metrics.min_pairs``) is
+    undefined, its resamples NaN (:func:`_enough_pairs`)."""
     s_eq, s_neq = record.s_eq, record.s_neq
-    chance = _chance(record, permutations, reco_form)
+    few_eq, few_both = _enough_pairs(s_eq.numel(), s_neq.numel(), min_pairs)
+    chance = ChanceLevel(None, few_both) if few_both else _chance(record, permutations, reco_form)
     boot_mege = boot_reco = boot_auc = boot_mu = None
     resampled: dict[str, torch.Tensor] = {}
     if weights is not None:
@@ -378,11 +396,13 @@ def explainer_scores(
             boot_corrected = resampled["reco_corrected"] = corrected_reco(boot_reco, e0)
         corrected = _score(lambda: corrected_reco(observed, e0), boot_corrected, confidence)
     defined_mu = mu_values[~torch.isnan(mu_values)]
+    few = {"mege": few_eq, "reco": few_both, "reco_auc": few_both}
+    resampled.update({m: torch.full_like(v, torch.nan) for m, v in resampled.items() if few.get(m)})
     return ExplainerScores(
         name=name,
-        mege=_score(lambda: mege(s_eq), boot_mege, confidence),
-        reco=_score(lambda: reco(s_eq, s_neq, form=reco_form), boot_reco, confidence),
-        reco_auc=_score(lambda: reco_auc(s_eq, s_neq, form=reco_form), boot_auc, confidence),
+        mege=_score(lambda: mege(s_eq), boot_mege, confidence, few_eq),
+        reco=_score(lambda: reco(s_eq, s_neq, form=reco_form), boot_reco, confidence, few_both),
+        reco_auc=_score(lambda: reco_auc(s_eq, s_neq, form=reco_form), boot_auc, confidence, few_both),
         mu_fidelity=_score(lambda: defined_mu.mean() if defined_mu.numel() else math.nan,
                            boot_mu, confidence),
         reco_corrected=corrected,
@@ -394,7 +414,20 @@ def explainer_scores(
         mu_images=int(mu_values.numel()),
         mu_undefined=int(torch.isnan(mu_values).sum()),
         resampled=resampled,
+        input_rho=record.input_rho,
     )
+
+
+def _enough_pairs(n_eq: int, n_neq: int, min_pairs: int) -> tuple[str, str]:
+    """Why a score of S= alone, and one of S= and S≠, is undefined for too few pairs ("" where not).
+
+    >>> _enough_pairs(100, 7, 30)
+    ('', 'not enough pairs (n = 7 in S≠, at least 30 needed)')
+    """
+    short = {name: f"n = {n} in {name}" for name, n in (("S=", n_eq), ("S≠", n_neq)) if n < min_pairs}
+    eq, both = short.get("S=", ""), ", ".join(short.values())
+    return (f"not enough pairs ({eq}, at least {min_pairs} needed)" if eq else "",
+            f"not enough pairs ({both}, at least {min_pairs} needed)" if both else "")
 
 
 def accuracy_score(correct: torch.Tensor, weights: torch.Tensor | None, confidence: float) -> Score:

@@ -176,7 +176,7 @@ def score_level(ctx: RunContext, models: list[FoldModel], model_ids: list[str], 
         was_reused = loaded and explainer_path(ctx.workdir, spec, tag) not in produced
         s = explainer_scores(spec.name, record, mu, ctx.sample, reco_form=policy.metrics.reco_form,
                              weights=ctx.weights, confidence=boot.confidence,
-                             permutations=ctx.permutations)
+                             permutations=ctx.permutations, min_pairs=policy.metrics.min_pairs)
         _log_scores(ctx, s, tag)
         if not tag and measures_properties(policy):
             s, properties_reused = _with_properties(ctx, s, spec, models, model_ids, targets, produced)

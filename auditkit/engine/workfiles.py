@@ -37,7 +37,7 @@ from torch import nn
 
 from auditkit._atomic import torch_save
 from auditkit._digest import digest_ok, with_digest
-from auditkit.engine.distances import DistanceRecord
+from auditkit.engine.distances import RECORD_FIELDS, DistanceRecord
 from auditkit.engine.faithfulness import sample_images
 from auditkit.engine.properties import PropertyValues
 from auditkit.errors import AuditError
@@ -158,7 +158,7 @@ def load_explanation(path: Path, key: str, categories: torch.Tensor, image_size:
         record, mu = _entry(state, "record", dict), _entry(state, "mu", torch.Tensor)
         n, pairs = categories.shape
         fields = {name: _entry(record, name, torch.Tensor, "record")
-                  for name in ("distances", "category", "degenerate", "examples")}
+                  for name in RECORD_FIELDS}
         _tensor(fields["distances"], "distances", torch.float32, (n, pairs), low=0.0, high=1.0, nan=False)
         _tensor(fields["category"], "category", torch.uint8, (n, pairs), low=0, high=S_NEQ, nan=False)
         if not torch.equal(fields["category"], categories.to(torch.uint8)):
@@ -170,6 +170,10 @@ def load_explanation(path: Path, key: str, categories: torch.Tensor, image_size:
             raise _Rejected(f"examples has shape {tuple(examples.shape)}, expected [E <= {n}, {pairs + 1}, "
                             f"{image_size[0]}, {image_size[1]}]")
         _tensor(examples, "examples", torch.float32, tuple(examples.shape), nan=False)
+        _tensor(fields["example_index"], "example_index", torch.int64, (examples.shape[0],), low=0,
+                high=n - 1, nan=False)
+        rho = fields["input_rho"]
+        _tensor(rho, "input_rho", torch.float32, (min(rho.shape[0], n), pairs + 1), low=0.0, high=1.0)
         _tensor(mu, "mu", torch.float64, (min(mu_samples, n),), low=-1.0, high=1.0)
         return DistanceRecord.from_state(fields), mu
     except _Rejected as exc:

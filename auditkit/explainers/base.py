@@ -41,9 +41,10 @@ class Explainer(ABC):
         needs_layer: needs a convolutional ``layer`` (Grad-CAM, Grad-CAM++).
         pixel_wise: maps are ``[N, C, H, W]`` (one value per input feature); ``False`` gives ``[N, 1, H, W]``.
         seeded: draws random numbers from a ``torch.Generator`` seeded with ``generator_seed``.
-        completeness_baseline: the scalar baseline x0 of a method that claims completeness (its maps
-            sum to ``f_c(x) - f_c(x0)``), checked by the audit's completeness property; ``None`` for a
-            method that makes no such claim.
+        completeness_baseline: the default scalar baseline x0 of a method that claims completeness
+            (its maps sum to ``f_c(x) - f_c(x0)``), checked by the audit's completeness property with
+            the instance's :meth:`reference` (which a method with a baseline setting overrides);
+            ``None`` for a method that makes no such claim.
 
     Every call requires the model in eval mode (all submodules: dropout or batch-norm in training mode
     would make maps random), leaves no ``.grad`` on parameters (gradients are taken with
@@ -65,6 +66,13 @@ class Explainer(ABC):
         self.model = model
         self.batch_size = must(batch_size, "batch_size", BATCH_SIZE, ExplainerError)
         self._num_classes: int | None = None
+
+    def reference(self, x: Tensor) -> Tensor:
+        """The baseline x0 of images ``x`` ``[N, C, H, W]`` that completeness is measured against:
+        :attr:`completeness_baseline` everywhere (a method without a claim has none)."""
+        if self.completeness_baseline is None:
+            raise ExplainerError(f"{self.name} makes no completeness claim and has no baseline")
+        return torch.full_like(x, self.completeness_baseline)
 
     @classmethod
     def _setting(cls, name: str, value: Any) -> Any:

@@ -30,5 +30,10 @@ class InputControl(Explainer):
     control: ClassVar[bool] = True
     pixel_wise: ClassVar[bool] = False
 
-    def _attribute(self, x: Tensor, targets: Tensor) -> Tensor:
+    @staticmethod
+    def of(x: Tensor) -> Tensor:
+        """The control map ``sum_c |x_c|`` of images ``x`` ``[N, C, H, W]``, ``[N, 1, H, W]`` float32."""
         return x.abs().sum(dim=1, keepdim=True).float()
+
+    def _attribute(self, x: Tensor, targets: Tensor) -> Tensor:
+        return self.of(x)

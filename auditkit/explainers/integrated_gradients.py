@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import ClassVar
 
 from captum.attr import IntegratedGradients as _CaptumIG
 from torch import Tensor, nn
+from torchvision.transforms.functional import gaussian_blur
 
-from auditkit.constraints import Constraint, Interval
+from auditkit.constraints import Constraint, Interval, Options
 from auditkit.explainers.base import Explainer
+
+BASELINES: tuple[str, ...] = ("zero", "mean", "blur")
+"""Accepted ``baseline`` settings (see :meth:`IntegratedGradients.reference`)."""
 
 
 class IntegratedGradients(Explainer):
-    """``Phi_IG(x) = (x - x0) * int_0^1 d f_c(x0 + a (x - x0)) / d x da`` with ``x0 = 0``, ``[N, C, H, W]``.
+    """``Phi_IG(x) = (x - x0) * int_0^1 d f_c(x0 + a (x - x0)) / d x da``, ``[N, C, H, W]``.
+
+    The baseline x0 is the setting ``baseline`` (:meth:`reference`): ``zero`` (the paper's, x0 = 0),
+    ``mean`` (each channel of x at its own spatial mean, ``x0_c = mean_{h,w} x_c``) or ``blur`` (x
+    blurred by a Gaussian of sd ``sigma = max(1, min(H, W) / 8)`` pixels, kernel ``2 ceil(3 sigma) + 1``
+    clipped to the image, reflected borders: torchvision ``gaussian_blur``). Completeness is
+    ``sum Phi = f_c(x) - f_c(x0)`` with the same x0, and the audit's completeness property uses it.
 
     The integral uses the trapezoidal rule on ``steps`` equally spaced points ``a = 0, 1/(steps-1),
     ..., 1`` (captum ``method="riemann_trapezoid"``), as the paper does (not left Riemann). captum 0.9
@@ -28,22 +39,37 @@ class IntegratedGradients(Explainer):
         batch_size: images per chunk, and the cap on (image, step) evaluations per forward pass
             (captum's ``internal_batch_size``).
         steps: number of points m in [2, 10000] (paper: 60).
+        baseline: ``zero`` (paper), ``mean`` or ``blur``.
     """
 
     name: ClassVar[str] = "integrated_gradients"
     label: ClassVar[str] = "Integrated Gradients"
-    settings: ClassVar[Mapping[str, Constraint]] = {"steps": Interval(int, 2, 10000)}
+    settings: ClassVar[Mapping[str, Constraint]] = {"steps": Interval(int, 2, 10000),
+                                                    "baseline": Options(BASELINES)}
     completeness_baseline: ClassVar[float | None] = 0.0
 
-    def __init__(self, model: nn.Module, *, batch_size: int = 256, steps: int = 60) -> None:
+    def __init__(self, model: nn.Module, *, batch_size: int = 256, steps: int = 60,
+                 baseline: str = "zero") -> None:
         super().__init__(model, batch_size=batch_size)
         self.steps = self._setting("steps", steps)
+        self.baseline = self._setting("baseline", baseline)
         self._captum = _CaptumIG(model, multiply_by_inputs=True)
+
+    def reference(self, x: Tensor) -> Tensor:
+        """The baseline x0 of images ``x`` ``[N, C, H, W]`` (class docstring), same shape."""
+        if self.baseline == "mean":
+            return x.mean(dim=(2, 3), keepdim=True).expand_as(x).clone()
+        if self.baseline == "blur":
+            h, w = x.shape[-2:]
+            sigma = max(1.0, min(h, w) / 8)
+            sizes = [min(2 * math.ceil(3 * sigma) + 1, n - (n + 1) % 2) for n in (w, h)]  # odd, <= n
+            return gaussian_blur(x, sizes, [sigma, sigma]) if min(sizes) > 1 else x.clone()
+        return super().reference(x)
 
     def _attribute(self, x: Tensor, targets: Tensor) -> Tensor:
         captum_trapezoid = self._captum.attribute(
             x,
-            baselines=0.0,
+            baselines=self.reference(x),
             target=targets,
             n_steps=self.steps,
             method="riemann_trapezoid",

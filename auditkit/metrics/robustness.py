@@ -128,9 +128,10 @@ def completeness_error(
     x: torch.Tensor,
     attributions: torch.Tensor,
     targets: torch.Tensor,
-    baseline: float = 0.0,
+    baseline: float | torch.Tensor = 0.0,
 ) -> torch.Tensor:
-    """Relative completeness error ``|Σ φ - Δ| / |Δ|`` with ``Δ = f_c(x) - f_c(baseline)``.
+    """Relative completeness error ``|Σ φ - Δ| / |Δ|`` with ``Δ = f_c(x) - f_c(baseline)``;
+    ``baseline`` is a scalar or images of ``x``'s shape.
 
     Returns ``Tensor[N]`` (float64); NaN where Δ = 0 (nothing to be complete about).
     """
@@ -138,7 +139,8 @@ def completeness_error(
     if attributions.shape[0] != x.shape[0]:
         raise MetricInputError(f"attributions must hold {x.shape[0]} maps, got {attributions.shape[0]}")
     index = targets[:, None]
-    delta = (model(x).gather(1, index) - model(torch.full_like(x, baseline)).gather(1, index))[:, 0]
+    x0 = baseline.expand_as(x) if isinstance(baseline, torch.Tensor) else torch.full_like(x, baseline)
+    delta = (model(x).gather(1, index) - model(x0).gather(1, index))[:, 0]
     delta = delta.double()
     total = attributions.flatten(1).double().sum(dim=1)
     return torch.where(delta != 0, (total - delta).abs() / delta.abs().clamp_min(1e-300), torch.nan)

@@ -549,6 +549,13 @@ class MetricsSpec(_Section):
     """ReCo's chance level."""
     explain_batch_size: int = 256
     """Images explained per batch."""
+    min_pairs: int = 30
+    """Fewest pairs of a set (S= for MeGe; S= and S≠ for ReCo, ReCo_AUC and ReCo's chance level) a
+    score is computed from; with fewer it is undefined ("not enough pairs (n = 7)"). 30 is the usual
+    floor for a mean's normal approximation, which the percentile bootstrap of these scores leans on;
+    the k - 1 pairs of one image share its map, so 30 pairs may be as few as 30 / (k - 1) images,
+    and a smaller set gives intervals that look tight but mean nothing (a set of 4 pairs of
+    constant maps gives MeGe 1.000 [1.000, 1.000])."""
     mu_fidelity: MuFidelitySpec = field(default_factory=MuFidelitySpec)
     """muF settings."""
     bootstrap: BootstrapSpec = field(default_factory=BootstrapSpec)
@@ -560,6 +567,7 @@ class MetricsSpec(_Section):
         "target": Options(("prediction", "label")),
         "reco_chance": Section(RecoChanceSpec),
         "explain_batch_size": Interval(int, 1, 65536),
+        "min_pairs": Interval(int, 1, MAX_COUNT),
         "mu_fidelity": Section(MuFidelitySpec),
         "bootstrap": Section(BootstrapSpec),
     }

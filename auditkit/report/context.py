@@ -38,7 +38,7 @@ from auditkit.report.sanity import (
 )
 from auditkit.report.signature import signature_facts
 from auditkit.report.since import since_section
-from auditkit.report.yardstick import CONTROL, LOWER_IS_BETTER, behind, marks
+from auditkit.report.yardstick import CONTROL, INPUT_CONTROL, LOWER_IS_BETTER, behind, behind_input, marks
 from auditkit.results import Results, explainer_entry
 from auditkit.signing.keys import Signer
 
@@ -289,6 +289,7 @@ def _explainer_rows(results: Mapping[str, Any], confidence: str) -> list[dict[st
             "n_s_neq": f"{e['n_s_neq']:,}",
             "n_ignored": f"{e['n_ignored']:,}",
             "n_degenerate": f"{e['n_degenerate_pairs']:,}",
+            "input_rho": _input_rho(e.get("input_correlation")),
             "mu_images": f"{e['mu_fidelity_images']:,}",
             "mu_undefined": f"{e['mu_fidelity_undefined']:,}",
         })
@@ -358,14 +359,49 @@ def _figures(results: Mapping[str, Any], evidence: Mapping[str, ExplainerEvidenc
     }
     count = min((e.examples.shape[0] for e in evidence.values()), default=0)
     if count:
-        labels = [f"image {i + 1}" + (f" (class {inputs.classes[i]})" if inputs.images is not None else "")
-                  for i in range(count)]
+        first = next(iter(evidence.values()))
+        labels = [f"image {int(first.example_index[i])}"
+                  + (f", class {inputs.classes[i]}" if inputs.images is not None else "")
+                  + (", S≠" if first.example_neq[i] else "") for i in range(count)]
         maps = {explainer_label(n): e.examples[:count, 0] for n, e in evidence.items()}
         images = None if inputs.images is None else inputs.images[:count]
         figures["examples"] = plots.data_uri(plots.example_maps(
             images, maps, labels, f"Explanations given by the fold-0 model ({model})"))
         figures["example_count"] = str(count)
     return figures
+
+
+def _expected_spread(acc: Mapping[str, Any]) -> str:
+    """The spread fold size alone gives (:mod:`auditkit.engine.chance`), as a clause."""
+    if acc.get("expected_spread") is None:
+        return ""
+    sds = acc["fold_sd"]
+    sd = number(sds[0]) if len(set(sds)) == 1 else f"{number(min(sds))} to {number(max(sds))}"
+    return (f"; fold size alone gives an expected spread of {number(acc['expected_spread'])} "
+            f"(binomial sd {sd} per fold)")
+
+
+def _fold_interval(fold: Mapping[str, Any]) -> str:
+    """A fold's Wilson interval and whether it stands above chance."""
+    c = fold.get("chance")
+    if c is None:
+        return ""
+    return (f"[{number(c['ci_low'])}, {number(c['ci_high'])}]"
+            + ("" if c["above_chance"] else f", not above chance ({number(c['chance'])})"))
+
+
+def _chance_warning(results: Mapping[str, Any]) -> str:
+    """One sentence when some fold model is not above chance, else ""."""
+    at_chance = results["accuracy"].get("at_chance") or []
+    if not at_chance:
+        return ""
+    k = len(results["folds"])
+    which = (f"All {k} fold models are" if len(at_chance) == k else
+             f"Fold model{'s' if len(at_chance) > 1 else ''} {', '.join(str(i) for i in at_chance)} "
+             f"{'are' if len(at_chance) > 1 else 'is'}")
+    return (f"{which} not above chance (the majority-class rate "
+            f"{number(results['accuracy']['chance'])} lies in the accuracy's interval): no explanation "
+            "score of this audit is evidence, since the explanations explain no learnt decision.")
 
 
 def _verdict(results: Mapping[str, Any]) -> dict[str, Any]:
@@ -417,7 +453,9 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None,
     if not evidence:
         raise ReportError(f"{out_dir / 'results.json'} lists no explainer", path=out_dir / "results.json")
     count = min(e.examples.shape[0] for e in evidence.values())
-    inputs = load_example_inputs(results, count) if count else ExampleInputs(None, (), "")
+    first = next(iter(evidence.values()))
+    inputs = (load_example_inputs(results, first.example_index[:count]) if count
+              else ExampleInputs(None, (), ""))
     acc = results["accuracy"]
     dataset = results["dataset"]
     model = resolved["model"]
@@ -455,8 +493,9 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None,
             "status": _status(acc["comparable"]),
             "sentence": f"Fold accuracies range from {number(min(f['accuracy'] for f in results['folds']))} "
                         f"to {number(max(f['accuracy'] for f in results['folds']))}: a spread of "
-                        f"{number(acc['spread'])}, allowed ≤ {acc['max_spread']:g}",
+                        f"{number(acc['spread'])}, allowed ≤ {acc['max_spread']:g}" + _expected_spread(acc),
         },
+        "chance_warning": _chance_warning(results),
         "requirements": [_requirement(r, checks, results, confidence) for r in results["requirements"]],
         "articles": _articles(results, confidence),
         "thresholds": _threshold_rows(results, confidence),
@@ -465,7 +504,8 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None,
         "properties": properties_section(results, explainer_label, confidence),
         "accuracy": format_score(acc, confidence),
         "folds": [{"index": str(f["index"]), "n_test": f"{f['n_test']:,}", "accuracy": number(f["accuracy"]),
-                   "checkpoint": f["checkpoint_sha256"]} for f in results["folds"]],
+                   "interval": _fold_interval(f), "checkpoint": f["checkpoint_sha256"]}
+                  for f in results["folds"]],
         "figures": _figures(results, evidence, inputs, family),
         "inputs_problem": inputs.problem,
         "limits": _limits(results),
@@ -486,6 +526,7 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None,
                                           explainer_label),
         "chance_notice": chance_notice(results["explainers"], explainer_label),
         "yardstick": _yardstick(results["explainers"]),
+        "input_yardstick": _input_yardstick(results["explainers"]),
         "has_control": CONTROL in results["explainers"],
         "target": _target_text(results),
         "signature": signature_facts(signer),
@@ -506,6 +547,24 @@ def _yardstick(explainers: Mapping[str, Any]) -> str:
         return ""
     return ("Methods that score no better than the random control, whose maps ignore the model, "
             + "; ".join(parts) + ".")
+
+
+def _input_rho(found: Mapping[str, Any] | None) -> str:
+    """Mean |rho| of a method's maps with the input's, and over how many images."""
+    if not found or found.get("mean_abs_rho") is None:
+        return "–"
+    return f"{number(found['mean_abs_rho'])} ({found['images']:,} images)"
+
+
+def _input_yardstick(explainers: Mapping[str, Any]) -> str:
+    """One sentence naming the methods whose MeGe does not beat the input control's ("" if none)."""
+    names = behind_input(explainers)
+    if not names:
+        return ""
+    control = number(explainer_entry(explainers[INPUT_CONTROL], "mege")["value"])
+    return (f"Methods whose MeGe does not beat the input control's ({control}), a map that is the image "
+            f"itself: {_and([explainer_label(n) for n in names])}; their MeGe may measure the "
+            "image's silhouette, not the models.")
 
 
 def _and(items: Sequence[str]) -> str:

@@ -33,12 +33,16 @@ class ExplainerEvidence:
     Attributes:
         s_eq: distances of the S= pairs, 1-D float array.
         s_neq: distances of the S≠ pairs, 1-D float array.
-        examples: ``[E, k, H, W]`` maps of the first E audited images (channels summed).
+        examples: ``[E, k, H, W]`` maps of E example images (channels summed).
+        example_index: ``[E]`` which audited images they are; example_neq: ``[E]`` bool, the image
+            has an S≠ pair.
     """
 
     s_eq: np.ndarray
     s_neq: np.ndarray
     examples: np.ndarray
+    example_index: np.ndarray
+    example_neq: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ def load_evidence(out_dir: Path, name: str, counts: dict[str, Any]) -> Explainer
         state = torch.load(path, map_location="cpu", weights_only=True)
         record = state["record"]
         tensors = {key: record[key] for key in _RECORD_KEYS}
+        index = record["example_index"]
     except Exception as exc:  # any unreadable or foreign file: one message
         raise ReportError(f"{path} is not a readable distance record ({type(exc).__name__}: {exc}); "
                           f"rerun the audit into {out_dir}", path=path) from exc
@@ -105,11 +110,13 @@ def load_evidence(out_dir: Path, name: str, counts: dict[str, Any]) -> Explainer
         s_eq=distances[category == S_EQ].double().numpy(),
         s_neq=distances[category == S_NEQ].double().numpy(),
         examples=tensors["examples"].double().numpy(),
+        example_index=index.numpy(),
+        example_neq=(category[index] == S_NEQ).any(dim=1).numpy(),
     )
 
 
-def load_example_inputs(results: dict[str, Any], count: int) -> ExampleInputs:
-    """The first ``count`` audited images, read again as the audit read them (same subsample seed).
+def load_example_inputs(results: dict[str, Any], index: np.ndarray) -> ExampleInputs:
+    """The audited images ``index``, read again as the audit read them (same subsample seed).
 
     The images are used only when the data set still has the fingerprint recorded in results.json.
     """
@@ -125,6 +132,6 @@ def load_example_inputs(results: dict[str, Any], count: int) -> ExampleInputs:
         return ExampleInputs(None, (), f"the audited images could not be read again ({exc})")
     if dataset.fingerprint != results["dataset"]["fingerprint_sha256"]:
         return ExampleInputs(None, (), "the data set no longer has the fingerprint recorded by the audit")
-    part = slice(0, min(count, len(dataset)))
+    part = torch.as_tensor(index, dtype=torch.long)
     classes = tuple(dataset.classes[int(label)] for label in dataset.labels[part])
     return ExampleInputs(dataset.x(part).double().numpy(), classes, "")

@@ -186,3 +186,31 @@ def test_the_pixel_limit_holds_whatever_pil_is_told(tmp_path: Path, monkeypatch)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10)  # PIL's check fires first, in Image.open
     with pytest.raises(DataError, match=r"a/0\.png: more pixels than PIL's limit"):
         load_dataset("imagefolder", tmp_path)
+
+
+def test_imagefolder_reads_its_train_and_test_subfolders(tmp_path: Path) -> None:
+    train = write_folder(tmp_path / "train", ("cat", "dog"), 3)
+    test = write_folder(tmp_path / "test", ("cat", "dog"), 2)
+    got = {split: load_dataset("imagefolder", tmp_path, split=split) for split in ("train", "test", "all")}
+    assert [len(got[s]) for s in ("train", "test", "all")] == [6, 4, 10]
+    assert got["all"].classes == ("cat", "dog")
+    assert got["all"].labels.tolist() == [0] * 3 + [1] * 3 + [0] * 2 + [1] * 2
+    first_test = next(iter(test.values()))
+    pixels = torch.from_numpy(first_test.transpose(2, 0, 1).copy())
+    torch.testing.assert_close(got["test"].images[0], pixels)
+    torch.testing.assert_close(got["all"].images[6], got["test"].images[0])
+    assert len(train) == 6
+
+
+def test_imagefolder_without_split_folders_has_only_all(tmp_path: Path) -> None:
+    write_folder(tmp_path, ("cat", "dog"), 2)
+    assert len(load_dataset("imagefolder", tmp_path)) == 4
+    with pytest.raises(DataError, match="has no train/ and test/ sub-folders, so no 'test' split"):
+        load_dataset("imagefolder", tmp_path, split="test")
+
+
+def test_imagefolder_splits_must_share_their_classes(tmp_path: Path) -> None:
+    write_folder(tmp_path / "train", ("cat", "dog"), 2)
+    write_folder(tmp_path / "test", ("cat", "eel"), 2)
+    with pytest.raises(DataError, match="differ from"):
+        load_dataset("imagefolder", tmp_path)

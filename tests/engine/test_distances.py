@@ -141,3 +141,36 @@ def test_pair_categories_by_hand() -> None:
     # image 0 (fold 0, right): j=1 right -> S=, j=2 wrong -> S≠
     # image 1 (fold 2, wrong): j=0 wrong -> ignored, j=1 right -> S≠
     assert pair_categories(preds, labels, fold_of).tolist() == [[S_EQ, S_NEQ], [IGNORED, S_NEQ]]
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 100])
+def test_input_correlation_is_scipys_spearman_with_the_input_map(batch_size: int) -> None:
+    dataset, preds, fold_of, maps = make_case()
+    dataset.images[:, 0, 1:, :] = torch.rand(23, 4, 5, generator=torch.Generator().manual_seed(1))
+    categories = pair_categories(preds, dataset.labels, fold_of)
+    sample = torch.tensor([5, 0, 17, 3])
+    record = collect_distances(
+        [TableExplainer(maps[i]) for i in range(4)], dataset, fold_of, categories, preds,
+        batch_size=batch_size, device=torch.device("cpu"), input_index=sample)
+    for row, image in enumerate(sample.tolist()):
+        control = dataset.images[image].abs().sum(dim=0).numpy().ravel()
+        for j in range(4):
+            ours = maps[j, image].sum(dim=0).numpy().ravel()
+            if np.ptp(ours) == 0:  # fold 1's constant map of image 3
+                assert torch.isnan(record.input_rho[row, j])
+            else:
+                assert float(record.input_rho[row, j]) == pytest.approx(
+                    abs(spearmanr(ours, control).statistic), abs=1e-5)
+
+
+def test_example_images_are_spread_over_classes_and_include_s_neq() -> None:
+    from auditkit.engine.explain import example_images
+
+    labels = torch.tensor([0] * 10 + [1] * 10 + [2] * 10)
+    categories = torch.ones(30, 2, dtype=torch.uint8)
+    categories[[12, 25], 1] = 2  # two images with an S≠ pair
+    chosen = example_images(labels, categories, 6)
+    assert chosen.tolist() == sorted(set(chosen.tolist())) and chosen.numel() == 6
+    assert 12 in chosen.tolist() and 25 in chosen.tolist()
+    assert sorted(set(labels[chosen].tolist())) == [0, 1, 2]
+    assert example_images(labels[:3], categories[:3], 6).tolist() == [0, 1, 2]  # fewer images than asked

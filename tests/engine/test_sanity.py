@@ -165,7 +165,7 @@ def _synthetic(level: float, mege_shift: float, generator: torch.Generator, *, n
     distances = torch.rand(n, k - 1, generator=generator) * 0.5 + 0.25
     distances = torch.where(category == 1, (distances + mege_shift).clamp(0, 1), distances)
     record = DistanceRecord(distances, category, torch.zeros(n, k - 1, dtype=torch.bool),
-                            torch.zeros(0, k, 8, 8))
+                            torch.zeros(0, k, 8, 8), torch.zeros(0, dtype=torch.long), torch.zeros(0, k))
     weights = resample_weights(n, 40, generator)
     mu = torch.rand(20, generator=generator, dtype=torch.float64)
     scores = {name: explainer_scores(name, record, mu, torch.arange(20), reco_form="youden",

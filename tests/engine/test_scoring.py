@@ -16,7 +16,8 @@ def _record(n: int, separation: float, seed: int, p_eq: float = 0.8) -> Distance
     g = torch.Generator().manual_seed(seed)
     category = torch.where(torch.rand(n, 2, generator=g) < p_eq, 1, 2).to(torch.uint8)
     distances = torch.rand(n, 2, generator=g) * 0.5 + torch.where(category == 2, separation, 0.0)
-    return DistanceRecord(distances, category, torch.zeros(n, 2, dtype=torch.bool), torch.zeros(0, 3, 4, 4))
+    return DistanceRecord(distances, category, torch.zeros(n, 2, dtype=torch.bool), torch.zeros(0, 3, 4, 4),
+                          torch.zeros(0, dtype=torch.long), torch.zeros(0, 3))
 
 
 def _scores(record: DistanceRecord, resamples: int = 50):
@@ -60,3 +61,26 @@ def test_empty_s_neq_leaves_reco_and_its_chance_level_undefined() -> None:
     assert s.reco_chance.chance is None and s.reco_chance.distinguishable is None
     assert "S≠" in s.reco_corrected.undefined
     assert s.to_dict()["reco_chance"] == {"undefined": s.reco_chance.undefined}
+
+
+def test_fewer_pairs_than_the_minimum_leave_the_scores_undefined() -> None:
+    record = _record(40, 0.3, 5, p_eq=0.1)  # about 8 S= pairs of 80
+    n_eq = int((record.category == 1).sum())
+    assert 0 < n_eq < 30
+    n = record.distances.shape[0]
+    s = explainer_scores(
+        "saliency", record, torch.rand(5, dtype=torch.float64), torch.arange(5), reco_form="youden",
+        weights=resample_weights(n, 20, torch.Generator().manual_seed(1)), confidence=0.95,
+        permutations=image_permutations(n, 50, torch.Generator().manual_seed(2)), min_pairs=30)
+    why = f"not enough pairs (n = {n_eq} in S=, at least 30 needed)"
+    assert s.mege.value is None and s.mege.undefined == why
+    for metric in ("reco", "reco_auc", "reco_corrected"):
+        assert s.score(metric).value is None and s.score(metric).undefined == why
+    assert s.reco_chance.chance is None and s.to_dict()["mege"]["undefined"] == why
+    assert torch.isnan(s.resampled["mege"]).all() and s.mu_fidelity.value is not None
+    # The same record with a minimum it meets gives numbers.
+    met = explainer_scores(
+        "saliency", record, torch.rand(5, dtype=torch.float64), torch.arange(5), reco_form="youden",
+        weights=None, confidence=0.95, permutations=image_permutations(n, 50, torch.Generator()),
+        min_pairs=n_eq)
+    assert met.mege.value is not None and met.reco.value is not None

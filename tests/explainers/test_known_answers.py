@@ -173,3 +173,29 @@ def test_attribution_in_the_only_region_that_matters(name):
     else:
         assert (region_share(maps) > 0.7).all(), region_share(maps)
         assert (top_share(maps) >= 0.75).all(), top_share(maps)
+
+
+@pytest.mark.parametrize("baseline", ["zero", "mean", "blur"])
+def test_integrated_gradients_is_complete_against_its_own_baseline(linear, data, baseline):
+    from auditkit.metrics import completeness_error
+
+    (model, w), (x, y) = linear, data
+    ig = IntegratedGradients(model, steps=3, baseline=baseline)
+    x0 = ig.reference(x)
+    torch.testing.assert_close(ig.explain(x, y), (x - x0) * w[y])
+    assert completeness_error(model, x, ig.explain(x, y), y, baseline=x0).max() < 1e-5
+    if baseline != "zero":  # another baseline's maps are not complete against x0 = 0
+        assert completeness_error(model, x, ig.explain(x, y), y, baseline=0.0).max() > 1e-3
+
+
+def test_integrated_gradients_baselines_have_their_formulas(data):
+    x, _ = data
+    model = nn.Sequential(nn.Flatten(), nn.Linear(18, 4)).eval()
+    torch.testing.assert_close(IntegratedGradients(model).reference(x), torch.zeros_like(x))
+    mean = IntegratedGradients(model, baseline="mean").reference(x)
+    torch.testing.assert_close(mean, x.mean(dim=(2, 3), keepdim=True).expand_as(x))
+    big = torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    blur = IntegratedGradients(model, baseline="blur").reference(big)
+    # sigma = 16 / 8 = 2 px: the blur keeps the mean roughly and removes most pixel-to-pixel variance.
+    assert blur.shape == big.shape and abs(float(blur.mean() - big.mean())) < 0.02
+    assert float(blur.diff(dim=-1).abs().mean()) < 0.3 * float(big.diff(dim=-1).abs().mean())
