@@ -34,7 +34,8 @@ def test_each_run_is_recorded_with_its_files(recorded) -> None:
     assert second.dataset_fingerprint == summary["dataset"]["fingerprint_sha256"]
     assert json.loads(second.model_digests_json or "") == \
         [fold["checkpoint_sha256"] for fold in summary["folds"]]
-    assert set(second.report_files) == {"results.json", "summary.txt", "report.html", "report.pdf"}
+    top = {"results.json", "summary.txt", "report.html", "report.pdf"}
+    assert set(second.report_files) == top | {f"audits/0002/{name}" for name in top}  # and its kept copy
     assert [(run.status, run.audit_id, run.pid) for run in runs] == \
         [("finished", 1, os.getpid()), ("finished", 2, os.getpid())]
     assert first.started_at <= first.finished_at <= second.started_at
