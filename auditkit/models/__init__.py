@@ -21,7 +21,7 @@ from auditkit.models.operator import (
     source_record,
     torchvision_models,
 )
-from auditkit.models.registry import MODEL_FAMILIES, build_model
+from auditkit.models.registry import MODEL_FAMILIES, build_model, family_revision
 from auditkit.models.resnet import ResNet18
 from auditkit.models.small_cnn import SmallCNN
 from auditkit.models.training import (
@@ -46,6 +46,7 @@ __all__ = [
     "TrainingConfig",
     "accuracy",
     "build_model",
+    "family_revision",
     "build_torchvision",
     "check_signature",
     "import_callable",
