@@ -71,15 +71,16 @@ class Rise(Explainer):
 
     Departure from the papers. Petsiuk et al. (2018, section 3) define the saliency as
     :math:`E[f \mid M(\lambda) = 1]` and estimate it by :math:`\frac{1}{M p} \sum_i f_i m_i(\lambda)`
-    (Fel et al. 2022, appendix B, write the same with :math:`p = E[M]`), dividing by the *expected* coverage ``p`` at every
-    pixel. That estimate equals :math:`\frac{c(\lambda)}{p} \hat E[f \mid \lambda \text{ kept}]`
-    with the *drawn* coverage :math:`c(\lambda) = \frac{1}{M}\sum_i m_i(\lambda)`, which varies from
-    pixel to pixel by about :math:`\sqrt{p(1-p)/M}` around ``p``; wherever the score barely depends on
-    the pixel, that factor is all that ranks the pixels, so the maps of a chance-level model ranked
-    exactly like the coverage (Spearman 1.000 with ``score="probability"``). Dividing by the drawn
-    coverage instead (the ratio, or self-normalised, estimator of the same conditional mean) removes
-    the factor; subtracting :math:`\bar f`, the same constant at every pixel of an image, changes no
-    ranking and makes "no evidence" exactly 0: a model whose output does not depend on the input gives
+    (Fel et al. 2022, appendix B, write the same with :math:`p = E[M]`), dividing by the *expected*
+    coverage ``p`` at every pixel. That estimate equals
+    :math:`\frac{c(\lambda)}{p} \hat E[f \mid \lambda \text{ kept}]` with the *drawn* coverage
+    :math:`c(\lambda) = \frac{1}{M}\sum_i m_i(\lambda)`, which varies from pixel to pixel around ``p``
+    (by about :math:`\sqrt{p(1-p)/M}` for binary masks); wherever the score barely depends on the pixel,
+    that factor is all that ranks the pixels, so the maps of a chance-level model ranked like the
+    coverage (|Spearman| 1.000 with ``score="probability"``, 0.73 with logits; issue 20). Dividing by
+    the drawn coverage instead (the ratio, or self-normalised, estimator of the same conditional mean)
+    removes the factor; subtracting :math:`\bar f`, the same constant at every pixel of an image, changes
+    no ranking and makes "no evidence" exactly 0: a model whose output does not depend on the input gives
     a map of zeros (``f_i = \bar f`` exactly: the mean is taken in float64), as does
     ``keep_probability=1`` (every mask 1). Both, and a one-region model whose map is not correlated
     with the coverage while the paper's estimate is, are tested. Scores: the logit ``f_c`` (the
