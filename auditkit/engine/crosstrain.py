@@ -31,7 +31,6 @@ from auditkit.models import (
     accuracy,
     build_model,
     build_torchvision,
-    family_revision,
     import_callable,
     last_conv_name,
     load_checkpoint,
@@ -172,9 +171,7 @@ def fold_key(policy: Policy, dataset: ImageDataset, fold: int, labels_digest: st
     the SHA-256 of the operator's factory, training function and initial weights when there are any.
 
     Fields added for the operator's own model enter the key only when set, so checkpoints of the
-    built-in families made before they existed stay valid; so does a family's architecture revision
-    (:func:`~auditkit.models.family_revision`), from 2 on, so a changed family retrains instead of
-    failing to load its older checkpoints.
+    built-in families made before they existed stay valid.
     """
     cv = policy.cross_validation
     resolved = policy.to_dict()
@@ -196,8 +193,6 @@ def fold_key(policy: Policy, dataset: ImageDataset, fold: int, labels_digest: st
         "model": model,
         "training": training,
     }
-    if policy.model.source == "family" and family_revision(policy.model.family) > 1:
-        parts["revision"] = family_revision(policy.model.family)
     norm = resolved["preprocessing"]["normalize"]
     if norm["mean"] is not None:
         parts["normalize"] = norm

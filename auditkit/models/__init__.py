@@ -21,7 +21,7 @@ from auditkit.models.operator import (
     source_record,
     torchvision_models,
 )
-from auditkit.models.registry import MODEL_FAMILIES, build_model, family_revision
+from auditkit.models.registry import MODEL_FAMILIES, build_model
 from auditkit.models.resnet import ResNet18
 from auditkit.models.small_cnn import SmallCNN
 from auditkit.models.training import (
@@ -48,7 +48,6 @@ __all__ = [
     "build_model",
     "build_torchvision",
     "check_signature",
-    "family_revision",
     "import_callable",
     "last_conv_name",
     "load_checkpoint",

@@ -28,13 +28,11 @@ class _Family:
     """Default drop probability."""
     min_size: int
     """Smallest accepted image height/width."""
-    revision: int = 1
-    """Architecture version; a new one (layers changed) must not load an older one's checkpoints."""
 
 
 _FAMILIES: dict[str, _Family] = {
-    # 2: one 2x2 max pool. Revision 2: batch norm, and a second pool from 16 pixels (issue 20).
-    "small_cnn": _Family(base_filters=16, dropout=0.25, min_size=2, revision=2),
+    # 2: one 2x2 max pool (a second one from 16 pixels).
+    "small_cnn": _Family(base_filters=16, dropout=0.25, min_size=2),
     # Paper's CIFAR-10 setting (appendix E); any size works (strided 3x3 convs with padding 1).
     "resnet18": _Family(base_filters=32, dropout=0.25, min_size=1),
     # Table 4: widths 48/96/96, Dropout(0.2); three 2x2 pools need 8 pixels.
@@ -87,15 +85,6 @@ def build_model(
     if family == "resnet18":
         return ResNet18(in_channels, num_classes, base_filters=b, dropout=p)
     return LipschitzCNN(in_channels, num_classes, base_filters=b, image_size=size, dropout=p)
-
-
-def family_revision(family: str) -> int:
-    """The architecture version of ``family`` (1 for a family never changed).
-
-    >>> family_revision("small_cnn")
-    2
-    """
-    return _FAMILIES[check_choice(family, "family", MODEL_FAMILIES)].revision
 
 
 def _is_probability(value: float) -> bool:
