@@ -58,18 +58,40 @@ def rise_masks(
 
 
 class Rise(Explainer):
-    """``Phi_RI(x) = (1 / (p M)) sum_{i=1..M} f_c(x * m_i) m_i``, ``Tensor[N, 1, H, W]``.
+    r"""RISE as the centred conditional mean of the score given that a pixel is kept, ``Tensor[N, 1, H, W]``.
 
-    ``m_i`` from :func:`rise_masks`; ``p = E[m]`` (the bilinear upsampling keeps the mean). Masked
-    pixels are set to 0. The paper scores with the logit ``f_c`` (default ``score="logit"``); the
-    original RISE uses the softmax probability (``score="probability"``). Because the estimator is not
-    centred, every pixel carries the offset ``E[f_c(x * m)]``; only the excess marks importance.
-    With ``keep_probability=1`` every mask is 1 and the map is ``f_c(x)`` everywhere (tested).
+    .. math::
+
+        \Phi_{RI}(x)_\lambda = \frac{\sum_{i=1}^{M} (f_c(x \odot m_i) - \bar f)\, m_i(\lambda)}
+                                     {\sum_{i=1}^{M} m_i(\lambda)}, \qquad
+        \bar f = \frac{1}{M} \sum_{i=1}^{M} f_c(x \odot m_i),
+
+    and 0 at a pixel no mask covers (:math:`\sum_i m_i(\lambda) = 0`). ``m_i`` from
+    :func:`rise_masks` (soft values in [0, 1] after the bilinear upsampling, used as weights); masked
+    pixels are set to 0. It estimates :math:`E[f_c(x \odot M) \mid M(\lambda) = 1] - E[f_c(x \odot M)]`.
+
+    Departure from the papers. Petsiuk et al. (2018, section 3) define the saliency as
+    :math:`E[f \mid M(\lambda) = 1]` and estimate it by :math:`\frac{1}{M p} \sum_i f_i m_i(\lambda)`
+    (Fel et al. 2022, appendix B, write the same with :math:`p = E[M]`), dividing by the *expected*
+    coverage ``p`` at every pixel. That estimate equals
+    :math:`\frac{c(\lambda)}{p} \hat E[f \mid \lambda \text{ kept}]` with the *drawn* coverage
+    :math:`c(\lambda) = \frac{1}{M}\sum_i m_i(\lambda)`, which varies from pixel to pixel around ``p``
+    (by about :math:`\sqrt{p(1-p)/M}` for binary masks); wherever the score barely depends on the pixel,
+    that factor is all that ranks the pixels, so the maps of a chance-level model ranked like the
+    coverage (|Spearman| 1.000 with ``score="probability"``, 0.73 with logits; issue 20). Dividing by
+    the drawn coverage instead (the ratio, or self-normalised, estimator of the same conditional mean)
+    removes the factor; subtracting :math:`\bar f`, the same constant at every pixel of an image, changes
+    no ranking and makes "no evidence" exactly 0: a model whose output does not depend on the input gives
+    a map of zeros (``f_i = \bar f`` exactly: the mean is taken in float64), as does
+    ``keep_probability=1`` (every mask 1). Both, and a one-region model whose map is not correlated
+    with the coverage while the paper's estimate is, are tested. Scores: the logit ``f_c`` (the
+    paper's, default ``score="logit"``) or the softmax probability (original RISE,
+    ``score="probability"``).
 
     The same masks serve every image of a call (as in RISE). They are drawn on the CPU in blocks of
-    :data:`MASK_BLOCK` from a generator reset to ``generator_seed`` for each chunk of images, so at
-    most ``MASK_BLOCK`` masks are held at once, and the maps do not depend on ``batch_size``, on the
-    call or on the device (up to float rounding).
+    :data:`MASK_BLOCK` from a generator reset to ``generator_seed`` (drawn once to score, and again to
+    weight the centred scores), so at most ``MASK_BLOCK`` masks are held at once, and the maps do not
+    depend on ``batch_size``, on the call or on the device (up to float rounding).
 
     Args:
         model: classifier in eval mode returning logits ``[N, num_classes]``.
@@ -132,14 +154,28 @@ class Rise(Explainer):
 
     def _attribute(self, x: Tensor, targets: Tensor) -> Tensor:
         b, _, h, w = x.shape
-        total = torch.zeros((b, h, w), dtype=torch.float32, device=x.device)
+        scores = torch.cat([self._masked_scores(x, targets, masks)
+                            for masks in self.mask_blocks((h, w), x.device)], dim=1)  # [b, M]
+        centred = scores.double() - scores.double().mean(dim=1, keepdim=True)
+        weighted = torch.zeros((b, h, w), dtype=torch.float64, device=x.device)
+        coverage = torch.zeros((h, w), dtype=torch.float64, device=x.device)
+        start = 0
         for masks in self.mask_blocks((h, w), x.device):
-            k = masks.shape[0]
-            scores = torch.empty(b * k, dtype=torch.float32, device=x.device)
-            with torch.no_grad():
-                for pairs in batch_slices(b * k, self.batch_size):
-                    index = torch.arange(pairs.start, pairs.stop, device=x.device)
-                    image, mask = index // k, index % k
-                    scores[pairs] = self._scores(x[image] * masks[mask].to(x.dtype), targets[image])
-            total += torch.einsum("bk,khw->bhw", scores.view(b, k), masks[:, 0])
-        return (total / (self.masks * self.keep_probability)).unsqueeze(1)
+            k, m = masks.shape[0], masks[:, 0].double()
+            weighted += torch.einsum("bk,khw->bhw", centred[:, start : start + k], m)
+            coverage += m.sum(dim=0)
+            start += k
+        covered = coverage > 0
+        maps = torch.where(covered, weighted / torch.where(covered, coverage, 1.0), 0.0)
+        return maps.float().unsqueeze(1)
+
+    def _masked_scores(self, x: Tensor, targets: Tensor, masks: Tensor) -> Tensor:
+        """``f_c(x_b * m_k)`` for every image and mask of a block, ``Tensor[B, K]`` float32."""
+        b, k = x.shape[0], masks.shape[0]
+        scores = torch.empty(b * k, dtype=torch.float32, device=x.device)
+        with torch.no_grad():
+            for pairs in batch_slices(b * k, self.batch_size):
+                index = torch.arange(pairs.start, pairs.stop, device=x.device)
+                image, mask = index // k, index % k
+                scores[pairs] = self._scores(x[image] * masks[mask].to(x.dtype), targets[image])
+        return scores.view(b, k)

@@ -266,8 +266,9 @@ class AuditedModel(nn.Module):
         shape = (1, -1, 1, 1)
         self.register_buffer("mean", None if mean is None else torch.tensor(mean).view(shape))
         self.register_buffer("std", None if std is None else torch.tensor(std).view(shape))
-        if hasattr(net, "loss_temperature"):
-            self.loss_temperature = net.loss_temperature
+        for name in ("loss_temperature", "training_schedule", "training_shift"):  # read by train_model
+            if hasattr(net, name):
+                setattr(self, name, getattr(net, name))
 
     @property
     def target_layer(self) -> nn.Module | None:

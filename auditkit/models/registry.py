@@ -31,7 +31,7 @@ class _Family:
 
 
 _FAMILIES: dict[str, _Family] = {
-    # 2: one 2x2 max pool.
+    # 2: one 2x2 max pool (a second one from 16 pixels).
     "small_cnn": _Family(base_filters=16, dropout=0.25, min_size=2),
     # Paper's CIFAR-10 setting (appendix E); any size works (strided 3x3 convs with padding 1).
     "resnet18": _Family(base_filters=32, dropout=0.25, min_size=1),
@@ -81,7 +81,7 @@ def build_model(
     p = spec.dropout if dropout is None else check_real(dropout, "dropout", "in [0, 1)", _is_probability)
     b = spec.base_filters if base_filters is None else check_int(base_filters, "base_filters", minimum=1)
     if family == "small_cnn":
-        return SmallCNN(in_channels, num_classes, base_filters=b, dropout=p)
+        return SmallCNN(in_channels, num_classes, base_filters=b, dropout=p, image_size=size)
     if family == "resnet18":
         return ResNet18(in_channels, num_classes, base_filters=b, dropout=p)
     return LipschitzCNN(in_channels, num_classes, base_filters=b, image_size=size, dropout=p)

@@ -18,7 +18,7 @@ from auditkit.models.errors import ModelError
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 """Values accepted by :attr:`TrainingConfig.optimizer`."""
 
-SCHEDULES: tuple[str, ...] = ("cosine", "constant")
+SCHEDULES: tuple[str, ...] = ("cosine", "onecycle", "constant")
 """Values accepted by :attr:`TrainingConfig.schedule`."""
 
 MIXED_PRECISION: dict[str | None, torch.dtype | None] = {None: None, "bf16": torch.bfloat16,
@@ -47,10 +47,19 @@ class TrainingConfig:
     """Seeds the weight initialisation, the shuffling and the dropout masks; int >= 0."""
     label_smoothing: float = 0.0
     """Cross-entropy label smoothing, in [0, 1)."""
-    schedule: str = "cosine"
+    schedule: str | None = None
     """``"cosine"``: the learning rate decays per step from ``learning_rate`` to 0 along a half
     cosine over all steps (no warm-up; it lets few-epoch runs converge without tuning a decay);
-    ``"constant"``: no schedule."""
+    ``"onecycle"``: :class:`torch.optim.lr_scheduler.OneCycleLR` over all steps with its defaults
+    (a cosine rise from ``learning_rate / 25`` to ``learning_rate`` over the first 30 % of the
+    steps, then a cosine decay to ``learning_rate / 1e4``, momentum or Adam's beta1 cycled 0.95 ->
+    0.85 -> 0.95); ``"constant"``: no schedule; ``None``: the model's ``training_schedule``
+    attribute, ``"cosine"`` for a model without one."""
+    shift: int | None = None
+    """Augmentation: each training image of each step is translated by ``(dy, dx)`` drawn uniformly
+    from ``[-shift, shift]^2`` (whole pixels, the uncovered border filled with 0; see
+    :func:`random_shift`), from the shuffling generator; 0 trains on the images as they are;
+    ``None``: the model's ``training_shift`` attribute, 0 for a model without one. >= 0."""
     mixed_precision: str | None = None
     """``None`` (float32), ``"bf16"`` or ``"fp16"``: on CUDA, the forward pass and the loss run under
     :func:`torch.autocast` with that dtype, and fp16 scales the loss with a
@@ -61,8 +70,11 @@ class TrainingConfig:
         check_int(self.epochs, "epochs", minimum=1)
         check_int(self.batch_size, "batch_size", minimum=1)
         check_int(self.seed, "seed", minimum=0)
+        if self.shift is not None:
+            check_int(self.shift, "shift", minimum=0)
         check_choice(self.optimizer, "optimizer", OPTIMIZERS)
-        check_choice(self.schedule, "schedule", SCHEDULES)
+        if self.schedule is not None:
+            check_choice(self.schedule, "schedule", SCHEDULES)
         if not (self.mixed_precision is None or self.mixed_precision in ("bf16", "fp16")):
             raise ModelError(f"mixed_precision must be None, 'bf16' or 'fp16'; got {self.mixed_precision!r}",
                              parameter="mixed_precision")
@@ -107,6 +119,10 @@ def train_model(
     1 for models without one. A 1-Lipschitz network has bounded logit gaps, so plain cross-entropy
     keeps pushing and trains slowly; ``lipschitz_cnn`` sets ``tau`` = 100.
 
+    Schedule and augmentation: ``config.schedule`` and ``config.shift``, or where they are ``None``
+    the model's ``training_schedule`` and ``training_shift`` attributes (``small_cnn`` sets them for
+    images of 16 pixels and more: one-cycle, 2-pixel shifts), else cosine and no shift.
+
     Batches: each epoch is a fresh permutation cut into ``batch_size`` chunks; a last chunk of a single
     image is merged into the previous one, because BatchNorm cannot normalise one image whose map is
     1x1 (ResNet-18 on 8x8 inputs). Each batch is moved to ``device`` as stored (``uint8`` stays
@@ -138,7 +154,9 @@ def train_model(
         shuffler = torch.Generator().manual_seed(config.seed)
         optimizer = _optimizer(model, config)
         steps = config.epochs * len(_cuts(images.shape[0], config.batch_size))
-        scheduler = _scheduler(optimizer, config, steps)
+        schedule = config.schedule or getattr(model, "training_schedule", "cosine")
+        shift = getattr(model, "training_shift", 0) if config.shift is None else config.shift
+        scheduler = _scheduler(optimizer, schedule, config.learning_rate, steps)
         tau = float(getattr(model, "loss_temperature", 1.0))
         loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         amp = MIXED_PRECISION[config.mixed_precision] if device.type == "cuda" else None
@@ -146,6 +164,8 @@ def train_model(
         for epoch in range(config.epochs):
             for index in _batches(images.shape[0], config.batch_size, shuffler):
                 x = as_float_images(images[index].to(device, non_blocking=True))
+                if shift:
+                    x = random_shift(x, shift, shuffler)
                 y = labels[index].to(device, non_blocking=True)
                 with _autocast(amp):
                     logits = model(x)
@@ -211,11 +231,34 @@ def _optimizer(model: nn.Module, config: TrainingConfig) -> torch.optim.Optimize
 
 
 def _scheduler(
-    optimizer: torch.optim.Optimizer, config: TrainingConfig, steps: int
+    optimizer: torch.optim.Optimizer, schedule: str, learning_rate: float, steps: int
 ) -> torch.optim.lr_scheduler.LRScheduler:
-    if config.schedule == "cosine":
+    if schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+    if schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=learning_rate, total_steps=steps)
     return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)
+
+
+def random_shift(x: torch.Tensor, shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Translate each image of ``x: [B, C, H, W]`` by its own ``(dy, dx)`` uniform in ``[-shift, shift]^2``.
+
+    Output pixel ``(i, j)`` is input pixel ``(i - dy, j - dx)``, 0 where that lies outside. The shifts
+    are drawn on the CPU from ``generator`` (dy for every image, then dx), so they do not depend on
+    the device.
+
+    >>> x = torch.arange(9.0).view(1, 1, 3, 3)
+    >>> random_shift(x, 1, torch.Generator().manual_seed(0)).shape
+    torch.Size([1, 1, 3, 3])
+    """
+    b, _, h, w = x.shape
+    dy = torch.randint(-shift, shift + 1, (b,), generator=generator).to(x.device)
+    dx = torch.randint(-shift, shift + 1, (b,), generator=generator).to(x.device)
+    padded = nn.functional.pad(x, (shift, shift, shift, shift))
+    rows = (torch.arange(h, device=x.device) + shift - dy[:, None])[:, :, None]  # [B, H, 1]
+    cols = (torch.arange(w, device=x.device) + shift - dx[:, None])[:, None, :]  # [B, 1, W]
+    batch = torch.arange(b, device=x.device)[:, None, None]
+    return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
 
 
 def _cuts(n: int, batch_size: int) -> list[slice]:

@@ -13,8 +13,9 @@ SMALL = {"small_cnn": 4, "resnet18": 4, "lipschitz_cnn": 8}  # narrow widths kee
 
 
 def _expected_map(family: str, base: int, h: int, w: int) -> tuple[int, int, int]:
-    if family == "small_cnn":
-        return (2 * base, h // 2, w // 2)
+    if family == "small_cnn":  # a second pool from 16 pixels
+        pool = 4 if min(h, w) >= 16 else 2
+        return (2 * base, h // pool, w // pool)
     if family == "resnet18":
         return (8 * base, -(-h // 8), -(-w // 8))
     return (2 * base, h // 4, w // 4)

@@ -16,6 +16,7 @@ from auditkit.models import (
     build_model,
     train_model,
 )
+from auditkit.models.training import random_shift
 
 QUICK = TrainingConfig(epochs=2, batch_size=16, optimizer="adam", learning_rate=1e-2, seed=3)
 
@@ -94,8 +95,11 @@ def test_quick_digits_training_is_well_above_chance(digits) -> None:
 
 def test_diverging_training_is_reported(digits) -> None:
     config = TrainingConfig(epochs=1, batch_size=16, optimizer="sgd", learning_rate=1e12)
+    nn = torch.nn  # three layers without batch norm (which would absorb the blow-up)
+    mlp = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
+                        nn.Linear(32, 10))
     with pytest.raises(ModelError, match=r"training diverged: .* lower learning_rate") as info:
-        train_model(_model("small_cnn"), digits[0][:64], digits[1][:64], config)
+        train_model(mlp, digits[0][:64], digits[1][:64], config)
     assert info.value.parameter == "learning_rate"
 
 
@@ -109,7 +113,7 @@ def test_diverging_training_is_reported(digits) -> None:
         ("weight_decay", -1e-4, r"weight_decay must be a finite number >= 0; got -0.0001"),
         ("seed", -1, r"seed must be an int >= 0; got -1"),
         ("label_smoothing", 1.0, r"label_smoothing must be a finite number in \[0, 1\); got 1.0"),
-        ("schedule", "step", r"schedule must be one of cosine, constant; got 'step'"),
+        ("schedule", "step", r"schedule must be one of cosine, onecycle, constant; got 'step'"),
     ],
 )
 def test_invalid_config(field: str, value: object, match: str) -> None:
@@ -162,3 +166,31 @@ def test_mixed_precision_on_cuda_keeps_float32_weights_and_accuracy(amp: str, di
         assert all(p.dtype == torch.float32 and p.device.type == "cuda" for p in model.parameters())
         accs[mode] = accuracy(model, images[held_out], labels[held_out])
     assert abs(accs[amp] - accs[None]) <= 0.03, accs  # the default max_accuracy_spread
+
+
+def test_random_shift_moves_each_image_by_its_own_whole_pixel_offset() -> None:
+    x = torch.arange(2 * 25, dtype=torch.float32).view(2, 1, 5, 5) + 1
+    gen = torch.Generator().manual_seed(5)
+    got = random_shift(x, 2, gen)
+    replay = torch.Generator().manual_seed(5)
+    dy, dx = torch.randint(-2, 3, (2,), generator=replay), torch.randint(-2, 3, (2,), generator=replay)
+    for i in range(2):
+        expected = torch.zeros(5, 5)
+        for r in range(5):
+            for c in range(5):
+                if 0 <= r - dy[i] < 5 and 0 <= c - dx[i] < 5:
+                    expected[r, c] = x[i, 0, r - dy[i], c - dx[i]]
+        torch.testing.assert_close(got[i, 0], expected)
+
+
+def test_shift_and_onecycle_train_deterministically_and_differently(digits) -> None:
+    images, labels = digits[0][:40], digits[1][:40]
+    runs = {}
+    for name, config in {"plain": QUICK, "shift": dataclasses.replace(QUICK, shift=1),
+                         "onecycle": dataclasses.replace(QUICK, schedule="onecycle")}.items():
+        runs[name] = [train_model(_model("small_cnn"), images, labels, config).state_dict() for _ in (0, 1)]
+        assert _same(*runs[name]), name
+    assert not _same(runs["plain"][0], runs["shift"][0])
+    assert not _same(runs["plain"][0], runs["onecycle"][0])
+    with pytest.raises(ModelError, match="shift must be an int >= 0; got -1"):
+        dataclasses.replace(QUICK, shift=-1)
