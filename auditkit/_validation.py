@@ -1,28 +1,70 @@
-"""Input checks shared across auditkit; each raises with the parameter, what arrived and what is accepted."""
+"""The library's argument checks, in one message style: ``<name> must be <what>, got <value>``.
+
+Each check raises the error of the caller's layer: ``error(message, name)`` builds it (default
+:class:`~auditkit.errors.MetricInputError`; the models pass :func:`auditkit.models.errors.model_error`,
+the data :func:`auditkit.data.errors.data_error`). Policy fields and explainer settings are checked by
+the declared constraints of :mod:`auditkit.constraints`, worded the same way.
+"""
 
 from __future__ import annotations
 
+import math
 import numbers
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from auditkit.errors import MetricInputError
 
+ErrorFactory = Callable[[str, str], Exception]
+"""``(message, parameter name) -> the exception to raise``."""
 
-def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+
+def metric_error(message: str, name: str) -> Exception:
+    """The default :data:`ErrorFactory`: a :class:`~auditkit.errors.MetricInputError`."""
+    return MetricInputError(message)
+
+
+def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None,
+              error: ErrorFactory = metric_error) -> int:
     """Return ``value`` if it is an int (not a bool) in ``[minimum, maximum]``, else raise.
 
     >>> check_int(3, "k", minimum=2)
     3
+    >>> check_int(1, "k", minimum=2)
+    Traceback (most recent call last):
+    auditkit.errors.MetricInputError: k must be >= 2, got 1
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise MetricInputError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+        raise error(f"{name} must be an int, got {type(value).__name__} {value!r}", name)
     value = int(value)
     if minimum is not None and value < minimum:
-        raise MetricInputError(f"{name} must be >= {minimum}, got {value}")
+        raise error(f"{name} must be >= {minimum}, got {value}", name)
     if maximum is not None and value > maximum:
-        raise MetricInputError(f"{name} must be <= {maximum}, got {value}")
+        raise error(f"{name} must be <= {maximum}, got {value}", name)
+    return value
+
+
+def check_real(value: Any, name: str, accepted: str, ok: Callable[[float], bool], *,
+               error: ErrorFactory = metric_error) -> float:
+    """Return ``value`` as float if it is a finite real (not a bool) for which ``ok`` holds;
+    ``accepted`` words the valid range, e.g. ``"in [0, 1)"``.
+
+    >>> check_real(0.5, "p", "in [0, 1)", lambda v: 0 <= v < 1)
+    0.5
+    """
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not real or not ok(float(value)):
+        raise error(f"{name} must be a finite number {accepted}, got {value!r}", name)
+    return float(value)
+
+
+def check_choice(value: Any, name: str, choices: tuple[str, ...], *,
+                 error: ErrorFactory = metric_error) -> str:
+    """Return ``value`` if it is one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise error(f"{name} must be one of {', '.join(choices)}, got {value!r}", name)
     return value
 
 

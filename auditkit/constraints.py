@@ -195,7 +195,7 @@ class Text(Constraint):
         bad = _UNPRINTABLE.search(value)
         if bad is not None:
             raise Invalid(f"contains {_character(bad.group())} at position {bad.start()}, which reports, "
-                          f"the history and terminals cannot show; got {show(value)}")
+                          f"the history and terminals cannot show, got {show(value)}")
         return value
 
 
@@ -254,12 +254,12 @@ class FilePath(Constraint):
             raise self.reject(value)
         bad = _UNPRINTABLE.search(value)
         if bad is not None:
-            raise Invalid(f"a path cannot contain {_character(bad.group())} (at position {bad.start()}); "
+            raise Invalid(f"a path cannot contain {_character(bad.group())} (at position {bad.start()}), "
                           f"got {show(value)}")
         size = len(value.encode("utf-8"))
         if size > MAX_PATH_BYTES:
             raise Invalid(f"a path of {size} bytes is longer than the {MAX_PATH_BYTES} a filesystem "
-                          f"accepts; got {show(value)}")
+                          f"accepts, got {show(value)}")
         long = next((part for part in value.split("/") if len(part.encode("utf-8")) > MAX_NAME_BYTES), None)
         if long is not None:
             raise Invalid(f"the path component {show(long)} is longer than the {MAX_NAME_BYTES} bytes a "

@@ -1,4 +1,5 @@
-"""Argument checks of :mod:`auditkit.data`, raising :class:`DatasetArgumentError`."""
+"""The labels check of :mod:`auditkit.data`, raising :class:`DatasetArgumentError` (the other checks
+are :mod:`auditkit._validation`'s, with :func:`~auditkit.data.errors.data_error`)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,7 @@ from typing import Any
 
 import torch
 
-from auditkit._validation import check_int
 from auditkit.data.errors import DatasetArgumentError
-from auditkit.errors import MetricInputError
-
-
-def check_data_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    """:func:`auditkit._validation.check_int` with the data package's error type (same message)."""
-    try:
-        return check_int(value, name, minimum=minimum, maximum=maximum)
-    except MetricInputError as exc:
-        raise DatasetArgumentError(str(exc)) from None
 
 
 def check_labels(labels: Any, name: str = "labels") -> torch.Tensor:

@@ -11,3 +11,8 @@ class DatasetArgumentError(AuditError, ValueError):
 
 class DatasetKindError(DatasetArgumentError):
     """``load_dataset`` got a dataset kind it does not know; the message lists the accepted kinds."""
+
+
+def data_error(message: str, name: str) -> DatasetArgumentError:
+    """The :data:`auditkit._validation.ErrorFactory` of the data package."""
+    return DatasetArgumentError(message)

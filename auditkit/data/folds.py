@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from auditkit.data._args import check_data_int, check_labels
+from auditkit._validation import check_int
+from auditkit.data._args import check_labels
 from auditkit.data._strata import class_major_order
-from auditkit.data.errors import DatasetArgumentError
+from auditkit.data.errors import DatasetArgumentError, data_error
 
 
 def make_folds(labels: torch.Tensor, k: int, seed: int) -> list[torch.Tensor]:
@@ -36,10 +37,10 @@ def make_folds(labels: torch.Tensor, k: int, seed: int) -> list[torch.Tensor]:
     """
     labels = check_labels(labels)
     n = labels.numel()
-    k = check_data_int(k, "k", minimum=2)
+    k = check_int(k, "k", minimum=2, error=data_error)
     if k > n:
         raise DatasetArgumentError(f"k must be <= the number of images ({n}), got {k}")
-    seed = check_data_int(seed, "seed", minimum=0)
+    seed = check_int(seed, "seed", minimum=0, error=data_error)
     counts = torch.bincount(labels)
     small = ((counts > 0) & (counts < k)).nonzero().flatten()
     if small.numel():

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from auditkit.data._args import check_data_int
+from auditkit._validation import check_int
 from auditkit.data.cifar10 import load_cifar10
 from auditkit.data.dataset import ImageDataset
 from auditkit.data.digits import load_digits
-from auditkit.data.errors import DatasetArgumentError, DatasetKindError
+from auditkit.data.errors import DatasetArgumentError, DatasetKindError, data_error
 from auditkit.data.fashion_mnist import load_fashion_mnist
 from auditkit.data.folder import load_eurosat, load_image_folder
 from auditkit.data.preprocess import Resize, resize_crop
@@ -80,31 +80,31 @@ def load_dataset(
     (100, 10, (1, 8, 8))
     """
     if not isinstance(kind, str) or kind not in DATASET_KINDS:
-        raise DatasetKindError(f"kind must be one of {', '.join(DATASET_KINDS)}; got {kind!r}")
+        raise DatasetKindError(f"kind must be one of {', '.join(DATASET_KINDS)}, got {kind!r}")
     if split not in SPLITS[kind]:
         raise DatasetArgumentError(
-            f"split for {kind} must be one of {', '.join(SPLITS[kind])}; got {split!r}"
+            f"split for {kind} must be one of {', '.join(SPLITS[kind])}, got {split!r}"
         )
     if max_images is not None:
-        max_images = check_data_int(max_images, "max_images", minimum=1)
-    seed = check_data_int(seed, "seed", minimum=0)
+        max_images = check_int(max_images, "max_images", minimum=1, error=data_error)
+    seed = check_int(seed, "seed", minimum=0, error=data_error)
     if (kind == IN_MEMORY) != (given is not None):
         raise DataError("images are given in Python for kind 'python' (auditkit.audit(data=...)) and "
-                        f"for no other kind; got kind {kind!r} with{'' if given is not None else 'out'} "
+                        f"for no other kind, got kind {kind!r} with{'' if given is not None else 'out'} "
                         "images", expected="kind 'python' with data, or another kind without")
     if given is not None:
         dataset = given
     elif kind == "digits":
         if path is not None:
             raise DataError(
-                f"digits is bundled with scikit-learn and takes no path; got path {path}",
+                f"digits is bundled with scikit-learn and takes no path, got path {path}",
                 path=path,
                 expected="no path (path=None) for digits",
             )
         dataset = load_digits()
     else:
         if path is None:
-            raise DataError(f"{kind} needs a path to its files; got none", expected=f"the {kind} folder")
+            raise DataError(f"{kind} needs a path to its files, got none", expected=f"the {kind} folder")
         if kind in _FOLDERS:
             dataset = (load_image_folder(Path(path), resize or Resize(), split=split)
                        if kind == "imagefolder" else _FOLDERS[kind](Path(path), resize or Resize()))
@@ -118,6 +118,6 @@ def load_dataset(
     if max_images < dataset.num_classes:
         raise DatasetArgumentError(
             f"max_images must be >= the number of classes ({dataset.num_classes}) so that every class keeps "
-            f"an image; got {max_images}"
+            f"an image, got {max_images}"
         )
     return dataset.subset(stratified_subsample(dataset.labels, max_images, seed))

@@ -193,7 +193,7 @@ def _check_model(policy: Policy, setup: Setup) -> None:
     if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (2, setup.num_classes):
         got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
         raise _fail(policy, builder, f"the model must give logits [N, {setup.num_classes}] (one per class of "
-                    f"the dataset) for images {[2, setup.in_channels, *setup.image_size]}; got {got}")
+                    f"the dataset) for images {[2, setup.in_channels, *setup.image_size]}, got {got}")
     if layer is not None:
         name = model.layer_name if isinstance(model, AuditedModel) and model.layer_name else "target_layer"
         if not seen:

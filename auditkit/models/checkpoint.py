@@ -34,7 +34,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, Any]) ->
         ModelError: ``meta`` is not JSON-like (names the first offending entry).
     """
     if not isinstance(meta, dict):
-        raise ModelError(f"meta must be a dict; got {type(meta).__name__}", parameter="meta")
+        raise ModelError(f"meta must be a dict, got {type(meta).__name__}", parameter="meta")
     _check_meta(meta, "meta")
     torch_save(with_digest({"state_dict": model.state_dict(), "meta": meta}), path)
 
@@ -126,14 +126,14 @@ def _check_meta(value: Any, where: str) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
-                raise ModelError(f"{where} keys must be str; got {key!r}", parameter="meta")
+                raise ModelError(f"{where} keys must be str, got {key!r}", parameter="meta")
             _check_meta(item, f"{where}[{key!r}]")
     elif isinstance(value, list):
         for i, item in enumerate(value):
             _check_meta(item, f"{where}[{i}]")
     elif value is not None and not isinstance(value, str | int | float):
         raise ModelError(
-            f"{where} must be JSON-like (str, int, float, bool, None, list, dict); "
+            f"{where} must be JSON-like (str, int, float, bool, None, list, dict), "
             f"got {type(value).__name__}",
             parameter="meta",
         )

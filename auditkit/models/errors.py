@@ -19,6 +19,11 @@ class ModelError(AuditError, ValueError):
         self.parameter = parameter
 
 
+def model_error(message: str, name: str) -> ModelError:
+    """The :data:`auditkit._validation.ErrorFactory` of the models: a ModelError naming ``name``."""
+    return ModelError(message, parameter=name)
+
+
 class CheckpointError(AuditError, OSError):
     """A checkpoint file is missing, unreadable, malformed or made for another architecture.
 

@@ -36,7 +36,7 @@ def predict(
     """
     if not isinstance(images, torch.Tensor) or images.dim() != 4:
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ModelError(f"images must be a Tensor[N, C, H, W]; got {shape}", parameter="images")
+        raise ModelError(f"images must be a Tensor[N, C, H, W], got {shape}", parameter="images")
     if device is None:
         device = next(iter([*model.parameters(), *model.buffers()]), torch.empty(0)).device
     model.to(device)
@@ -70,7 +70,7 @@ def accuracy(
     if not isinstance(labels, torch.Tensor) or labels.dim() != 1 or labels.shape[0] != len(images):
         got = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
         raise ModelError(
-            f"labels must be a Tensor[N] with N = {len(images)} images; got {got}", parameter="labels"
+            f"labels must be a Tensor[N] with N = {len(images)} images, got {got}", parameter="labels"
         )
     if labels.shape[0] == 0:
         raise ModelError("images is empty: accuracy is undefined on no images", parameter="images")

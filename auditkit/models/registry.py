@@ -8,8 +8,8 @@ from typing import Any
 
 from torch import nn
 
-from auditkit.models._checks import check_choice, check_int, check_real
-from auditkit.models.errors import ModelError
+from auditkit._validation import check_choice, check_int, check_real
+from auditkit.models.errors import ModelError, model_error
 from auditkit.models.lipschitz import LipschitzCNN
 from auditkit.models.resnet import ResNet18
 from auditkit.models.small_cnn import SmallCNN
@@ -74,12 +74,14 @@ def build_model(
     >>> build_model("small_cnn", in_channels=1, num_classes=10, image_size=(8, 8)).target_layer
     ReLU()
     """
-    spec = _FAMILIES[check_choice(family, "family", MODEL_FAMILIES)]
-    in_channels = check_int(in_channels, "in_channels", minimum=1)
-    num_classes = check_int(num_classes, "num_classes", minimum=2)
+    spec = _FAMILIES[check_choice(family, "family", MODEL_FAMILIES, error=model_error)]
+    in_channels = check_int(in_channels, "in_channels", minimum=1, error=model_error)
+    num_classes = check_int(num_classes, "num_classes", minimum=2, error=model_error)
     size = _image_size(image_size, spec.min_size, family)
-    p = spec.dropout if dropout is None else check_real(dropout, "dropout", "in [0, 1)", _is_probability)
-    b = spec.base_filters if base_filters is None else check_int(base_filters, "base_filters", minimum=1)
+    p = spec.dropout if dropout is None else check_real(dropout, "dropout", "in [0, 1)", _is_probability,
+                                                        error=model_error)
+    b = spec.base_filters if base_filters is None else check_int(base_filters, "base_filters", minimum=1,
+                                                                 error=model_error)
     if family == "small_cnn":
         return SmallCNN(in_channels, num_classes, base_filters=b, dropout=p, image_size=size)
     if family == "resnet18":
@@ -95,12 +97,12 @@ def _image_size(value: Any, minimum: int, family: str) -> tuple[int, int]:
     if isinstance(value, Sequence) and len(value) == 2:
         try:
             return (
-                check_int(value[0], "image_size", minimum=minimum),
-                check_int(value[1], "image_size", minimum=minimum),
+                check_int(value[0], "image_size", minimum=minimum, error=model_error),
+                check_int(value[1], "image_size", minimum=minimum, error=model_error),
             )
         except ModelError:
             pass
     raise ModelError(
-        f"image_size must be (height, width), both ints >= {minimum} for {family}; got {value!r}",
+        f"image_size must be (height, width), both ints >= {minimum} for {family}, got {value!r}",
         parameter="image_size",
     )

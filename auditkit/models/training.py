@@ -12,8 +12,8 @@ from torch import nn
 
 from auditkit._batching import batch_slices
 from auditkit._tensors import as_float_images
-from auditkit.models._checks import check_choice, check_int, check_real
-from auditkit.models.errors import ModelError
+from auditkit._validation import check_choice, check_int, check_real
+from auditkit.models.errors import ModelError, model_error
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 """Values accepted by :attr:`TrainingConfig.optimizer`."""
@@ -67,20 +67,21 @@ class TrainingConfig:
     state stay float32. Ignored on other devices."""
 
     def __post_init__(self) -> None:
-        check_int(self.epochs, "epochs", minimum=1)
-        check_int(self.batch_size, "batch_size", minimum=1)
-        check_int(self.seed, "seed", minimum=0)
+        check_int(self.epochs, "epochs", minimum=1, error=model_error)
+        check_int(self.batch_size, "batch_size", minimum=1, error=model_error)
+        check_int(self.seed, "seed", minimum=0, error=model_error)
         if self.shift is not None:
-            check_int(self.shift, "shift", minimum=0)
-        check_choice(self.optimizer, "optimizer", OPTIMIZERS)
+            check_int(self.shift, "shift", minimum=0, error=model_error)
+        check_choice(self.optimizer, "optimizer", OPTIMIZERS, error=model_error)
         if self.schedule is not None:
-            check_choice(self.schedule, "schedule", SCHEDULES)
+            check_choice(self.schedule, "schedule", SCHEDULES, error=model_error)
         if not (self.mixed_precision is None or self.mixed_precision in ("bf16", "fp16")):
-            raise ModelError(f"mixed_precision must be None, 'bf16' or 'fp16'; got {self.mixed_precision!r}",
+            raise ModelError(f"mixed_precision must be None, 'bf16' or 'fp16', got {self.mixed_precision!r}",
                              parameter="mixed_precision")
-        check_real(self.learning_rate, "learning_rate", "> 0", lambda v: v > 0)
-        check_real(self.weight_decay, "weight_decay", ">= 0", lambda v: v >= 0)
-        check_real(self.label_smoothing, "label_smoothing", "in [0, 1)", lambda v: 0 <= v < 1)
+        check_real(self.learning_rate, "learning_rate", "> 0", lambda v: v > 0, error=model_error)
+        check_real(self.weight_decay, "weight_decay", ">= 0", lambda v: v >= 0, error=model_error)
+        check_real(self.label_smoothing, "label_smoothing", "in [0, 1)", lambda v: 0 <= v < 1,
+                   error=model_error)
 
 
 SMALL_CNN_DIGITS_TRAINING = TrainingConfig(
@@ -171,7 +172,7 @@ def train_model(
                     logits = model(x)
                 if logits.dim() != 2 or logits.shape[1] < n_labels:
                     raise ModelError(
-                        f"labels must be < the number of logits (model output {tuple(logits.shape)}); "
+                        f"labels must be < the number of logits (model output {tuple(logits.shape)}), "
                         f"got max label {n_labels - 1}",
                         parameter="labels",
                     )
@@ -280,17 +281,17 @@ def _check_data(images: Any, labels: Any) -> int:
     """Check the training data; return the number of classes the labels need (max label + 1)."""
     if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[0] == 0:
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ModelError(f"images must be a non-empty Tensor[N, C, H, W]; got {shape}", parameter="images")
+        raise ModelError(f"images must be a non-empty Tensor[N, C, H, W], got {shape}", parameter="images")
     if images.dtype != torch.uint8 and not images.is_floating_point():
-        raise ModelError(f"images must be uint8 or float; got {images.dtype}", parameter="images")
+        raise ModelError(f"images must be uint8 or float, got {images.dtype}", parameter="images")
     if not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64 or labels.dim() != 1:
         got = f"{labels.dtype} {tuple(labels.shape)}" if isinstance(labels, torch.Tensor) else repr(labels)
-        raise ModelError(f"labels must be an int64 Tensor[N]; got {got}", parameter="labels")
+        raise ModelError(f"labels must be an int64 Tensor[N], got {got}", parameter="labels")
     if labels.shape[0] != images.shape[0]:
         raise ModelError(
             f"labels must have one entry per image: {images.shape[0]} images, {labels.shape[0]} labels",
             parameter="labels",
         )
     if int(labels.min()) < 0:
-        raise ModelError(f"labels must be >= 0; got {int(labels.min())}", parameter="labels")
+        raise ModelError(f"labels must be >= 0, got {int(labels.min())}", parameter="labels")
     return int(labels.max()) + 1

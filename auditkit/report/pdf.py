@@ -44,7 +44,7 @@ class PdfAttachment:
 
     def __post_init__(self) -> None:
         if self.relationship not in RELATIONSHIPS:
-            raise ValueError(f"relationship must be one of {', '.join(RELATIONSHIPS)}; "
+            raise ValueError(f"relationship must be one of {', '.join(RELATIONSHIPS)}, "
                              f"got {self.relationship!r}")
 
 
@@ -101,7 +101,7 @@ class PdfWriter(ReportWriter):
     def __init__(self, attachments: Sequence[PdfAttachment] = ()) -> None:
         names = [a.name for a in attachments]
         if len(set(names)) != len(names):
-            raise ValueError(f"attachment names must be unique; got {names}")
+            raise ValueError(f"attachment names must be unique, got {names}")
         self.attachments = tuple(attachments)
 
     def render(self, context: Mapping[str, Any]) -> bytes:

@@ -70,7 +70,7 @@ def render_report(out_dir: str | Path, *, formats: Sequence[str] = ("html", "pdf
         ReportError: an unknown format, or results.json / a work file missing, unreadable or stale.
     """
     if isinstance(formats, str) or not formats:
-        raise ReportError(f"formats must be a non-empty sequence of {', '.join(WRITERS)}; got {formats!r}")
+        raise ReportError(f"formats must be a non-empty sequence of {', '.join(WRITERS)}, got {formats!r}")
     unknown = [f for f in formats if f not in WRITERS]
     if unknown:
         raise ReportError(f"unknown report format {unknown[0]!r}; choose from {', '.join(WRITERS)}")

@@ -40,7 +40,7 @@ def sign_detached(data: bytes, signer: Signer) -> bytes:
         SigningError: the key is neither RSA nor EC (the only kinds CMS signing supports here).
     """
     if not isinstance(signer.key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-        raise SigningError(f"detached CMS signatures need an RSA or EC key; got {type(signer.key).__name__}")
+        raise SigningError(f"detached CMS signatures need an RSA or EC key, got {type(signer.key).__name__}")
     builder = pkcs7.PKCS7SignatureBuilder().set_data(data).add_signer(signer.cert, signer.key,
                                                                       hashes.SHA256())
     for cert in signer.chain:

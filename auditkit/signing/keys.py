@@ -155,9 +155,9 @@ def keygen(out_dir: str | Path, *, name: str, days: int = 365, passphrase: str |
         SigningError: an empty name, ``days`` < 1, or files already there without ``overwrite``.
     """
     if not isinstance(name, str) or not name.strip():
-        raise SigningError(f"name must be a non-empty string (the signer's common name); got {name!r}")
+        raise SigningError(f"name must be a non-empty string (the signer's common name), got {name!r}")
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise SigningError(f"days must be an integer >= 1 (certificate validity); got {days!r}")
+        raise SigningError(f"days must be an integer >= 1 (certificate validity), got {days!r}")
     out = Path(out_dir)
     paths = GeneratedKeys(out / CA_CERT, out / SIGNER_P12, out / SIGNER_KEY, out / SIGNER_CERT, "")
     existing = [p for p in (paths.ca_cert, paths.pkcs12, paths.key, paths.cert) if p.exists()]

@@ -74,7 +74,7 @@ def resolve_level(level: str | None, timestamped: bool) -> str:
     if level is None:
         return "B-T" if timestamped else "B-B"
     if level not in LEVELS:
-        raise SigningError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
+        raise SigningError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
     if level != "B-B" and not timestamped:
         raise SigningError(f"PAdES {level} needs a signature timestamp: give a timestamp authority URL "
                            "(--tsa URL)")

@@ -126,7 +126,7 @@ def test_small_class_keeps_one_image() -> None:
         (
             {"kind": "cifar10", "path": "/x", "split": "val"},
             DatasetArgumentError,
-            "split for cifar10 must be one of train, test, all; got 'val'",
+            "split for cifar10 must be one of train, test, all, got 'val'",
         ),
         (
             {"kind": "digits", "max_images": 9},

@@ -111,8 +111,8 @@ def test_other_architecture_leaves_the_model_untouched(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("meta", "match"),
     [
-        ([1, 2], r"meta must be a dict; got list"),
-        ({1: "a"}, r"meta keys must be str; got 1"),
+        ([1, 2], r"meta must be a dict, got list"),
+        ({1: "a"}, r"meta keys must be str, got 1"),
         ({"a": {"b": torch.zeros(1)}}, r"meta\['a'\]\['b'\] must be JSON-like .* got Tensor"),
         ({"a": [1, (2, 3)]}, r"meta\['a'\]\[1\] must be JSON-like .* got tuple"),
     ],

@@ -117,7 +117,7 @@ def test_init_weights_load_into_the_network_and_mismatch_is_named(tmp_path: Path
     with pytest.raises(ModelError,
                        match=r"do not fit the Sequential .*other shape: 0\.bias \(4,\) for \(8,\)"):
         load_init_weights(tmp_path / "w.pt", wide)
-    with pytest.raises(ModelError, match="do not exist"):
+    with pytest.raises(ModelError, match="does not exist"):
         load_init_weights(tmp_path / "gone.pt", _tiny())
 
 

@@ -107,7 +107,7 @@ def test_factory_that_returns_no_module(ops, capsys) -> None:
 
 def test_factory_with_the_wrong_number_of_logits(ops, capsys) -> None:
     _expect(_model(f"  factory: {OPS}:seven_logits" + HERE + "\n"), "model.factory",
-            "the model must give logits [N, 10] (one per class of the dataset) for images [2, 1, 8, 8]; "
+            "the model must give logits [N, 10] (one per class of the dataset) for images [2, 1, 8, 8], "
             "got (2, 7)", ops, capsys)
 
 

@@ -55,7 +55,7 @@ def test_b_lt_embeds_a_dss_in_the_signed_revision(report_dir: Path, signer: Sign
 
 
 @pytest.mark.parametrize("level, timestamped, match", [
-    ("B-LTA", False, "level must be one of B-B, B-T, B-LT; got 'B-LTA'"),
+    ("B-LTA", False, "level must be one of B-B, B-T, B-LT, got 'B-LTA'"),
     ("B-T", False, "PAdES B-T needs a signature timestamp"),
     ("B-LT", False, "PAdES B-LT needs a signature timestamp"),
     ("B-B", True, "PAdES B-B carries no timestamp"),
