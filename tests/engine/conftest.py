@@ -30,6 +30,7 @@ explainers:
 {explainers}
 metrics:
   explain_batch_size: 64
+  min_pairs: 1  # a tiny audit has few S≠ pairs; these tests are about the mechanics
   mu_fidelity:
     samples: 30
     n_subsets: 16

@@ -37,6 +37,7 @@ explainers:
   - name: random
 metrics:
   explain_batch_size: 64
+  min_pairs: 1  # a tiny audit has few S≠ pairs; these tests are about the mechanics
   mu_fidelity:
     samples: 20
     n_subsets: 8
