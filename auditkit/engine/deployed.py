@@ -32,9 +32,8 @@ from auditkit.engine.faithfulness import fidelity_values
 from auditkit.engine.properties import property_values
 from auditkit.engine.scoring import accuracy_score, mean_score, property_scores
 from auditkit.metrics.bootstrap import resample_weights
-from auditkit.models import AuditedModel, ModelError, predict
-from auditkit.models.checkpoint import state_mismatch
-from auditkit.models.operator import read_state_dict
+from auditkit.models import ModelError, predict
+from auditkit.models.operator import load_deployed
 
 if TYPE_CHECKING:
     from auditkit.data import ImageDataset
@@ -44,24 +43,6 @@ SCOPE = ("The {k} fold models measure the learning algorithm (the architecture a
          "retrained {k} times); the deployed checkpoint's figures measure the one model that runs in "
          "production.")
 """The sentence the report gives for what each set of figures measures (``{k}``: the folds)."""
-
-
-def load_deployed(path: Path, model: nn.Module) -> None:
-    """Load the state dict at ``path`` (``torch.load(weights_only=True)``; a plain state dict or one
-    under ``state_dict``) into ``model`` strictly: the network's keys, or the wrapper's (``net.``).
-
-    Raises:
-        ModelError: missing or unreadable file, or it does not fit ``model`` (``parameter="checkpoint"``).
-    """
-    state = read_state_dict(path, "the deployed checkpoint", "checkpoint")
-    wrapped = isinstance(model, AuditedModel) and any(str(k).startswith("net.") for k in state)
-    target = model.net if isinstance(model, AuditedModel) and not wrapped else model
-    details = state_mismatch(state, target)
-    if details:
-        name = type(target.net if isinstance(target, AuditedModel) else target).__name__
-        raise ModelError(f"the deployed checkpoint {path} does not fit the {name} the policy's model "
-                         f"builds for this dataset ({details})", parameter="checkpoint")
-    target.load_state_dict(state, strict=True)
 
 
 def _sha256(path: Path) -> str:
@@ -156,4 +137,4 @@ def deployed_stage(ctx: RunContext) -> dict[str, Any] | None:
             "scope": SCOPE.format(k=ctx.policy.cross_validation.k)}
 
 
-__all__ = ["SCOPE", "deployed_stage", "load_deployed"]
+__all__ = ["SCOPE", "deployed_stage"]

@@ -23,10 +23,10 @@ from torch import nn
 from auditkit.data import ImageDataset, Resize, dataset_shape
 from auditkit.data.load import IN_MEMORY
 from auditkit.engine.crosstrain import build_audited_model, operator_callable, operator_code
-from auditkit.engine.deployed import load_deployed
 from auditkit.errors import DataError, PolicyError
 from auditkit.explainers.registry import EXPLAINERS
 from auditkit.models import AuditedModel, ModelError, check_signature
+from auditkit.models.operator import load_deployed
 from auditkit.policy import Policy, check_paths
 
 __all__ = ["Setup", "check_setup", "declared_resize", "describe_model", "describe_training"]

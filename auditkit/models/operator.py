@@ -299,3 +299,21 @@ class AuditedModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``[N, classes]`` of images ``x: [N, C, H, W]`` in [0, 1]."""
         return self.net(self.normalise(x))
+
+
+def load_deployed(path: Path, model: nn.Module) -> None:
+    """Load the state dict at ``path`` (``torch.load(weights_only=True)``; a plain state dict or one
+    under ``state_dict``) into ``model`` strictly: the network's keys, or the wrapper's (``net.``).
+
+    Raises:
+        ModelError: missing or unreadable file, or it does not fit ``model`` (``parameter="checkpoint"``).
+    """
+    state = read_state_dict(path, "the deployed checkpoint", "checkpoint")
+    wrapped = isinstance(model, AuditedModel) and any(str(k).startswith("net.") for k in state)
+    target = model.net if isinstance(model, AuditedModel) and not wrapped else model
+    details = state_mismatch(state, target)
+    if details:
+        name = type(target.net if isinstance(target, AuditedModel) else target).__name__
+        raise ModelError(f"the deployed checkpoint {path} does not fit the {name} the policy's model "
+                         f"builds for this dataset ({details})", parameter="checkpoint")
+    target.load_state_dict(state, strict=True)
