@@ -117,7 +117,7 @@ def fold_accuracies(accuracies: Sequence[float], n_test: Sequence[int], max_spre
     ax.axhspan(low, top, color="#2e8b57", alpha=0.15, zorder=0,
                label=f"allowed spread ({max_spread:g}) above the lowest accuracy")
     x = np.arange(len(acc))
-    ax.errorbar(x, acc, yerr=[acc - bounds[:, 0], bounds[:, 1] - acc], fmt="o", color="#1b1f24",
+    ax.errorbar(x, acc, yerr=_bars(acc, bounds[:, 0], bounds[:, 1]), fmt="o", color="#1b1f24",
                 capsize=4, markersize=5, zorder=3, label=f"accuracy, {confidence:.0%} interval")
     ax.set_xticks(x, [f"fold {i}" for i in range(len(acc))])
     bottom = max(0.0, float(bounds[:, 0].min()) - 0.05)
@@ -232,6 +232,19 @@ def example_maps(
 CONTROL_COLOUR = METHOD_COLOURS["random"]
 
 
+def _bars(value: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Error-bar lengths ``[2, n]`` below and above ``value``, never negative.
+
+    A percentile bootstrap interval need not contain its point estimate (a skewed statistic, or a
+    score at its bound such as MeGe 1.0 up to rounding); the bar then starts at the point, and the
+    band drawn from ``low`` to ``high`` still shows the interval as measured.
+
+    >>> _bars(np.array([0.5, 1.0]), np.array([0.4, 1.0 + 1e-12]), np.array([0.7, 1.0])).round(3).tolist()
+    [[0.1, 0.0], [0.2, 0.0]]
+    """
+    return np.clip(np.stack([value - low, high - value]), 0.0, None)
+
+
 def score_curves(
     x: Sequence[float],
     panels: Mapping[str, Mapping[str, Sequence[tuple[float | None, float | None, float | None]]]],
@@ -278,7 +291,7 @@ def score_curves(
             low = np.array([nan if lo is None else lo for _, lo, _ in points], dtype=float)
             high = np.array([nan if hi is None else hi for _, _, hi in points], dtype=float)
             (line,) = ax.plot(xs, value, style, color=colour, marker="o", markersize=3.5, linewidth=1.4)
-            ax.errorbar(xs, value, yerr=[value - low, high - value], fmt="none", ecolor=colour,
+            ax.errorbar(xs, value, yerr=_bars(value, low, high), fmt="none", ecolor=colour,
                         elinewidth=1.0, capsize=3)
             ax.fill_between(xs, low, high, color=colour, alpha=0.12, linewidth=0)
             handles.setdefault(label, line)

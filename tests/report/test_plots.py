@@ -105,3 +105,12 @@ def test_binomial_interval_covers_the_estimate_and_stays_in_0_1() -> None:
         low, high = plots.binomial_interval(k, n, 0.95)
         assert 0.0 <= low <= k / n <= high <= 1.0 and high - low > 0
     assert plots.binomial_interval(50, 100, 0.99)[0] < plots.binomial_interval(50, 100, 0.9)[0]
+
+
+def test_a_point_outside_its_own_interval_still_draws() -> None:
+    """A percentile bootstrap interval need not contain its point (MeGe 1.0 of a model-independent
+    control, a skewed corrected ReCo): the curve is drawn, with bars that start at the point."""
+    png = plots.score_curves([0.0, 0.3], {"MeGe": {"Input control": [(1.0, 1.0 + 1e-12, 1.0),
+                                                                     (0.6, 0.62, 0.7)]}},
+                             xlabel="share of the weights randomised")
+    assert imread(io.BytesIO(png)).shape[0] > 100
