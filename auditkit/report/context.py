@@ -38,7 +38,7 @@ from auditkit.report.sanity import (
 )
 from auditkit.report.signature import signature_facts
 from auditkit.report.since import since_section
-from auditkit.report.yardstick import CONTROL, INPUT_CONTROL, LOWER_IS_BETTER, behind, behind_input, marks
+from auditkit.report.yardstick import CONTROL, INPUT_CONTROL, LOWER_IS_BETTER, behind, marks
 from auditkit.results import Results, explainer_entry
 from auditkit.signing.keys import Signer
 
@@ -556,15 +556,31 @@ def _input_rho(found: Mapping[str, Any] | None) -> str:
     return f"{number(found['mean_abs_rho'])} ({found['images']:,} images)"
 
 
+INPUT_LIKE = 0.5
+"""Mean |rho| with the input above which page one names a method as ranking pixels like the image."""
+
+
 def _input_yardstick(explainers: Mapping[str, Any]) -> str:
-    """One sentence naming the methods whose MeGe does not beat the input control's ("" if none)."""
-    names = behind_input(explainers)
-    if not names:
+    """What the input control says ("" when it was not audited).
+
+    Its maps are the image itself, the same for every fold model, so its MeGe is 1 by construction:
+    no method can beat it, and comparing MeGe with it would flag every method. What it does tell is
+    that MeGe alone cannot separate a method from a map that ignores the model; the sentence says so
+    and names the methods whose maps rank pixels like the input (mean |rho| > :data:`INPUT_LIKE`).
+    """
+    if INPUT_CONTROL not in explainers:
         return ""
-    control = number(explainer_entry(explainers[INPUT_CONTROL], "mege")["value"])
-    return (f"Methods whose MeGe does not beat the input control's ({control}), a map that is the image "
-            f"itself: {_and([explainer_label(n) for n in names])}; their MeGe may measure the "
-            "image's silhouette, not the models.")
+    mege = number(explainer_entry(explainers[INPUT_CONTROL], "mege")["value"])
+    like = sorted(((e["input_correlation"]["mean_abs_rho"], n) for n, e in explainers.items()
+                   if not EXPLAINERS.get(n, EXPLAINERS[CONTROL]).control
+                   and (e.get("input_correlation") or {}).get("mean_abs_rho") is not None
+                   and e["input_correlation"]["mean_abs_rho"] > INPUT_LIKE), reverse=True)
+    text = (f"A map that is the image itself, the same for every model, has MeGe {mege}: MeGe alone "
+            "does not tell a method from a map that ignores the models.")
+    if like:
+        text += (" Maps that rank pixels like the input (mean |ρ| with it): "
+                 + _and([f"{explainer_label(n)} {number(rho)}" for rho, n in like]) + ".")
+    return text
 
 
 def _and(items: Sequence[str]) -> str:

@@ -13,15 +13,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from auditkit.catalog import METRICS
-from auditkit.explainers import RandomBaseline
+from auditkit.explainers import EXPLAINERS, RandomBaseline
 from auditkit.explainers.input_control import InputControl
 from auditkit.results import explainer_entry
 
 CONTROL = RandomBaseline.name
 """Registry name of the control explainer."""
 INPUT_CONTROL = InputControl.name
-"""Registry name of the input control (maps ``sum_c |x_c|``): a method whose MeGe does not beat it
-may score the image's silhouette, not the model (:func:`behind_input`)."""
+"""Registry name of the input control (maps ``sum_c |x_c|``, the same for every model)."""
+CONTROLS = frozenset(name for name, cls in EXPLAINERS.items() if cls.control)
+"""The controls: compared with nothing, only compared against."""
 SCORES = ("mege", "reco", "reco_corrected", "mu_fidelity", "robustness_distance", "sensitivity_max",
           "invariance_distance", "completeness_error")
 """Every score the control is compared on, in the order page one lists them."""
@@ -82,22 +83,9 @@ def behind(explainers: Mapping[str, Any], metrics: Sequence[str] = SCORES) -> di
     out = {}
     for metric in metrics:
         control = _value(explainers[CONTROL], metric)
-        names = [n for n in explainers if n != CONTROL
+        names = [n for n in explainers if n not in CONTROLS
                  and beats(metric, _value(explainers[n], metric), control) is False]
         if names:
             out[metric] = names
     return out
 
-
-def behind_input(explainers: Mapping[str, Any]) -> list[str]:
-    """The methods (not controls) whose MeGe does not beat the input control's; empty without one.
-
-    >>> behind_input({"a": {"mege": {"value": 0.5}}, "b": {"mege": {"value": 0.9}},
-    ...               "input": {"mege": {"value": 0.6}}})
-    ['a']
-    """
-    if INPUT_CONTROL not in explainers:
-        return []
-    control = _value(explainers[INPUT_CONTROL], "mege")
-    return [n for n in explainers if n not in (CONTROL, INPUT_CONTROL)
-            and beats("mege", _value(explainers[n], "mege"), control) is False]
