@@ -12,11 +12,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from auditkit.catalog import METRICS, names
+from auditkit.catalog import label as metric_label
 from auditkit.report import plots
 from auditkit.report.properties import OPERATORS
 
-LABELS = {m: METRICS[m].label for m in ("accuracy", *names(scope="explainer"))}
-"""The scores compared since the last audit, with their labels."""
 TREND_PANELS = names(headline=True)
 """Per-explainer panels of the trend plot, after the accuracy's."""
 
@@ -58,8 +57,8 @@ def _change_row(change: Mapping[str, Any], label: Callable[[str], str]) -> dict[
         verdict = "yes: dropped" if (delta or 0.0) < 0 else "yes: rose"
     explainer = change["explainer"]
     return {
-        "score": LABELS.get(change["metric"], change["metric"]) if explainer is None
-        else f"{label(explainer)}: {LABELS.get(change['metric'], change['metric'])}",
+        "score": metric_label(change["metric"]) if explainer is None
+        else f"{label(explainer)}: {metric_label(change['metric'])}",
         "before": _estimate(change["a"]),
         "now": _estimate(change["b"]),
         "change": _num(delta, sign=True),
