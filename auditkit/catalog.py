@@ -18,7 +18,8 @@ Torch-free, so the CLI and the history read it without loading torch. The explai
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
@@ -111,3 +112,22 @@ def label(name: str) -> str:
 
 
 __all__ = ["METRICS", "Metric", "Scope", "label", "names"]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How a policy threshold compares a score with its value: the test and how a reader sees it."""
+
+    test: Callable[[float, float], bool]
+    symbol: str
+
+
+COMPARISONS: Mapping[str, Comparison] = MappingProxyType({
+    ">=": Comparison(operator.ge, "≥"), ">": Comparison(operator.gt, ">"),
+    "<=": Comparison(operator.le, "≤"), "<": Comparison(operator.lt, "<"),
+})
+"""A threshold's ``op`` -> its :class:`Comparison`; the policy schema accepts exactly these keys.
+
+>>> COMPARISONS[">="].test(0.5, 0.5), COMPARISONS["<"].symbol
+(True, '<')
+"""

@@ -17,17 +17,15 @@ is never judged by a sanity check, so it is never inadmissible.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from auditkit.catalog import METRICS, names
+from auditkit.catalog import COMPARISONS, METRICS, names
 from auditkit.engine.sanity import SanityCheck
 from auditkit.engine.scoring import ExplainerScores, Score
 from auditkit.policy import Policy, ThresholdSpec
 
-_OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 AUDIT_METRICS = names(scope="model")
 
 GATES: Mapping[str, str] = {name: m.gate for name, m in METRICS.items() if m.gate is not None}
@@ -147,7 +145,7 @@ def _check(spec: ThresholdSpec, score: Score, explainer: str | None,
     elif measured is None:
         passed, reason = False, "no confidence interval (bootstrap resamples = 0)"
     else:
-        passed = bool(_OPS[spec.op](measured, spec.value))
+        passed = bool(COMPARISONS[spec.op].test(measured, spec.value))
         label = "estimate" if side == "point" else f"CI {'lower' if side == 'low' else 'upper'} bound"
         reason = f"{label} {measured:.4f} {spec.op} {spec.value}: {'met' if passed else 'not met'}"
     gate = gate or Gate()

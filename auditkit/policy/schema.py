@@ -29,7 +29,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from auditkit.catalog import METRICS, names
+from auditkit.catalog import COMPARISONS, METRICS, names
 from auditkit.constraints import (
     AllOrList,
     Constraint,
@@ -788,7 +788,7 @@ class ThresholdSpec(_Section):
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "id": Text(),
         "metric": Options(tuple(METRIC_RANGES)),
-        "op": Options((">=", ">", "<=", "<")),
+        "op": Options(tuple(COMPARISONS)),
         "value": Interval(float),
         "explainers": AllOrList(ListOf(Options(EXPLAINER_NAMES), min_length=1, unique=True)),
         "estimate": Options(("point", "lower_bound")),

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from auditkit.catalog import METRICS, names
+from auditkit.catalog import COMPARISONS, METRICS, names
 from auditkit.explainers import EXPLAINERS
 from auditkit.policy import policy_sha256
 from auditkit.report import plots
@@ -49,10 +49,9 @@ METRIC_LABELS = {name: metric.label for name, metric in METRICS.items()}
 """Names the report prints for the metrics (``Metric.label``)."""
 EXPLAINER_METRICS = tuple(m for m in names(scope="explainer") if m != "reco_corrected")
 """Columns of the scores table; the corrected ReCo is shown in the ReCo cell, beside its chance level."""
-OPERATORS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
 SMALL_S_NEQ = 100
 """Below this many S≠ pairs the limits section warns that ReCo is noisy."""
-LISTED_FAILURES = 3
+LISTED_FAILURES = 2
 """Failed conditions spelled out per requirement on page one; the rest are counted."""
 
 
@@ -102,15 +101,17 @@ def compact_score(score: Mapping[str, Any]) -> str:
     return f"{number(score['value'])} [{number(score['ci_low'])}, {number(score['ci_high'])}]"
 
 
+def _end(check: Mapping[str, Any]) -> str:
+    """The end of the interval a threshold tests: ``lower`` for ``>=`` and ``>``, else ``upper``."""
+    return "lower" if check["op"] in (">=", ">") else "upper"
+
+
 def _basis(check: Mapping[str, Any], confidence: str) -> str:
-    if check["on"] == "point":
-        return ""
-    end = "lower" if check["op"] in (">=", ">") else "upper"
-    return f", tested on the {end} end of the {confidence} CI"
+    return "" if check["on"] == "point" else f", tested on the {_end(check)} end of the {confidence} CI"
 
 
 def _condition(check: Mapping[str, Any], confidence: str) -> str:
-    return (f"{METRIC_LABELS[check['metric']]} {OPERATORS[check['op']]} {check['value']:g}"
+    return (f"{METRIC_LABELS[check['metric']]} {COMPARISONS[check['op']].symbol} {check['value']:g}"
             f"{_basis(check, confidence)}")
 
 
@@ -140,52 +141,93 @@ def _subject(check: Mapping[str, Any]) -> str:
     return f"{METRIC_LABELS[metric]} of {explainer_label(check['explainer'])}"
 
 
-def _sentence(check: Mapping[str, Any], results: Mapping[str, Any], confidence: str) -> str:
-    """E.g. "MeGe of Grad-CAM is 0.710 (95% CI 0.700–0.720), required ≥ 0.5"."""
-    sentence = (f"{_subject(check)} is {_measured(check, results, confidence)}, required "
-                f"{OPERATORS[check['op']]} {check['value']:g}{_basis(check, confidence)}")
-    if check.get("inadmissible"):
-        sentence += " — inadmissible: this score failed a sanity check"
-    elif check.get("not_evidenced"):
-        sentence += " — not evidenced: its sanity check could not tell whether the score reacts"
-    return sentence
+def _failure(check: Mapping[str, Any], results: Mapping[str, Any]) -> tuple[str, str]:
+    """Why one check of a threshold is not met, as (reason, subject with its tested value).
+
+    The value is judged first: a value on the wrong side of the threshold is "not met" whatever the
+    sanity checks said; a value on the right side fails only by its gate ("inadmissible": a sanity
+    check failed; "not evidenced": one was inconclusive).
+    """
+    subject = explainer_label(check["explainer"]) if check["explainer"] else ""
+    if check["measured"] is None:
+        return "undefined", subject
+    tested = f"{subject} {number(check['measured'])}".strip()
+    if not COMPARISONS[check["op"]].test(check["measured"], check["value"]):
+        return "not met", tested
+    return ("inadmissible" if check.get("inadmissible") else "not evidenced"), subject
 
 
-def _margin(check: Mapping[str, Any]) -> float:
-    return abs(check["measured"] - check["value"]) if check["measured"] is not None else 0.0
+def _failed_line(threshold: str, failed: Sequence[Mapping[str, Any]], results: Mapping[str, Any],
+                 confidence: str) -> str:
+    """One line of page one for a threshold some checks failed, its checks grouped by why.
+
+    >>> check = {"threshold": "T4", "metric": "reco", "op": ">=", "value": 0.2, "on": "point",
+    ...          "explainer": "saliency", "measured": 0.1, "inadmissible": [], "not_evidenced": []}
+    >>> gated = check | {"explainer": "gradcam", "measured": 0.5, "not_evidenced": ["label_shuffling"]}
+    >>> _failed_line("T4", [check, gated], {}, "95%")
+    'T4, ReCo ≥ 0.2: not met by Saliency 0.100; not evidenced for Grad-CAM'
+    """
+    groups: dict[str, list[str]] = {}
+    for check in failed:
+        reason, subject = _failure(check, results)
+        groups.setdefault(reason, []).append(subject)
+    parts = [f"{reason} {'by' if reason == 'not met' else 'for'} {', '.join(s for s in subjects if s)}"
+             if any(subjects) else reason for reason, subjects in groups.items()]
+    check = failed[0]
+    basis = "" if check["on"] == "point" else f" ({_end(check)} end of the {confidence} CI)"
+    rule = f"{METRIC_LABELS[check['metric']]} {COMPARISONS[check['op']].symbol} {check['value']:g}{basis}"
+    return f"{threshold}, {rule}: {'; '.join(parts)}"
 
 
 def _status(met: bool) -> str:
     return "met" if met else "not met"
 
 
-def _requirement(req: Mapping[str, Any], checks: Sequence[Mapping[str, Any]],
-                 results: Mapping[str, Any], confidence: str) -> dict[str, Any]:
-    """One requirement for page one and the requirements table."""
-    own = [c for c in checks if c["threshold"] in req["evidence"]]
-    failed = [c for c in own if not c["passed"]]
-    if failed:
-        summary = f"{len(failed)} of {len(own)} conditions not met:"
-        details = [_sentence(c, results, confidence) for c in failed[:LISTED_FAILURES]]
-        if len(failed) > LISTED_FAILURES:
-            details.append(f"and {len(failed) - LISTED_FAILURES} more (see the requirements table)")
-    elif own:
-        closest = min(own, key=_margin)
-        summary = ("Its one condition is met:" if len(own) == 1
-                   else f"All {len(own)} conditions met; the closest to its threshold:")
-        details = [_sentence(closest, results, confidence)]
-    else:
-        summary, details = "No measured condition is attached to this requirement.", []
-    return {
-        "id": req["id"],
-        "title": req["title"],
-        "articles": "; ".join(req["articles"]),
-        "evidence": ", ".join(req["evidence"]),
-        "met": bool(req["met"]),
-        "status": _status(req["met"]),
-        "summary": summary,
-        "details": details,
-    }
+def _requirements(results: Mapping[str, Any], confidence: str) -> list[dict[str, Any]]:
+    """Every requirement of results.json, for page one and the requirements table.
+
+    Page one gives a met requirement one line, and an unmet one a line per failed threshold: at most
+    :data:`LISTED_FAILURES` (the requirements table has them all), and a threshold already listed
+    under an earlier requirement only by reference ("T4 as under R3"), so that eight requirements fit.
+    """
+    listed: dict[str, str] = {}  # failed threshold -> the requirement whose lines list it
+    out = []
+    for req in results["requirements"]:
+        own = [c for c in results["thresholds"] if c["threshold"] in req["evidence"]]
+        failed: dict[str, list[Mapping[str, Any]]] = {}
+        for c in own:
+            if not c["passed"]:
+                failed.setdefault(c["threshold"], []).append(c)
+        if failed:
+            n_failed = sum(len(f) for f in failed.values())
+            summary = f"{n_failed} of {len(own)} not met"
+            new = [t for t in failed if t not in listed]
+            details = [_failed_line(t, failed[t], results, confidence) for t in new[:LISTED_FAILURES]]
+            if len(new) > LISTED_FAILURES:
+                details.append(f"and {_and(new[LISTED_FAILURES:])} (see the requirements table)")
+            earlier: dict[str, list[str]] = {}
+            for t in failed:
+                if t in listed:
+                    earlier.setdefault(listed[t], []).append(t)
+            if earlier:
+                details.append("; ".join(f"{_and(ts)} as under {r}" for r, ts in earlier.items()))
+            listed.update((t, req["id"]) for t in new)
+        elif own:
+            summary, details = ("its one condition met" if len(own) == 1
+                                else f"all {len(own)} conditions met"), []
+        else:
+            summary, details = "no measured condition is attached to this requirement", []
+        out.append({
+            "id": req["id"],
+            "title": req["title"],
+            "articles": "; ".join(req["articles"]),
+            "evidence": ", ".join(req["evidence"]),
+            "met": bool(req["met"]),
+            "status": _status(req["met"]),
+            "summary": summary,
+            "details": details,
+        })
+    return out
 
 
 def _articles(results: Mapping[str, Any], confidence: str) -> list[dict[str, Any]]:
@@ -275,7 +317,8 @@ def _explainer_rows(results: Mapping[str, Any], confidence: str) -> list[dict[st
                           f"corrected {compact_score(e['reco_corrected'])}"]
                 if len(shown) == 2 else [],
                 "rule": "; ".join(f"{'corrected ' if c['metric'] == 'reco_corrected' else ''}"
-                                  f"{OPERATORS[c['op']]} {c['value']:g} ({c['threshold']})" for c in own),
+                                  f"{COMPARISONS[c['op']].symbol} {c['value']:g} ({c['threshold']})"
+                                  for c in own),
                 "status": "" if not own else _status(all(c["passed"] for c in own)),
             })
         rows.append({
@@ -376,9 +419,9 @@ def _expected_spread(acc: Mapping[str, Any]) -> str:
     if acc.get("expected_spread") is None:
         return ""
     sds = acc["fold_sd"]
-    sd = number(sds[0]) if len(set(sds)) == 1 else f"{number(min(sds))} to {number(max(sds))}"
-    return (f"; fold size alone gives an expected spread of {number(acc['expected_spread'])} "
-            f"(binomial sd {sd} per fold)")
+    low, high = number(min(sds)), number(max(sds))
+    sd = low if low == high else f"{low} to {high}"
+    return f"; fold size alone gives {number(acc['expected_spread'])} (binomial sd {sd} per fold)"
 
 
 def _fold_interval(fold: Mapping[str, Any]) -> str:
@@ -404,31 +447,38 @@ def _chance_warning(results: Mapping[str, Any]) -> str:
             "score of this audit is evidence, since the explanations explain no learnt decision.")
 
 
+def _outcome(n: int, word: str) -> str:
+    """``"was inconclusive"`` / ``"were inconclusive"`` for n checks; other outcomes are verbs."""
+    return word if word != "inconclusive" else ("was " if n == 1 else "were ") + word
+
+
 def _verdict(results: Mapping[str, Any]) -> dict[str, Any]:
+    """The banner of page one: PASS or FAIL and one sentence on the thresholds, the fold models and
+    the sanity checks, e.g. "9 of 41 threshold checks are not met; the 5 fold models are comparably
+    accurate; of the 2 sanity checks, 1 failed and 1 was inconclusive."."""
     checks = results["thresholds"]
     failed = sum(not c["passed"] for c in checks)
     k = len(results["folds"])
     comparable = bool(results["accuracy"]["comparable"])
     passed = results["verdict"] == "pass"
-    parts = []
-    if checks:
-        parts.append(f"all {len(checks)} threshold checks of the policy are met" if not failed
-                     else f"{failed} of {len(checks)} threshold checks of the policy are not met")
-    else:
-        parts.append("the policy sets no thresholds")
+    parts = [(f"all {len(checks)} threshold checks are met" if not failed
+              else f"{failed} of {len(checks)} threshold checks are not met") if checks
+             else "the policy sets no thresholds"]
     parts.append(f"the {k} fold models are comparably accurate" if comparable
                  else f"the accuracies of the {k} fold models differ by more than the policy allows")
     sanity = [c for c in (results.get("sanity_checks") or {}).values() if isinstance(c, Mapping)]
     if sanity:
         status = [c.get("status", {True: "pass", False: "fail"}.get(c.get("passed"))) for c in sanity]
-        failed, unclear = status.count("fail"), status.count("inconclusive")
-        if not failed and not unclear:
-            parts.append(f"all {len(sanity)} sanity checks of the explanation methods passed")
+        counts = {word: status.count(key) for key, word in
+                  (("pass", "passed"), ("fail", "failed"), ("inconclusive", "inconclusive"))}
+        words = {word: n for word, n in counts.items() if n}
+        n = len(sanity)
+        checks_word = "the sanity check" if n == 1 else f"the {n} sanity checks"
+        if len(words) == 1:
+            parts.append(f"{checks_word} {_outcome(n, next(iter(words)))}")
         else:
-            parts.append(" and ".join(
-                f"{n} of {len(sanity)} sanity checks of the explanation methods {word}"
-                for n, word in ((failed, "failed"), (unclear, "were inconclusive")) if n))
-    sentence = ", ".join(parts[:-1]) + " and " + parts[-1]
+            parts.append(f"of {checks_word}, " + _and([f"{m} {_outcome(m, w)}" for w, m in words.items()]))
+    sentence = "; ".join(parts)
     return {"passed": passed, "label": "PASS" if passed else "FAIL",
             "sentence": sentence[0].upper() + sentence[1:] + "."}
 
@@ -463,8 +513,8 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None,
     checks = results["thresholds"]
     reused = results.get("reused_from_earlier_run") or {}
     sanity = results.get("sanity_checks")
-    family = (model["family"] if (results.get("model") or {}).get("source", "family") == "family"
-              else results["model"]["description"])  # the operator's own architecture, named for what it is
+    # the architecture named for what it is (class and parameter count), a built-in family's too
+    family = (results.get("model") or {}).get("description") or model["family"]
     return {
         "title": f"Explanation-quality audit: {results['policy']['name']}",
         "policy_name": results["policy"]["name"],
@@ -475,7 +525,8 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None,
         "verdict": _verdict(results),
         "model": {
             "family": family,
-            "options": _settings({k: v for k, v in model.items() if k != "family" and v not in (None, {})}),
+            "options": ", ".join(f"{k} = {v}" for k, v in model.items()
+                                 if k != "family" and v not in (None, {})),
             "dataset": dataset["kind"],
             "source": dataset["source"],
             "n_images": f"{dataset['n_images']:,}",
@@ -491,12 +542,12 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None,
         "comparability": {
             "met": bool(acc["comparable"]),
             "status": _status(acc["comparable"]),
-            "sentence": f"Fold accuracies range from {number(min(f['accuracy'] for f in results['folds']))} "
+            "sentence": f"Fold accuracies {number(min(f['accuracy'] for f in results['folds']))} "
                         f"to {number(max(f['accuracy'] for f in results['folds']))}: a spread of "
                         f"{number(acc['spread'])}, allowed ≤ {acc['max_spread']:g}" + _expected_spread(acc),
         },
         "chance_warning": _chance_warning(results),
-        "requirements": [_requirement(r, checks, results, confidence) for r in results["requirements"]],
+        "requirements": _requirements(results, confidence),
         "articles": _articles(results, confidence),
         "thresholds": _threshold_rows(results, confidence),
         "explainers": _explainer_rows(results, confidence),
@@ -524,7 +575,9 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None,
             not_evidenced(sanity if isinstance(sanity, Mapping) else None)),
         "admissible": admissible_sentence(sanity if isinstance(sanity, Mapping) else None,
                                           explainer_label),
-        "chance_notice": chance_notice(results["explainers"], explainer_label),
+        "chance_notice": chance_notice(results["explainers"], explainer_label,
+                                       [n for n in results["explainers"] if n in EXPLAINERS
+                                        and EXPLAINERS[n].control]),
         "yardstick": _yardstick(results["explainers"]),
         "input_yardstick": _input_yardstick(results["explainers"]),
         "has_control": CONTROL in results["explainers"],
@@ -575,10 +628,10 @@ def _input_yardstick(explainers: Mapping[str, Any]) -> str:
                    if not EXPLAINERS.get(n, EXPLAINERS[CONTROL]).control
                    and (e.get("input_correlation") or {}).get("mean_abs_rho") is not None
                    and e["input_correlation"]["mean_abs_rho"] > INPUT_LIKE), reverse=True)
-    text = (f"A map that is the image itself, the same for every model, has MeGe {mege}: MeGe alone "
+    text = (f"The image itself as a map (the same for every model) has MeGe {mege}, so MeGe alone "
             "does not tell a method from a map that ignores the models.")
     if like:
-        text += (" Maps that rank pixels like the input (mean |ρ| with it): "
+        text += (" Maps that rank pixels like the input (mean |ρ|): "
                  + _and([f"{explainer_label(n)} {number(rho)}" for rho, n in like]) + ".")
     return text
 
@@ -587,17 +640,24 @@ def _and(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
-SYSTEM_FIELDS = {"name": "System", "version": "Version", "owner": "Owner",
-                 "intended_purpose": "Intended purpose", "contact": "Contact"}
-"""The policy's ``system`` fields page one shows, with their labels; absent ones are omitted."""
-
-
 def _system_facts(system: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The policy's ``system`` section as page one's rows: the system (name, version, owner,
+    contact) on one row and its intended purpose on another; absent fields are omitted.
+
+    >>> _system_facts({"name": "Triage", "version": "2.1", "owner": "ACME", "intended_purpose": None})
+    [('System', 'Triage, version 2.1; owner ACME')]
+    >>> _system_facts({"owner": "ACME", "intended_purpose": "Sorting scans"})
+    [('System', 'owner ACME'), ('Intended purpose', 'Sorting scans')]
     """
-    >>> _system_facts({"name": "Triage", "version": None, "owner": "ACME"})
-    [('System', 'Triage'), ('Owner', 'ACME')]
-    """
-    return [(label, str(system[key])) for key, label in SYSTEM_FIELDS.items() if system.get(key)]
+    name = ", version ".join(str(system[k]) for k in ("name", "version") if system.get(k))
+    if system.get("version") and not system.get("name"):
+        name = f"version {system['version']}"
+    parts = [name] if name else []
+    parts += [f"{k} {system[k]}" for k in ("owner", "contact") if system.get(k)]
+    rows = [("System", "; ".join(parts))] if parts else []
+    if system.get("intended_purpose"):
+        rows.append(("Intended purpose", str(system["intended_purpose"])))
+    return rows
 
 
 def _training_text(training: Mapping[str, Any]) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from auditkit.catalog import COMPARISONS
 from auditkit.report.yardstick import LOWER_IS_BETTER, marks
 from auditkit.results import explainer_entry
 
@@ -27,7 +28,6 @@ PROPERTY_ROWS: tuple[tuple[str, str, tuple[str, ...], str], ...] = tuple(
     for prop, measure, metrics in _ROWS)
 """(property, how it is measured, its metrics (the first is the cell's value), direction)."""
 
-OPERATORS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
 
 
 def _num(value: float) -> str:
@@ -68,7 +68,7 @@ def _cell(name: str, explainers: Mapping[str, Any], metrics: Sequence[str],
         "text": _text(main),
         "extra": extra,
         "marks": marks(explainers, name, metrics),
-        "rule": "; ".join(f"{OPERATORS[c['op']]} {c['value']:g} ({c['threshold']})" for c in own),
+        "rule": "; ".join(f"{COMPARISONS[c['op']].symbol} {c['value']:g} ({c['threshold']})" for c in own),
         "status": ("met" if met else "not met") if own else "",
         "css": ("met" if met else "unmet") if own else "",
     }

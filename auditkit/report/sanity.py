@@ -10,7 +10,7 @@ control (``random``), which is never judged. Also here: ReCo's chance band in wo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from auditkit.catalog import METRICS, names
@@ -113,13 +113,11 @@ def inadmissible_notice(failed: Mapping[str, list[str]], label: Callable[[str], 
     if unclear:
         names = [label(n) for n in unclear]
         parts.append(
-            f"For {_words(names)}, a sanity check could not tell whether a score reacts to the damage "
-            "(too few pairs, too wide an interval, or models at chance): those scores are not "
-            "evidenced, and no requirement is met on them.")
+            f"For {_words(names)}, a sanity check could not tell whether a score reacts to the damage: "
+            "those scores are not evidenced, and no requirement is met on them.")
     return {
         "sentence": " ".join(parts),
-        "items": [f"{label(n)}: {_words(checks).lower()} failed" for n, checks in failed.items()]
-        + [f"{label(n)}: {_words(checks).lower()} inconclusive" for n, checks in unclear.items()],
+        "items": _by_checks(failed, label, "failed") + _by_checks(unclear, label, "inconclusive"),
     }
 
 
@@ -163,14 +161,29 @@ def reco_chance_text(chance: Mapping[str, Any] | None, reco: float | None = None
             f"p = {chance['p_value']:.2g}: {verdict}")
 
 
-def chance_notice(explainers: Mapping[str, Any], label: Callable[[str], str]) -> str:
-    """One sentence naming the methods whose ReCo cannot be told from chance ("" when none)."""
+def _by_checks(methods: Mapping[str, list[str]], label: Callable[[str], str], outcome: str) -> list[str]:
+    """The methods grouped by the sanity checks that gave them ``outcome``, one item per group.
+
+    >>> _by_checks({"saliency": ["weight_randomisation"], "smoothgrad": ["weight_randomisation"],
+    ...             "gradcam": ["label_shuffling"]}, str, "inconclusive")
+    ['saliency and smoothgrad: weight randomisation inconclusive', 'gradcam: label shuffling inconclusive']
+    """
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for name, checks in methods.items():
+        groups.setdefault(tuple(checks), []).append(label(name))
+    return [f"{_words(names)}: {_words(list(checks)).lower()} {outcome}" for checks, names in groups.items()]
+
+
+def chance_notice(explainers: Mapping[str, Any], label: Callable[[str], str],
+                  controls: Collection[str] = ("random",)) -> str:
+    """One sentence naming the methods whose ReCo cannot be told from chance ("" when none); the
+    ``controls`` are left out, since they are at chance by construction."""
     at_chance = [label(n) for n, e in explainers.items()
-                 if (e.get("reco_chance") or {}).get("distinguishable") is False and n != "random"]
+                 if (e.get("reco_chance") or {}).get("distinguishable") is False and n not in controls]
     if not at_chance:
         return ""
-    return (f"The ReCo of {_words(at_chance)} is not distinguishable from chance: S= and S≠ overlap "
-            "as much as they would if the explanations said nothing about whether two models agree.")
+    return (f"The ReCo of {_words(at_chance)} cannot be told from chance: S= and S≠ overlap as if the "
+            "maps said nothing about whether two models agree.")
 
 
 def _trend_cell(metric: str, trend: Mapping[str, Any]) -> dict[str, Any]:

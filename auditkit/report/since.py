@@ -11,10 +11,9 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from auditkit.catalog import METRICS, names
+from auditkit.catalog import COMPARISONS, METRICS, names
 from auditkit.catalog import label as metric_label
 from auditkit.report import plots
-from auditkit.report.properties import OPERATORS
 
 TREND_PANELS = names(headline=True)
 """Per-explainer panels of the trend plot, after the accuracy's."""
@@ -92,7 +91,7 @@ def _threshold_lines(checks: Sequence[Mapping[str, Any]]) -> dict[str, list[tupl
         panel = "held-out accuracy" if c["metric"] == "accuracy" else (
             METRICS[c["metric"]].label if c["metric"] in TREND_PANELS else None)
         if panel is not None:
-            lines.setdefault(panel, {})[f"{c['threshold']} {OPERATORS[c['op']]} {c['value']:g}"] = \
+            lines.setdefault(panel, {})[f"{c['threshold']} {COMPARISONS[c['op']].symbol} {c['value']:g}"] = \
                 float(c["value"])
     return {panel: [(value, name) for name, value in found.items()] for panel, found in lines.items()}
 
@@ -143,8 +142,8 @@ def since_section(history: Mapping[str, Any] | None, label: Callable[[str], str]
         summary = (f"{drops + rises} of {tested} scores changed significantly (their {confidence} "
                    f"intervals do not overlap): {drops} dropped and {rises} rose.")
     else:
-        summary = (f"None of the {tested} scores with intervals changed significantly (every pair of "
-                   f"{confidence} intervals overlaps).")
+        summary = (f"None of the {tested} scores with intervals changed significantly (their "
+                   f"{confidence} intervals overlap).")
     same_policy = previous["policy_sha256"] == current["policy_sha256"]
     return {
         "previous_id": str(previous["id"]),

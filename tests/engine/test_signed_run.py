@@ -45,7 +45,8 @@ def test_a_signed_run_verifies_and_is_recorded(signed_out: tuple[Path, Path],
     assert {"report.pdf", "report.html.p7s", "results.json.p7s"} <= set(json.loads(files))
     # page one names the certificate that signed (the report is rendered after the key is loaded)
     summary = (out / "report.html").read_text(encoding="utf-8").split("</section>", 1)[0]
-    assert "Signed by <b>Audit Officer</b>" in summary and fingerprint in summary
+    assert '<dt>Signed by</dt><dd class="signature"><b>Audit Officer</b>' in summary
+    assert fingerprint in summary
 
 
 def test_strict_verify_catches_what_the_signature_tolerates(

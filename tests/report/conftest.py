@@ -238,3 +238,36 @@ def full(audit_dir: Path, tmp_path_factory: pytest.TempPathFactory, signer_keys:
     paths = render_report(out, history=history, signer=signer)
     return Rendered(out, paths[0].read_text(encoding="utf-8"), paths[1].read_bytes(),
                     build_context(out, history=history, signer=signer))
+
+
+def demo_requirements(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The eight requirements of ``policies/digits.yaml`` (titles and articles as shipped), citing the
+    tiny audit's thresholds in turn, each judged on the checks it cites as the engine judges them."""
+    import yaml
+
+    shipped = yaml.safe_load((Path(__file__).resolve().parents[2] / "policies" / "digits.yaml").read_text())
+    ids = sorted({c["threshold"] for c in results["thresholds"]})
+    out = []
+    for i, req in enumerate(shipped["requirements"]):
+        evidence = ids if i == 4 else [ids[i % len(ids)]]  # R5 cites every threshold, as in the demo
+        failed = [f"{c['threshold']}[{c['explainer']}]" for c in results["thresholds"]
+                  if c["threshold"] in evidence and not c["passed"]]
+        out.append({"id": req["id"], "title": req["title"], "articles": req["articles"],
+                    "evidence": evidence, "met": not failed, "failed_checks": failed})
+    return out
+
+
+@pytest.fixture(scope="session")
+def crowded(audit_dir: Path, tmp_path_factory: pytest.TempPathFactory, signer_keys: Any) -> Rendered:
+    """:func:`full` with the demo policy's eight requirements instead of two: page one at its fullest."""
+    from auditkit.signing import load_signer
+
+    out = Path(shutil.copytree(audit_dir, tmp_path_factory.mktemp("crowded") / "out"))
+    results = fabricate_sanity(json.loads((out / "results.json").read_text()))
+    results |= {"system": SYSTEM, "deployed": DEPLOYED}
+    results["requirements"] = demo_requirements(results)
+    (out / "results.json").write_text(json.dumps(results))
+    history = fabricate_history(results)
+    signer = load_signer(signer_keys.pkcs12)
+    paths = render_report(out, formats=("pdf",), history=history, signer=signer)
+    return Rendered(out, "", paths[0].read_bytes(), build_context(out, history=history, signer=signer))

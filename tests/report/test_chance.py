@@ -21,7 +21,7 @@ def test_models_above_chance_get_no_warning_and_the_expected_spread_is_stated(ou
     data = json.loads((out_copy / "results.json").read_text())
     assert data["accuracy"]["at_chance"] == [] and ctx["chance_warning"] == ""
     expected = f"{data['accuracy']['expected_spread']:.3f}"
-    assert f"fold size alone gives an expected spread of {expected}" in ctx["comparability"]["sentence"]
+    assert f"fold size alone gives {expected} (binomial sd" in ctx["comparability"]["sentence"]
     low = f"{data['folds'][0]['chance']['ci_low']:.3f}"
     assert ctx["folds"][0]["interval"].startswith(f"[{low}, ")
 

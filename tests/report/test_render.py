@@ -62,7 +62,7 @@ def test_html_shows_verdict_requirements_articles_and_explainers(rendered) -> No
         assert explainer_label(name) in html
     assert "operator’s legal judgement" in html
     gradcam = results["explainers"]["gradcam"]["reco"]
-    assert f"ReCo of Grad-CAM is {gradcam['value']:.3f}" in html
+    assert f"T2, ReCo ≥ 0.99: not met by Grad-CAM {gradcam['value']:.3f}" in html  # page one
 
 
 def test_pdf_is_a_real_multi_page_pdf(rendered) -> None:

@@ -155,25 +155,30 @@ def pdf_text(pdf: Path, page: int) -> str:
                            "-"], capture_output=True, text=True, check=True, timeout=30).stdout
 
 
-def test_page_one_holds_what_a_reader_decides_on_and_nothing_spills(full, signer_keys) -> None:
+@pytest.mark.parametrize("report", ["full", "crowded"])
+def test_page_one_holds_what_a_reader_decides_on_and_nothing_spills(report, request, signer_keys) -> None:
     """Issue 17, item 1: the verdict, what was audited, every requirement, the strength of the
-    evidence, the change since the last audit, the signer and how to verify, all on page one."""
-    pdf = full.out / "report.pdf"
+    evidence, the change since the last audit, the signer and how to verify, all on page one; with
+    two requirements and with the demo policy's eight (``crowded``), each optional section shown."""
+    rendered = request.getfixturevalue(report)
+    pdf = rendered.out / "report.pdf"
     first = " ".join(pdf_text(pdf, 1).split())
     flat = "".join(first.split())  # long digests may wrap inside a word
-    context, results = full.context, json.loads((full.out / "results.json").read_text())
+    context, results = rendered.context, json.loads((rendered.out / "results.json").read_text())
     assert context["verdict"]["sentence"] in first and "FAIL" in first
     for value in ("Digit triage", "2.4.1", "Example Health Ltd", "Sorting scanned digits for manual review",
                   "small_cnn", "auditkit's training loop", "digits: 200 images of 10 classes"):
         assert value in first, value
     assert "Contact" not in first  # absent in the policy: omitted, not invented
     assert "5e" * 32 in flat and "triage-2.4.1.pt" in first  # the deployed checkpoint's digest
+    assert len(results["requirements"]) == {"full": 2, "crowded": 8}[report]
     for req in results["requirements"]:
         assert f"{req['id']} {req['title']}" in first
     assert "Comparable models" in first
     assert "Strength of the evidence" in first and "Some scores of Grad-CAM are inadmissible" in first
     assert "Since the last audit (#2, 1 February 2026" in first
-    assert "Signed by Jane Doe, Head of Model Risk" in first and signer_keys.fingerprint in flat
+    assert "Signed by" in first and "Jane Doe, Head of Model Risk; certificate" in first
+    assert signer_keys.fingerprint in flat
     assert "auditkitverifyreport.pdf--trustCA.pem" in flat
     assert "valid until" in first
     # nothing of page one spills: page 2 opens with the next section and is a full page of it
@@ -182,7 +187,7 @@ def test_page_one_holds_what_a_reader_decides_on_and_nothing_spills(full, signer
     assert len(second) > 60, f"page 2 is near-empty: {' '.join(second)}"
     # as rasterised: the FAIL banner's red border (the only red lines across most of the text width)
     # sits in the top third of page one
-    folder = SHOTS / "page-one"
+    folder = SHOTS / f"page-one-{report}"
     folder.mkdir(parents=True, exist_ok=True)
     subprocess.run([need("pdftoppm", "poppler-utils"), "-r", "50", "-png", "-f", "1", "-l", "1",
                     "-singlefile", str(pdf), str(folder / "page-1")], check=True, timeout=60)
