@@ -44,11 +44,20 @@ METHODS = ("integrated_gradients", "smoothgrad", "saliency", "gradient_input", "
            "rise")
 """The paper's seven methods, in the column order of its Tables 2, 3 and 5."""
 SHORT = {"integrated_gradients": "IG", "smoothgrad": "SG", "saliency": "SA", "gradient_input": "GI",
-         "gradcam": "GC", "gradcam_pp": "G+", "rise": "RI", "random": "RND"}
+         "gradcam": "GC", "gradcam_pp": "G+", "rise": "RI", "random": "RND", "input": "INP"}
+CONTROLS = ("random", "input")
+"""The two controls every audit of the script includes: a model-independent random map and the input
+itself (|x| summed over channels), whose MeGe is 1 by construction."""
 CHECKS = ("weight_randomisation", "label_shuffling")
 ALPHA = 0.05
 
 BASE_POLICY = {"digits": "digits.yaml", "fashion_mnist": "fashion_mnist.yaml", "cifar10": "cifar10.yaml"}
+SMALL_CNN = {
+    # --model small_cnn: auditkit's family at its default width, Adam 0.01 with its one-cycle schedule.
+    "model": {"family": "small_cnn", "base_filters": 16},
+    "training": {"epochs": 30, "batch_size": 64, "optimizer": "adam", "learning_rate": 0.01,
+                 "weight_decay": 0.0},
+}
 LIPSCHITZ_TRAINING = {
     # 1-Lipschitz CNNs need their own schedule; these reach accuracies near the standard model's.
     "digits": {"epochs": 30, "batch_size": 64, "optimizer": "adam", "learning_rate": 0.002},
@@ -75,7 +84,7 @@ PAPER = {
 
 
 def build_policy(dataset: str, variant: str, data: Path | None, max_images: int | None,
-                 out: Path) -> Path:
+                 out: Path, model: str = "policy", rise_masks: int | None = None) -> Path:
     """Write the policy of one audit to ``out/<variant>/policy.yaml`` and return its path.
 
     The shipped policy is the base; the variant changes the model (and its training) and the
@@ -92,6 +101,14 @@ def build_policy(dataset: str, variant: str, data: Path | None, max_images: int 
         if isinstance(section, dict):
             section["enabled"] = False
     doc["thresholds"], doc["requirements"] = [], []
+    named = {e["name"] for e in doc["explainers"]}
+    doc["explainers"] += [{"name": c} for c in CONTROLS if c not in named]
+    for e in doc["explainers"]:
+        if e["name"] == "rise" and rise_masks is not None:
+            e["masks"] = rise_masks
+    if model == "small_cnn" and variant == "standard":
+        doc["model"] = dict(SMALL_CNN["model"])
+        doc["training"] = {**SMALL_CNN["training"], "seed": doc.get("training", {}).get("seed", 0)}
     sanity = doc.setdefault("sanity_checks", {})
     for check in CHECKS:
         sanity.setdefault(check, {})["enabled"] = variant == "standard"
@@ -146,7 +163,21 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def methods_of(results: dict[str, Any]) -> list[str]:
-    return [m for m in (*METHODS, "random") if m in results["explainers"]]
+    return [m for m in (*METHODS, *CONTROLS) if m in results["explainers"]]
+
+
+def chance(results: dict[str, Any], method: str) -> str:
+    """ReCo's chance level: the mean and 95th percentile of its permutation null, and the p-value."""
+    c = results["explainers"][method].get("reco_chance") or {}
+    if c.get("null_mean") is None:
+        return "n/a"
+    return f"{c['null_mean']:.2f} ({c['null_q95']:.2f}), p={c['p_value']:.2g}"
+
+
+def input_rho(results: dict[str, Any], method: str) -> str:
+    """The mean |rho| of the method's maps with the input (the input control's artefact check)."""
+    rho = (results["explainers"][method].get("input_correlation") or {}).get("mean_abs_rho")
+    return "n/a" if rho is None else f"{rho:.3f}"
 
 
 def table_scores(std: dict[str, Any], dataset: str) -> str:
@@ -154,7 +185,9 @@ def table_scores(std: dict[str, Any], dataset: str) -> str:
     methods = methods_of(std)
     rows = [[label, *(fmt(score(std, m, key)) for m in methods)]
             for key, label in (("mu_fidelity", "muF"), ("mege", "MeGe"), ("reco", "ReCo"),
-                               ("reco_auc", "ReCo_AUC"))]
+                               ("reco_corrected", "ReCo_c (chance-corrected)"), ("reco_auc", "ReCo_AUC"))]
+    rows.insert(3, ["ReCo chance: null mean (95th pct), p", *(chance(std, m) for m in methods)])
+    rows.append(["mean abs rho with the input", *(input_rho(std, m) for m in methods)])
     paper = PAPER.get(dataset, {})
     for key, label in (("mu_fidelity", "muF"), ("mege", "MeGe"), ("reco", "ReCo")):
         if key in paper:
@@ -175,9 +208,10 @@ def table_lipschitz(std: dict[str, Any], lip: dict[str, Any], dataset: str, metr
         rows.append([name, f"{acc['value']:.3f}", *(fmt(score(res, m, metric)) for m in methods)])
     paper = PAPER.get(dataset, {})
     if f"lipschitz_{metric}" in paper:
-        rows.append(["paper ResNet-18", "~0.78", *(f"{v:.2f}" for v in paper[metric]), "-"])
+        pad = ["-"] * (len(methods) - len(METHODS))
+        rows.append(["paper ResNet-18", "~0.78", *(f"{v:.2f}" for v in paper[metric]), *pad])
         rows.append(["paper 1-Lipschitz", "~0.78", *(f"{v:.2f}" for v in paper[f"lipschitz_{metric}"]),
-                     "-"])
+                     *pad])
     number = {"mege": 2, "reco": 3}[metric]
     return (f"{label}: standard vs 1-Lipschitz on {dataset} (form of Table {number})\n\n"
             + table(["model", "accuracy", *(SHORT[m] for m in methods)], rows))
@@ -337,6 +371,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="output folder (default out/reproduce/<dataset>)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--model", choices=("policy", "small_cnn"), default="policy",
+                        help="the standard audit's model: the shipped policy's (ResNet-18 outside digits, "
+                             "as the paper) or auditkit's small_cnn with its measured recipe (CPU-sized)")
+    parser.add_argument("--rise-masks", type=int, help="RISE masks (default: the policy's)")
     args = parser.parse_args(argv)
     if args.dataset != "digits" and args.data is None:
         parser.error(f"--data is required for {args.dataset}")
@@ -345,7 +383,8 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for variant in ("standard", "lipschitz"):
         print(f"audit {variant} ...", flush=True)
-        policy = build_policy(args.dataset, variant, args.data, args.max_images, out)
+        policy = build_policy(args.dataset, variant, args.data, args.max_images, out, args.model,
+                              args.rise_masks)
         results[variant] = audit(policy, args.device, not args.no_progress)
     std, lip = results["standard"], results["lipschitz"]
     plot_sanity(std, ("mege", "reco"), out / "fig3_sanity.png",

@@ -30,6 +30,20 @@ def test_policies_validate(dataset: str, tmp_path: Path) -> None:
             assert policy.model.family == family
         if data is not None:
             assert policy.dataset.path == data.resolve()
+        assert {"random", "input"} <= {e.name for e in policy.explainers}  # both controls, always
+
+
+def test_the_cpu_sized_model_and_rise_masks_are_chosen_by_flags(tmp_path: Path) -> None:
+    path = reproduce.build_policy("fashion_mnist", "standard", tmp_path / "data", 500, tmp_path,
+                                  model="small_cnn", rise_masks=250)
+    policy = load_policy(path)
+    assert (policy.model.family, policy.model.base_filters) == ("small_cnn", 16)
+    training = policy.training
+    assert (training.optimizer, training.learning_rate, training.epochs) == ("adam", 0.01, 30)
+    assert next(e for e in policy.explainers if e.name == "rise").settings["masks"] == 250
+    lipschitz = load_policy(reproduce.build_policy("fashion_mnist", "lipschitz", tmp_path / "data", 500,
+                                                   tmp_path, model="small_cnn"))
+    assert lipschitz.model.family == "lipschitz_cnn"  # the comparison model is the paper's
 
 
 def _score(value: float, half: float = 0.01) -> dict[str, Any]:
