@@ -9,7 +9,7 @@ import torch
 
 from auditkit.data._scan import image_files, open_image
 from auditkit.data.dataset import ImageDataset
-from auditkit.data.preprocess import MixedSizesError, Resize, folder_sizes, resize_crop
+from auditkit.data.preprocess import MixedSizesError, Resize, folder_channels, folder_sizes, resize_crop
 from auditkit.errors import DataError
 
 EUROSAT_CLASSES = (
@@ -31,7 +31,8 @@ EUROSAT_SUBFOLDERS = ("2750", "EuroSAT_RGB")
 
 
 def load_eurosat(path: str | Path, resize: Resize | None = None) -> ImageDataset:
-    """EuroSAT RGB as uint8 ``[N, 3, H, W]`` (64x64 for the real files).
+    """EuroSAT RGB as uint8 ``[N, 3, H, W]`` (64x64 for the real files; ``[N, 1, H, W]`` with
+    ``resize.channels`` ``grey``).
 
     ``path`` is the folder holding the 10 class folders, or its parent holding ``2750`` or ``EuroSAT_RGB``.
     The class folders must be exactly :data:`EUROSAT_CLASSES`, which catches a wrong folder early.
@@ -61,7 +62,7 @@ SPLIT_FOLDERS = ("train", "test")
 
 def load_image_folder(path: str | Path, resize: Resize | None = None, split: str = "all") -> ImageDataset:
     """Any folder of class sub-folders, with torchvision ``ImageFolder`` conventions, as uint8
-    ``[N, 3, H, W]``.
+    ``[N, C, H, W]``: C = 1 when every image is grey, else 3 (``resize.channels`` may say which).
 
     When ``path`` holds both ``train/`` and ``test/`` (:data:`SPLIT_FOLDERS`), each a folder of the
     same class folders, ``split`` picks one, and ``all`` is train followed by test; a folder without
@@ -70,7 +71,8 @@ def load_image_folder(path: str | Path, resize: Resize | None = None, split: str
     Class names are the sorted sub-folder names (label = position); files are taken recursively, sorted,
     when their extension is one of torchvision's ``IMG_EXTENSIONS``; hidden entries, special files and
     linked folders already read are skipped, with a warning (:func:`~auditkit.data._scan.image_files`
-    says which symbolic links are followed). Every image is converted to RGB, refused above
+    says which symbolic links are followed). Every image is converted to grey or RGB
+    (:func:`~auditkit.data.preprocess.folder_channels`), refused above
     :data:`~auditkit.data._scan.MAX_PIXELS`.
     With ``resize`` (declared in the policy's ``preprocessing``), each image is resized and cropped as it
     is read, so images of any sizes load. Without it all images must share one size: a folder of
@@ -112,10 +114,11 @@ def _load_folder(name: str, folder: Path, classes: list[str], samples: list[tupl
         sizes = folder_sizes(folder, files)
         if len(sizes) > 1:
             raise MixedSizesError(folder, files, sizes)
-    first = _read(samples[0][0], resize)
+    mode = "L" if folder_channels([file for file, _ in samples], resize.channels) == 1 else "RGB"
+    first = _read(samples[0][0], resize, mode)
     images = torch.empty((len(samples), *first.shape), dtype=torch.uint8)
     for i, (file, _) in enumerate(samples):
-        pixels = first if i == 0 else _read(file, resize)
+        pixels = first if i == 0 else _read(file, resize, mode)
         if pixels.shape != first.shape:  # a file changed since its header was read
             raise DataError(
                 f"{file} is {pixels.shape[2]}x{pixels.shape[1]} pixels but {samples[0][0]} is "
@@ -128,16 +131,20 @@ def _load_folder(name: str, folder: Path, classes: list[str], samples: list[tupl
     return ImageDataset.from_tensors(name, images, labels, tuple(classes), str(folder))
 
 
-def _read(file: Path, resize: Resize) -> torch.Tensor:
-    """Pixels of ``file`` as uint8 ``[3, H, W]``, resized and cropped as declared."""
-    return resize_crop(torch.from_numpy(_read_rgb(file).transpose(2, 0, 1).copy()), resize)
+def _read(file: Path, resize: Resize, mode: str) -> torch.Tensor:
+    """Pixels of ``file`` as uint8 ``[C, H, W]`` in PIL ``mode`` (``L``: C = 1, ``RGB``: 3), resized and
+    cropped as declared."""
+    pixels = _read_pixels(file, mode)
+    chw = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
+    return resize_crop(torch.from_numpy(chw.copy()), resize)
 
 
-def _read_rgb(file: Path) -> np.ndarray:
-    """Pixels of ``file`` as uint8 ``[H, W, 3]`` (:func:`~auditkit.data._scan.open_image`'s pixel limit)."""
+def _read_pixels(file: Path, mode: str) -> np.ndarray:
+    """Pixels of ``file`` as uint8 ``[H, W]`` (``L``) or ``[H, W, 3]`` (``RGB``), within
+    :func:`~auditkit.data._scan.open_image`'s pixel limit."""
     with open_image(file) as im:
         try:
-            return np.asarray(im.convert("RGB"))
+            return np.asarray(im.convert(mode))
         except Exception as exc:  # PIL raises OSError, ValueError, ... on a damaged file
             raise DataError(
                 f"{file}: not a readable image: {exc}", path=file, expected="an image file PIL can open"

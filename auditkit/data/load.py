@@ -12,7 +12,7 @@ from auditkit.data.digits import load_digits
 from auditkit.data.errors import DatasetArgumentError, DatasetKindError, data_error
 from auditkit.data.fashion_mnist import load_fashion_mnist
 from auditkit.data.folder import load_eurosat, load_image_folder
-from auditkit.data.preprocess import Resize, resize_crop
+from auditkit.data.preprocess import Resize, convert_channels, resize_crop
 from auditkit.data.sampling import stratified_subsample
 from auditkit.errors import DataError
 
@@ -64,9 +64,9 @@ def load_dataset(
         max_images: keep a stratified, seeded subsample of at most this many images, in their original
             order (:func:`auditkit.data.sampling.stratified_subsample`); must be >= the number of classes.
         seed: seeds the subsample; int >= 0.
-        resize: declared resize and centre crop (:class:`~auditkit.data.preprocess.Resize`), applied
-            to every image before subsampling; folder kinds resize each image as it is read, so
-            their images may have any sizes. ``None``: images as stored.
+        resize: declared resize, centre crop and channels (:class:`~auditkit.data.preprocess.Resize`),
+            applied to every image before subsampling; folder kinds resize each image as it is read,
+            so their images may have any sizes. ``None``: images as stored.
         given: the images of kind ``"python"`` (required for it, refused for the others), already
             resized (:func:`~auditkit.data.memory.from_python` applies ``resize``).
 
@@ -113,6 +113,11 @@ def load_dataset(
     if kind not in _FOLDERS and given is None and resize is not None and resize.active:
         dataset = ImageDataset.from_tensors(dataset.name, resize_crop(dataset.images, resize),
                                             dataset.labels, dataset.classes, dataset.source)
+    if kind not in _FOLDERS and resize is not None and resize.channels != "auto":
+        converted = convert_channels(dataset.images, resize.channels)
+        if converted is not dataset.images:
+            dataset = ImageDataset.from_tensors(dataset.name, converted, dataset.labels, dataset.classes,
+                                                dataset.source)
     if max_images is None:
         return dataset
     if max_images < dataset.num_classes:

@@ -29,10 +29,17 @@ _KNOWN_SHAPES: dict[str, tuple[int, int, tuple[int, int]]] = {
 }
 """(channels, classes, (H, W)) of the fixed-format datasets, as their loaders return them."""
 
+CHANNELS = ("auto", "grey", "rgb")
+"""What ``preprocessing.channels`` may say: see :attr:`Resize.channels`."""
+
+GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
+"""PIL image modes without colour: a folder of only these reads as one channel under ``auto``."""
+
 
 @dataclass(frozen=True)
 class Resize:
-    """What :func:`resize_crop` does: ``size`` and ``crop`` are ``(H, W)`` or ``None``."""
+    """What is done to every image at load: :func:`resize_crop` (``size`` and ``crop`` are ``(H, W)``
+    or ``None``) and the colour channels it is read with (``channels``)."""
 
     size: tuple[int, int] | None = None
     """Resize every image to ``(H, W)``."""
@@ -40,6 +47,11 @@ class Resize:
     """Then cut ``(H, W)`` from the centre."""
     interpolation: str = "bilinear"
     """A torchvision ``InterpolationMode`` value: ``nearest``, ``bilinear`` or ``bicubic``."""
+    channels: str = "auto"
+    """``grey``: one channel (colour converted with PIL's ITU-R 601-2 luma, L = 0.299 R + 0.587 G +
+    0.114 B, or torchvision's ``rgb_to_grayscale``, the same weights); ``rgb``: three (a grey image
+    repeated); ``auto``: a folder whose images are all grey (:data:`GREY_MODES`) reads as one channel
+    and any other folder as three, and a fixed-format or in-memory dataset keeps its own."""
 
     @property
     def active(self) -> bool:
@@ -74,6 +86,40 @@ def resize_crop(images: torch.Tensor, spec: Resize) -> torch.Tensor:
     if out.is_floating_point():  # bicubic overshoots; pixels stay in [0, 1]
         out = out.clamp(0.0, 1.0)
     return out.contiguous()
+
+
+def folder_channels(files: Sequence[Path], channels: str) -> int:
+    """The channels a folder of ``files`` is read with under ``channels`` (:attr:`Resize.channels`),
+    from the image headers only (PIL's mode)."""
+    if channels != "auto":
+        return 1 if channels == "grey" else 3
+    for file in files:
+        with open_image(file) as im:
+            if im.mode not in GREY_MODES:
+                return 3
+    return 1
+
+
+def convert_channels(images: torch.Tensor, channels: str) -> torch.Tensor:
+    """``images`` ``[N, C, H, W]`` with the channels ``channels`` asks for (:attr:`Resize.channels`);
+    unchanged under ``auto`` or when they already have them.
+
+    >>> convert_channels(torch.ones(2, 1, 3, 3), "rgb").shape
+    torch.Size([2, 3, 3, 3])
+    >>> convert_channels(torch.ones(2, 3, 3, 3), "grey").shape
+    torch.Size([2, 1, 3, 3])
+    """
+    wanted = {"grey": 1, "rgb": 3}.get(channels)
+    if wanted is None or images.shape[1] == wanted:
+        return images
+    if images.shape[1] not in (1, 3):
+        raise DataError(f"preprocessing.channels {channels!r} converts 1 or 3 channels, the images have "
+                        f"{images.shape[1]}", expected="1- or 3-channel images, or channels: auto")
+    if wanted == 3:
+        return images.expand(-1, 3, -1, -1).contiguous()
+    from torchvision.transforms.functional import rgb_to_grayscale
+
+    return rgb_to_grayscale(images).contiguous()
 
 
 class MixedSizesError(DataError):
@@ -134,7 +180,7 @@ def dataset_shape(kind: str, path: Path | None, spec: Resize) -> tuple[int, int,
     """
     if kind in _KNOWN_SHAPES:
         channels, classes, size = _KNOWN_SHAPES[kind]
-        return channels, classes, spec.output_size(size)
+        return {"grey": 1, "rgb": 3}.get(spec.channels, channels), classes, spec.output_size(size)
     folder = Path(path) if path is not None else Path()
     if kind == "eurosat":
         from auditkit.data.folder import EUROSAT_SUBFOLDERS
@@ -149,4 +195,4 @@ def dataset_shape(kind: str, path: Path | None, spec: Resize) -> tuple[int, int,
     if len(sizes) > 1 and spec.size is None:
         raise MixedSizesError(folder, files, sizes)
     w, h = next(iter(sizes))
-    return 3, len(classes), spec.output_size((h, w))
+    return folder_channels(files, spec.channels), len(classes), spec.output_size((h, w))

@@ -42,11 +42,12 @@ class Setup:
 
 
 def declared_resize(policy: Policy) -> Resize:
-    """The policy's ``preprocessing`` resize and crop, as :func:`~auditkit.data.load_dataset` takes it."""
+    """The policy's ``preprocessing`` resize, crop and channels, as :func:`~auditkit.data.load_dataset`
+    takes them."""
     p = policy.preprocessing
     return Resize(size=None if p.resize is None else (p.resize[0], p.resize[1]),
                   crop=None if p.center_crop is None else (p.center_crop[0], p.center_crop[1]),
-                  interpolation=p.interpolation)
+                  interpolation=p.interpolation, channels=p.channels)
 
 
 def _fail(policy: Policy, key: str, message: str) -> PolicyError:

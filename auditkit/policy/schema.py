@@ -50,6 +50,7 @@ from auditkit.constraints import (
     suggestion,
 )
 from auditkit.data.load import DATASET_KINDS, IN_MEMORY, SPLITS
+from auditkit.data.preprocess import CHANNELS
 from auditkit.explainers.registry import EXPLAINERS, declared_settings
 from auditkit.models.registry import MODEL_FAMILIES
 
@@ -339,6 +340,10 @@ class PreprocessingSpec(_Section):
     """How ``resize`` interpolates: ``nearest``, ``bilinear`` or ``bicubic`` (antialiased)."""
     center_crop: tuple[int, ...] | None = None
     """``[H, W]`` cut from the centre after ``resize``; ``None``: no crop."""
+    channels: str = "auto"
+    """``auto``: an image folder of grey images only stays one channel, any other folder is RGB, and
+    a fixed-format data set keeps its own; ``grey`` or ``rgb`` converts every image (luma weights
+    0.299, 0.587, 0.114; a grey image repeated three times)."""
     normalize: NormalizeSpec = field(default_factory=NormalizeSpec)
     """Per-channel ``(x - mean) / std`` inside the model."""
 
@@ -346,6 +351,7 @@ class PreprocessingSpec(_Section):
         "resize": Nullable(ListOf(Interval(int, 1, 16384), min_length=2)),
         "interpolation": Options(INTERPOLATIONS),
         "center_crop": Nullable(ListOf(Interval(int, 1, 16384), min_length=2)),
+        "channels": Options(CHANNELS),
         "normalize": Section(NormalizeSpec),
     }
 

@@ -124,7 +124,7 @@ def load_example_inputs(results: dict[str, Any], index: np.ndarray) -> ExampleIn
     d, p = resolved["dataset"], resolved.get("preprocessing") or {}
     resize = Resize(size=None if p.get("resize") is None else tuple(p["resize"]),
                     crop=None if p.get("center_crop") is None else tuple(p["center_crop"]),
-                    interpolation=p.get("interpolation", "bilinear"))
+                    interpolation=p.get("interpolation", "bilinear"), channels=p.get("channels", "auto"))
     try:
         dataset = load_dataset(d["kind"], d["path"], split=d["split"], max_images=d["max_images"],
                                seed=resolved["cross_validation"]["seed"], resize=resize)

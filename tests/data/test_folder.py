@@ -60,14 +60,50 @@ def test_imagefolder_sorted_classes_and_exact_pixels(tmp_path: Path) -> None:
     assert np.array_equal(ds.images.numpy(), expected)
 
 
-def test_grayscale_becomes_rgb_and_jpeg_reads(tmp_path: Path) -> None:
+def test_grey_images_stay_one_channel_unless_rgb_is_asked(tmp_path: Path) -> None:
+    from auditkit.data.preprocess import Resize, dataset_shape
+
+    written = write_folder(tmp_path, ("a", "b"), per_class=2, mode="L")
+    grey = load_dataset("imagefolder", tmp_path)
+    assert grey.in_channels == 1 and dataset_shape("imagefolder", tmp_path, Resize())[0] == 1
+    files = [tmp_path / c / f"{i}.png" for c in ("a", "b") for i in range(2)]
+    assert np.array_equal(grey.images[:, 0].numpy(), np.stack([written[f][..., 0] for f in files]))
+    rgb = load_dataset("imagefolder", tmp_path, resize=Resize(channels="rgb"))
+    assert rgb.in_channels == 3 and dataset_shape("imagefolder", tmp_path, Resize(channels="rgb"))[0] == 3
+    assert torch.equal(rgb.images, grey.images.expand(-1, 3, -1, -1))  # the grey image, three times
+
+
+def test_one_colour_image_makes_the_folder_rgb_and_jpeg_reads(tmp_path: Path) -> None:
+    from auditkit.data.preprocess import Resize, dataset_shape
+
     written = write_folder(tmp_path, ("a", "b"), per_class=1, mode="L")
-    ds = load_dataset("imagefolder", tmp_path)
-    assert ds.in_channels == 3
-    assert np.array_equal(ds.images[0].numpy(), written[tmp_path / "a" / "0.png"].transpose(2, 0, 1))
     Image.fromarray(np.full((5, 6, 3), 200, np.uint8)).save(tmp_path / "b" / "1.jpg", quality=95)
     ds = load_dataset("imagefolder", tmp_path)
+    assert ds.in_channels == 3 and dataset_shape("imagefolder", tmp_path, Resize())[0] == 3
+    assert np.array_equal(ds.images[0].numpy(), written[tmp_path / "a" / "0.png"].transpose(2, 0, 1))
     assert len(ds) == 3 and abs(int(ds.images[2].float().mean().round()) - 200) <= 2
+
+
+def test_grey_converts_colour_with_the_luma_weights(tmp_path: Path) -> None:
+    from auditkit.data.preprocess import Resize
+
+    written = write_folder(tmp_path, ("a", "b"), per_class=2)
+    ds = load_dataset("imagefolder", tmp_path, resize=Resize(channels="grey"))
+    assert ds.in_channels == 1
+    first = written[tmp_path / "a" / "0.png"].astype(float)
+    luma = first[..., 0] * 0.299 + first[..., 1] * 0.587 + first[..., 2] * 0.114  # ITU-R 601-2
+    assert np.abs(ds.images[0, 0].numpy().astype(float) - luma).max() <= 1.0  # PIL rounds in fixed point
+
+
+def test_declared_channels_convert_a_fixed_format_data_set() -> None:
+    from auditkit.data.preprocess import Resize, dataset_shape
+
+    grey = load_dataset("digits", max_images=30)
+    rgb = load_dataset("digits", max_images=30, resize=Resize(channels="rgb"))
+    assert rgb.in_channels == 3 and torch.equal(rgb.images, grey.images.expand(-1, 3, -1, -1))
+    assert dataset_shape("digits", None, Resize(channels="rgb"))[0] == 3
+    assert torch.equal(load_dataset("digits", max_images=30, resize=Resize(channels="grey")).images,
+                       grey.images)  # already grey: unchanged
 
 
 def test_eurosat_layouts_and_class_check(tmp_path: Path) -> None:

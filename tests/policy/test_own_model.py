@@ -104,6 +104,8 @@ ERRORS = [
                  id="crop-too-big"),
     pytest.param("preprocessing:\n  interpolation: lanczos  # <-\n", "preprocessing.interpolation",
                  "expected one of 'nearest', 'bilinear', 'bicubic'", id="interpolation"),
+    pytest.param("preprocessing:\n  channels: colour  # <-\n", "preprocessing.channels",
+                 "expected one of 'auto', 'grey', 'rgb'", id="channels"),
     pytest.param("preprocessing:\n  normalize:\n    mean: [0.5, 0.5]\n    std: [0.2]  # <-\n",
                  "preprocessing.normalize.std", "1 std values for 2 means", id="normalize-lengths"),
     pytest.param("preprocessing:\n  normalize:  # <-\n    mean: [0.5]\n", "preprocessing.normalize.std",
