@@ -100,7 +100,9 @@ def check_setup(policy: Policy, data: ImageDataset | None = None) -> Setup:
     if norm.mean is not None and len(norm.mean) != setup.in_channels:
         raise _fail(policy, "preprocessing.normalize.mean",
                     f"{len(norm.mean)} means for {setup.in_channels}-channel images ({d.kind}): "
-                    "give one mean and one std per channel")
+                    "give one mean and one std per channel"
+                    + (", or preprocessing.channels: rgb to read the grey images as RGB"
+                       if setup.in_channels == 1 and len(norm.mean) == 3 else ""))
     if _operator_parts(policy):
         _check_model(policy, setup)
     if policy.training.function is not None:

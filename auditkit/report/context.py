@@ -231,29 +231,42 @@ def _requirements(results: Mapping[str, Any], confidence: str) -> list[dict[str,
 
 
 def _articles(results: Mapping[str, Any], confidence: str) -> list[dict[str, Any]]:
-    """One table per article cited, in order of first citation: its requirements, a row per threshold."""
+    """One table per article cited, in order of first citation: its requirements, a row per threshold.
+
+    A threshold's values per method are shown once, in the first table that has it; a later row of
+    the same threshold keeps its condition and verdict and names where the values are, so that a
+    requirement citing many thresholds and articles does not repeat pages of numbers.
+    """
     checks = results["thresholds"]
-    articles: dict[str, list[dict[str, Any]]] = {}
+    cited: dict[str, list[Mapping[str, Any]]] = {}
     for req in results["requirements"]:
-        rows = []
-        for threshold in req["evidence"]:
-            own = [c for c in checks if c["threshold"] == threshold]
-            if own:
-                met = all(c["passed"] for c in own)
-                rows.append({
-                    "condition": f"{threshold}: {_condition(own[0], confidence)}",
-                    "measured": [{"text": (f"{explainer_label(c['explainer'])} " if c["explainer"] else "")
-                                  + compact_score(_check_score(c, results)),
-                                  "met": bool(c["passed"]), "status": _status(c["passed"]),
-                                  "inadmissible": bool(c.get("inadmissible"))}
-                                 for c in own],
-                    "met": met,
-                    "status": _status(met),
-                })
-        group = {"id": req["id"], "title": req["title"], "met": bool(req["met"]),
-                 "status": _status(req["met"]), "rows": rows}
         for article in req["articles"]:
-            articles.setdefault(article, []).append(group)
+            cited.setdefault(article, []).append(req)
+    shown: dict[str, str] = {}  # threshold -> the article whose table shows its values
+    articles: dict[str, list[dict[str, Any]]] = {}
+    for article, reqs in cited.items():
+        for req in reqs:
+            rows = []
+            for threshold in req["evidence"]:
+                own = [c for c in checks if c["threshold"] == threshold]
+                if not own:
+                    continue
+                met = all(c["passed"] for c in own)
+                if threshold in shown:
+                    measured = [{"text": f"values under {shown[threshold]}", "met": met,
+                                 "status": _status(met), "inadmissible": False, "reference": True}]
+                else:
+                    shown[threshold] = article
+                    measured = [{"text": (f"{explainer_label(c['explainer'])} " if c["explainer"] else "")
+                                 + compact_score(_check_score(c, results)),
+                                 "met": bool(c["passed"]), "status": _status(c["passed"]),
+                                 "inadmissible": bool(c.get("inadmissible")), "reference": False}
+                                for c in own]
+                rows.append({"condition": f"{threshold}: {_condition(own[0], confidence)}",
+                             "measured": measured, "met": met, "status": _status(met)})
+            articles.setdefault(article, []).append(
+                {"id": req["id"], "title": req["title"], "met": bool(req["met"]),
+                 "status": _status(req["met"]), "rows": rows})
     return [{"article": article, "requirements": ", ".join(g["id"] for g in groups), "groups": groups,
              "met": all(g["met"] for g in groups), "status": _status(all(g["met"] for g in groups)),
              "headline": _article_headline(article, groups)}
@@ -447,6 +460,28 @@ def _chance_warning(results: Mapping[str, Any]) -> str:
             "score of this audit is evidence, since the explanations explain no learnt decision.")
 
 
+REUSED_WORDS = {"folds": ("fold model", "fold models"),
+                "explainers": ("explanation pass", "explanation passes"),
+                "sanity": ("sanity-check pass", "sanity-check passes")}
+"""How the reproducibility block counts each kind of work reused from an earlier run."""
+
+
+def _reused(reused: Mapping[str, Sequence[Any]]) -> str:
+    """What an earlier run in the same folder provided, counted ("" when nothing was).
+
+    >>> _reused({"folds": [0, 1], "explainers": ["saliency"], "sanity": []})
+    '2 fold models and 1 explanation pass were reused from an earlier run in the same folder'
+    >>> _reused({"folds": [3]})
+    '1 fold model was reused from an earlier run in the same folder'
+    """
+    counts = {kind: len(items) for kind, items in reused.items() if items}
+    if not counts:
+        return ""
+    parts = [f"{n} {REUSED_WORDS.get(kind, (kind, kind))[n != 1]}" for kind, n in counts.items()]
+    verb = "was" if list(counts.values()) == [1] else "were"
+    return f"{_and(parts)} {verb} reused from an earlier run in the same folder"
+
+
 def _outcome(n: int, word: str) -> str:
     """``"was inconclusive"`` / ``"were inconclusive"`` for n checks; other outcomes are verbs."""
     return word if word != "inconclusive" else ("was " if n == 1 else "were ") + word
@@ -566,7 +601,7 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None,
         "seeds": [(k.replace("_", " "), str(v)) for k, v in results["seeds"].items()],
         "environment": [(k.replace("_", " "), str(v)) for k, v in env.items()],
         "run_time": _duration(results["run_seconds"]),
-        "reused": {k: ", ".join(str(v) for v in vals) for k, vals in reused.items() if vals},
+        "reused": _reused(reused),
         "sanity_checks": sanity_sections(sanity if isinstance(sanity, Mapping) else None,
                                          explainer_label, confidence),
         "since_last": since_section(history, explainer_label, confidence, checks),

@@ -203,7 +203,8 @@ def example_maps(
     columns += [(label, m) for label, m in maps.items()]
     rows = len(row_labels)
     side = min(1.15, (TEXT_WIDTH_IN - 1.3) / len(columns))
-    fig = Figure(figsize=(side * len(columns) + 1.3, side * rows + 0.9))
+    slanted = side < 0.9  # narrow columns: the method names are written at 40 degrees, never overlapping
+    fig = Figure(figsize=(side * len(columns) + 1.3, side * rows + (1.6 if slanted else 0.9)))
     axes = []
     for r in range(rows):
         for c, (name, stack) in enumerate(columns):
@@ -217,15 +218,21 @@ def example_maps(
                           alpha=MAP_ALPHA if grey is not None else 1.0)
             ax.set_xticks([])
             ax.set_yticks([])
-            if r == 0:
+            if r == 0 and slanted:
+                ax.text(0.2, 1.08, name, transform=ax.transAxes, rotation=40, ha="left", va="bottom",
+                        fontsize=MIN_FONT_PT, rotation_mode="anchor")
+            elif r == 0:
                 ax.set_title(textwrap.fill(name, 12), fontsize=MIN_FONT_PT)
-            if c == 0:
-                ax.set_ylabel(textwrap.fill(row_labels[r], 12), fontsize=MIN_FONT_PT)
+            if c == 0:  # written across, right-aligned: two lines never reach the next row
+                ax.set_ylabel(textwrap.fill(row_labels[r], 10), fontsize=MIN_FONT_PT, rotation=0,
+                              ha="right", va="center", labelpad=4)
+    if slanted:  # room above the grid for the slanted names, and the title above them
+        fig.subplots_adjust(top=1.0 - 1.3 / fig.get_figheight())
     bar = fig.colorbar(ScalarMappable(Normalize(0.0, 1.0), cmap=MAP_CMAP), ax=axes, fraction=0.04,
                        pad=0.03)
     bar.set_label("importance, each map scaled\nto its own range", fontsize=MIN_FONT_PT)
     bar.ax.tick_params(labelsize=TICK_PT)
-    fig.suptitle(title, fontsize=LABEL_PT)
+    fig.suptitle(title, fontsize=LABEL_PT, y=1.0 - 0.08 / fig.get_figheight(), va="top")
     return _png(fig)
 
 

@@ -164,8 +164,8 @@ def reco_chance_text(chance: Mapping[str, Any] | None, reco: float | None = None
 def _by_checks(methods: Mapping[str, list[str]], label: Callable[[str], str], outcome: str) -> list[str]:
     """The methods grouped by the sanity checks that gave them ``outcome``, one item per group.
 
-    >>> _by_checks({"saliency": ["weight_randomisation"], "smoothgrad": ["weight_randomisation"],
-    ...             "gradcam": ["label_shuffling"]}, str, "inconclusive")
+    >>> _by_checks({"saliency": ["Weight randomisation"], "smoothgrad": ["Weight randomisation"],
+    ...             "gradcam": ["Label shuffling"]}, str, "inconclusive")
     ['saliency and smoothgrad: weight randomisation inconclusive', 'gradcam: label shuffling inconclusive']
     """
     groups: dict[tuple[str, ...], list[str]] = {}

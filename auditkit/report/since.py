@@ -14,6 +14,7 @@ from typing import Any
 from auditkit.catalog import COMPARISONS, METRICS, names
 from auditkit.catalog import label as metric_label
 from auditkit.report import plots
+from auditkit.report.yardstick import CONTROL, INPUT_CONTROL
 
 TREND_PANELS = names(headline=True)
 """Per-explainer panels of the trend plot, after the accuracy's."""
@@ -67,6 +68,29 @@ def _change_row(change: Mapping[str, Any], label: Callable[[str], str]) -> dict[
     }
 
 
+def _ticks(finished: Sequence[str | None], ids: Sequence[int | None]) -> list[str]:
+    """Tick labels of the audits on a time axis: their dates, with the time when two share a day;
+    ``#id`` (or ``this``) where the time is unknown.
+
+    >>> _ticks(["2026-03-01T10:00:00+00:00", "2026-04-01T09:00:00+00:00"], [1, 2])
+    ['2026-03-01', '2026-04-01']
+    >>> _ticks(["2026-03-01T10:00:00+00:00", "2026-03-01T11:30:00+00:00", None], [1, 2, None])
+    ['2026-03-01 10:00', '2026-03-01 11:30', 'this']
+    """
+    days = [_day(iso) for iso in finished]
+    known = [d for d in days if d]
+    clash = len(set(known)) < len(known)
+    out = []
+    for iso, day, audit_id in zip(finished, days, ids, strict=True):
+        if not day:
+            out.append(f"#{audit_id}" if audit_id is not None else "this")
+        elif clash:
+            out.append(f"{day} {datetime.fromisoformat(iso).astimezone(timezone.utc):%H:%M}")
+        else:
+            out.append(day)
+    return out
+
+
 def _day(iso: str | None) -> str:
     """The date of an ISO 8601 time stamp, as a tick label.
 
@@ -110,9 +134,8 @@ def _trend_figure(audits: list[Mapping[str, Any]], label: Callable[[str], str],
             label(n): [triple(a["scores"]["explainers"].get(n, {}).get(metric)) for a in audits]
             for n in names
         }
-    ticks = [_day(a.get("finished_at")) or (f"#{a['id']}" if a["id"] is not None else "this")
-             for a in audits]
-    controls = [label("random")] if "random" in names else []
+    ticks = _ticks([a.get("finished_at") for a in audits], [a["id"] for a in audits])
+    controls = [label(n) for n in names if n in (CONTROL, INPUT_CONTROL)]
     png = plots.score_curves(list(range(len(audits))), panels, xlabel="date of the audit",
                              controls=controls, tick_labels=ticks, columns=2,
                              colours={"fold models": "#1b1f24", **plots.method_colours(names, label)},
