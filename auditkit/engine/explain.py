@@ -42,12 +42,15 @@ def progress_bar(progress: bool, total: int, desc: str) -> tqdm:
                 leave=False, dynamic_ncols=True)
 
 
-def explainer_key(spec: ExplainerSpec, model_ids: list[str], policy: Policy) -> str:
+def explainer_key(spec: ExplainerSpec, model_ids: list[str], policy: Policy, images: str) -> str:
+    """The work key of one explanation pass: the method and its settings, the models (``model_ids``),
+    the images explained (``images``: their dataset fingerprint) and the metric settings it used."""
     m = policy.metrics
     return work_key({
         "explainer": spec.name,
         "settings": dict(spec.settings),
         "models": model_ids,
+        "images": images,
         "distance": m.distance,
         "target": m.target,
         "batch_size": m.explain_batch_size,
@@ -81,7 +84,7 @@ def explain_one(
     """
     name = f"{tag}_{spec.name}" if tag else spec.name
     path = explainer_path(workdir, spec, tag)
-    key = explainer_key(spec, model_ids, policy)
+    key = explainer_key(spec, model_ids, policy, dataset.fingerprint)
     saved = load_explanation(path, key, categories, dataset.image_size, policy.metrics.mu_fidelity.samples)
     if saved is not None:
         return *saved, True
@@ -205,9 +208,11 @@ def properties_one(
 
 
 def explain_finished(spec: ExplainerSpec, model_ids: list[str], policy: Policy, workdir: Path,
-                      tag: str) -> bool:
-    """Whether :func:`explain_one` would load this pass from its work file."""
-    return explanation_finished(explainer_path(workdir, spec, tag), explainer_key(spec, model_ids, policy))
+                      tag: str, images: str) -> bool:
+    """Whether :func:`explain_one` would load this pass from its work file (``images``: the explained
+    dataset's fingerprint)."""
+    return explanation_finished(explainer_path(workdir, spec, tag),
+                                explainer_key(spec, model_ids, policy, images))
 
 
 def explainer_path(workdir: Path, spec: ExplainerSpec, tag: str) -> Path:
@@ -258,7 +263,8 @@ def explain_tasks(
 
     Once they ran, :func:`explain_one` loads their work files.
     """
-    todo = [s for s in policy.explainers if not explain_finished(s, model_ids, policy, workdir, tag)]
+    todo = [s for s in policy.explainers
+            if not explain_finished(s, model_ids, policy, workdir, tag, dataset.fingerprint)]
     if not todo:
         return []
     states = executor.share([{k: v.detach().cpu() for k, v in f.model.state_dict().items()}

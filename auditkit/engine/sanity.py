@@ -58,7 +58,7 @@ from auditkit.engine.degrade import draw_seed, noisy_labels, randomise_weights
 from auditkit.engine.executor import Executor, Task
 from auditkit.engine.keys import digest
 from auditkit.engine.scoring import SCORE_METRICS, ExplainerScores, Score
-from auditkit.engine.stages import RunContext, level_tasks, on_fold, score_level
+from auditkit.engine.stages import RunContext, level_tasks, on_fold, sanity_context, score_level
 from auditkit.explainers import EXPLAINERS
 from auditkit.metrics.trend import Trend, trend_test
 from auditkit.policy import Policy
@@ -78,6 +78,10 @@ VERDICTS = ("pass", "fail", "inconclusive")
 UNGATED_EXPLAINERS: frozenset[str] = frozenset(name for name, cls in EXPLAINERS.items() if cls.control)
 """The controls (``Explainer.control``), whose maps ignore the model: trends reported, left out of
 the verdict."""
+
+SUBSAMPLE_TAG = "sanity_images"
+"""Work-file tag of the clean models' passes over the sanity subsample (``sanity_checks.max_images``)."""
+
 
 @dataclass(frozen=True)
 class LevelScores:
@@ -138,6 +142,8 @@ class SanityCheck:
             ``"<level> <explainer>"`` (explanation passes).
         chance: the accuracy of always predicting the majority class of the audited images.
         min_fall: the smallest meaningful fall of a gated score (``sanity_checks.min_fall``).
+        images: how many images every level explained and was scored on (``sanity_checks.max_images``
+            or all the audited images).
     """
 
     name: str
@@ -147,6 +153,7 @@ class SanityCheck:
     reused: tuple[str, ...]
     chance: float = 0.0
     min_fall: float = 0.05
+    images: int = 0
 
     def verdict(self, explainer: str, metric: str) -> str | None:
         """``pass``, ``fail`` or ``inconclusive`` of a gated metric; None outside the verdict."""
@@ -183,6 +190,7 @@ class SanityCheck:
             "alpha": ALPHA,
             "min_fall": self.min_fall,
             "chance_accuracy": self.chance,
+            "images": self.images,
             "passed": self.passed,
             "status": self.status,
             "explainers": {
@@ -278,11 +286,12 @@ def _randomised(policy: Policy, folds: list[FoldModel], li: int,
     return noisy, ids, f"weight_randomisation_{level:g}"
 
 
-def _weight_levels(ctx: RunContext, folds: list[FoldModel]) -> list[LevelScores]:
+def _weight_levels(sctx: RunContext, folds: list[FoldModel]) -> list[LevelScores]:
+    """The weight-randomised levels, scored in the sanity context ``sctx`` (:func:`sanity_context`)."""
     out = []
-    for li, level in enumerate(ctx.policy.sanity_checks.weight_randomisation.levels):
-        accuracy, scores, reused = score_level(ctx, *_randomised(ctx.policy, folds, li, level))
-        ctx.log(f"weight randomisation {level:g}: accuracy {accuracy.text(4)}")
+    for li, level in enumerate(sctx.policy.sanity_checks.weight_randomisation.levels):
+        accuracy, scores, reused = score_level(sctx, *_randomised(sctx.policy, folds, li, level))
+        sctx.log(f"weight randomisation {level:g}: accuracy {accuracy.text(4)}")
         out.append(LevelScores(level, accuracy, scores, tuple(f"{level:g} {n}" for n in reused)))
     return out
 
@@ -296,14 +305,15 @@ def _shuffled(policy: Policy, dataset: ImageDataset, li: int,
     return labels, f"shuffle_{level:g}", f"label_shuffling_{level:g}"
 
 
-def _label_levels(ctx: RunContext) -> list[LevelScores]:
+def _label_levels(ctx: RunContext, sctx: RunContext) -> list[LevelScores]:
+    """The label-shuffled levels: retrained in ``ctx`` on every training image, scored in ``sctx``."""
     out = []
     dataset = ctx.dataset
     for li, level in enumerate(ctx.policy.sanity_checks.label_shuffling.levels):
         labels, train_tag, tag = _shuffled(ctx.policy, dataset, li, level)
         ctx.log(f"label shuffling {level:g}: {int((labels != dataset.labels).sum())} wrong training labels")
         folds = _retrain(ctx, labels, train_tag, on_fold(ctx, "label-shuffled "))
-        accuracy, scores, reused = score_level(ctx, folds, [f.checkpoint_sha256 for f in folds], tag)
+        accuracy, scores, reused = score_level(sctx, folds, [f.checkpoint_sha256 for f in folds], tag)
         ctx.log(f"label shuffling {level:g}: fold accuracies "
             + ", ".join(f"{f.accuracy:.4f}" for f in folds) + f"; accuracy {accuracy.text(4)}")
         reused_work = [f"{level:g} fold {f.index}" for f in folds if f.reused]
@@ -319,7 +329,8 @@ def _retrain(ctx: RunContext, labels: torch.Tensor, tag: str,
                        tag=tag, on_fold=hook, executor=ctx.executor)
 
 
-def _all_levels_at_once(ctx: RunContext, folds: list[FoldModel], executor: Executor) -> None:
+def _all_levels_at_once(ctx: RunContext, sctx: RunContext, folds: list[FoldModel],
+                        executor: Executor) -> None:
     """Run the tasks of every level of both checks on ``executor`` in two waves, not level by level.
 
     Wave 1: the label-shuffled retrainings of every level and the explanation passes of every
@@ -339,13 +350,13 @@ def _all_levels_at_once(ctx: RunContext, folds: list[FoldModel], executor: Execu
         first += training_tasks(policy, dataset, ctx.folds_idx, ctx.workdir, executor, labels=labels,
                                 tag=train_tag)
     for li, level in weight_levels:
-        first += level_tasks(ctx, *_randomised(policy, folds, li, level))
+        first += level_tasks(sctx, *_randomised(policy, folds, li, level))
     executor.run(first)
     second: list[Task] = []
     for li, level in label_levels:
         labels, train_tag, tag = _shuffled(policy, dataset, li, level)
         retrained = _retrain(ctx, labels, train_tag)
-        second += level_tasks(ctx, retrained, [f.checkpoint_sha256 for f in retrained], tag)
+        second += level_tasks(sctx, retrained, [f.checkpoint_sha256 for f in retrained], tag)
     executor.run(second)
 
 
@@ -357,26 +368,38 @@ def run_sanity_checks(ctx: RunContext, folds: list[FoldModel], clean: LevelScore
         clean: the clean audit's scores (level 0), with their bootstrap resamples.
 
     Each level's models go through the audit's own explanation pass and scoring
-    (:func:`~auditkit.engine.stages.score_level`). On an executor, the retrainings and explanation
-    passes of every level are submitted together first, in two waves (:func:`_all_levels_at_once`).
+    (:func:`~auditkit.engine.stages.score_level`), on the images of
+    :func:`~auditkit.engine.stages.sanity_context`: with ``sanity_checks.max_images``, a subsample on
+    which the clean models are scored again as level 0 (work files ``explainer_sanity_images_*``), so
+    that the trend compares the same images at every level. On an executor, the retrainings and
+    explanation passes of every level are submitted together first, in two waves
+    (:func:`_all_levels_at_once`).
     """
     s = ctx.policy.sanity_checks
     confidence = ctx.policy.metrics.bootstrap.confidence
-    chance = float(torch.bincount(ctx.dataset.labels).max()) / len(ctx.dataset)
+    sctx = sanity_context(ctx)
+    if sctx is not ctx:
+        ctx.log(f"sanity checks on a stratified subsample of {len(sctx.dataset)} of the "
+                f"{len(ctx.dataset)} images (sanity_checks.max_images)")
+        accuracy, scores, reused = score_level(sctx, folds, [f.checkpoint_sha256 for f in folds],
+                                               SUBSAMPLE_TAG)
+        clean = LevelScores(0.0, accuracy, scores, tuple(f"0 {n}" for n in reused))
+    chance = float(torch.bincount(sctx.dataset.labels).max()) / len(sctx.dataset)
     if ctx.executor is not None:
-        _all_levels_at_once(ctx, folds, ctx.executor)
+        _all_levels_at_once(ctx, sctx, folds, ctx.executor)
     checks = []
+    images = len(sctx.dataset)
     if s.weight_randomisation.enabled:
-        levels = (clean, *_weight_levels(ctx, folds))
+        levels = (clean, *_weight_levels(sctx, folds))
         w = s.weight_randomisation
         checks.append(assess_levels("weight_randomisation", levels, confidence,
                                     {"std": w.std, "scale": w.scale, "seed": w.seed},
-                                    chance=chance, min_fall=s.min_fall))
+                                    chance=chance, min_fall=s.min_fall, images=images))
     if s.label_shuffling.enabled:
-        levels = (clean, *_label_levels(ctx))
+        levels = (clean, *_label_levels(ctx, sctx))
         checks.append(assess_levels("label_shuffling", levels, confidence,
                                     {"seed": s.label_shuffling.seed}, chance=chance,
-                                    min_fall=s.min_fall))
+                                    min_fall=s.min_fall, images=images))
     for check in checks:
         ctx.log(f"sanity check {check.name}: {check.status.upper()}")
     return tuple(checks)
@@ -384,7 +407,7 @@ def run_sanity_checks(ctx: RunContext, folds: list[FoldModel], clean: LevelScore
 
 def assess_levels(
     name: str, levels: tuple[LevelScores, ...], confidence: float, settings: dict[str, Any],
-    *, chance: float = 0.0, min_fall: float = 0.05,
+    *, chance: float = 0.0, min_fall: float = 0.05, images: int = 0,
 ) -> SanityCheck:
     """The trend tests and verdicts of one check from its measured levels (level 0 first).
 
@@ -392,8 +415,9 @@ def assess_levels(
         chance: the majority-class rate of the audited images (a level whose accuracy interval
             reaches it is at chance).
         min_fall: the smallest meaningful fall of a gated score over the levels.
+        images: how many images every level explained (0: not recorded).
     """
-    reused = tuple(r for s in levels[1:] for r in s.reused)
+    reused = tuple(r for s in levels for r in s.reused)  # level 0's only when it was re-scored
     return SanityCheck(name, levels, _trends(levels, confidence, chance, min_fall), settings, reused,
-                       chance, min_fall)
+                       chance, min_fall, images)
 

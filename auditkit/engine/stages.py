@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from auditkit.data import ImageDataset, load_dataset, make_folds
+from auditkit.data.sampling import stratified_subsample
 from auditkit.engine.crosstrain import FoldModel, cross_train, predictions
 from auditkit.engine.distances import explained_classes, pair_categories
 from auditkit.engine.executor import Executor, Task
@@ -95,18 +96,40 @@ def build_context(policy: Policy, out_dir: Path, device: torch.device, executor:
     fold_of = torch.empty(len(dataset), dtype=torch.long)
     for i, idx in enumerate(folds_idx):
         fold_of[idx] = i
-    boot, chance = policy.metrics.bootstrap, policy.metrics.reco_chance
-    weights = None if boot.resamples == 0 else resample_weights(
-        len(dataset), boot.resamples, torch.Generator().manual_seed(boot.seed))
     invariance = policy.to_dict()["properties"]["invariance"]
     return RunContext(
-        policy, dataset, folds_idx, fold_of, workdir, device, executor, weights,
-        image_permutations(len(dataset), chance.permutations, torch.Generator().manual_seed(chance.seed)),
-        sample_images(len(dataset), policy.metrics.mu_fidelity.samples, cv.seed),
+        policy, dataset, folds_idx, fold_of, workdir, device, executor, *_draws(policy, len(dataset)),
         [(t["name"], {k: v for k, v in t.items() if k != "name"}) for t in invariance["transformations"]]
         if invariance["enabled"] else [],
         progress, log,
     )
+
+
+def _draws(policy: Policy, n: int) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
+    """What the scores of ``n`` images share: bootstrap weights, ReCo's permutations, muF's sample."""
+    boot, chance = policy.metrics.bootstrap, policy.metrics.reco_chance
+    weights = None if boot.resamples == 0 else resample_weights(
+        n, boot.resamples, torch.Generator().manual_seed(boot.seed))
+    return (weights,
+            image_permutations(n, chance.permutations, torch.Generator().manual_seed(chance.seed)),
+            sample_images(n, policy.metrics.mu_fidelity.samples, policy.cross_validation.seed))
+
+
+def sanity_context(ctx: RunContext) -> RunContext:
+    """The context the sanity levels are explained and scored in: ``ctx`` itself, or, with
+    ``sanity_checks.max_images`` below the number of audited images, the same audit restricted to a
+    stratified, seeded subsample of them (:func:`~auditkit.data.sampling.stratified_subsample`,
+    seeded by ``cross_validation.seed``) with its own bootstrap weights, permutations and muF sample,
+    drawn as :func:`build_context` draws them. Training always uses ``ctx``: a label-shuffled model is
+    retrained on every training image of its fold, as the clean one was.
+    """
+    n = ctx.policy.sanity_checks.max_images
+    if n is None or n >= len(ctx.dataset):
+        return ctx
+    index = stratified_subsample(ctx.dataset.labels, n, ctx.policy.cross_validation.seed)
+    return replace(ctx, dataset=ctx.dataset.subset(index), fold_of=ctx.fold_of[index],
+                   **dict(zip(("weights", "permutations", "sample"), _draws(ctx.policy, len(index)),
+                              strict=True)))
 
 
 def on_fold(ctx: RunContext, label: str) -> Callable[[int, int], Callable[[int], None]]:

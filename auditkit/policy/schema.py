@@ -872,11 +872,18 @@ class SanitySpec(_Section):
     slope's interval excludes every fall this large (the data show the score does not fall); when it
     neither passes nor excludes it, the verdict is *inconclusive*. 0.05 is a twentieth of the scores'
     range: MeGe falls by 0.1 to 0.4 under the paper's degradations (Fig. 3)."""
+    max_images: int | None = None
+    """Explain and score every sanity level on a stratified, seeded subsample of at most this many
+    of the audited images (seeded by ``cross_validation.seed``), with the clean models re-scored on
+    the same images as level 0 of the trend; ``None``: on all of them, level 0 being the clean audit.
+    The degraded models are those of the whole audit (label-shuffled ones retrain on every training
+    image of their fold); only what they explain shrinks. At least 20, and no fewer than the classes."""
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "weight_randomisation": Section(WeightRandomisationSpec),
         "label_shuffling": Section(LabelShufflingSpec),
         "min_fall": Interval(float, 0, 1, closed="right"),
+        "max_images": Nullable(Interval(int, 20, MAX_COUNT)),
     }
 
 

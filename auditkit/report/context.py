@@ -603,7 +603,7 @@ def build_context(out_dir: Path, history: Mapping[str, Any] | None = None,
         "run_time": _duration(results["run_seconds"]),
         "reused": _reused(reused),
         "sanity_checks": sanity_sections(sanity if isinstance(sanity, Mapping) else None,
-                                         explainer_label, confidence),
+                                         explainer_label, confidence, dataset["n_images"]),
         "since_last": since_section(history, explainer_label, confidence, checks),
         "inadmissible": inadmissible_notice(
             inadmissible(sanity if isinstance(sanity, Mapping) else None), explainer_label,

@@ -161,6 +161,20 @@ def reco_chance_text(chance: Mapping[str, Any] | None, reco: float | None = None
             f"p = {chance['p_value']:.2g}: {verdict}")
 
 
+def _images_sentence(images: int, audited: int) -> str:
+    """Which images the levels explained: all, or the declared subsample (with level 0 re-scored).
+
+    >>> _images_sentence(400, 1797)[-72:]
+    'subsample of 400 of the 1,797 audited images (sanity_checks.max_images).'
+    >>> _images_sentence(1797, 1797), _images_sentence(0, 1797)
+    ('', '')
+    """
+    if not images or not audited or images >= audited:
+        return ""
+    return (f"Every level, 0 included, is explained and scored on the same stratified subsample of "
+            f"{images:,} of the {audited:,} audited images (sanity_checks.max_images).")
+
+
 def _by_checks(methods: Mapping[str, list[str]], label: Callable[[str], str], outcome: str) -> list[str]:
     """The methods grouped by the sanity checks that gave them ``outcome``, one item per group.
 
@@ -252,13 +266,14 @@ def _curves(check: Mapping[str, Any], name: str, label: Callable[[str], str]) ->
 
 
 def sanity_sections(section: Mapping[str, Any] | None, label: Callable[[str], str],
-                    confidence: str) -> list[dict[str, Any]]:
+                    confidence: str, audited: int = 0) -> list[dict[str, Any]]:
     """One entry per sanity check of results.json: plain words, curves and the trend table.
 
     Args:
         section: ``results.json["sanity_checks"]`` (None or empty: no check ran).
         label: explainer registry name -> printed name.
         confidence: the interval level as printed, e.g. ``"95%"``.
+        audited: the number of audited images; a check that explained fewer names its subsample.
     """
     out = []
     for name, check in (section or {}).items():
@@ -288,6 +303,7 @@ def sanity_sections(section: Mapping[str, Any] | None, label: Callable[[str], st
             "title": title,
             "what": what.format(std=std)[0].upper() + what.format(std=std)[1:],
             "levels": levels,
+            "images": _images_sentence(check.get("images") or 0, audited),
             "met": bool(check.get("passed")),
             "css": {"pass": "met", "fail": "unmet"}.get(_status(check) or "", "inconclusive"),
             "status": {"pass": "passed", "fail": "failed"}.get(_status(check) or "", "inconclusive"),

@@ -241,3 +241,41 @@ def test_without_bootstrap_the_check_cannot_pass() -> None:
     assert check.trends["saliency"]["mege"].trend.p_value is None
     assert check.trends["saliency"]["mege"].verdict == "inconclusive"
     assert check.trends["saliency"]["mege"].passed is False and not check.passed
+
+
+def test_a_declared_subsample_rescores_the_clean_models_on_it_as_level_0(sanity_audit: Path,
+                                                                        tmp_path: Path) -> None:
+    """``sanity_checks.max_images``: every level, 0 included, explains the same stratified subsample;
+    the clean audit and the models stay as they were. Level 0's pair counts and MeGe equal those of
+    the clean audit's own distance record restricted to the subsample's images."""
+    from auditkit.data import load_dataset
+    from auditkit.data.sampling import stratified_subsample
+    from auditkit.metrics.stability import mege
+    from auditkit.results import S_EQ, S_NEQ
+
+    out = tmp_path / "out"
+    shutil.copytree(sanity_audit, out)
+    source = next(sanity_audit.parent.glob("*.yaml"))
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(source.read_text().replace("sanity_checks:\n", "sanity_checks:\n  max_images: 60\n"))
+    before = _load(out)
+    assert main(["run", str(policy), "--out", str(out), "--quiet"]) in (0, 1)
+    after = _load(out)
+    assert after["explainers"]["saliency"]["mege"] == before["explainers"]["saliency"]["mege"]
+    assert after["reused_from_earlier_run"]["folds"] == [0, 1, 2]  # the same models
+    assert "label_shuffling 0.3 fold 0" in after["reused_from_earlier_run"]["sanity"]  # not retrained
+    n = after["dataset"]["n_images"]
+    labels = load_dataset("digits", max_images=n, seed=0).labels
+    index = stratified_subsample(labels, 60, 0)
+    clean = torch.load(sanity_audit / "work" / "explainer_saliency.pt", weights_only=True)["record"]
+    distances, category = clean["distances"][index], clean["category"][index]
+    for check in CHECKS:
+        section = after["sanity_checks"][check]
+        assert section["images"] == 60 and before["sanity_checks"][check]["images"] == n
+        level0 = section["explainers"]["saliency"]["levels"][0]
+        assert (level0["n_s_eq"], level0["n_s_neq"]) == (int((category == S_EQ).sum()),
+                                                         int((category == S_NEQ).sum()))
+        assert level0["mege"]["value"] == pytest.approx(mege(distances[category == S_EQ]), abs=1e-5)
+        assert level0["mege"]["value"] != before["sanity_checks"][check]["explainers"]["saliency"][
+            "levels"][0]["mege"]["value"]
+    assert (out / "work" / "explainer_sanity_images_saliency.pt").is_file()
