@@ -313,9 +313,10 @@ def _label_levels(ctx: RunContext, sctx: RunContext) -> list[LevelScores]:
         labels, train_tag, tag = _shuffled(ctx.policy, dataset, li, level)
         ctx.log(f"label shuffling {level:g}: {int((labels != dataset.labels).sum())} wrong training labels")
         folds = _retrain(ctx, labels, train_tag, on_fold(ctx, "label-shuffled "))
+        ctx.log(f"label shuffling {level:g}: retrained, fold accuracies "
+                + ", ".join(f"{f.accuracy:.4f}" for f in folds))
         accuracy, scores, reused = score_level(sctx, folds, [f.checkpoint_sha256 for f in folds], tag)
-        ctx.log(f"label shuffling {level:g}: fold accuracies "
-            + ", ".join(f"{f.accuracy:.4f}" for f in folds) + f"; accuracy {accuracy.text(4)}")
+        ctx.log(f"label shuffling {level:g}: accuracy {accuracy.text(4)}")
         reused_work = [f"{level:g} fold {f.index}" for f in folds if f.reused]
         out.append(LevelScores(level, accuracy, scores,
                                tuple(reused_work + [f"{level:g} {n}" for n in reused])))
