@@ -707,7 +707,7 @@ def _training_text(training: Mapping[str, Any]) -> str:
         digest = fn.get("source_sha256") or ""
         return (f"the operator's function {fn.get('qualified_name', '?')}"
                 + (f" (source SHA-256 {digest[:16]}…)" if digest else ""))
-    return "auditkit's training loop (policy training section)" if training else ""
+    return "auditkit's training loop, with the policy's training settings" if training else ""
 
 
 def _target_text(results: Mapping[str, Any]) -> str:
