@@ -12,7 +12,7 @@ one is, ignored when both are wrong.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import torch
@@ -30,7 +30,8 @@ __all__ = ["IGNORED", "RECORD_FIELDS", "S_EQ", "S_NEQ", "DistanceRecord", "colle
            "explained_classes", "pair_categories"]
 
 
-RECORD_FIELDS = ("distances", "category", "degenerate", "examples", "example_index", "input_rho")
+RECORD_FIELDS = ("distances", "category", "degenerate", "examples", "example_index", "input_rho",
+                 "coverage_rho")
 """The tensors of a distance record's work file, in :class:`DistanceRecord`'s order."""
 
 
@@ -47,6 +48,9 @@ class DistanceRecord:
         input_rho: ``[M, k]`` float32: ``|rho|`` (Spearman) between each fold model's map (channels
             summed) and the input control's map ``sum_c |x_c|`` (:class:`InputControl`) of M sampled
             images; NaN where either map is constant.
+        coverage_rho: ``[M, k]`` float32: ``|rho|`` between each map and its RISE explainer's mask
+            coverage (:meth:`~auditkit.explainers.rise.Rise.coverage`) on the same M images; all NaN
+            for a method without masks.
     """
 
     distances: torch.Tensor
@@ -55,6 +59,7 @@ class DistanceRecord:
     examples: torch.Tensor
     example_index: torch.Tensor
     input_rho: torch.Tensor
+    coverage_rho: torch.Tensor = field(default_factory=lambda: torch.empty(0, 0))
 
     def to_state(self) -> dict[str, torch.Tensor]:
         """Plain dict of tensors, loadable with ``torch.load(weights_only=True)``."""
@@ -146,6 +151,9 @@ def collect_distances(
     examples = torch.zeros((example_index.numel(), k, *dataset.image_size))
     input_index = torch.empty(0, dtype=torch.long) if input_index is None else input_index
     input_rho = torch.full((input_index.numel(), k), torch.nan)
+    coverage_rho = torch.full((input_index.numel(), k), torch.nan)
+    coverages = [e.coverage(dataset.image_size, device) if hasattr(e, "coverage") else None
+                 for e in explainers]
     for part in batch_slices(n, batch_size):
         x = dataset.x(part).to(device)
         y = targets[part].to(device)
@@ -167,9 +175,14 @@ def collect_distances(
         if bool(hit.any()):
             local = (input_index[hit] - part.start).to(device)
             input_rho[hit] = input_correlation(maps[local], x[local]).cpu()
+            for j, coverage in enumerate(coverages):
+                if coverage is not None:
+                    plane = coverage[None, None].expand(local.numel(), 1, *coverage.shape)
+                    coverage_rho[hit, j] = input_correlation(maps[local][:, j:j + 1], plane)[:, 0].cpu()
         if progress is not None:
             progress(part.stop - part.start)
-    return DistanceRecord(distances.cpu(), categories, degenerate.cpu(), examples, example_index, input_rho)
+    return DistanceRecord(distances.cpu(), categories, degenerate.cpu(), examples, example_index, input_rho,
+                          coverage_rho)
 
 
 def input_correlation(maps: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

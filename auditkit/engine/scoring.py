@@ -323,15 +323,24 @@ class ExplainerScores:
     """Robustness, invariance, completeness; None where not measured (the sanity checks' levels)."""
     input_rho: torch.Tensor = field(default_factory=lambda: torch.empty(0, 0), repr=False, compare=False)
     """``[M, k]`` |rho| between the maps and the input control's (``DistanceRecord.input_rho``)."""
+    coverage_rho: torch.Tensor = field(default_factory=lambda: torch.empty(0, 0), repr=False,
+                                       compare=False)
+    """``[M, k]`` |rho| between RISE's maps and its mask coverage (``DistanceRecord.coverage_rho``)."""
 
     def input_correlation(self) -> dict[str, Any]:
         """results.json's ``input_correlation``: mean |rho| (Spearman) of the maps with the input
         control's map ``sum_c |x_c|`` over the sampled images and fold models (NaN pairs, a constant
         map, left out); 1 is a map that ranks pixels as the input does."""
-        defined = self.input_rho[~torch.isnan(self.input_rho)]
-        return {"mean_abs_rho": float(defined.mean()) if defined.numel() else None,
-                "images": int(self.input_rho.shape[0]),
-                "undefined_maps": int(torch.isnan(self.input_rho).sum())}
+        return _mean_abs_rho(self.input_rho)
+
+    def coverage_correlation(self) -> dict[str, Any] | None:
+        """results.json's ``coverage_correlation`` (RISE only, else None): mean |rho| of the maps with
+        the masks' drawn coverage on the same images; near 1, the map ranks pixels by how often the
+        masks kept them, not by the model (the estimator of :class:`~auditkit.explainers.Rise`
+        divides by the coverage so that it does not)."""
+        if not self.coverage_rho.numel() or bool(torch.isnan(self.coverage_rho).all()):
+            return None
+        return _mean_abs_rho(self.coverage_rho)
 
     def score(self, metric: str) -> Score:
         if metric in PROPERTY_SCORES:
@@ -353,6 +362,8 @@ class ExplainerScores:
             "mu_fidelity_images": self.mu_images,
             "mu_fidelity_undefined": self.mu_undefined,
             "input_correlation": self.input_correlation(),
+            **({} if self.coverage_correlation() is None
+               else {"coverage_correlation": self.coverage_correlation()}),
             **({} if self.properties is None else {"properties": self.properties.to_dict()}),
         }
 
@@ -415,7 +426,19 @@ def explainer_scores(
         mu_undefined=int(torch.isnan(mu_values).sum()),
         resampled=resampled,
         input_rho=record.input_rho,
+        coverage_rho=record.coverage_rho,
     )
+
+
+def _mean_abs_rho(rho: torch.Tensor) -> dict[str, Any]:
+    """Mean of the defined |rho| ``[M, k]`` (NaN: a constant map, left out), with the counts.
+
+    >>> _mean_abs_rho(torch.tensor([[0.2, float("nan")], [0.4, 0.6]]))["mean_abs_rho"]
+    0.4000000059604645
+    """
+    defined = rho[~torch.isnan(rho)]
+    return {"mean_abs_rho": float(defined.mean()) if defined.numel() else None,
+            "images": int(rho.shape[0]), "undefined_maps": int(torch.isnan(rho).sum())}
 
 
 def _enough_pairs(n_eq: int, n_neq: int, min_pairs: int) -> tuple[str, str]:

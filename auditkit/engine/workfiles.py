@@ -174,6 +174,7 @@ def load_explanation(path: Path, key: str, categories: torch.Tensor, image_size:
                 high=n - 1, nan=False)
         rho = fields["input_rho"]
         _tensor(rho, "input_rho", torch.float32, (min(rho.shape[0], n), pairs + 1), low=0.0, high=1.0)
+        _tensor(fields["coverage_rho"], "coverage_rho", torch.float32, tuple(rho.shape), low=0.0, high=1.0)
         _tensor(mu, "mu", torch.float64, (min(mu_samples, n),), low=-1.0, high=1.0)
         return DistanceRecord.from_state(fields), mu
     except _Rejected as exc:

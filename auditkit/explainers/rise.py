@@ -145,6 +145,15 @@ class Rise(Explainer):
                 device=device,
             )
 
+    def coverage(self, image_size: tuple[int, int], device: torch.device) -> Tensor:
+        """The drawn coverage ``c(lambda) = sum_i m_i(lambda)``, ``Tensor[H, W]`` float64: what the
+        paper's estimator's maps follow where the score barely depends on a pixel (the artefact
+        control of issue 20 compares every map with it)."""
+        coverage = torch.zeros(image_size, dtype=torch.float64, device=device)
+        for masks in self.mask_blocks(image_size, device):
+            coverage += masks[:, 0].double().sum(dim=0)
+        return coverage
+
     def _scores(self, x: Tensor, targets: Tensor) -> Tensor:
         """``f_c`` (logit or probability) of each image, ``Tensor[B]`` float32."""
         out = self.model(x).float()

@@ -346,6 +346,8 @@ def _explainer_rows(results: Mapping[str, Any], confidence: str) -> list[dict[st
             "n_ignored": f"{e['n_ignored']:,}",
             "n_degenerate": f"{e['n_degenerate_pairs']:,}",
             "input_rho": _input_rho(e.get("input_correlation")),
+            "coverage_rho": _input_rho(e.get("coverage_correlation")) if e.get("coverage_correlation")
+            else "",
             "mu_images": f"{e['mu_fidelity_images']:,}",
             "mu_undefined": f"{e['mu_fidelity_undefined']:,}",
         })

@@ -163,6 +163,39 @@ def test_input_correlation_is_scipys_spearman_with_the_input_map(batch_size: int
                     abs(spearmanr(ours, control).statistic), abs=1e-5)
 
 
+class MaskedTable(TableExplainer):
+    """A table explainer with a mask coverage, as RISE has (:meth:`Rise.coverage`)."""
+
+    def __init__(self, maps: torch.Tensor, coverage: torch.Tensor) -> None:
+        super().__init__(maps)
+        self._coverage = coverage
+
+    def coverage(self, image_size: tuple[int, int], device: torch.device) -> torch.Tensor:
+        assert image_size == tuple(self._coverage.shape)
+        return self._coverage.to(device)
+
+
+def test_coverage_correlation_is_scipys_spearman_with_each_models_coverage() -> None:
+    """RISE's artefact control (issue 20): |rho| between each model's map and its own explainer's
+    mask coverage, on the input-correlation images; NaN for an explainer without masks."""
+    dataset, preds, fold_of, maps = make_case()
+    categories = pair_categories(preds, dataset.labels, fold_of)
+    coverages = torch.rand(4, 5, 5, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    sample = torch.tensor([5, 0, 17, 3])
+    explainers = [MaskedTable(maps[i], coverages[i]) for i in range(3)] + [TableExplainer(maps[3])]
+    record = collect_distances(explainers, dataset, fold_of, categories, preds, batch_size=7,
+                               device=torch.device("cpu"), input_index=sample)
+    assert torch.isnan(record.coverage_rho[:, 3]).all()  # no masks
+    for row, image in enumerate(sample.tolist()):
+        for j in range(3):
+            ours = maps[j, image].sum(dim=0).numpy().ravel()
+            if np.ptp(ours) == 0:
+                assert torch.isnan(record.coverage_rho[row, j])
+            else:
+                assert float(record.coverage_rho[row, j]) == pytest.approx(
+                    abs(spearmanr(ours, coverages[j].numpy().ravel()).statistic), abs=1e-5)
+
+
 def test_example_images_are_spread_over_classes_and_include_s_neq() -> None:
     from auditkit.engine.explain import example_images
 

@@ -108,6 +108,7 @@ def test_one_region_model_map_is_the_region_not_the_coverage(score):
     rows, cols = top // 16, top % 16
     assert (((rows >= 2) & (rows < 7) & (cols >= 9) & (cols < 14)).float().mean(dim=1) >= 0.8).all()
     masks = torch.cat(list(rise.mask_blocks((16, 16), torch.device("cpu"))))
+    assert torch.allclose(rise.coverage((16, 16), torch.device("cpu")), masks[:, 0].double().sum(dim=0))
     coverage = masks.mean(dim=0).expand(4, 1, 16, 16)
     outside = torch.ones(16, 16, dtype=torch.bool)
     outside[0:9, 7:16] = False  # the region and the pixels whose masks' cells overlap it
