@@ -68,7 +68,9 @@ def test_own_model_example_runs_and_names_the_model_and_the_function(tmp_path: P
 
     html = render_report(folder / "out", formats=("html",))[0].read_text(encoding="utf-8")
     summary = html.split('<section id="summary">', 1)[1].split("</section>", 1)[0]
-    assert "<dt>System</dt><dd>Shape sorter</dd>" in summary
+    assert ("<dt>System</dt><dd>Shape sorter, version 1.0; owner Example operator; contact "
+            "audit@example.org</dd>") in summary
+    assert "<dt>Intended purpose</dt><dd>Sort pictures of bars, discs and rings" in summary
     assert model["description"] in summary
     assert f"the operator&#39;s function own_model_training.fit (source SHA-256 " \
            f"{function['source_sha256'][:16]}…)" in summary
