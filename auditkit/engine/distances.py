@@ -174,11 +174,12 @@ def collect_distances(
         hit = (input_index >= part.start) & (input_index < part.stop)
         if bool(hit.any()):
             local = (input_index[hit] - part.start).to(device)
-            input_rho[hit] = input_correlation(maps[local], x[local]).cpu()
+            sampled = maps[local]
+            input_rho[hit] = input_correlation(sampled, x[local]).cpu()
             for j, coverage in enumerate(coverages):
-                if coverage is not None:
+                if coverage is not None:  # a map [B, 1, ...] against its masks' coverage as a 1-channel image
                     plane = coverage[None, None].expand(local.numel(), 1, *coverage.shape)
-                    coverage_rho[hit, j] = input_correlation(maps[local][:, j:j + 1], plane)[:, 0].cpu()
+                    coverage_rho[hit, j] = input_correlation(sampled[:, j:j + 1], plane)[:, 0].cpu()
         if progress is not None:
             progress(part.stop - part.start)
     return DistanceRecord(distances.cpu(), categories, degenerate.cpu(), examples, example_index, input_rho,

@@ -141,8 +141,8 @@ def _subject(check: Mapping[str, Any]) -> str:
     return f"{METRIC_LABELS[metric]} of {explainer_label(check['explainer'])}"
 
 
-def _failure(check: Mapping[str, Any], results: Mapping[str, Any]) -> tuple[str, str]:
-    """Why one check of a threshold is not met, as (reason, subject with its tested value).
+def _failure(check: Mapping[str, Any]) -> tuple[str, str]:
+    """Why one check of a threshold is not met, as (reason, who failed it, with the tested value).
 
     The value is judged first: a value on the wrong side of the threshold is "not met" whatever the
     sanity checks said; a value on the right side fails only by its gate ("inadmissible": a sanity
@@ -151,29 +151,33 @@ def _failure(check: Mapping[str, Any], results: Mapping[str, Any]) -> tuple[str,
     subject = explainer_label(check["explainer"]) if check["explainer"] else ""
     if check["measured"] is None:
         return "undefined", subject
-    tested = f"{subject} {number(check['measured'])}".strip()
     if not COMPARISONS[check["op"]].test(check["measured"], check["value"]):
-        return "not met", tested
+        return "not met", f"{subject} {number(check['measured'])}".strip()
     return ("inadmissible" if check.get("inadmissible") else "not evidenced"), subject
 
 
-def _failed_line(threshold: str, failed: Sequence[Mapping[str, Any]], results: Mapping[str, Any],
-                 confidence: str) -> str:
+def _failed_line(threshold: str, failed: Sequence[Mapping[str, Any]], confidence: str) -> str:
     """One line of page one for a threshold some checks failed, its checks grouped by why.
 
     >>> check = {"threshold": "T4", "metric": "reco", "op": ">=", "value": 0.2, "on": "point",
     ...          "explainer": "saliency", "measured": 0.1, "inadmissible": [], "not_evidenced": []}
     >>> gated = check | {"explainer": "gradcam", "measured": 0.5, "not_evidenced": ["label_shuffling"]}
-    >>> _failed_line("T4", [check, gated], {}, "95%")
+    >>> _failed_line("T4", [check, gated], "95%")
     'T4, ReCo ≥ 0.2: not met by Saliency 0.100; not evidenced for Grad-CAM'
+    >>> _failed_line("T1", [check | {"metric": "accuracy", "value": 0.9, "explainer": None}], "95%")
+    'T1, held-out accuracy ≥ 0.9: not met (0.100)'
     """
     groups: dict[str, list[str]] = {}
     for check in failed:
-        reason, subject = _failure(check, results)
+        reason, subject = _failure(check)
         groups.setdefault(reason, []).append(subject)
-    parts = [f"{reason} {'by' if reason == 'not met' else 'for'} {', '.join(s for s in subjects if s)}"
-             if any(subjects) else reason for reason, subjects in groups.items()]
     check = failed[0]
+    if check["explainer"] is None:  # the models' own score: one check, its value in brackets
+        parts = [f"{reason} ({subjects[0]})" if subjects[0] else reason
+                 for reason, subjects in groups.items()]
+    else:
+        parts = [f"{reason} {'by' if reason == 'not met' else 'for'} {', '.join(subjects)}"
+                 for reason, subjects in groups.items()]
     basis = "" if check["on"] == "point" else f" ({_end(check)} end of the {confidence} CI)"
     rule = f"{METRIC_LABELS[check['metric']]} {COMPARISONS[check['op']].symbol} {check['value']:g}{basis}"
     return f"{threshold}, {rule}: {'; '.join(parts)}"
@@ -202,7 +206,7 @@ def _requirements(results: Mapping[str, Any], confidence: str) -> list[dict[str,
             n_failed = sum(len(f) for f in failed.values())
             summary = f"{n_failed} of {len(own)} not met"
             new = [t for t in failed if t not in listed]
-            details = [_failed_line(t, failed[t], results, confidence) for t in new[:LISTED_FAILURES]]
+            details = [_failed_line(t, failed[t], confidence) for t in new[:LISTED_FAILURES]]
             if len(new) > LISTED_FAILURES:
                 details.append(f"and {_and(new[LISTED_FAILURES:])} (see the requirements table)")
             earlier: dict[str, list[str]] = {}
