@@ -127,9 +127,9 @@ def sanity_context(ctx: RunContext) -> RunContext:
     if n is None or n >= len(ctx.dataset):
         return ctx
     index = stratified_subsample(ctx.dataset.labels, n, ctx.policy.cross_validation.seed)
-    return replace(ctx, dataset=ctx.dataset.subset(index), fold_of=ctx.fold_of[index],
-                   **dict(zip(("weights", "permutations", "sample"), _draws(ctx.policy, len(index)),
-                              strict=True)))
+    weights, permutations, sample = _draws(ctx.policy, len(index))
+    return replace(ctx, dataset=ctx.dataset.subset(index), fold_of=ctx.fold_of[index], weights=weights,
+                   permutations=permutations, sample=sample)
 
 
 def on_fold(ctx: RunContext, label: str) -> Callable[[int, int], Callable[[int], None]]:
