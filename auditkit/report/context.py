@@ -661,16 +661,23 @@ def _input_yardstick(explainers: Mapping[str, Any]) -> str:
     no method can beat it, and comparing MeGe with it would flag every method. What it does tell is
     that MeGe alone cannot separate a method from a map that ignores the model; the sentence says so
     and names the methods whose maps rank pixels like the input (mean |rho| > :data:`INPUT_LIKE`).
+    Where its MeGe is undefined (no S= pair: no two models right on one image) the sentence says so.
+
+    >>> _input_yardstick({"input": {"mege": {"value": None, "undefined": "not enough pairs"}}})
+    'The image itself as a map has no MeGe here (not enough pairs).'
     """
     if INPUT_CONTROL not in explainers:
         return ""
-    mege = number(explainer_entry(explainers[INPUT_CONTROL], "mege")["value"])
+    mege = explainer_entry(explainers[INPUT_CONTROL], "mege")
     like = sorted(((e["input_correlation"]["mean_abs_rho"], n) for n, e in explainers.items()
                    if not EXPLAINERS.get(n, EXPLAINERS[CONTROL]).control
                    and (e.get("input_correlation") or {}).get("mean_abs_rho") is not None
                    and e["input_correlation"]["mean_abs_rho"] > INPUT_LIKE), reverse=True)
-    text = (f"The image itself as a map (the same for every model) has MeGe {mege}, so MeGe alone "
-            "does not tell a method from a map that ignores the models.")
+    if mege["value"] is None:
+        text = f"The image itself as a map has no MeGe here ({mege['undefined']})."
+    else:
+        text = (f"The image itself as a map (the same for every model) has MeGe {number(mege['value'])}, "
+                "so MeGe alone does not tell a method from a map that ignores the models.")
     if like:
         text += (" Maps that rank pixels like the input (mean |ρ|): "
                  + _and([f"{explainer_label(n)} {number(rho)}" for rho, n in like]) + ".")
