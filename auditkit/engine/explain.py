@@ -27,6 +27,7 @@ from auditkit.engine.keys import work_key
 from auditkit.engine.properties import PropertyValues, property_values
 from auditkit.engine.workfiles import explanation_finished, load_explanation, load_properties, save_work
 from auditkit.explainers import make_explainer
+from auditkit.metrics import ScoreDrops
 from auditkit.policy import ExplainerSpec, Policy
 
 N_EXAMPLES = 6
@@ -73,6 +74,7 @@ def explain_one(
     workdir: Path,
     progress: bool,
     tag: str = "",
+    drops: dict[int, ScoreDrops] | None = None,
 ) -> tuple[DistanceRecord, torch.Tensor, bool]:
     """Distances and muF values of one explainer on ``folds``, from the work folder when already done.
 
@@ -81,6 +83,8 @@ def explain_one(
             of how a degraded copy was derived from one).
         tag: prefix of the work file name (``explainer_[<tag>_]<name>.pt``); ``""`` for the clean audit.
         targets: ``[N, k]`` the class each model explains (:func:`explained_classes`).
+        drops: muF's score drops of these models, shared by the passes of one level
+            (:func:`~auditkit.engine.faithfulness.fidelity_values`); ``None``: not shared.
     """
     name = f"{tag}_{spec.name}" if tag else spec.name
     path = explainer_path(workdir, spec, tag)
@@ -102,7 +106,7 @@ def explain_one(
     sample = sample_images(len(dataset), m.mu_fidelity.samples, seed)
     mu = fidelity_values(explainers, folds, dataset, fold_of, sample, m.mu_fidelity,
                          own_classes(targets, fold_of), seed=seed, batch_size=m.explain_batch_size,
-                         device=device)
+                         device=device, drops=drops)
     save_work(path, {"key": key, "record": record.to_state(), "mu": mu})
     return record, mu, False
 

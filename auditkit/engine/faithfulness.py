@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from auditkit.metrics import mu_fidelity
+from auditkit.metrics import ScoreDrops, mu_fidelity, score_drops
 
 if TYPE_CHECKING:
     from auditkit.data import ImageDataset
@@ -45,10 +45,16 @@ def fidelity_values(
     seed: int,
     batch_size: int,
     device: torch.device,
+    drops: dict[int, ScoreDrops] | None = None,
 ) -> torch.Tensor:
     """muF of each sampled image, ``Tensor[len(sample)]`` (float64, NaN where undefined).
 
-    ``targets [N]``: the class explained for image n by the model of its fold.
+    ``targets [N]``: the class explained for image n by the model of its fold. ``drops``: the score
+    drops of each fold model on its sampled images, by fold index, shared by the explainers of one
+    level: found there, they are reused; else computed (:func:`~auditkit.metrics.score_drops`) and
+    put there. The drops depend on the model, the images, their classes and the subsets, never on
+    the map, so the values are the same to the bit either way; sharing saves all but one
+    explainer's muF forward passes (``samples x n_subsets`` per explainer and level).
     """
     out = torch.full((sample.numel(),), torch.nan, dtype=torch.float64)
     size = subset_size(spec, dataset.image_size)
@@ -61,17 +67,13 @@ def fidelity_values(
         x = dataset.x(index).to(device)
         y = targets[index].to(device)
         maps = explainers[i].explain(x, y)
-        values = mu_fidelity(
-            fold_model.model,
-            x,
-            maps,
-            y,
-            subset_size=size,
-            baseline=spec.baseline,
-            n_subsets=spec.n_subsets,
-            generator=torch.Generator().manual_seed(seed + i),
-            batch_size=batch_size,
-            cell_size=cell,
-        )
+        subsets = {"subset_size": size, "baseline": spec.baseline, "n_subsets": spec.n_subsets,
+                   "batch_size": batch_size, "cell_size": cell}
+        mine_drops = None if drops is None else drops.get(i)
+        if drops is not None and mine_drops is None:
+            mine_drops = drops[i] = score_drops(fold_model.model, x, y, **subsets,
+                                                generator=torch.Generator().manual_seed(seed + i))
+        values = mu_fidelity(fold_model.model, x, maps, y, **subsets, drops=mine_drops,
+                             generator=torch.Generator().manual_seed(seed + i))
         out[mine] = values.double().cpu()
     return out

@@ -35,6 +35,7 @@ from auditkit.engine.faithfulness import sample_images
 from auditkit.engine.preflight import check_setup, declared_resize
 from auditkit.engine.scoring import ExplainerScores, Score, accuracy_score, explainer_scores, property_scores
 from auditkit.engine.workfiles import prepare_workdir
+from auditkit.metrics import ScoreDrops
 from auditkit.metrics.bootstrap import resample_weights
 from auditkit.metrics.chance import image_permutations
 from auditkit.policy import COMPLETE_EXPLAINERS, ExplainerSpec, Policy
@@ -193,9 +194,11 @@ def score_level(ctx: RunContext, models: list[FoldModel], model_ids: list[str], 
         produced = ctx.executor.produced
     scores: dict[str, ExplainerScores] = {}
     reused: list[str] = []
+    drops: dict[int, ScoreDrops] = {}  # muF's model evaluations, shared by this level's passes
     for spec in policy.explainers:
         record, mu, loaded = explain_one(spec, models, model_ids, ctx.dataset, ctx.fold_of, categories,
-                                         targets, policy, ctx.device, ctx.workdir, ctx.progress, tag)
+                                         targets, policy, ctx.device, ctx.workdir, ctx.progress, tag,
+                                         drops)
         was_reused = loaded and explainer_path(ctx.workdir, spec, tag) not in produced
         s = explainer_scores(spec.name, record, mu, ctx.sample, reco_form=policy.metrics.reco_form,
                              weights=ctx.weights, confidence=boot.confidence,

@@ -1,6 +1,6 @@
 """Explanation-quality metrics of Fel et al. (WACV 2022): pure functions on tensors."""
 
-from auditkit.metrics.fidelity import fidelity_subsets, mu_fidelity
+from auditkit.metrics.fidelity import ScoreDrops, fidelity_subsets, mu_fidelity, score_drops
 from auditkit.metrics.robustness import completeness_error, invariance_distance, sensitivity
 from auditkit.metrics.spearman import (
     average_ranks,
@@ -12,6 +12,7 @@ from auditkit.metrics.stability import RECO_FORMS, balanced_accuracy_curve, mege
 
 __all__ = [
     "RECO_FORMS",
+    "ScoreDrops",
     "average_ranks",
     "balanced_accuracy_curve",
     "completeness_error",
@@ -23,6 +24,7 @@ __all__ = [
     "pairwise_spearman_distance",
     "reco",
     "reco_auc",
+    "score_drops",
     "sensitivity",
     "spearman_distance",
 ]

@@ -14,7 +14,8 @@ correlation between :math:`a_S` and :math:`\\Delta_S` over the subsets.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -23,7 +24,7 @@ from auditkit._batching import batch_slices
 from auditkit._validation import check_int
 from auditkit.errors import MetricInputError
 
-__all__ = ["fidelity_subsets", "mu_fidelity"]
+__all__ = ["ScoreDrops", "fidelity_subsets", "mu_fidelity", "score_drops"]
 
 
 def fidelity_subsets(
@@ -48,6 +49,17 @@ def fidelity_subsets(
         chosen = keys.topk(subset_size, dim=1, largest=False).indices.to(device)
         masks[i].scatter_(1, chosen, True)
     return masks
+
+
+@dataclass(frozen=True)
+class ScoreDrops:
+    """The model's side of muF for N images, which no map enters: what :func:`score_drops` returns
+    and :func:`mu_fidelity` reuses for every explainer of the same model, images and subsets."""
+
+    clean: torch.Tensor
+    """``f_c(x)`` of each image, ``Tensor[N]``."""
+    drops: torch.Tensor
+    """``Delta_S = f_c(x) - f_c(x_[S = baseline])`` of each image and subset, ``Tensor[N, n_subsets]``."""
 
 
 def _pearson_rows(
@@ -129,6 +141,7 @@ def mu_fidelity(
     generator: torch.Generator | None = None,
     batch_size: int = 256,
     cell_size: int = 1,
+    drops: ScoreDrops | None = None,
 ) -> torch.Tensor:
     """muF per image: Pearson correlation between attribution mass and score drop over subsets.
 
@@ -148,6 +161,9 @@ def mu_fidelity(
         cell_size: side of the square cell a position stands for: 1 (default) removes single
             pixels; c > 1 removes c x c cells of a ``ceil(H / c) x ceil(W / c)`` grid (cells on
             the lower and right edges are cropped).
+        drops: the score drops of the same model, images, targets and subsets (:func:`score_drops`
+            with the same arguments and a generator in the same state): the model is not evaluated
+            again, and the result is the same to the bit. ``None``: computed here.
     Returns:
         ``Tensor[N]`` (float) on x's device. An image whose score drops are all equal, or whose
         subset sums are all equal (e.g. a constant map), has no correlation: its value is NaN.
@@ -157,37 +173,103 @@ def mu_fidelity(
     """
     check_int(batch_size, "batch_size", minimum=1)
     _check_images(x)
+    n = x.shape[0]
+    if drops is not None and (drops.clean.shape != (n,) or drops.drops.shape != (n, n_subsets)):
+        raise MetricInputError(f"drops must hold {n} images x {n_subsets} subsets, got clean "
+                               f"{tuple(drops.clean.shape)} and drops {tuple(drops.drops.shape)}")
+    out = torch.empty(n, dtype=torch.float64, device=x.device)
+    for chunk, masks, ts, attr in _chunks(model, x, attributions, targets, subset_size, baseline,
+                                          n_subsets, generator, batch_size, cell_size):
+        sums = (masks.to(attr.dtype) * attr.unsqueeze(1)).sum(dim=2)  # [b, n_subsets]
+        if drops is None:
+            clean, drop = _drops(model, x[chunk], ts, masks, baseline, batch_size)
+        else:
+            clean, drop = drops.clean[chunk].to(x.device), drops.drops[chunk].to(x.device)
+        # Rounding resolution: a few ulps of the magnitudes that were summed or subtracted.
+        tol_sums = 16 * torch.finfo(attr.dtype).eps * attr.abs().sum(dim=1)
+        scale = clean.abs() + drop.abs().amax(dim=1)
+        tol_drops = 16 * torch.finfo(drop.dtype).eps * scale
+        out[chunk] = _pearson_rows(sums.double(), drop.double(), tol_sums, tol_drops)
+    return out.to(x.dtype if x.is_floating_point() else torch.float32)
+
+
+@torch.no_grad()
+def score_drops(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    targets: torch.Tensor | int,
+    subset_size: int,
+    baseline: float | torch.Tensor = 0.0,
+    n_subsets: int = 128,
+    generator: torch.Generator | None = None,
+    batch_size: int = 256,
+    cell_size: int = 1,
+) -> ScoreDrops:
+    """The score drops :func:`mu_fidelity` computes with the same arguments, with no map: the
+    model's evaluations, done once for every explainer of a model (``mu_fidelity(..., drops=)``).
+
+    The subsets are drawn and the model evaluated in the same order and the same batches as in
+    :func:`mu_fidelity`, so the drops are the same to the bit.
+    """
+    check_int(batch_size, "batch_size", minimum=1)
+    _check_images(x)
+    parts = [_drops(model, x[chunk], ts, masks, baseline, batch_size)
+             for chunk, masks, ts, _ in _chunks(model, x, None, targets, subset_size, baseline,
+                                                n_subsets, generator, batch_size, cell_size)]
+    return ScoreDrops(torch.cat([c for c, _ in parts]), torch.cat([d for _, d in parts]))
+
+
+def _chunks(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    attributions: torch.Tensor | None,
+    targets: torch.Tensor | int,
+    subset_size: int,
+    baseline: float | torch.Tensor,
+    n_subsets: int,
+    generator: torch.Generator | None,
+    batch_size: int,
+    cell_size: int,
+) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Check the inputs; yield ``(chunk, masks [b, n_subsets, H * W], targets [b], position masses
+    [b, H * W])`` for chunks of ``batch_size // n_subsets`` images (at least 1), drawing each
+    chunk's subsets from ``generator`` in image order. Without ``attributions`` the masses are 0."""
     n, _, h, w = x.shape
     check_int(cell_size, "cell_size", minimum=1, maximum=max(h, w))
     grid_h, grid_w = -(-h // cell_size), -(-w // cell_size)
-    attr, targets, base = _check_inputs(
-        model, x, attributions, targets, subset_size, n_subsets, baseline, grid_h * grid_w
+    given = attributions if attributions is not None else torch.zeros((n, 1, h, w), device=x.device)
+    attr, targets, _ = _check_inputs(
+        model, x, given, targets, subset_size, n_subsets, baseline, grid_h * grid_w
     )
     rows = torch.arange(h, device=x.device) // cell_size
     cols = torch.arange(w, device=x.device) // cell_size
     pixel_cell = (rows[:, None] * grid_w + cols[None, :]).flatten()  # [H * W] cell of each pixel
-    images_per_chunk = max(1, batch_size // n_subsets)
-    out = torch.empty(n, dtype=torch.float64, device=x.device)
-    for chunk in batch_slices(n, images_per_chunk):
-        xs, ts = x[chunk], targets[chunk]
+    for chunk in batch_slices(n, max(1, batch_size // n_subsets)):
         cells = fidelity_subsets(
-            xs.shape[0], grid_h * grid_w, subset_size, n_subsets, generator, x.device
+            chunk.stop - chunk.start, grid_h * grid_w, subset_size, n_subsets, generator, x.device
         )
-        masks = cells[:, :, pixel_cell]  # [b, n_subsets, H * W]
-        sums = (masks.to(attr.dtype) * attr[chunk].unsqueeze(1)).sum(dim=2)  # [b, n_subsets]
-        clean = model(xs).gather(1, ts[:, None])  # [b, 1]
-        flat_masks = masks.view(-1, 1, h, w)
-        owner = torch.arange(xs.shape[0], device=x.device).repeat_interleave(n_subsets)
-        drops = torch.empty(owner.shape[0], dtype=clean.dtype, device=x.device)
-        for part in batch_slices(owner.shape[0], batch_size):
-            idx = owner[part]
-            m = flat_masks[part]
-            perturbed = torch.where(m, base, xs[idx])
-            drops[part] = clean[idx, 0] - model(perturbed).gather(1, ts[idx, None])[:, 0]
-        drops = drops.view(-1, n_subsets)
-        # Rounding resolution: a few ulps of the magnitudes that were summed or subtracted.
-        tol_sums = 16 * torch.finfo(attr.dtype).eps * attr[chunk].abs().sum(dim=1)
-        scale = clean[:, 0].abs() + drops.abs().amax(dim=1)
-        tol_drops = 16 * torch.finfo(drops.dtype).eps * scale
-        out[chunk] = _pearson_rows(sums.double(), drops.double(), tol_sums, tol_drops)
-    return out.to(x.dtype if x.is_floating_point() else torch.float32)
+        yield chunk, cells[:, :, pixel_cell], targets[chunk], attr[chunk]
+
+
+def _drops(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    xs: torch.Tensor,
+    ts: torch.Tensor,
+    masks: torch.Tensor,
+    baseline: float | torch.Tensor,
+    batch_size: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``f_c(x)`` ``[b]`` and the drops ``[b, n_subsets]`` of one chunk, ``batch_size`` perturbed
+    images per forward pass."""
+    b, n_subsets = masks.shape[:2]
+    _, c, h, w = xs.shape
+    base = torch.as_tensor(baseline, dtype=xs.dtype, device=xs.device).expand(c, h, w)
+    clean = model(xs).gather(1, ts[:, None])  # [b, 1]
+    flat_masks = masks.view(-1, 1, h, w)
+    owner = torch.arange(b, device=xs.device).repeat_interleave(n_subsets)
+    drops = torch.empty(owner.shape[0], dtype=clean.dtype, device=xs.device)
+    for part in batch_slices(owner.shape[0], batch_size):
+        idx = owner[part]
+        perturbed = torch.where(flat_masks[part], base, xs[idx])
+        drops[part] = clean[idx, 0] - model(perturbed).gather(1, ts[idx, None])[:, 0]
+    return clean[:, 0], drops.view(b, n_subsets)

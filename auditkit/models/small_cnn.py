@@ -59,7 +59,7 @@ class SmallCNN(nn.Module):
         super().__init__()
         b = base_filters
         large = min(image_size) >= POOL_FIRST_FROM
-        first_pool = [nn.MaxPool2d(2)] if large else []
+        first_pool = [MaxPool2x2()] if large else []
         # What train_model uses unless its config says otherwise (the schedule; pixels of shift).
         self.training_schedule = "onecycle" if large else "cosine"
         self.training_shift = 2 if large else 0
@@ -67,7 +67,7 @@ class SmallCNN(nn.Module):
             *_conv_bn_relu(in_channels, b),
             *first_pool,
             *_conv_bn_relu(b, 2 * b),
-            nn.MaxPool2d(2),
+            MaxPool2x2(),
             *_conv_bn_relu(2 * b, 2 * b),
         )
         self.head = nn.Sequential(
@@ -89,6 +89,33 @@ class SmallCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``[N, num_classes]`` of images ``x: [N, C, H, W]``."""
         return self.head(self.features(x))
+
+
+class MaxPool2x2(nn.MaxPool2d):
+    """``nn.MaxPool2d(2)``, computed in the channels-last layout when autograd is off.
+
+    PyTorch's CPU max-pool kernel for the default (NCHW) layout is slow on small maps: on the demo's
+    ``[256, 32, 8, 8]`` activations it took about 9.6 ms against 0.9 ms channels-last, most of the
+    model's forward pass (2-core VM, torch 2.14). Pooling channels-last makes the forward passes of
+    RISE, muF and the predictions about 1.5x faster (66,000 -> 104,000 images/s at batch 256). A
+    maximum is exact, so the output is the same to the bit. With autograd on (training, gradient
+    methods) the layout change and the channels-last backward cost more than they save (25,800 ->
+    23,300 images/s), so the pool stays as it is there. It has no parameters: checkpoints are those
+    of ``nn.MaxPool2d(2)``.
+
+    >>> x = torch.rand(3, 4, 8, 8)
+    >>> with torch.no_grad():
+    ...     torch.equal(MaxPool2x2()(x), nn.functional.max_pool2d(x, 2))
+    True
+    """
+
+    def __init__(self) -> None:
+        super().__init__(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled():
+            return super().forward(x)
+        return super().forward(x.contiguous(memory_format=torch.channels_last)).contiguous()
 
 
 def _conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from auditkit.errors import MetricInputError
-from auditkit.metrics import fidelity_subsets, mu_fidelity
+from auditkit.metrics import ScoreDrops, fidelity_subsets, mu_fidelity, score_drops
 
 
 def linear_model(c: int = 2, h: int = 5, w: int = 5, classes: int = 3, seed: int = 0) -> nn.Module:
@@ -70,6 +70,37 @@ def test_matches_slow_loop(batch_size: int, channels: int) -> None:
         generator=torch.Generator().manual_seed(9), batch_size=batch_size,
     )
     np.testing.assert_allclose(got.numpy(), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 64, 10_000])
+@pytest.mark.parametrize("cell_size", [1, 2])
+def test_shared_drops_give_the_same_values_to_the_bit_without_calling_the_model(batch_size: int,
+                                                                                 cell_size: int) -> None:
+    model = small_cnn()
+    gen = torch.Generator().manual_seed(5)
+    x = torch.rand(5, 1, 6, 6, generator=gen)
+    targets = torch.tensor([0, 1, 2, 1, 0])
+    settings = {"subset_size": 3, "baseline": 0.25, "n_subsets": 16, "batch_size": batch_size,
+                "cell_size": cell_size}
+    drops = score_drops(model, x, targets, **settings, generator=torch.Generator().manual_seed(9))
+    assert drops.clean.shape == (5,) and drops.drops.shape == (5, 16)
+    torch.testing.assert_close(drops.clean, model(x).detach()[torch.arange(5), targets])
+
+    def no_model(batch: torch.Tensor) -> torch.Tensor:
+        raise AssertionError("the model was evaluated although the drops were given")
+
+    for maps in (torch.randn(5, 1, 6, 6, generator=gen), torch.randn(5, 1, 6, 6, generator=gen)):
+        alone = mu_fidelity(model, x, maps, targets, **settings, generator=torch.Generator().manual_seed(9))
+        shared = mu_fidelity(no_model, x, maps, targets, **settings, drops=drops,
+                             generator=torch.Generator().manual_seed(9))
+        assert torch.equal(shared, alone)
+
+
+def test_drops_of_other_images_are_refused() -> None:
+    x = torch.rand(5, 1, 6, 6)
+    drops = ScoreDrops(torch.zeros(4), torch.zeros(4, 16))
+    with pytest.raises(MetricInputError, match="drops must hold 5 images x 16 subsets"):
+        mu_fidelity(small_cnn(), x, torch.rand(5, 1, 6, 6), 0, subset_size=3, n_subsets=16, drops=drops)
 
 
 def test_subsets_are_fresh_per_image_and_sized() -> None:

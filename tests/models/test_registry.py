@@ -90,3 +90,22 @@ def test_invalid_arguments(kwargs: dict, match: str) -> None:
         build_model(family, **args)
     assert isinstance(info.value, AuditError) and isinstance(info.value, ValueError)
     assert info.value.parameter == (set(kwargs) - {"family"} or {"family"}).pop()
+
+
+@pytest.mark.parametrize("size", [8, 28])
+def test_small_cnn_gives_the_same_logits_and_gradients_to_the_bit_with_autograd_on_or_off(size: int) -> None:
+    # Its pool runs channels-last without autograd (a faster kernel); the numbers must not change.
+    torch.manual_seed(0)
+    model = build_model("small_cnn", in_channels=1, num_classes=10, image_size=(size, size)).eval()
+    x = torch.rand(64, 1, size, size)
+    with torch.no_grad():
+        off = model(x)
+    leaf = x.clone().requires_grad_(True)
+    on = model(leaf)
+    assert torch.equal(off, on.detach())
+    # The backward goes through nn.MaxPool2d's own kernel: the gradients of the plain pool.
+    plain = torch.nn.Sequential(*[torch.nn.MaxPool2d(2) if isinstance(m, torch.nn.MaxPool2d) else m
+                                  for m in model.features])
+    reference = model.head(plain(leaf))
+    assert torch.equal(torch.autograd.grad(on[:, 3].sum(), leaf)[0],
+                       torch.autograd.grad(reference[:, 3].sum(), leaf)[0])
