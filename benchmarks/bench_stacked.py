@@ -12,6 +12,8 @@ for the k models one after the other, and for the k models stacked with
 :func:`torch.func.stack_module_state` and evaluated by one :func:`torch.func.vmap` of
 :func:`torch.func.functional_call` (and, for ``grad``, of :func:`torch.func.grad`): one batched
 call instead of k. The stacked maps are checked against the one-by-one maps before any timing.
+Both use ``nn.MaxPool2d``: vmap cannot take small_cnn's channels-last pool
+(:class:`~auditkit.models.small_cnn.MaxPool2x2`), so the comparison is of the same arithmetic.
 
     .venv/bin/python benchmarks/bench_stacked.py [--family small_cnn] [--size 8] [--k 5]
 
@@ -35,6 +37,16 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad, stack_module_state, vmap
 
 from auditkit.models import build_model
+
+
+def plain_pools(model: nn.Module) -> nn.Module:
+    """``model`` with every max pool a plain ``nn.MaxPool2d`` (what vmap can batch)."""
+    for name, child in model.named_children():
+        if isinstance(child, nn.MaxPool2d):
+            setattr(model, name, nn.MaxPool2d(child.kernel_size, child.stride))
+        else:
+            plain_pools(child)
+    return model
 
 
 def median_seconds(work: Callable[[], object], repeats: int = 7) -> float:
@@ -90,8 +102,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     size = (args.size, args.size)
-    models = [build_model(args.family, in_channels=args.channels, num_classes=10, image_size=size).eval()
-              for _ in range(args.k)]
+    models = [plain_pools(build_model(args.family, in_channels=args.channels, num_classes=10,
+                                      image_size=size)).eval() for _ in range(args.k)]
     together = stacked(models)
     probe = torch.rand(32, args.channels, *size)
     for kind in ("forward", "grad"):
