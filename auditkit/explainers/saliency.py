@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from captum.attr import Saliency as _CaptumSaliency
 from torch import Tensor, nn
 
 from auditkit.constraints import Flag, must
 from auditkit.errors import ExplainerError
-from auditkit.explainers.base import Explainer
+from auditkit.explainers.base import Explainer, target_gradients
 
 
 class Saliency(Explainer):
-    """``Phi_SA(x) = |d f_c(x) / d x|``, ``Tensor[N, C, H, W]``, via captum's ``Saliency``.
+    """``Phi_SA(x) = |d f_c(x) / d x|``, ``Tensor[N, C, H, W]``.
+
+    The gradient is :func:`~auditkit.explainers.base.target_gradients` (one backward pass for the
+    batch); captum's ``Saliency`` gives the same maps to the bit (tested) at about 20 % more time on
+    small models (its per-image gradient outputs), which SmoothGrad pays 60 times per image.
 
     Args:
         model: classifier in eval mode returning logits ``[N, num_classes]``.
@@ -35,7 +38,7 @@ class Saliency(Explainer):
     def __init__(self, model: nn.Module, *, batch_size: int = 256, absolute: bool = True) -> None:
         super().__init__(model, batch_size=batch_size)
         self.absolute = must(absolute, "absolute", Flag(), ExplainerError)
-        self._captum = _CaptumSaliency(model)
 
     def _attribute(self, x: Tensor, targets: Tensor) -> Tensor:
-        return self._captum.attribute(x.requires_grad_(), target=targets, abs=self.absolute).float()
+        (grad,) = target_gradients(self.model, (x.detach().requires_grad_(True),), targets)
+        return (grad.abs() if self.absolute else grad).float()

@@ -199,3 +199,27 @@ def test_integrated_gradients_baselines_have_their_formulas(data):
     # sigma = 16 / 8 = 2 px: the blur keeps the mean roughly and removes most pixel-to-pixel variance.
     assert blur.shape == big.shape and abs(float(blur.mean() - big.mean())) < 0.02
     assert float(blur.diff(dim=-1).abs().mean()) < 0.3 * float(big.diff(dim=-1).abs().mean())
+
+
+@pytest.mark.parametrize("absolute", [True, False])
+def test_saliency_equals_captums_to_the_bit(cnn, images, absolute: bool) -> None:
+    from captum.attr import Saliency as CaptumSaliency
+
+    from auditkit.explainers.saliency import Saliency
+
+    x, targets = images
+    expected = CaptumSaliency(cnn).attribute(x.clone().requires_grad_(), target=targets, abs=absolute)
+    assert torch.equal(Saliency(cnn, absolute=absolute).explain(x, targets), expected)  # the same batch
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 256])  # 1 and 3: captum's chunks of one image, several steps
+def test_integrated_gradients_equals_captums_own_gradients_to_the_bit(cnn, images, batch_size: int) -> None:
+    from captum._utils.gradient import compute_gradients
+
+    from auditkit.explainers.integrated_gradients import IntegratedGradients
+
+    x, targets = images
+    ours = IntegratedGradients(cnn, steps=9, batch_size=batch_size)
+    theirs = IntegratedGradients(cnn, steps=9, batch_size=batch_size)
+    theirs._captum.gradient_func = compute_gradients  # captum's own, as installed by captum
+    assert torch.equal(ours.explain(x, targets), theirs.explain(x, targets))
