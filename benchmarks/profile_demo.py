@@ -27,6 +27,7 @@ shape (median of 5 after a warm-up), and
 is the time the phase's model evaluations alone take at the model's raw throughput on this machine;
 ``wall / floor`` is how much the phase spends beyond them (data movement, captum, distances, the
 bootstrap, Python). A phase without model evaluations (the report, the trend tests) has no floor.
+A second table lists the evaluations by kind, image size and batch, with each one's bare time.
 The ``train`` timing uses a fresh Adam on a copy of the model, so it counts the optimiser step but
 not the schedule or the shuffling. Grad-CAM's backward stops at its layer, so its ``grad`` calls are
 counted as full ones and its floor is an upper bound.
@@ -158,11 +159,11 @@ def call_seconds(model: nn.Module, kind: str, shape: tuple[int, ...], repeats: i
     return statistics.median(times)
 
 
-def floors(calls: dict[str, Counter[Key]], models: dict[tuple[str, int], nn.Module]) -> dict[str, float]:
-    """Seconds of model evaluation per phase at the models' raw throughput (module docstring)."""
+def bare_seconds(calls: dict[str, Counter[Key]],
+                 models: dict[tuple[str, int], nn.Module]) -> dict[Key, float]:
+    """Seconds of one bare call of every counted (kind, module, shape) (:func:`call_seconds`)."""
     shapes = {key for counted in calls.values() for key in counted}
-    seconds = {key: call_seconds(copy.deepcopy(models[(key[0], key[1])]), key[0], key[2]) for key in shapes}
-    return {phase: sum(n * seconds[key] for key, n in counted.items()) for phase, counted in calls.items()}
+    return {key: call_seconds(copy.deepcopy(models[(key[0], key[1])]), key[0], key[2]) for key in shapes}
 
 
 def evaluations(counted: Counter[Key]) -> str:
@@ -207,24 +208,27 @@ def main(argv: list[str]) -> None:
     total = now - start
     counter.close()
     print(f"\ntiming {len({key for c in calls.values() for key in c})} kinds of call bare ...", flush=True)
-    floor = floors(calls, counter.models)
+    bare = bare_seconds(calls, counter.models)
+    floor = {phase: sum(n * bare[key] for key, n in counted.items()) for phase, counted in calls.items()}
     print("\n| phase | wall s | share | model evaluations (images) | floor s | wall / floor |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, seconds in sorted(spent.items(), key=lambda item: -item[1]):
         bound = floor.get(name, 0.0)
-        ratio = f"{seconds / bound:.2f}x" if bound > 0 else "no model evaluations"
+        ratio = (f"{seconds / bound:.2f}x" if bound >= 0.1 else  # below 0.1 s a ratio says nothing
+                 "no model evaluations" if bound == 0 else "floor under 0.1 s")
         print(f"| {name} | {seconds:.1f} | {seconds / total:.1%} | {evaluations(calls.get(name, Counter()))} "
               f"| {bound:.1f} | {ratio} |")
     total_floor = sum(floor.values())
     print(f"| **total** | **{total:.1f}** | | | **{total_floor:.1f}** | **{total / total_floor:.2f}x** |")
-    rates: dict[str, list[float]] = defaultdict(list)
-    for counted in calls.values():
-        for (kind, _, shape), n in counted.items():
-            rates[kind] += [shape[0]] * n
-    for kind, batches in sorted(rates.items()):
-        print(f"{kind}: {len(batches):,} calls, median batch {statistics.median(batches):.0f} images, "
-              f"{sum(batches):,} images")
-
+    every: Counter[Key] = sum(calls.values(), Counter())
+    print("\n| kind | image | batch | calls | images | bare ms per call | images/s | floor s |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for key, n in sorted(every.items(), key=lambda item: -item[1] * bare[item[0]]):
+        kind, _, shape = key
+        if n * bare[key] < 0.005 * total_floor:  # the shapes that make up less than 0.5 % of it
+            continue
+        print(f"| {kind} | {'x'.join(map(str, shape[1:]))} | {shape[0]} | {n:,} | {n * shape[0]:,} "
+              f"| {bare[key] * 1e3:.2f} | {shape[0] / bare[key]:,.0f} | {n * bare[key]:.1f} |")
 
 if __name__ == "__main__":
     main(sys.argv[1:])
