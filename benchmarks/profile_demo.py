@@ -20,7 +20,7 @@ and input shape: ``train`` (a module in training mode: forward, cross-entropy, b
 weights and one Adam step), ``grad`` (eval mode, autograd on: forward and one backward to the input,
 as gradient methods and captum do) and ``forward`` (autograd off: predictions, RISE, muF). After
 the audit, the same module objects are timed bare, call by call, on random inputs of every counted
-shape (median of 5 after a warm-up), and
+shape (:func:`bare_seconds`: the median of three rounds through every shape), and
 
     floor(phase) = sum over (kind, shape) of calls(phase, kind, shape) x t(kind, shape)   [s]
 
@@ -43,6 +43,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -125,8 +126,8 @@ def bare_copy(module: nn.Module) -> nn.Module:
     return clone
 
 
-def call_seconds(model: nn.Module, kind: str, shape: tuple[int, ...], repeats: int = 5) -> float:
-    """Median seconds of one bare call of ``model`` of ``kind`` on a random input of ``shape``."""
+def bare_call(model: nn.Module, kind: str, shape: tuple[int, ...]) -> Callable[[], None]:
+    """One bare call of ``model`` of ``kind`` on a random input of ``shape`` (module docstring)."""
     device = next(model.parameters()).device
     x = torch.rand(shape, device=device)
     model = model.train() if kind == "train" else model.eval()
@@ -136,34 +137,39 @@ def call_seconds(model: nn.Module, kind: str, shape: tuple[int, ...], repeats: i
         if kind == "forward":
             with torch.no_grad():
                 model(x)
-            return
-        if kind == "grad":
+        elif kind == "grad":
             leaf = x.detach().requires_grad_(True)
-            logits = model(leaf)
-            torch.autograd.grad(logits[:, 0].sum(), leaf)
-            return
-        logits = model(x)
-        loss = nn.functional.cross_entropy(logits, torch.zeros(shape[0], dtype=torch.long, device=device))
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-
-    once()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        once()
+            torch.autograd.grad(model(leaf)[:, 0].sum(), leaf)
+        else:
+            labels = torch.zeros(shape[0], dtype=torch.long, device=device)
+            loss = nn.functional.cross_entropy(model(x), labels)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+
+    return once
 
 
-def bare_seconds(calls: dict[str, Counter[Key]],
-                 models: dict[tuple[str, int], nn.Module]) -> dict[Key, float]:
-    """Seconds of one bare call of every counted (kind, module, shape) (:func:`call_seconds`)."""
-    shapes = {key for counted in calls.values() for key in counted}
-    return {key: call_seconds(copy.deepcopy(models[(key[0], key[1])]), key[0], key[2]) for key in shapes}
+def bare_seconds(calls: dict[str, Counter[Key]], models: dict[tuple[str, int], nn.Module],
+                 rounds: int = 3, repeats: int = 3) -> dict[Key, float]:
+    """Seconds of one bare call of every counted (kind, module, shape): the median over ``rounds``
+    rounds through all of them (so that a slow moment of a shared machine does not fall on a few
+    shapes only) of the median of ``repeats`` timed calls after one warm-up."""
+    keys = sorted({key for counted in calls.values() for key in counted})
+    work = {key: bare_call(copy.deepcopy(models[(key[0], key[1])]), key[0], key[2]) for key in keys}
+    times: dict[Key, list[float]] = defaultdict(list)
+    for _ in range(rounds):
+        for key in keys:
+            work[key]()
+            round_times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                work[key]()
+                round_times.append(time.perf_counter() - start)
+            times[key].append(statistics.median(round_times))
+    return {key: statistics.median(t) for key, t in times.items()}
 
 
 def evaluations(counted: Counter[Key]) -> str:
