@@ -69,11 +69,11 @@ def fidelity_values(
         maps = explainers[i].explain(x, y)
         subsets = {"subset_size": size, "baseline": spec.baseline, "n_subsets": spec.n_subsets,
                    "batch_size": batch_size, "cell_size": cell}
-        mine_drops = None if drops is None else drops.get(i)
-        if drops is not None and mine_drops is None:
-            mine_drops = drops[i] = score_drops(fold_model.model, x, y, **subsets,
-                                                generator=torch.Generator().manual_seed(seed + i))
-        values = mu_fidelity(fold_model.model, x, maps, y, **subsets, drops=mine_drops,
+        if drops is not None and i not in drops:
+            drops[i] = score_drops(fold_model.model, x, y, **subsets,
+                                   generator=torch.Generator().manual_seed(seed + i))
+        values = mu_fidelity(fold_model.model, x, maps, y, **subsets,
+                             drops=None if drops is None else drops[i],
                              generator=torch.Generator().manual_seed(seed + i))
         out[mine] = values.double().cpu()
     return out
