@@ -1,60 +1,96 @@
-"""The contract of results.json: its schema version, its codes, and typed readers of its scores.
+"""results.json as one typed, versioned document: what the engine builds and every reader takes.
 
-The engine writes results.json (:meth:`auditkit.engine.AuditResult.summary`); the report, the history
-and ``verify`` read it. What they share lives here, torch-free: :data:`SCHEMA_VERSION`, the pair
-categories of the distance records (:data:`IGNORED`, :data:`S_EQ`, :data:`S_NEQ`), :class:`Estimate`
-(one score with its interval) and :class:`Results`, which finds any score of the catalog
-(:data:`~auditkit.catalog.METRICS`) where results.json keeps it, so no reader re-implements that.
-The schema only gains fields; a field that moves bumps :data:`SCHEMA_VERSION`.
+:class:`AuditDocument` and the frozen dataclasses under it are the whole of results.json; torch-free,
+so the report, the history and ``verify`` read it without loading torch. :meth:`AuditDocument.to_json`
+gives the bytes that are signed and :meth:`AuditDocument.from_json` reads them back, its exact inverse
+(``from_json(b).to_json() == b``). A field's JSON key is its name unless its metadata says otherwise
+(``key``); ``omit_none`` leaves an absent optional section out, ``null_empty`` writes an empty reason as
+``null``. Verdicts are data: :class:`CheckStatus` for a threshold check, :class:`SanityVerdict` for a
+sanity check, each beside its prose reason, so no reader parses prose or compares a threshold again.
+
+Schema versions (:data:`SCHEMA_VERSION`); an older document is upgraded on reading
+(:func:`upgrade`), so the history, ``diff`` and the since-last-audit section read every audit the
+history holds:
+
+- 1: the first schema.
+- 2: a threshold check's ``on`` is ``estimate`` (the policy's name) and it gains ``status``
+  (:class:`CheckStatus`); a sanity check's settings sit under ``settings`` instead of beside its
+  results; the scores of an explainer, of its properties, of a sanity level and of the deployed
+  model's maps sit under ``scores``, keyed by the catalog's metric names, so a new metric of the
+  catalog needs no new field here.
 """
 
 from __future__ import annotations
 
+import json
+import types
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from enum import Enum
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from auditkit._format import interval_text
-from auditkit.catalog import METRICS, names
+from auditkit.catalog import METRICS
+from auditkit.errors import AuditError
 
-SCHEMA_VERSION = 1
-"""results.json's ``schema_version``."""
+SCHEMA_VERSION = 2
+"""results.json's ``schema_version`` (the history in the module docstring)."""
 
 IGNORED, S_EQ, S_NEQ = 0, 1, 2
 """Category of a pair of fold models on one image in a distance record: ignored (neither model is
 right), S= (both right) or S≠ (exactly one right)."""
 
 
-def explainer_entry(entry: Mapping[str, Any], metric: str) -> Mapping[str, Any] | None:
-    """Score ``metric`` as results.json keeps it in one explainer's ``entry``: at the top for a
-    per-explainer score, under ``properties`` for a property; ``None`` where not measured.
+class ResultsError(AuditError, ValueError):
+    """A results.json that is not a document of a known schema version; names the key."""
 
-    >>> explainer_entry({"mege": {"value": 0.7}, "properties": {"sensitivity_max": {"value": 0.2}}},
-    ...                 "sensitivity_max")
-    {'value': 0.2}
+
+def _key(name: str) -> dict[str, Any]:
+    return {"key": name}
+
+
+_OMIT = {"omit_none": True}
+_NULL = {"null_empty": True}
+
+
+class CheckStatus(str, Enum):
+    """The outcome of one threshold check, decided once by the engine.
+
+    ``met``/``not_met``: the measured score against the threshold; ``inadmissible``: a sanity check
+    of the metric failed for the method; ``not_evidenced``: one was inconclusive; ``undefined``: the
+    score, or the interval bound the threshold asks for, is undefined.
     """
-    if METRICS[metric].scope == "property":
-        entry = entry.get("properties") or {}
-    return entry.get(metric)
+
+    MET = "met"
+    NOT_MET = "not_met"
+    INADMISSIBLE = "inadmissible"
+    NOT_EVIDENCED = "not_evidenced"
+    UNDEFINED = "undefined"
+
+
+class SanityVerdict(str, Enum):
+    """A sanity check's verdict on one metric, one method or the whole check."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """A score of results.json: ``value`` with its interval ``[low, high]``; ``None`` where absent.
+    """A point estimate with its percentile bootstrap interval (results.json's
+    ``{"value", "ci_low", "ci_high", "undefined"}``).
 
-    ``undefined`` says why a score has no value (results.json's ``undefined``), or is ``""``.
+    Attributes:
+        value: the estimate on all audited images; ``None`` when the score is undefined.
+        low, high: the interval's bounds (``None`` without bootstrap or when undefined).
+        undefined: why the score is undefined, or ``""``.
     """
 
     value: float | None
-    low: float | None = None
-    high: float | None = None
-    undefined: str = ""
-
-    @classmethod
-    def from_summary(cls, score: Mapping[str, Any]) -> Estimate:
-        """From results.json's ``{"value", "ci_low", "ci_high", "undefined"?}``."""
-        return cls(score.get("value"), score.get("ci_low"), score.get("ci_high"),
-                   score.get("undefined") or "")
+    low: float | None = field(default=None, metadata=_key("ci_low"))
+    high: float | None = field(default=None, metadata=_key("ci_high"))
+    undefined: str = field(default="", metadata=_NULL)
 
     @property
     def interval(self) -> tuple[float, float] | None:
@@ -63,43 +99,704 @@ class Estimate:
             return None
         return self.low, self.high
 
+    def bound(self, side: str) -> float | None:
+        """``"point"``, ``"low"`` or ``"high"``."""
+        return {"point": self.value, "low": self.low, "high": self.high}[side]
+
     def text(self, digits: int = 3) -> str:
-        """``value [low, high]``, the value alone, or ``undefined``.
+        """``value [low, high]`` with ``digits`` decimals, the value alone, or ``undefined``.
 
         >>> Estimate(0.5, 0.25, 0.75).text(2), Estimate(0.5).text(1), Estimate(None).text()
         ('0.50 [0.25, 0.75]', '0.5', 'undefined')
         """
         return interval_text(self.value, self.low, self.high, digits)
 
-    def to_dict(self) -> dict[str, float | None]:
+    @classmethod
+    def from_summary(cls, score: Mapping[str, Any]) -> Estimate:  # transitional: readers of dicts
+        return cls(score.get("value"), score.get("ci_low"), score.get("ci_high"),
+                   score.get("undefined") or "")
+
+    def to_dict(self) -> dict[str, float | None]:  # transitional: the history's summary
         return {"value": self.value, "ci_low": self.low, "ci_high": self.high}
 
 
 @dataclass(frozen=True)
-class Results:
-    """A typed view of one results.json (``data``, as parsed).
+class RecoChance:
+    """ReCo's permutation null (:mod:`auditkit.metrics.chance`), or why it is undefined."""
 
-    >>> r = Results({"accuracy": {"value": 0.9}, "explainers": {"saliency": {
-    ...     "mege": {"value": 0.7, "ci_low": 0.6, "ci_high": 0.8},
-    ...     "properties": {"robustness_distance": {"value": 0.1}}}}})
-    >>> r.score("saliency", "mege").text(1), r.score("saliency", "robustness_distance").text(1)
-    ('0.7 [0.6, 0.8]', '0.1')
-    >>> r.score(None, "accuracy").text(1), r.score("saliency", "completeness_error")
-    ('0.9', None)
+    null_mean: float | None = field(default=None, metadata=_OMIT)
+    null_sd: float | None = field(default=None, metadata=_OMIT)
+    null_q95: float | None = field(default=None, metadata=_OMIT)
+    p_value: float | None = field(default=None, metadata=_OMIT)
+    permutations: int | None = field(default=None, metadata=_OMIT)
+    alpha: float | None = field(default=None, metadata=_OMIT)
+    distinguishable: bool | None = field(default=None, metadata=_OMIT)
+    undefined: str | None = field(default=None, metadata=_OMIT)
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """Mean |rho| of the maps with a control's map, over the sampled images and fold models."""
+
+    mean_abs_rho: float | None
+    images: int
+    undefined_maps: int
+
+
+@dataclass(frozen=True)
+class Transformation:
+    """Invariance under one declared transformation."""
+
+    name: str
+    setting: Mapping[str, Any]
+    distance: Estimate
+    compared: int
+    left_out: int
+
+
+@dataclass(frozen=True)
+class Properties:
+    """Robustness, invariance and completeness of one explainer on the clean audit.
+
+    Attributes:
+        scores: property metric of the catalog (``scope="property"``) -> its estimate.
+        robustness_images, sensitivity_undefined: images measured, and of these with an all-zero map.
+        invariance_images, invariance_left_out, invariance_transformations: the invariance sample,
+            the images left out (prediction changed), and each transformation's distance.
+        completeness_images, completeness_undefined: images measured, and of these with
+            ``f_c(x) = f_c(baseline)``.
     """
 
+    scores: Mapping[str, Estimate]
+    robustness_images: int
+    sensitivity_undefined: int
+    invariance_images: int
+    invariance_left_out: int
+    invariance_transformations: tuple[Transformation, ...]
+    completeness_images: int
+    completeness_undefined: int
+
+
+@dataclass(frozen=True)
+class ExplainerEntry:
+    """Everything measured for one explainer on the clean audit.
+
+    Attributes:
+        settings: the explainer's resolved settings.
+        scores: per-explainer metric of the catalog (``scope="explainer"``) -> its estimate.
+        reco_chance: ReCo's chance level.
+        n_s_eq, n_s_neq, n_ignored: sizes of S=, S≠ and the ignored pairs; n_degenerate_pairs: pairs
+            with a constant map.
+        mu_fidelity_images, mu_fidelity_undefined: images muF was computed on, and of these undefined.
+        input_correlation: the maps against the input control's; coverage_correlation: RISE's maps
+            against its masks' coverage (RISE only).
+        properties: the properties (``None`` where none was measured).
+    """
+
+    settings: Mapping[str, Any]
+    scores: Mapping[str, Estimate]
+    reco_chance: RecoChance
+    n_s_eq: int
+    n_s_neq: int
+    n_ignored: int
+    n_degenerate_pairs: int
+    mu_fidelity_images: int
+    mu_fidelity_undefined: int
+    input_correlation: Correlation
+    coverage_correlation: Correlation | None = field(default=None, metadata=_OMIT)
+    properties: Properties | None = field(default=None, metadata=_OMIT)
+
+    def score(self, metric: str) -> Estimate | None:
+        """Score ``metric`` of the catalog (per explainer or property); ``None`` where not measured.
+
+        >>> from auditkit.results import _example
+        >>> _example().explainers["saliency"].score("mege").text(2)
+        '0.70 [0.60, 0.80]'
+        """
+        if METRICS[metric].scope == "property":
+            return None if self.properties is None else self.properties.scores.get(metric)
+        return self.scores.get(metric)
+
+
+@dataclass(frozen=True)
+class FoldChance:
+    """A fold's accuracy interval (Wilson) against the chance rate."""
+
+    interval: str
+    low: float = field(metadata=_key("ci_low"))
+    high: float = field(metadata=_key("ci_high"))
+    chance: float
+    above_chance: bool
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One cross-trained fold model."""
+
+    index: int
+    n_test: int
+    accuracy: float
+    checkpoint_sha256: str
+    chance: FoldChance
+
+
+@dataclass(frozen=True)
+class Accuracy(Estimate):
+    """The models' held-out accuracy with its interval, and what the fold sizes let one expect.
+
+    Attributes:
+        spread: max - min of the fold accuracies; max_spread: the policy's bound; comparable: within it.
+        fold_sd: the binomial sd of each fold at the mean accuracy; expected_spread: the range k such
+            folds would show.
+        chance: the majority class's rate; at_chance: the folds whose interval does not exclude it.
+    """
+
+    spread: float = 0.0
+    max_spread: float = 1.0
+    comparable: bool = True
+    fold_sd: tuple[float, ...] = ()
+    expected_spread: float = 0.0
+    chance: float = 0.0
+    at_chance: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ThresholdCheck:
+    """One threshold of the policy applied to one explainer (``None``: the models).
+
+    Attributes:
+        threshold: the threshold's id; metric, op, value: what it tests.
+        estimate: ``point`` or ``lower_bound`` (the policy's ``estimate``).
+        measured: the value compared (the point or the bound least favourable to passing).
+        status: the outcome (:class:`CheckStatus`); passed: ``status is met``.
+        reason: the outcome in words.
+        inadmissible, not_evidenced: the sanity checks that failed / were inconclusive for the metric.
+    """
+
+    threshold: str
+    metric: str
+    op: str
+    value: float
+    estimate: str
+    explainer: str | None
+    measured: float | None
+    status: CheckStatus
+    passed: bool
+    reason: str
+    inadmissible: tuple[str, ...] = ()
+    not_evidenced: tuple[str, ...] = ()
+
+    @property
+    def subject(self) -> str:
+        """``T1[saliency]``, or the threshold's id for a model threshold."""
+        return self.threshold + (f"[{self.explainer}]" if self.explainer else "")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A requirement of the policy and whether its evidence holds."""
+
+    id: str
+    title: str
+    articles: tuple[str, ...]
+    evidence: tuple[str, ...]
+    met: bool
+    failed_checks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Trend:
+    """The fall of one metric across a sanity check's levels: slope per unit of level with its
+    interval, and for a gated metric the verdict (``None`` for an ungated one) and why."""
+
+    slope: float | None
+    low: float | None = field(metadata=_key("ci_low"))
+    high: float | None = field(metadata=_key("ci_high"))
+    sd: float | None
+    p_value: float | None
+    resamples: int
+    passed: bool | None
+    verdict: SanityVerdict | None
+    reason: str = field(default="", metadata=_NULL)
+
+
+@dataclass(frozen=True)
+class SanityLevel:
+    """One explainer's scores at one level of a sanity check (level 0: the clean audit)."""
+
+    level: float
+    scores: Mapping[str, Estimate]
+    reco_chance: RecoChance
+    n_s_eq: int
+    n_s_neq: int
+    accuracy: Estimate
+
+    def score(self, metric: str) -> Estimate | None:
+        """Score ``metric`` (a per-explainer metric) at this level; ``None`` where not measured."""
+        return self.scores.get(metric)
+
+
+@dataclass(frozen=True)
+class SanityExplainer:
+    """One explainer through a sanity check: its levels, the trend of each metric and its verdict
+    (``None``: outside the verdict, as the ``random`` control)."""
+
+    levels: tuple[SanityLevel, ...]
+    trend: Mapping[str, Trend]
+    in_verdict: bool
+    passed: bool | None
+    status: SanityVerdict | None
+
+
+@dataclass(frozen=True)
+class SanityCheck:
+    """One sanity check over its levels (Fel et al., section 4.2).
+
+    Attributes:
+        levels: the levels, 0 (the clean audit) first; settings: the check's policy settings.
+        alpha, min_fall: the trend test's level and the smallest meaningful fall.
+        chance_accuracy: the majority class's rate; images: images explained at every level.
+        passed, status: the check's verdict; explainers: per explainer.
+    """
+
+    levels: tuple[float, ...]
+    settings: Mapping[str, Any]
+    alpha: float
+    min_fall: float
+    chance_accuracy: float
+    images: int
+    passed: bool
+    status: SanityVerdict
+    explainers: Mapping[str, SanityExplainer]
+
+
+@dataclass(frozen=True)
+class RandomWorst:
+    """Whether the ``random`` control scored worst on one property (point estimates)."""
+
+    metric: str
+    held: bool | None
+    random: float | None
+    not_beating_random: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PropertyChecks:
+    """Checks of the properties against the ``random`` control (``None``: no property measured)."""
+
+    random_scores_worst: Mapping[str, RandomWorst] | None = field(default=None, metadata=_OMIT)
+
+
+@dataclass(frozen=True)
+class PolicyRecord:
+    """The audited policy: its name, file, digest and every setting as resolved."""
+
+    name: str
+    path: str
+    sha256: str
+    resolved: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class System:
+    """The audited AI system as the policy declares it."""
+
+    name: str | None
+    version: str | None
+    owner: str | None
+    intended_purpose: str | None
+    contact: str | None
+
+
+@dataclass(frozen=True)
+class Model:
+    """The audited architecture (:func:`auditkit.engine.preflight.describe_model`).
+
+    Attributes:
+        source: ``family``, ``torchvision`` or ``factory``; architecture: its name or dotted path;
+        cls: the class's dotted name (``class``); description: one line for a reader.
+        factory, init_weights: the operator's factory and initial weights with their digests.
+        target_layer: Grad-CAM's layer; normalize: the normalisation inside the model.
+    """
+
+    source: str
+    architecture: str
+    cls: str = field(metadata=_key("class"))
+    description: str
+    parameters: int
+    kwargs: Mapping[str, Any]
+    factory: Mapping[str, Any] | None
+    init_weights: Mapping[str, Any] | None
+    target_layer: str | None
+    normalize: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Training:
+    """How the fold models were trained: ``auditkit``'s loop or the operator's ``function``."""
+
+    kind: str
+    function: Mapping[str, Any] | None
+    seed: int
+    kwargs: Mapping[str, Any] | None = field(default=None, metadata=_OMIT)
+    determinism: str | None = field(default=None, metadata=_OMIT)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The audited images."""
+
+    kind: str
+    source: str
+    n_images: int
+    classes: tuple[str, ...]
+    image_shape: tuple[int, ...]
+    fingerprint_sha256: str
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """The seeds of the folds, the training and the bootstrap."""
+
+    folds: int
+    training: int
+    bootstrap: int
+
+
+@dataclass(frozen=True)
+class Reused:
+    """Work loaded from an earlier run instead of being redone."""
+
+    folds: tuple[Any, ...]
+    explainers: tuple[str, ...]
+    sanity: tuple[str, ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.folds or self.explainers or self.sanity)
+
+
+@dataclass(frozen=True)
+class DeployedAccuracy(Estimate):
+    """The deployed checkpoint's accuracy, on which images and whether they were held out."""
+
+    images: int = 0
+    on: str = ""
+    held_out: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DeployedExplainer:
+    """muF, robustness and invariance of one explainer's maps of the deployed model.
+
+    Attributes:
+        scores: ``mu_fidelity`` and, where measured, the robustness and invariance metrics.
+    """
+
+    scores: Mapping[str, Estimate]
+    mu_images: int
+    mu_undefined: int
+    robustness_images: int | None = field(default=None, metadata=_OMIT)
+    sensitivity_undefined: int | None = field(default=None, metadata=_OMIT)
+    invariance_images: int | None = field(default=None, metadata=_OMIT)
+    invariance_left_out: int | None = field(default=None, metadata=_OMIT)
+    invariance_transformations: tuple[Transformation, ...] | None = field(default=None, metadata=_OMIT)
+
+    def score(self, metric: str) -> Estimate | None:
+        """Score ``metric`` of the deployed model's maps; ``None`` where not measured."""
+        return self.scores.get(metric)
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """The deployed checkpoint (``deployed.checkpoint``), measured beside the fold models."""
+
+    checkpoint: str
+    sha256: str
+    accuracy: DeployedAccuracy
+    explainers: Mapping[str, DeployedExplainer]
+    scope: str
+
+
+@dataclass(frozen=True)
+class HistoryLink:
+    """This audit's place in the history's hash chain."""
+
+    audit_id: int
+    previous_audits: int
+    previous_row_hash: str
+
+
+@dataclass(frozen=True)
+class AuditDocument:
+    """The whole of results.json.
+
+    Attributes:
+        schema_version: :data:`SCHEMA_VERSION`; auditkit_version: the producing version.
+        created: ISO time of the audit; verdict: ``pass`` when every requirement is met, else ``fail``.
+        policy, system, model, training, preprocessing, dataset: what was audited.
+        folds, accuracy: the cross-trained models.
+        explainers: per explainer, in the policy's order; thresholds, requirements: the verdicts.
+        sanity_checks: by check name; property_checks: against the random control.
+        seeds, environment, run_seconds, reused_from_earlier_run: how it ran.
+        deployed: the deployed checkpoint's figures; history: the place in the history.
+    """
+
+    schema_version: int
+    auditkit_version: str
+    created: str
+    verdict: str
+    policy: PolicyRecord
+    system: System
+    model: Model
+    training: Training
+    preprocessing: Mapping[str, Any]
+    dataset: Dataset
+    folds: tuple[Fold, ...]
+    accuracy: Accuracy
+    explainers: Mapping[str, ExplainerEntry]
+    thresholds: tuple[ThresholdCheck, ...]
+    requirements: tuple[Requirement, ...]
+    sanity_checks: Mapping[str, SanityCheck]
+    property_checks: PropertyChecks
+    seeds: Seeds
+    environment: Mapping[str, Any]
+    run_seconds: float
+    reused_from_earlier_run: Reused
+    deployed: Deployed | None = field(default=None, metadata=_OMIT)
+    history: HistoryLink | None = field(default=None, metadata=_OMIT)
+
+    @property
+    def passed(self) -> bool:
+        """Every requirement is met."""
+        return self.verdict == "pass"
+
+    def score(self, explainer: str | None, metric: str) -> Estimate | None:
+        """Score ``metric`` of the catalog for ``explainer`` (``None`` for a model metric: the
+        accuracy, or its spread as a point); ``None`` where this audit did not measure it.
+
+        >>> doc = _example()
+        >>> doc.score("saliency", "mege").text(1), doc.score(None, "accuracy").text(1)
+        ('0.7 [0.6, 0.8]', '0.9')
+        >>> doc.score(None, "accuracy_spread").text(2), doc.score("saliency", "completeness_error")
+        ('0.05', None)
+        """
+        if METRICS[metric].scope != "model":
+            entry = self.explainers.get(explainer or "")
+            return None if entry is None else entry.score(metric)
+        if metric == "accuracy":
+            return self.accuracy
+        return Estimate(self.accuracy.spread)
+
+    def estimates(self, metrics: tuple[str, ...]) -> dict[tuple[str | None, str], Estimate]:
+        """``(explainer, metric) -> Estimate`` of every measured score of ``metrics``, the accuracy
+        first under ``(None, "accuracy")``."""
+        found: dict[tuple[str | None, str], Estimate] = {(None, "accuracy"): self.accuracy}
+        for name in self.explainers:
+            for metric in metrics:
+                estimate = self.score(name, metric)
+                if estimate is not None:
+                    found[(name, metric)] = estimate
+        return found
+
+    def to_plain(self) -> dict[str, Any]:
+        """The document as JSON-ready plain data."""
+        return _to_plain(self)
+
+    def to_json(self) -> bytes:
+        """The bytes of results.json (two-space indent, UTF-8, a final newline; NaN refused)."""
+        return (json.dumps(self.to_plain(), indent=2, allow_nan=False) + "\n").encode()
+
+    @classmethod
+    def from_plain(cls, data: Mapping[str, Any]) -> AuditDocument:
+        """Read parsed results.json of any known schema version (upgraded by :func:`upgrade`).
+
+        Raises:
+            ResultsError: an unknown version, a missing or unexpected key (named by its path).
+        """
+        return _from_plain(cls, upgrade(data), "results.json")
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> AuditDocument:
+        """The inverse of :meth:`to_json`."""
+        try:
+            plain = json.loads(data)
+        except ValueError as exc:
+            raise ResultsError(f"results.json is not JSON: {exc}") from exc
+        if not isinstance(plain, dict):
+            raise ResultsError("results.json is not a JSON object")
+        return cls.from_plain(plain)
+
+
+def upgrade(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Parsed results.json of an older schema version as the current version has it.
+
+    Version 1 -> 2: a threshold check's ``on`` becomes ``estimate`` and gains its ``status``
+    (decided from the fields version 1 kept: the sanity checks against it, then the measured value);
+    a sanity check's settings move under ``settings``; the scores move under ``scores``.
+    """
+    version = data.get("schema_version")
+    if version == SCHEMA_VERSION:
+        return dict(data)
+    if version != 1:
+        raise ResultsError(f"results.json: schema_version {version!r} is not one this auditkit reads "
+                           f"(1 to {SCHEMA_VERSION})")
+    out = dict(data, schema_version=2)
+    out["thresholds"] = [_threshold_v1(c) for c in data.get("thresholds", [])]
+    out["sanity_checks"] = {name: _sanity_v1(s) for name, s in data.get("sanity_checks", {}).items()}
+    out["explainers"] = {name: _explainer_v1(e) for name, e in data.get("explainers", {}).items()}
+    if data.get("deployed") is not None:
+        deployed = data["deployed"]
+        out["deployed"] = {**deployed, "explainers": {
+            name: _scored_v1(e, _V1_DEPLOYED_SCORES, after=None)
+            for name, e in deployed["explainers"].items()}}
+    return out
+
+
+_V1_SCORES = ("mege", "reco", "reco_corrected", "reco_auc", "mu_fidelity")
+_V1_PROPERTY_SCORES = ("sensitivity_max", "robustness_distance", "invariance_distance",
+                       "completeness_error")
+_V1_DEPLOYED_SCORES = ("mu_fidelity", "sensitivity_max", "robustness_distance", "invariance_distance")
+
+
+def _scored_v1(entry: Mapping[str, Any], metrics: tuple[str, ...], after: str | None) -> dict[str, Any]:
+    """``entry`` with its ``metrics`` moved under ``scores``, placed after key ``after`` (first
+    when ``None``)."""
+    scores = {m: entry[m] for m in metrics if m in entry}
+    rest = [(k, v) for k, v in entry.items() if k not in scores]
+    at = 0 if after is None else [k for k, _ in rest].index(after) + 1
+    return dict([*rest[:at], ("scores", scores), *rest[at:]])
+
+
+def _explainer_v1(entry: Mapping[str, Any]) -> dict[str, Any]:
+    out = _scored_v1(entry, _V1_SCORES, after="settings")
+    if "properties" in out:
+        out["properties"] = _scored_v1(out["properties"], _V1_PROPERTY_SCORES, after=None)
+    return out
+
+
+def _threshold_v1(check: Mapping[str, Any]) -> dict[str, Any]:
+    if check.get("inadmissible"):
+        status = CheckStatus.INADMISSIBLE
+    elif check.get("not_evidenced"):
+        status = CheckStatus.NOT_EVIDENCED
+    elif check.get("passed"):
+        status = CheckStatus.MET
+    elif check.get("measured") is None:
+        status = CheckStatus.UNDEFINED
+    else:
+        status = CheckStatus.NOT_MET
+    out: dict[str, Any] = {}
+    for key, value in check.items():
+        out["estimate" if key == "on" else key] = value
+        if key == "measured":
+            out["status"] = status.value
+    return out
+
+
+_SANITY_RESULTS = ("levels", "alpha", "min_fall", "chance_accuracy", "images", "passed", "status",
+                   "explainers")
+
+
+def _sanity_v1(check: Mapping[str, Any]) -> dict[str, Any]:
+    out = {key: check[key] for key in _SANITY_RESULTS[:1]}
+    out["settings"] = {k: v for k, v in check.items() if k not in _SANITY_RESULTS}
+    out.update({key: check[key] for key in _SANITY_RESULTS[1:]})
+    out["explainers"] = {name: {**e, "levels": [_scored_v1(level, _V1_SCORES, after="level")
+                                                for level in e["levels"]]}
+                         for name, e in check["explainers"].items()}
+    return out
+
+
+def _to_plain(obj: Any) -> Any:
+    if is_dataclass(obj) and not isinstance(obj, type):
+        out: dict[str, Any] = {}
+        for f in fields(obj):
+            value = getattr(obj, f.name)
+            if value is None and f.metadata.get("omit_none"):
+                continue
+            if f.metadata.get("null_empty") and value == "":
+                value = None
+            out[f.metadata.get("key", f.name)] = _to_plain(value)
+        return out
+    if isinstance(obj, Enum):
+        return obj.value
+    if isinstance(obj, (list, tuple)):
+        return [_to_plain(v) for v in obj]
+    if isinstance(obj, Mapping):
+        return {k: _to_plain(v) for k, v in obj.items()}
+    return obj
+
+
+def _from_plain(tp: Any, data: Any, path: str) -> Any:
+    """``data`` (parsed JSON) as type ``tp``; ``path`` names the place in errors."""
+    origin, args = get_origin(tp), get_args(tp)
+    if tp is Any:
+        return data
+    if origin is Union or origin is types.UnionType:
+        if data is None and type(None) in args:
+            return None
+        (inner,) = (a for a in args if a is not type(None))
+        return _from_plain(inner, data, path)
+    if is_dataclass(tp):
+        return _dataclass(tp, data, path)
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        try:
+            return tp(data)
+        except ValueError:
+            raise ResultsError(f"{path}: {data!r} is not one of {[e.value for e in tp]}") from None
+    if origin is tuple:
+        _expect(data, list, path)
+        return tuple(_from_plain(args[0], v, f"{path}[{i}]") for i, v in enumerate(data))
+    if origin in (Mapping, dict):
+        _expect(data, dict, path)
+        return {k: _from_plain(args[1], v, f"{path}.{k}") for k, v in data.items()}
+    return data
+
+
+def _expect(data: Any, kind: type, path: str) -> None:
+    if not isinstance(data, kind):
+        raise ResultsError(f"{path}: expected a JSON {'array' if kind is list else 'object'}, "
+                           f"got {type(data).__name__}")
+
+
+def _dataclass(tp: type, data: Any, path: str) -> Any:
+    _expect(data, dict, path)
+    hints = get_type_hints(tp)
+    known = {f.metadata.get("key", f.name) for f in fields(tp)}
+    unexpected = sorted(set(data) - known)
+    if unexpected:
+        raise ResultsError(f"{path}: unexpected key {unexpected[0]!r}")
+    kwargs = {}
+    for f in fields(tp):
+        key = f.metadata.get("key", f.name)
+        if key not in data:
+            if f.default is MISSING and f.default_factory is MISSING:
+                raise ResultsError(f"{path}: missing key {key!r}")
+            continue
+        value = data[key]
+        if f.metadata.get("null_empty") and value is None:
+            value = ""
+        kwargs[f.name] = _from_plain(hints[f.name], value, f"{path}.{key}")
+    return tp(**kwargs)
+
+
+# Transitional: the readers of results.json as a dict, until each reads AuditDocument.
+def explainer_entry(entry: Mapping[str, Any], metric: str) -> Mapping[str, Any] | None:
+    if METRICS[metric].scope == "property":
+        entry = entry.get("properties") or {}
+    return entry.get(metric)
+
+
+@dataclass(frozen=True)
+class Results:
     data: Mapping[str, Any]
 
     @property
     def explainers(self) -> tuple[str, ...]:
-        """The audited explainers' names, in the policy's order."""
         return tuple(self.data.get("explainers", {}))
 
     def entry(self, explainer: str | None, metric: str) -> Mapping[str, Any] | None:
-        """Score ``metric`` of ``explainer`` (``None`` for a model metric) as results.json keeps it
-        (``{"value", "ci_low", "ci_high", "undefined"}``): a per-explainer score at the explainer, a
-        property under its ``properties``, the accuracy and its spread at the top; ``None`` when this
-        audit did not measure it."""
         if METRICS[metric].scope != "model":
             return explainer_entry(self.data.get("explainers", {}).get(explainer, {}), metric)
         accuracy = self.data.get("accuracy")
@@ -108,14 +805,12 @@ class Results:
         return {"value": accuracy.get("spread"), "ci_low": None, "ci_high": None, "undefined": None}
 
     def score(self, explainer: str | None, metric: str) -> Estimate | None:
-        """:meth:`entry` as an :class:`Estimate`."""
         found = self.entry(explainer, metric)
         return None if found is None else Estimate.from_summary(found)
 
-    def estimates(self, metrics: tuple[str, ...] = names(scope="explainer")
+    def estimates(self, metrics: tuple[str, ...] = ("mege", "reco", "reco_corrected", "reco_auc",
+                                                    "mu_fidelity")
                   ) -> dict[tuple[str | None, str], Estimate]:
-        """``(explainer, metric) -> Estimate`` of every measured score of ``metrics``, the accuracy
-        first under ``(None, "accuracy")``."""
         found = {(None, "accuracy"): self.score(None, "accuracy") or Estimate(None)}
         for name in self.explainers:
             for metric in metrics:
@@ -125,4 +820,57 @@ class Results:
         return found
 
 
-__all__ = ["IGNORED", "SCHEMA_VERSION", "S_EQ", "S_NEQ", "Estimate", "Results", "explainer_entry"]
+def _example() -> AuditDocument:
+    """A small document for the doctests."""
+    score = Estimate(0.7, 0.6, 0.8)
+    entry = ExplainerEntry({}, {"mege": score}, RecoChance(undefined="no pair"),
+                           1, 1, 0, 0, 1, 0, Correlation(0.1, 1, 0))
+    return AuditDocument(
+        SCHEMA_VERSION, "0", "2026-01-01T00:00:00+00:00", "pass", PolicyRecord("p", "p.yaml", "", {}),
+        System(None, None, None, None, None),
+        Model("family", "small_cnn", "x.SmallCNN", "", 1, {}, None, None, None, None),
+        Training("auditkit", None, 0), {}, Dataset("digits", "", 2, ("0", "1"), (1, 8, 8), ""), (),
+        Accuracy(0.9, spread=0.05), {"saliency": entry}, (), (), {}, PropertyChecks(), Seeds(0, 0, 0),
+        {}, 1.0, Reused((), (), ()))
+
+
+__all__ = [
+    "IGNORED",
+    "SCHEMA_VERSION",
+    "S_EQ",
+    "S_NEQ",
+    "Accuracy",
+    "AuditDocument",
+    "CheckStatus",
+    "Correlation",
+    "Dataset",
+    "Deployed",
+    "DeployedAccuracy",
+    "DeployedExplainer",
+    "ExplainerEntry",
+    "Fold",
+    "FoldChance",
+    "HistoryLink",
+    "Model",
+    "PolicyRecord",
+    "Properties",
+    "PropertyChecks",
+    "RandomWorst",
+    "RecoChance",
+    "Requirement",
+    "Results",  # transitional
+    "ResultsError",
+    "Reused",
+    "SanityCheck",
+    "SanityExplainer",
+    "SanityLevel",
+    "SanityVerdict",
+    "Seeds",
+    "System",
+    "ThresholdCheck",
+    "Training",
+    "Transformation",
+    "Trend",
+    "explainer_entry",
+    "upgrade",
+]

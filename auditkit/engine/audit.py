@@ -42,7 +42,8 @@ from auditkit.engine.verdicts import (
     sanity_gates,
 )
 from auditkit.policy import Policy, RaySpec
-from auditkit.results import SCHEMA_VERSION
+
+SCHEMA_VERSION = 1  # transitional: the engine writes schema 1 until it builds AuditDocument
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ import torch
 from auditkit.data import Resize, load_dataset
 from auditkit.errors import AuditError
 from auditkit.report.errors import ReportError
-from auditkit.results import S_EQ, S_NEQ, SCHEMA_VERSION
+from auditkit.results import S_EQ, S_NEQ
+
+SCHEMA_VERSION = 1  # transitional
 
 _RESULTS_KEYS = (
     "schema_version", "auditkit_version", "created", "verdict", "policy", "dataset", "folds",

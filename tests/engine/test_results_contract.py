@@ -8,7 +8,8 @@ import json
 import pytest
 
 from auditkit.catalog import METRICS
-from auditkit.results import SCHEMA_VERSION, Estimate, Results
+from auditkit.engine.audit import SCHEMA_VERSION
+from auditkit.results import Estimate, Results
 
 
 def test_every_catalog_metric_is_where_the_readers_look(tiny_run) -> None:
