@@ -79,6 +79,24 @@ def load_dataset(
     >>> len(ds), ds.num_classes, tuple(ds.images.shape[1:])
     (100, 10, (1, 8, 8))
     """
+    max_images, seed = _check_arguments(kind, split, max_images, seed, given)
+    dataset = given if given is not None else _read(kind, path, split, resize)
+    if kind not in _FOLDERS:
+        dataset = _preprocess(dataset, resize, resized=given is not None)
+    if max_images is None:
+        return dataset
+    if max_images < dataset.num_classes:
+        raise DatasetArgumentError(
+            f"max_images must be >= the number of classes ({dataset.num_classes}) so that every class keeps "
+            f"an image, got {max_images}"
+        )
+    return dataset.subset(stratified_subsample(dataset.labels, max_images, seed))
+
+
+def _check_arguments(
+    kind: str, split: str, max_images: int | None, seed: int, given: ImageDataset | None
+) -> tuple[int | None, int]:
+    """Check the arguments of :func:`load_dataset` that need no file; return ``max_images`` and ``seed``."""
     if not isinstance(kind, str) or kind not in DATASET_KINDS:
         raise DatasetKindError(f"kind must be one of {', '.join(DATASET_KINDS)}, got {kind!r}")
     if split not in SPLITS[kind]:
@@ -92,37 +110,36 @@ def load_dataset(
         raise DataError("images are given in Python for kind 'python' (auditkit.audit(data=...)) and "
                         f"for no other kind, got kind {kind!r} with{'' if given is not None else 'out'} "
                         "images", expected="kind 'python' with data, or another kind without")
-    if given is not None:
-        dataset = given
-    elif kind == "digits":
+    return max_images, seed
+
+
+def _read(kind: str, path: str | Path | None, split: str, resize: Resize | None) -> ImageDataset:
+    """Read the images of an on-disk ``kind`` (or digits) from ``path``; folder kinds resize as they read."""
+    if kind == "digits":
         if path is not None:
             raise DataError(
                 f"digits is bundled with scikit-learn and takes no path, got path {path}",
                 path=path,
                 expected="no path (path=None) for digits",
             )
-        dataset = load_digits()
-    else:
-        if path is None:
-            raise DataError(f"{kind} needs a path to its files, got none", expected=f"the {kind} folder")
-        if kind in _FOLDERS:
-            dataset = (load_image_folder(Path(path), resize or Resize(), split=split)
-                       if kind == "imagefolder" else _FOLDERS[kind](Path(path), resize or Resize()))
-        else:
-            dataset = _ON_DISK[kind](Path(path), split)
-    if kind not in _FOLDERS and given is None and resize is not None and resize.active:
+        return load_digits()
+    if path is None:
+        raise DataError(f"{kind} needs a path to its files, got none", expected=f"the {kind} folder")
+    if kind in _FOLDERS:
+        return (load_image_folder(Path(path), resize or Resize(), split=split)
+                if kind == "imagefolder" else _FOLDERS[kind](Path(path), resize or Resize()))
+    return _ON_DISK[kind](Path(path), split)
+
+
+def _preprocess(dataset: ImageDataset, resize: Resize | None, *, resized: bool) -> ImageDataset:
+    """Apply ``resize`` (unless the images are already ``resized``) and its channel conversion to a
+    dataset read whole, not per image as the folder kinds are."""
+    if not resized and resize is not None and resize.active:
         dataset = ImageDataset.from_tensors(dataset.name, resize_crop(dataset.images, resize),
                                             dataset.labels, dataset.classes, dataset.source)
-    if kind not in _FOLDERS and resize is not None and resize.channels != "auto":
+    if resize is not None and resize.channels != "auto":
         converted = convert_channels(dataset.images, resize.channels)
         if converted is not dataset.images:
             dataset = ImageDataset.from_tensors(dataset.name, converted, dataset.labels, dataset.classes,
                                                 dataset.source)
-    if max_images is None:
-        return dataset
-    if max_images < dataset.num_classes:
-        raise DatasetArgumentError(
-            f"max_images must be >= the number of classes ({dataset.num_classes}) so that every class keeps "
-            f"an image, got {max_images}"
-        )
-    return dataset.subset(stratified_subsample(dataset.labels, max_images, seed))
+    return dataset

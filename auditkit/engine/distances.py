@@ -143,47 +143,94 @@ def collect_distances(
         input_index: indices of images whose maps are compared with the input (``input_rho``).
     """
     n = len(dataset)
-    k = len(explainers)
-    # Filled on the device and moved to the host once: no transfer (and no sync) per batch.
-    distances = torch.empty((n, k - 1), dtype=torch.float32, device=device)
-    degenerate = torch.empty((n, k - 1), dtype=torch.bool, device=device)
-    example_index = torch.empty(0, dtype=torch.long) if example_index is None else example_index
-    examples = torch.zeros((example_index.numel(), k, *dataset.image_size))
-    input_index = torch.empty(0, dtype=torch.long) if input_index is None else input_index
-    input_rho = torch.full((input_index.numel(), k), torch.nan)
-    coverage_rho = torch.full((input_index.numel(), k), torch.nan)
-    coverages = [e.coverage(dataset.image_size, device) if hasattr(e, "coverage") else None
-                 for e in explainers]
+    buffers = _Buffers.allocate(explainers, dataset, device, example_index, input_index)
     for part in batch_slices(n, batch_size):
         x = dataset.x(part).to(device)
         y = targets[part].to(device)
         maps = torch.stack([e.explain(x, y[:, j]) for j, e in enumerate(explainers)], dim=1)
-        dist = pairwise_spearman_distance(maps)
         own = fold_of[part].to(device)
-        rows = dist[torch.arange(dist.shape[0], device=device), own]  # [B, k]
+        buffers.add_distances(part, maps, own, sqrt_distance)
+        buffers.add_examples(part, maps)
+        buffers.add_input_rho(part, maps, x)
+        if progress is not None:
+            progress(part.stop - part.start)
+    return DistanceRecord(buffers.distances.cpu(), categories, buffers.degenerate.cpu(), buffers.examples,
+                          buffers.example_index, buffers.input_rho, buffers.coverage_rho)
+
+
+@dataclass(frozen=True)
+class _Buffers:
+    """The tensors :func:`collect_distances` fills batch by batch (shapes as in :class:`DistanceRecord`).
+
+    ``distances`` and ``degenerate`` are filled on ``device`` and moved to the host once: no transfer
+    (and no sync) per batch. ``coverages`` holds each explainer's mask coverage ``[H, W]`` on
+    ``device``, ``None`` for a method without masks.
+    """
+
+    device: torch.device
+    distances: torch.Tensor
+    degenerate: torch.Tensor
+    examples: torch.Tensor
+    example_index: torch.Tensor
+    input_index: torch.Tensor
+    input_rho: torch.Tensor
+    coverage_rho: torch.Tensor
+    coverages: list[torch.Tensor | None]
+
+    @classmethod
+    def allocate(
+        cls,
+        explainers: list[Explainer],
+        dataset: ImageDataset,
+        device: torch.device,
+        example_index: torch.Tensor | None,
+        input_index: torch.Tensor | None,
+    ) -> _Buffers:
+        """Buffers for ``dataset`` and its k ``explainers``; ``None`` indices select no image."""
+        n, k = len(dataset), len(explainers)
+        distances = torch.empty((n, k - 1), dtype=torch.float32, device=device)
+        degenerate = torch.empty((n, k - 1), dtype=torch.bool, device=device)
+        example_index = torch.empty(0, dtype=torch.long) if example_index is None else example_index
+        examples = torch.zeros((example_index.numel(), k, *dataset.image_size))
+        input_index = torch.empty(0, dtype=torch.long) if input_index is None else input_index
+        input_rho = torch.full((input_index.numel(), k), torch.nan)
+        coverage_rho = torch.full((input_index.numel(), k), torch.nan)
+        coverages = [e.coverage(dataset.image_size, device) if hasattr(e, "coverage") else None
+                     for e in explainers]
+        return cls(device, distances, degenerate, examples, example_index, input_index, input_rho,
+                   coverage_rho, coverages)
+
+    def add_distances(self, part: slice, maps: torch.Tensor, own: torch.Tensor, sqrt_distance: bool) -> None:
+        """Fill ``part`` of ``distances`` and ``degenerate``: for image b of ``maps`` ``[B, k, C, H, W]``,
+        row ``own[b]`` of its pairwise distances, without column ``own[b]``."""
+        dist = pairwise_spearman_distance(maps)
+        rows = dist[torch.arange(dist.shape[0], device=self.device), own]  # [B, k]
         constant = constant_maps(maps, sample_dims=2)
         pair_constant = constant | constant.gather(1, own[:, None])
         if sqrt_distance:
             rows = rows.sqrt()
-        distances[part] = _others(rows, own).float()
-        degenerate[part] = _others(pair_constant, own)
-        hit = (example_index >= part.start) & (example_index < part.stop)
+        self.distances[part] = _others(rows, own).float()
+        self.degenerate[part] = _others(pair_constant, own)
+
+    def add_examples(self, part: slice, maps: torch.Tensor) -> None:
+        """Keep the maps (channels summed) of the example images in ``part``."""
+        hit = (self.example_index >= part.start) & (self.example_index < part.stop)
         if bool(hit.any()):
-            local = (example_index[hit] - part.start).to(device)
-            examples[hit] = maps[local].sum(dim=2).float().cpu()
-        hit = (input_index >= part.start) & (input_index < part.stop)
-        if bool(hit.any()):
-            local = (input_index[hit] - part.start).to(device)
-            sampled = maps[local]
-            input_rho[hit] = input_correlation(sampled, x[local]).cpu()
-            for j, coverage in enumerate(coverages):
-                if coverage is not None:  # a map [B, 1, ...] against its masks' coverage as a 1-channel image
-                    plane = coverage[None, None].expand(local.numel(), 1, *coverage.shape)
-                    coverage_rho[hit, j] = input_correlation(sampled[:, j:j + 1], plane)[:, 0].cpu()
-        if progress is not None:
-            progress(part.stop - part.start)
-    return DistanceRecord(distances.cpu(), categories, degenerate.cpu(), examples, example_index, input_rho,
-                          coverage_rho)
+            local = (self.example_index[hit] - part.start).to(self.device)
+            self.examples[hit] = maps[local].sum(dim=2).float().cpu()
+
+    def add_input_rho(self, part: slice, maps: torch.Tensor, x: torch.Tensor) -> None:
+        """``input_rho`` and ``coverage_rho`` of the sampled images in ``part``."""
+        hit = (self.input_index >= part.start) & (self.input_index < part.stop)
+        if not bool(hit.any()):
+            return
+        local = (self.input_index[hit] - part.start).to(self.device)
+        sampled = maps[local]
+        self.input_rho[hit] = input_correlation(sampled, x[local]).cpu()
+        for j, coverage in enumerate(self.coverages):
+            if coverage is not None:  # a map [B, 1, ...] against its masks' coverage as a 1-channel image
+                plane = coverage[None, None].expand(local.numel(), 1, *coverage.shape)
+                self.coverage_rho[hit, j] = input_correlation(sampled[:, j:j + 1], plane)[:, 0].cpu()
 
 
 def input_correlation(maps: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -173,24 +173,36 @@ def mu_fidelity(
     """
     check_int(batch_size, "batch_size", minimum=1)
     _check_images(x)
-    n = x.shape[0]
-    if drops is not None and (drops.clean.shape != (n,) or drops.drops.shape != (n, n_subsets)):
-        raise MetricInputError(f"drops must hold {n} images x {n_subsets} subsets, got clean "
-                               f"{tuple(drops.clean.shape)} and drops {tuple(drops.drops.shape)}")
-    out = torch.empty(n, dtype=torch.float64, device=x.device)
+    _check_drops(drops, x.shape[0], n_subsets)
+    out = torch.empty(x.shape[0], dtype=torch.float64, device=x.device)
     for chunk, masks, ts, attr in _chunks(model, x, attributions, targets, subset_size, baseline,
                                           n_subsets, generator, batch_size, cell_size):
-        sums = (masks.to(attr.dtype) * attr.unsqueeze(1)).sum(dim=2)  # [b, n_subsets]
         if drops is None:
             clean, drop = _drops(model, x[chunk], ts, masks, baseline, batch_size)
         else:
             clean, drop = drops.clean[chunk].to(x.device), drops.drops[chunk].to(x.device)
-        # Rounding resolution: a few ulps of the magnitudes that were summed or subtracted.
-        tol_sums = 16 * torch.finfo(attr.dtype).eps * attr.abs().sum(dim=1)
-        scale = clean.abs() + drop.abs().amax(dim=1)
-        tol_drops = 16 * torch.finfo(drop.dtype).eps * scale
-        out[chunk] = _pearson_rows(sums.double(), drop.double(), tol_sums, tol_drops)
+        out[chunk] = _fidelity_rows(masks, attr, clean, drop)
     return out.to(x.dtype if x.is_floating_point() else torch.float32)
+
+
+def _check_drops(drops: ScoreDrops | None, n: int, n_subsets: int) -> None:
+    if drops is not None and (drops.clean.shape != (n,) or drops.drops.shape != (n, n_subsets)):
+        raise MetricInputError(f"drops must hold {n} images x {n_subsets} subsets, got clean "
+                               f"{tuple(drops.clean.shape)} and drops {tuple(drops.drops.shape)}")
+
+
+def _fidelity_rows(
+    masks: torch.Tensor, attr: torch.Tensor, clean: torch.Tensor, drop: torch.Tensor
+) -> torch.Tensor:
+    """muF of one chunk, ``Tensor[b]`` float64: Pearson's correlation of the subset sums ``a_S`` of
+    the position masses ``attr`` ``[b, P]`` over ``masks`` ``[b, n_subsets, P]`` with the drops
+    ``drop`` ``[b, n_subsets]`` (``clean``: ``f_c(x)`` ``[b]``, for the rounding tolerance)."""
+    sums = (masks.to(attr.dtype) * attr.unsqueeze(1)).sum(dim=2)  # [b, n_subsets]
+    # Rounding resolution: a few ulps of the magnitudes that were summed or subtracted.
+    tol_sums = 16 * torch.finfo(attr.dtype).eps * attr.abs().sum(dim=1)
+    scale = clean.abs() + drop.abs().amax(dim=1)
+    tol_drops = 16 * torch.finfo(drop.dtype).eps * scale
+    return _pearson_rows(sums.double(), drop.double(), tol_sums, tol_drops)
 
 
 @torch.no_grad()

@@ -149,52 +149,106 @@ def train_model(
     n_labels = _check_data(images, labels)
     device = torch.device(device)
     with torch.random.fork_rng(devices=_cuda_devices(device)):
-        torch.manual_seed(config.seed)
-        _reinitialise(model)
-        model.to(device).train()
-        shuffler = torch.Generator().manual_seed(config.seed)
-        optimizer = _optimizer(model, config)
-        steps = config.epochs * len(_cuts(images.shape[0], config.batch_size))
-        schedule = config.schedule or getattr(model, "training_schedule", "cosine")
-        shift = getattr(model, "training_shift", 0) if config.shift is None else config.shift
-        scheduler = _scheduler(optimizer, schedule, config.learning_rate, steps)
-        tau = float(getattr(model, "loss_temperature", 1.0))
-        loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-        amp = MIXED_PRECISION[config.mixed_precision] if device.type == "cuda" else None
-        scaler = torch.amp.GradScaler("cuda") if amp is torch.float16 else None
+        run = _start(model, images.shape[0], config, device)
         for epoch in range(config.epochs):
-            for index in _batches(images.shape[0], config.batch_size, shuffler):
-                x = as_float_images(images[index].to(device, non_blocking=True))
-                if shift:
-                    x = random_shift(x, shift, shuffler)
-                y = labels[index].to(device, non_blocking=True)
-                with _autocast(amp):
-                    logits = model(x)
-                if logits.dim() != 2 or logits.shape[1] < n_labels:
-                    raise ModelError(
-                        f"labels must be < the number of logits (model output {tuple(logits.shape)}), "
-                        f"got max label {n_labels - 1}",
-                        parameter="labels",
-                    )
-                loss = loss_fn(tau * logits.float(), y) / tau  # float32 loss, as autocast would
-                optimizer.zero_grad(set_to_none=True)
-                if scaler is None:
-                    loss.backward()
-                    optimizer.step()
-                else:  # fp16: scaled loss; a step with inf/NaN gradients is skipped
-                    scaler.scale(loss).backward()
-                    scaler.step(optimizer)
-                    scaler.update()
-                scheduler.step()
-                if progress is not None:
-                    progress(int(index.numel()))
-            if not bool(torch.isfinite(loss)):
-                raise ModelError(
-                    f"training diverged: the loss is {loss.item()} after epoch {epoch + 1}; "
-                    f"lower learning_rate (got {config.learning_rate})",
-                    parameter="learning_rate",
-                )
+            loss = _train_epoch(run, images, labels, n_labels, progress)
+            _check_finite(loss, epoch, config.learning_rate)
     return model.eval()
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every step of one :func:`train_model` run shares, set up once by :func:`_start`."""
+
+    model: nn.Module
+    device: torch.device
+    batch_size: int
+    shuffler: torch.Generator
+    """Draws each epoch's permutation and the shifts of each step."""
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    loss_fn: nn.CrossEntropyLoss
+    tau: float
+    """The loss temperature: the loss is ``loss_fn(tau * logits, y) / tau``."""
+    shift: int
+    """Largest augmentation shift in pixels; 0: none."""
+    amp: torch.dtype | None
+    """The autocast dtype of the forward pass; ``None``: float32."""
+    scaler: torch.amp.GradScaler | None
+    """fp16's loss scaler; ``None`` for float32 and bf16."""
+
+
+def _start(model: nn.Module, n_images: int, config: TrainingConfig, device: torch.device) -> _Run:
+    """Seed the global RNG, re-draw the weights, move ``model`` to ``device`` in train mode, and set up
+    the shuffler, optimiser, schedule, loss and mixed precision of ``config`` (model attributes where
+    ``config`` leaves them ``None``)."""
+    torch.manual_seed(config.seed)
+    _reinitialise(model)
+    model.to(device).train()
+    shuffler = torch.Generator().manual_seed(config.seed)
+    optimizer = _optimizer(model, config)
+    steps = config.epochs * len(_cuts(n_images, config.batch_size))
+    schedule = config.schedule or getattr(model, "training_schedule", "cosine")
+    shift = getattr(model, "training_shift", 0) if config.shift is None else config.shift
+    scheduler = _scheduler(optimizer, schedule, config.learning_rate, steps)
+    tau = float(getattr(model, "loss_temperature", 1.0))
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    amp = MIXED_PRECISION[config.mixed_precision] if device.type == "cuda" else None
+    scaler = torch.amp.GradScaler("cuda") if amp is torch.float16 else None
+    return _Run(model, device, config.batch_size, shuffler, optimizer, scheduler, loss_fn, tau, shift,
+                amp, scaler)
+
+
+def _train_epoch(
+    run: _Run,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    n_labels: int,
+    progress: Callable[[int], None] | None,
+) -> torch.Tensor:
+    """One shuffled pass over ``images``, one optimiser step per batch; return the last step's loss."""
+    for index in _batches(images.shape[0], run.batch_size, run.shuffler):
+        x = as_float_images(images[index].to(run.device, non_blocking=True))
+        if run.shift:
+            x = random_shift(x, run.shift, run.shuffler)
+        y = labels[index].to(run.device, non_blocking=True)
+        loss = _train_step(run, x, y, n_labels)
+        if progress is not None:
+            progress(int(index.numel()))
+    return loss
+
+
+def _train_step(run: _Run, x: torch.Tensor, y: torch.Tensor, n_labels: int) -> torch.Tensor:
+    """Forward ``x``, take one optimiser and one schedule step on the loss against ``y``; return the loss."""
+    with _autocast(run.amp):
+        logits = run.model(x)
+    if logits.dim() != 2 or logits.shape[1] < n_labels:
+        raise ModelError(
+            f"labels must be < the number of logits (model output {tuple(logits.shape)}), "
+            f"got max label {n_labels - 1}",
+            parameter="labels",
+        )
+    loss = run.loss_fn(run.tau * logits.float(), y) / run.tau  # float32 loss, as autocast would
+    run.optimizer.zero_grad(set_to_none=True)
+    if run.scaler is None:
+        loss.backward()
+        run.optimizer.step()
+    else:  # fp16: scaled loss; a step with inf/NaN gradients is skipped
+        run.scaler.scale(loss).backward()
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+    run.scheduler.step()
+    return loss
+
+
+def _check_finite(loss: torch.Tensor, epoch: int, learning_rate: float) -> None:
+    """Raise if the last loss of epoch ``epoch`` (0-based) is not finite: one device sync per epoch."""
+    if not bool(torch.isfinite(loss)):
+        raise ModelError(
+            f"training diverged: the loss is {loss.item()} after epoch {epoch + 1}; "
+            f"lower learning_rate (got {learning_rate})",
+            parameter="learning_rate",
+        )
 
 
 def _autocast(dtype: torch.dtype | None) -> contextlib.AbstractContextManager[Any]:
