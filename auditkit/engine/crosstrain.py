@@ -25,7 +25,7 @@ from torch import nn
 
 from auditkit.data import ImageDataset
 from auditkit.engine.executor import Executor, Task
-from auditkit.engine.keys import work_key
+from auditkit.engine.keys import keyed_settings, work_key
 from auditkit.engine.workfiles import fold_checkpoint_finished, load_fold_checkpoint
 from auditkit.models import (
     AuditedModel,
@@ -181,35 +181,17 @@ def training_config(policy: Policy, fold: int, seed_offset: int = 0) -> Training
 
 
 def fold_key(policy: Policy, dataset: ImageDataset, fold: int, labels_digest: str) -> str:
-    """Digest of everything f_i depends on: data, folds, labels, model and training settings, and
-    the SHA-256 of the operator's factory, training function and initial weights when there are any.
-
-    Fields added for the operator's own model enter the key only when set, so checkpoints of the
-    built-in families made before they existed stay valid.
+    """Digest of everything f_i depends on: the images (their fingerprint), the training labels, the
+    fold, the policy sections that split, build and train it (:func:`~auditkit.engine.keys.keyed_settings`),
+    and the SHA-256 of the operator's factory, training function and initial weights when there are any.
     """
-    cv = policy.cross_validation
-    resolved = policy.to_dict()
-    training = resolved["training"]
-    if training["mixed_precision"] is False:  # float32: the key of checkpoints made before the option
-        del training["mixed_precision"]
-    model = resolved["model"]
-    for section in (model, training):
-        for name in ("torchvision", "factory", "init_weights", "target_layer", "function"):
-            if section.get(name, "") is None:
-                del section[name]
-        if section.get("kwargs") == {}:
-            del section["kwargs"]
     parts: dict[str, Any] = {
         "dataset": dataset.fingerprint,
         "labels": labels_digest,
-        "folds": {"k": cv.k, "seed": cv.seed},
         "fold": fold,
-        "model": model,
-        "training": training,
+        **{name: keyed_settings(getattr(policy, name))
+           for name in ("cross_validation", "model", "training", "preprocessing", "run")},
     }
-    norm = resolved["preprocessing"]["normalize"]
-    if norm["mean"] is not None:
-        parts["normalize"] = norm
     code = {name: (record.get("source_sha256") or record.get("sha256"))
             for name, record in operator_code(policy).items()}
     if code:

@@ -23,7 +23,7 @@ from auditkit.engine.crosstrain import FoldModel, fresh_model
 from auditkit.engine.distances import S_NEQ, DistanceRecord, collect_distances
 from auditkit.engine.executor import Executor, Task
 from auditkit.engine.faithfulness import fidelity_values, sample_images
-from auditkit.engine.keys import work_key
+from auditkit.engine.keys import keyed_settings, work_key
 from auditkit.engine.properties import PropertyValues, property_values
 from auditkit.engine.workfiles import explanation_finished, load_explanation, load_properties, save_work
 from auditkit.explainers import make_explainer
@@ -43,22 +43,24 @@ def progress_bar(progress: bool, total: int, desc: str) -> tqdm:
                 leave=False, dynamic_ncols=True)
 
 
-def explainer_key(spec: ExplainerSpec, model_ids: list[str], policy: Policy, images: str) -> str:
-    """The work key of one explanation pass: the method and its settings, the models (``model_ids``),
-    the images explained (``images``: their dataset fingerprint) and the metric settings it used."""
-    m = policy.metrics
-    return work_key({
-        "explainer": spec.name,
-        "settings": dict(spec.settings),
+def _explaining(spec: ExplainerSpec, model_ids: list[str], policy: Policy, images: str) -> dict[str, Any]:
+    """What every explanation of ``model_ids`` on ``images`` depends on: the method and its settings,
+    and the policy sections that shape the explained models and the seeds (:func:`keyed_settings`)."""
+    return {
+        "explainer": keyed_settings(spec),
         "models": model_ids,
         "images": images,
-        "distance": m.distance,
-        "target": m.target,
-        "batch_size": m.explain_batch_size,
-        "mu_fidelity": policy.to_dict()["metrics"]["mu_fidelity"],
-        "seed": policy.cross_validation.seed,
-        **({"target_layer": policy.model.target_layer} if policy.model.target_layer is not None else {}),
-    })
+        **{name: keyed_settings(getattr(policy, name))
+           for name in ("cross_validation", "model", "preprocessing", "run")},
+    }
+
+
+def explainer_key(spec: ExplainerSpec, model_ids: list[str], policy: Policy, images: str) -> str:
+    """The work key of one explanation pass: the method and its settings, the models (``model_ids``),
+    the images explained (``images``: their dataset fingerprint) and the policy sections it reads,
+    ``metrics`` whole (:func:`~auditkit.engine.keys.keyed_settings`)."""
+    return work_key({**_explaining(spec, model_ids, policy, images),
+                     "metrics": keyed_settings(policy.metrics)})
 
 
 def explain_one(
@@ -166,16 +168,13 @@ def measures_properties(policy: Policy) -> bool:
     return p.robustness.enabled or p.invariance.enabled or p.completeness.enabled
 
 
-def properties_key(spec: ExplainerSpec, model_ids: list[str], policy: Policy) -> str:
-    return work_key({
-        "explainer": spec.name,
-        "settings": dict(spec.settings),
-        "models": model_ids,
-        "batch_size": policy.metrics.explain_batch_size,
-        "target": policy.metrics.target,
-        "properties": policy.to_dict()["properties"],
-        "seed": policy.cross_validation.seed,
-    })
+def properties_key(spec: ExplainerSpec, model_ids: list[str], policy: Policy, images: str) -> str:
+    """The work key of one explainer's properties: as :func:`explainer_key`'s, with ``properties``
+    whole and ``metrics`` but muF's settings and the distance (properties always use 1 - |rho|), so
+    that changing those leaves the properties reused, and changing ``properties`` the distances."""
+    return work_key({**_explaining(spec, model_ids, policy, images),
+                     "properties": keyed_settings(policy.properties),
+                     "metrics": keyed_settings(policy.metrics, without=("mu_fidelity", "distance"))})
 
 
 def properties_one(
@@ -196,7 +195,7 @@ def properties_one(
     Returns the values, whether they were reused, and the seconds spent computing them.
     """
     path = explainer_path(workdir, spec, "")
-    key = properties_key(spec, model_ids, policy)
+    key = properties_key(spec, model_ids, policy, dataset.fingerprint)
     state, saved = load_properties(path, key, len(dataset), policy.properties, policy.cross_validation.seed)
     if saved is not None:  # state None: unusable, explain_one rewrites it on the next run
         return saved, True, 0.0

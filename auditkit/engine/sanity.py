@@ -56,7 +56,7 @@ from auditkit.data import ImageDataset
 from auditkit.engine.crosstrain import FoldModel, cross_train, training_tasks
 from auditkit.engine.degrade import draw_seed, noisy_labels, randomise_weights
 from auditkit.engine.executor import Executor, Task
-from auditkit.engine.keys import digest
+from auditkit.engine.keys import digest, keyed_settings
 from auditkit.engine.scoring import SCORE_METRICS, ExplainerScores, Score
 from auditkit.engine.stages import RunContext, level_tasks, on_fold, sanity_context, score_level
 from auditkit.explainers import EXPLAINERS
@@ -280,9 +280,8 @@ def _randomised(policy: Policy, folds: list[FoldModel], li: int,
                                   scale=spec.scale)
         # No per-fold accuracy of its own: the level's accuracy comes from score_level.
         noisy.append(replace(f, model=model, accuracy=math.nan, reused=False))
-        ids.append(digest({"derived_from": f.checkpoint_sha256, "share": level, "std": spec.std,
-                           "draw_seed": seed, **({"scale": spec.scale} if spec.scale != "absolute"
-                                                 else {})}))
+        ids.append(digest({"derived_from": f.checkpoint_sha256, "share": level, "draw_seed": seed,
+                           **keyed_settings(spec, without=("levels", "seed"))}))
     return noisy, ids, f"weight_randomisation_{level:g}"
 
 

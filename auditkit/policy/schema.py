@@ -91,6 +91,12 @@ class _Section:
     constraints: ClassVar[Mapping[str, Constraint]] = {}
     aliases: ClassVar[Mapping[str, str]] = {}
     """Former names of keys (old name -> key), still read; writing both is an error."""
+    key_neutral: ClassVar[Mapping[str, str]] = {}
+    """Fields whose value is in no work key, each with the reason: it cannot change stored work, or
+    the work is keyed by a digest of what it yields. Every other field is in the key of each piece of
+    work that reads its section (:func:`auditkit.engine.keys.keyed_settings`), so that a new field
+    is keyed until declared here; tests/engine/test_work_keys.py checks that each field is one or
+    the other."""
 
     @staticmethod
     def problems(values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -113,6 +119,9 @@ class DatasetSpec(_Section):
     """Which part: ``train``, ``test`` or ``all`` (only ``all`` where the dataset has no split)."""
     max_images: int | None = None
     """Audit a stratified, seeded subsample of at most this many images; ``None`` for all."""
+
+    key_neutral: ClassVar[Mapping[str, str]] = dict.fromkeys(
+        ("kind", "path", "split", "max_images"), "work is keyed by the fingerprint of the images they yield")
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "kind": Options(DATASET_KINDS),
@@ -347,6 +356,10 @@ class PreprocessingSpec(_Section):
     normalize: NormalizeSpec = field(default_factory=NormalizeSpec)
     """Per-channel ``(x - mean) / std`` inside the model."""
 
+    key_neutral: ClassVar[Mapping[str, str]] = dict.fromkeys(
+        ("resize", "interpolation", "center_crop", "channels"),
+        "applied at load: work is keyed by the fingerprint of the images they yield")
+
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "resize": Nullable(ListOf(Interval(int, 1, 16384), min_length=2)),
         "interpolation": Options(INTERPOLATIONS),
@@ -382,6 +395,9 @@ class SystemSpec(_Section):
     contact: str | None = None
     """Whom to ask about it."""
 
+    key_neutral: ClassVar[Mapping[str, str]] = dict.fromkeys(
+        ("name", "version", "owner", "intended_purpose", "contact"), "recorded in results.json only")
+
     constraints: ClassVar[Mapping[str, Constraint]] = {
         name: Nullable(Text()) for name in ("name", "version", "owner", "intended_purpose", "contact")
     }
@@ -409,6 +425,10 @@ class DeployedSpec(_Section):
     """The split (``train``, ``test``, ``all``) of ``test_path``, or of ``dataset.path`` without it,
     kept out of the deployed model's training; ``None`` with ``test_path``: ``all``. With neither,
     the accuracy is measured on the audited images and is not a held-out accuracy."""
+
+    key_neutral: ClassVar[Mapping[str, str]] = dict.fromkeys(
+        ("checkpoint", "test_path", "test_split"),
+        "the deployed model is measured at every run, never stored")
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "checkpoint": Nullable(FilePath()),
@@ -439,6 +459,9 @@ class CrossValidationSpec(_Section):
     """Seed of the split into folds."""
     max_accuracy_spread: float = 0.03
     """Largest allowed max - min of the fold accuracies, in (0, 1]: the folds' models must be comparable."""
+
+    key_neutral: ClassVar[Mapping[str, str]] = {
+        "max_accuracy_spread": "a check of the trained folds' accuracies, made at every run"}
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "k": Interval(int, 2, 100),
@@ -515,6 +538,9 @@ class BootstrapSpec(_Section):
     seed: int = 0
     """Seed of the resampling."""
 
+    key_neutral: ClassVar[Mapping[str, str]] = dict.fromkeys(
+        ("resamples", "confidence", "seed"), "drawn for the scores at every run, never stored")
+
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "resamples": Interval(int, 0, 10**6),
         "confidence": Interval(float, 0.5, 1, closed="neither"),
@@ -531,6 +557,9 @@ class RecoChanceSpec(_Section):
     """Permutations per ReCo; the p-value's resolution is 1 / (1 + permutations)."""
     seed: int = 0
     """Seed of the permutations (the same draws for every explainer and level)."""
+
+    key_neutral: ClassVar[Mapping[str, str]] = dict.fromkeys(
+        ("permutations", "seed"), "drawn for the scores at every run, never stored")
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "permutations": Interval(int, 99, 10**5),
@@ -566,6 +595,9 @@ class MetricsSpec(_Section):
     """muF settings."""
     bootstrap: BootstrapSpec = field(default_factory=BootstrapSpec)
     """Confidence interval settings."""
+
+    key_neutral: ClassVar[Mapping[str, str]] = dict.fromkeys(
+        ("reco_form", "min_pairs"), "scoring of the stored distances, done at every run")
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "distance": Options(("spearman", "sqrt_spearman")),
@@ -791,6 +823,10 @@ class ThresholdSpec(_Section):
     ``>``, the upper end for ``<=`` and ``<``). Also read under its former name ``on``, which YAML 1.1
     readers other than auditkit's take for the boolean true."""
 
+    key_neutral: ClassVar[Mapping[str, str]] = dict.fromkeys(
+        ("id", "metric", "op", "value", "explainers", "estimate"),
+        "a verdict on the scores, judged at every run")
+
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "id": Text(),
         "metric": Options(tuple(METRIC_RANGES)),
@@ -831,6 +867,9 @@ class WeightRandomisationSpec(_Section):
     seed: int = 0
     """Seed of the randomisation."""
 
+    key_neutral: ClassVar[Mapping[str, str]] = {
+        "enabled": "whether the check runs; each level's work is keyed by the rest"}
+
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "enabled": Flag(),
         "levels": ListOf(Interval(float, 0, 1, closed="right"), min_length=1, increasing=True),
@@ -850,6 +889,12 @@ class LabelShufflingSpec(_Section):
     """Fractions of labels shuffled, in (0, 1], strictly increasing."""
     seed: int = 0
     """Seed of the shuffling."""
+
+    key_neutral: ClassVar[Mapping[str, str]] = {
+        "enabled": "whether the check runs",
+        **dict.fromkeys(("levels", "seed"),
+                        "the retrained folds are keyed by the digest of the labels they draw"),
+    }
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "enabled": Flag(),
@@ -879,6 +924,11 @@ class SanitySpec(_Section):
     The degraded models are those of the whole audit (label-shuffled ones retrain on every training
     image of their fold); only what they explain shrinks. At least 20, and no fewer than the classes."""
 
+    key_neutral: ClassVar[Mapping[str, str]] = {
+        "min_fall": "a verdict on the scores, judged at every run",
+        "max_images": "the subsample's work is keyed by the fingerprint of its images",
+    }
+
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "weight_randomisation": Section(WeightRandomisationSpec),
         "label_shuffling": Section(LabelShufflingSpec),
@@ -899,6 +949,9 @@ class RequirementSpec(_Section):
     """Legal provisions the operator maps it to (the operator's legal judgement, not auditkit's)."""
     evidence: tuple[str, ...]
     """Ids of the thresholds that must all pass."""
+
+    key_neutral: ClassVar[Mapping[str, str]] = dict.fromkeys(
+        ("id", "title", "articles", "evidence"), "a verdict on the thresholds, judged at every run")
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "id": Text(),
@@ -923,6 +976,11 @@ class RunSpec(_Section):
     pick the fastest algorithms (``benchmark = True``), faster, but the last bits may differ between
     runs. No effect on CPU, where training and explaining are deterministic for a given number of
     threads."""
+
+    key_neutral: ClassVar[Mapping[str, str]] = {
+        "device": "where it runs, as with Ray; a reused checkpoint's accuracy is recomputed on this device",
+        "out": "where the work folder is",
+    }
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "device": Pattern(r"auto|cpu|cuda(:[0-9]+)?", "'auto', 'cpu', 'cuda' or 'cuda:N'"),
@@ -956,6 +1014,10 @@ class RaySpec(_Section):
     gpus_per_task: str | float = "auto"
     """GPUs each task reserves: ``auto`` is 1 when the audit runs on CUDA and 0 on CPU; a fraction
     such as 0.5 lets tasks share a GPU. A task on CUDA runs on the GPU Ray assigns it."""
+
+    key_neutral: ClassVar[Mapping[str, str]] = dict.fromkeys(
+        ("enabled", "address", "num_cpus", "cpus_per_task", "gpus_per_task"),
+        "how the tasks are spread, not what they compute")
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "enabled": Flag(),
@@ -993,6 +1055,9 @@ class SigningSpec(_Section):
     ``tsa`` is set, else B-B."""
     tsa: str | None = None
     """URL of an RFC 3161 timestamp authority."""
+
+    key_neutral: ClassVar[Mapping[str, str]] = dict.fromkeys(
+        ("key", "cert", "passphrase_env", "level", "tsa"), "signs the report, after the work")
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "key": Nullable(FilePath()),
@@ -1074,6 +1139,13 @@ class Policy(_Section):
     )
     """Python objects standing for the policy's dotted paths: ``factory`` for ``model.factory``,
     ``function`` for ``training.function`` (passed to ``auditkit.audit``); empty for a file."""
+
+    key_neutral: ClassVar[Mapping[str, str]] = {
+        **dict.fromkeys(("version", "name", "description", "source", "sha256", "lines"),
+                        "identifies the policy; the work is keyed by its sections"),
+        "profile": "its choices are resolved into the fields it sets",
+        "objects": "the models are keyed by the digest of these objects' source",
+    }
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "version": Options((1,)),

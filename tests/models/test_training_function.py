@@ -127,20 +127,17 @@ def test_fold_keys_follow_the_source_of_the_function_and_factory(folder: Path) -
     assert fold_key(policy, dataset, 0, "labels") != before
 
 
-def test_fold_keys_of_built_in_families_are_unchanged(tmp_path: Path) -> None:
-    """The operator's keys do not enter the key of a built-in family: it is the work key of exactly
-    the fields it had before they existed (the work key also names the producing versions)."""
-    from auditkit.engine.keys import work_key
+def test_fold_keys_of_built_in_families_read_no_operator_code(tmp_path: Path) -> None:
+    """A built-in family's fold key is the work key of the policy sections alone: no ``code`` part
+    (the work key also names the producing versions)."""
+    from auditkit.engine.keys import keyed_settings, work_key
 
     path = tmp_path / "p.yaml"
     path.write_text("version: 1\nname: t\ndataset:\n  kind: digits\nmodel:\n  family: resnet18\n"
                     "  base_filters: 8\nexplainers:\n  - name: saliency\n", encoding="utf-8")
     policy = load_policy(path)
     dataset = load_dataset("digits", max_images=40, seed=0)
-    old = work_key({
-        "dataset": dataset.fingerprint, "labels": "L", "folds": {"k": 5, "seed": 0}, "fold": 1,
-        "model": {"family": "resnet18", "base_filters": 8, "dropout": None},
-        "training": {"epochs": 20, "batch_size": 64, "optimizer": "adam", "learning_rate": 0.003,
-                     "weight_decay": 0.0, "seed": 0},
-    })
-    assert fold_key(policy, dataset, 1, "L") == old
+    sections = ("cross_validation", "model", "training", "preprocessing", "run")
+    expected = work_key({"dataset": dataset.fingerprint, "labels": "L", "fold": 1,
+                         **{name: keyed_settings(getattr(policy, name)) for name in sections}})
+    assert fold_key(policy, dataset, 1, "L") == expected
