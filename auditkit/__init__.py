@@ -3,11 +3,41 @@
 From Python: :func:`audit` runs the audit a policy describes (a path or a dict) and returns the
 typed :class:`~auditkit.engine.AuditResult`; :func:`certify` does what ``auditkit run`` does
 (audit, report, sign with :class:`SigningOptions`, record in the history). See :mod:`auditkit.api`.
+
+These names load on first use (PEP 562), so ``import auditkit``, which every submodule's import
+runs first, loads neither the API nor torch.
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from auditkit.api import Certification, audit, certify
-from auditkit.signing.options import SigningOptions
+from typing import TYPE_CHECKING, Any
+
+from auditkit._version import __version__
+
+if TYPE_CHECKING:
+    from auditkit.api import Certification, audit, certify
+    from auditkit.signing.options import SigningOptions
 
 __all__ = ["Certification", "SigningOptions", "__version__", "audit", "certify"]
+
+_API = ("Certification", "audit", "certify")
+
+
+def __getattr__(name: str) -> Any:
+    """``auditkit.certify`` and the other names of :data:`__all__`, imported when first read."""
+    if name in _API:
+        from auditkit import api
+
+        value = getattr(api, name)
+    elif name == "SigningOptions":
+        from auditkit.signing import options
+
+        value = options.SigningOptions
+    else:
+        raise AttributeError(f"module 'auditkit' has no attribute {name!r}")
+    globals()[name] = value  # read once: later reads skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

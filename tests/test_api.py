@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 import auditkit
+import auditkit.signing
 from auditkit.data import load_dataset
 from auditkit.errors import PolicyError
 

@@ -73,7 +73,7 @@ def test_console_script_runs_as_module() -> None:
 def test_the_cli_and_the_history_load_without_torch() -> None:
     """The run lock is taken before the engine loads: a second cron run must exit at once, so the
     CLI, the history and the signing code may not import torch at module level."""
-    code = ("import sys, auditkit.cli, auditkit.history, auditkit.signing.commands; "
+    code = ("import sys, auditkit.cli, auditkit.history, auditkit.signing; "
             "sys.exit('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], check=False, timeout=120).returncode == 0
 
@@ -88,7 +88,7 @@ def _boom(_args: object) -> int:
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_unexpected_error_is_one_line_and_the_traceback_needs_debug(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], where: str) -> None:
-    monkeypatch.setattr("auditkit.cli._validate", _boom)
+    monkeypatch.setattr("auditkit.cli.run.validate", _boom)
     assert main(["validate", "p.yaml"]) == 2
     err = capsys.readouterr().err
     assert err == ("auditkit: error: unexpected RuntimeError: something no check foresaw "
@@ -106,3 +106,15 @@ def test_echoed_text_is_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert "\x1b" not in err and "bad\\x1b[2Jname.yaml" in err and err.count("\n") == 1
+
+
+def test_the_cli_stays_small() -> None:
+    """The CLI parses, calls the library and prints: no function of ``auditkit/cli/`` passes 60 lines."""
+    import ast
+
+    long = [f"{path.name}:{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+            for path in sorted((ROOT / "auditkit" / "cli").glob("*.py"))
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and (node.end_lineno or node.lineno) - node.lineno + 1 > 60]
+    assert not long, f"split these: {long}"

@@ -23,8 +23,7 @@ from typing import Any
 
 import torch
 
-import auditkit
-from auditkit import _atomic
+from auditkit import _atomic, _version
 from auditkit.data import ImageDataset
 from auditkit.engine.chance import chance_rate, fold_chance, spread_from_fold_size
 from auditkit.engine.crosstrain import FoldModel
@@ -41,6 +40,7 @@ from auditkit.engine.verdicts import (
     judge_requirements,
     sanity_gates,
 )
+from auditkit.errors import AuditError
 from auditkit.policy import Policy, RaySpec
 
 SCHEMA_VERSION = 1  # transitional: the engine writes schema 1 until it builds AuditDocument
@@ -126,7 +126,7 @@ class AuditResult:
         chance, confidence = chance_rate(self.dataset.labels), p.metrics.bootstrap.confidence
         return {
             "schema_version": SCHEMA_VERSION,
-            "auditkit_version": self.environment.get("auditkit", auditkit.__version__),
+            "auditkit_version": self.environment.get("auditkit", _version.__version__),
             "created": self.created,
             "verdict": "pass" if self.passed else "fail",
             "policy": {"name": p.name, "path": str(p.origin), "sha256": p.sha256,
@@ -206,7 +206,7 @@ def resolve_device(requested: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(requested)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise auditkit.errors.AuditError(f"device {requested!r} requested but CUDA is not available")
+        raise AuditError(f"device {requested!r} requested but CUDA is not available")
     return device
 
 
@@ -268,7 +268,7 @@ def _audit(ctx: RunContext, history: Mapping[str, Any] | None, start: float) -> 
         tuple(judge_requirements(policy, checks)), str(ctx.device), time.perf_counter() - start,
         reused_work, sanity, history,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        environment={"auditkit": auditkit.__version__, **_environment(str(ctx.device))},
+        environment={"auditkit": _version.__version__, **_environment(str(ctx.device))},
         model=describe_model(policy, folds[0].model), training=describe_training(policy), deployed=deployed,
     )
 

@@ -34,9 +34,9 @@ def producers() -> dict[str, Any]:
     """
     import captum
 
-    import auditkit
+    from auditkit import _version
 
-    return {"work_format": WORK_FORMAT, "auditkit": auditkit.__version__, "torch": torch.__version__,
+    return {"work_format": WORK_FORMAT, "auditkit": _version.__version__, "torch": torch.__version__,
             "captum": captum.__version__}
 
 

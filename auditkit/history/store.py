@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import auditkit
+from auditkit import _version
 from auditkit.history.chain import GENESIS, ChainHead, row_hash, signed_message
 from auditkit.history.compare import ScoreChange, score_changes
 from auditkit.history.errors import HistoryError, RowDataError
@@ -317,7 +317,7 @@ class HistoryStore:
                 "INSERT INTO runs (pid, hostname, started_at, policy_name, policy_sha256, "
                 "auditkit_version, out_dir, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
                 (os.getpid(), socket.gethostname(), now(), policy_name, policy_sha256,
-                 auditkit.__version__, str(Path(out_dir).resolve())))
+                 _version.__version__, str(Path(out_dir).resolve())))
             row = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?",
                                (cursor.lastrowid,)).fetchone()
         return RunRow(**dict(row))

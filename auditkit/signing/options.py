@@ -3,7 +3,7 @@ namespace): :class:`SigningOptions` says what to sign with, :func:`plan_signing`
 audit runs (so a missing key fails at once), :func:`sign_planned` signs once the report is written.
 
 The command line builds a :class:`SigningOptions` from its ``--sign-*`` flags
-(:func:`auditkit.signing.commands.signing_options`); each field's docstring names its flag.
+(:func:`auditkit.cli.signing.signing_options`); each field's docstring names its flag.
 """
 
 from __future__ import annotations

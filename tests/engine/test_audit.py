@@ -56,13 +56,13 @@ def test_rerun_reuses_finished_work(tiny_run: TinyRun, tmp_path: Path) -> None:
 
 def test_an_upgrade_redoes_the_work_instead_of_reusing_it(tiny_run: TinyRun, tmp_path: Path,
                                                          monkeypatch) -> None:
-    import auditkit
+    from auditkit import _version
     from auditkit.engine import keys
 
     out = Path(shutil.copytree(tiny_run.out, tmp_path / "out"))  # a finished run's work files
     first = scores(out / "results.json")
     before = keys.producers()
-    monkeypatch.setattr(auditkit, "__version__", auditkit.__version__ + ".post1")  # a faked upgrade
+    monkeypatch.setattr(_version, "__version__", _version.__version__ + ".post1")  # a faked upgrade
     assert keys.producers() != before
     assert main(["run", str(tiny_run.policy), "--out", str(out), "--quiet"]) == 0
     data = json.loads((out / "results.json").read_text())

@@ -8,23 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from auditkit.cli.output import EXIT_FAILED, EXIT_OK
+from auditkit.cli.signing import add_parsers, add_signing_arguments, keygen, signing_options, verify
 from auditkit.signing import GeneratedKeys, SigningError, VerificationInputError, verify_report
-from auditkit.signing.commands import (
-    EXIT_FAILED,
-    EXIT_OK,
-    add_arguments,
-    add_signing_arguments,
-    run_keygen,
-    run_verify,
-    signing_options,
-)
 from auditkit.signing.options import SigningOptions, plan_signing, sign_planned
 
 
 def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="auditkit")
     commands = parser.add_subparsers(dest="command", required=True)
-    add_arguments(commands)
+    add_parsers(commands)
     run = commands.add_parser("run")
     run.add_argument("policy")
     add_signing_arguments(run)
@@ -35,28 +28,28 @@ def test_keygen_command(tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setenv("AUDITKIT_TEST_PASS", "pw")
     args = parse("keygen", tmp_path / "k", "--name", "Ops Lead", "--days", "2",
                  "--passphrase-env", "AUDITKIT_TEST_PASS")
-    assert run_keygen(args) == EXIT_OK
+    assert keygen(args) == EXIT_OK
     out = capsys.readouterr().out
     assert f"trust anchor (give to verifiers): {tmp_path / 'k' / 'ca.pem'}" in out
     args = parse("run", "p.yaml", "--sign-key", tmp_path / "k" / "signer.p12",
                  "--sign-passphrase-env", "AUDITKIT_TEST_PASS")
     assert args.sign_key == tmp_path / "k" / "signer.p12"
     with pytest.raises(SigningError, match="AUDITKIT_TEST_UNSET"):
-        run_keygen(parse("keygen", tmp_path / "k2", "--passphrase-env", "AUDITKIT_TEST_UNSET"))
+        keygen(parse("keygen", tmp_path / "k2", "--passphrase-env", "AUDITKIT_TEST_UNSET"))
 
 
 def test_verify_command_ok(signed_dir: Path, keys: GeneratedKeys, capsys) -> None:
-    assert run_verify(parse("verify", signed_dir, "--trust", keys.ca_cert)) == EXIT_OK
+    assert verify(parse("verify", signed_dir, "--trust", keys.ca_cert)) == EXIT_OK
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(f"{signed_dir / 'report.pdf'}: ok: signed by 'Jane Auditor'")
     assert lines[-1].startswith("OK: 3 of 3 signatures")
-    assert run_verify(parse("verify", signed_dir, "--trust", keys.ca_cert, "--quiet")) == EXIT_OK
+    assert verify(parse("verify", signed_dir, "--trust", keys.ca_cert, "--quiet")) == EXIT_OK
     assert capsys.readouterr().out == ""
 
 
 def test_verify_command_names_the_failed_file(signed_dir: Path, keys: GeneratedKeys, capsys) -> None:
     (signed_dir / "results.json").write_text("{}")
-    assert run_verify(parse("verify", signed_dir, "--trust", keys.ca_cert, "--quiet")) == EXIT_FAILED
+    assert verify(parse("verify", signed_dir, "--trust", keys.ca_cert, "--quiet")) == EXIT_FAILED
     out = capsys.readouterr().out.splitlines()
     assert out == [f"{signed_dir / 'results.json'}: modified: results.json changed after signing: its digest "
                    "differs from the signed one",
@@ -64,20 +57,20 @@ def test_verify_command_names_the_failed_file(signed_dir: Path, keys: GeneratedK
 
 
 def test_verify_command_without_trust_fails(signed_dir: Path, capsys) -> None:
-    assert run_verify(parse("verify", signed_dir)) == EXIT_FAILED
+    assert verify(parse("verify", signed_dir)) == EXIT_FAILED
     assert "not checked against a trust anchor" in capsys.readouterr().out
 
 
 def test_verify_command_json(signed_dir: Path, keys: GeneratedKeys, capsys) -> None:
     args = parse("verify", signed_dir / "report.pdf", "--trust", keys.ca_cert, "--json")
-    assert run_verify(args) == EXIT_OK
+    assert verify(args) == EXIT_OK
     summary = json.loads(capsys.readouterr().out)
     assert summary == verify_report(signed_dir / "report.pdf", trust=[keys.ca_cert]).summary()
 
 
 def test_verify_command_bad_input_raises_for_exit_2(tmp_path: Path) -> None:
     with pytest.raises(VerificationInputError):  # auditkit.cli.main: one line on stderr, exit 2
-        run_verify(parse("verify", tmp_path / "absent"))
+        verify(parse("verify", tmp_path / "absent"))
 
 
 def test_plan_signing_then_sign(report_dir: Path, keys: GeneratedKeys, tmp_path: Path) -> None:

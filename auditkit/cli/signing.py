@@ -1,4 +1,6 @@
-"""The ``keygen`` and ``verify`` commands, and the signing options of ``run``, for :mod:`auditkit.cli`.
+"""``auditkit keygen`` (:func:`auditkit.signing.keygen`), ``auditkit verify``
+(:func:`auditkit.signing.verify_report`, and :func:`auditkit.history.verify.check_dossier` with
+``--strict``), and the signing options of ``run`` (:class:`~auditkit.signing.options.SigningOptions`).
 
 Exit codes of ``verify``: 0 every signature is intact, valid, trusted and covers its whole file, the
 files are one audit's (and with ``--strict`` the history holds that audit as signed); 1 a check
@@ -14,46 +16,54 @@ import json
 from pathlib import Path
 from typing import Any
 
+from auditkit.cli.output import EXIT_FAILED, EXIT_OK
 from auditkit.signing.options import SigningOptions, passphrase
 
-EXIT_OK, EXIT_FAILED = 0, 1
+
+def add_parsers(commands: Any) -> None:
+    """Add ``keygen`` and ``verify`` to ``commands`` (``parser.add_subparsers()``)."""
+    _add_keygen(commands)
+    _add_verify(commands)
 
 
-def add_arguments(subparsers: Any) -> None:
-    """Add the ``keygen`` and ``verify`` commands to ``subparsers`` (``parser.add_subparsers()``)."""
-    keygen = subparsers.add_parser(
+def _add_keygen(commands: Any) -> None:
+    parser = commands.add_parser(
         "keygen", help="create a demo CA and signer certificate for signing reports",
         description="Create a demo CA (ca.pem) and a signer key and certificate it issued (signer.p12, "
                     "signer-key.pem, signer-cert.pem). For trying the workflow: regulators should "
                     "trust a certificate from your organisation's PKI.")
-    keygen.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="folder to write the files into")
-    keygen.add_argument("--name", default="auditkit signer",
+    parser.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="folder to write the files into")
+    parser.add_argument("--name", default="auditkit signer",
                         help="the signer's common name: the responsible person or role")
-    keygen.add_argument("--days", type=int, default=365, help="certificate validity in days (default 365)")
-    keygen.add_argument("--passphrase-env", metavar="VAR",
+    parser.add_argument("--days", type=int, default=365, help="certificate validity in days (default 365)")
+    parser.add_argument("--passphrase-env", metavar="VAR",
                         help="environment variable holding the passphrase that encrypts the key files")
-    keygen.add_argument("--force", action="store_true", help="overwrite existing files")
+    parser.add_argument("--force", action="store_true", help="overwrite existing files")
+    parser.set_defaults(handler=keygen)
 
-    verify = subparsers.add_parser(
+
+def _add_verify(commands: Any) -> None:
+    parser = commands.add_parser(
         "verify", help="verify the signatures of a report",
         description="Verify the PAdES signature of report.pdf and the detached .p7s signatures of "
                     "report.html and results.json, offline. Exit 0 only when every signature is "
                     "intact, valid, trusted and covers its whole file.")
-    verify.add_argument("path", type=Path, metavar="REPORT_DIR_OR_FILE",
+    parser.add_argument("path", type=Path, metavar="REPORT_DIR_OR_FILE",
                         help="the out folder of `auditkit run`, or one of its files")
-    verify.add_argument("--trust", type=Path, action="append", default=[], metavar="CA_CERT",
+    parser.add_argument("--trust", type=Path, action="append", default=[], metavar="CA_CERT",
                         help="CA certificate (PEM or DER) to trust; repeat for several. Without it "
                              "only integrity is checked and the verdict fails")
-    verify.add_argument("--json", action="store_true", help="print the verdicts as JSON")
-    verify.add_argument("--quiet", action="store_true", help="print nothing when every signature is ok")
-    verify.add_argument("--strict", action="store_true",
+    parser.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+    parser.add_argument("--quiet", action="store_true", help="print nothing when every signature is ok")
+    parser.add_argument("--strict", action="store_true",
                         help="also hold the report to the history database: its audit's row is "
                         "there, stores this results.json, is signed by the report's signer, the "
                         "chain verifies, and each file's bytes are those the row recorded (catches "
                         "edits a PDF signature tolerates, such as a metadata-only update)")
-    verify.add_argument("--db", type=Path,
+    parser.add_argument("--db", type=Path,
                         help="history database for --strict (default: the report folder's "
                         "history.sqlite, or for a kept dossier <out>/audits/<id>/ the out folder's)")
+    parser.set_defaults(handler=verify)
 
 
 def add_signing_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,11 +91,11 @@ def signing_options(args: argparse.Namespace) -> SigningOptions:
                           tsa_roots=tuple(args.tsa_root), level=args.pades_level)
 
 
-def run_keygen(args: argparse.Namespace) -> int:
+def keygen(args: argparse.Namespace) -> int:
     """``auditkit keygen``: write the demo CA and signer files, print their paths; exit 0."""
-    from auditkit.signing import keygen
+    from auditkit.signing import keygen as write_keys
 
-    keys = keygen(args.out_dir, name=args.name, days=args.days,
+    keys = write_keys(args.out_dir, name=args.name, days=args.days,
                   passphrase=passphrase(args.passphrase_env), overwrite=args.force)
     print(f"trust anchor (give to verifiers): {keys.ca_cert}")
     print(f"signer key and certificate:       {keys.pkcs12} (also {keys.key.name}, {keys.cert.name})")
@@ -93,7 +103,7 @@ def run_keygen(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def run_verify(args: argparse.Namespace) -> int:
+def verify(args: argparse.Namespace) -> int:
     """``auditkit verify``: print each file's verdict and a summary, and with ``--strict`` what the
     history says; 0 all ok, 1 a check failed."""
     from auditkit.signing import verify_report
