@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check bench lint clean pango poppler chromium fashion-mnist
+.PHONY: demo test check docs bench lint clean pango poppler chromium fashion-mnist
 
 # The real Fashion-MNIST (the paper's Table 7 and Fig. 9) from Debian's package; the loader's
 # real-data test reads it. Needs root or sudo and Debian's package archive.
@@ -44,6 +44,11 @@ test: $(STAMP) $(FASHION_MNIST) $(PANGO) $(PDFTOPPM) $(CHROMIUM)
 check: $(STAMP)
 	$(BIN)/python -m pytest -q tests/metrics tests/policy tests/explainers auditkit --ignore=auditkit/report
 
+# The documentation (docs/), warnings as errors; the policy reference and the metric catalog are
+# written from the code at build time. Sphinx comes with the dev extra.
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+
 # The system packages one at a time (the tests that need one name its target when it is missing).
 poppler: $(PDFTOPPM)
 chromium: $(CHROMIUM)
@@ -72,4 +77,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check auditkit tests benchmarks examples
 
 clean:
-	rm -rf out .pytest_cache .ruff_cache
+	rm -rf out .pytest_cache .ruff_cache docs/_build

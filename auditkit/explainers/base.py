@@ -58,8 +58,10 @@ class Explainer(ABC):
     (integration steps, noisy copies, masked copies) are capped by ``batch_size`` too, so memory is
     bounded whatever ``N``, and results do not depend on ``batch_size`` beyond float rounding.
 
-    Class attributes (the facts of the method: the policy schema, the engine and the report read them
-    here and nowhere else):
+    The class attributes are the facts of the method: the policy schema, the engine and the report read
+    them here and nowhere else.
+
+    Class attributes:
         name: registry name.
         label: the name a reader sees (``"Grad-CAM"``).
         settings: the method's own settings a policy may set, each with what it accepts; their

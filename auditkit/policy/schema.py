@@ -110,13 +110,17 @@ class DatasetSpec(_Section):
     """The images to audit."""
 
     kind: str
-    """Which dataset: one of :data:`DATASET_KINDS`; ``python`` for images passed to
+    """Which dataset: one of :data:`DATASET_KINDS`: ``digits`` (bundled, no path), ``cifar10`` (python
+    pickle batches), ``fashion_mnist`` (idx files, ``.gz`` or not), ``eurosat`` (RGB class folders),
+    ``imagefolder`` (any class-folder tree); ``python`` for images passed to
     ``auditkit.audit(data=...)``."""
     path: Path | None = None
     """Its folder, absolute (a relative one is read from the policy file's folder); ``None`` for digits
     and python."""
     split: str = "all"
-    """Which part: ``train``, ``test`` or ``all`` (only ``all`` where the dataset has no split)."""
+    """Which part: ``train``, ``test`` or ``all`` (only ``all`` where the dataset has no split). cifar10
+    and fashion_mnist have both; imagefolder when its folder holds ``train/`` and ``test/`` sub-folders
+    of the same class folders (``all`` = train then test)."""
     max_images: int | None = None
     """Audit a stratified, seeded subsample of at most this many images; ``None`` for all."""
 
@@ -164,10 +168,12 @@ class ModelSpec(_Section):
     """
 
     family: str | None = None
-    """auditkit's architecture: ``small_cnn``, ``resnet18`` or ``lipschitz_cnn`` (1-Lipschitz, as in
-    section 4.4); ``small_cnn`` when neither ``torchvision`` nor ``factory`` is written."""
+    """auditkit's architecture: ``small_cnn``, ``resnet18`` (torchvision blocks, small-input stem) or
+    ``lipschitz_cnn`` (1-Lipschitz, as in section 4.4 and Table 4, deel-torchlip); ``small_cnn`` when
+    neither ``torchvision`` nor ``factory`` is written."""
     base_filters: int | None = None
-    """Width of the first layer of a ``family``; ``None`` for the family's default."""
+    """Width of the first layer of a ``family`` (paper: CIFAR-10 32, EuroSAT 46, Fashion-MNIST 26);
+    ``None`` for the family's default."""
     dropout: float | None = None
     """Dropout probability in [0, 1) of a ``family``; ``None`` for the family's default."""
     torchvision: str | None = None
@@ -232,7 +238,8 @@ class ModelSpec(_Section):
 @dataclass(frozen=True, kw_only=True)
 class TrainingSpec(_Section):
     """How each fold's model is trained (fold i uses seed ``seed + i``): auditkit's own loop, set by
-    the fields below, or the operator's learning algorithm (``function``).
+    the fields below (a cosine schedule, deterministic on CPU), or the operator's learning algorithm
+    (``function``).
 
     ``function: package.module:fit`` is called once per fold (and again per label-shuffling level)
     as ``fit(model, images, labels, seed=seed, device=device, **kwargs)`` with the fresh model
@@ -350,9 +357,10 @@ class PreprocessingSpec(_Section):
     center_crop: tuple[int, ...] | None = None
     """``[H, W]`` cut from the centre after ``resize``; ``None``: no crop."""
     channels: str = "auto"
-    """``auto``: an image folder of grey images only stays one channel, any other folder is RGB, and
-    a fixed-format data set keeps its own; ``grey`` or ``rgb`` converts every image (luma weights
-    0.299, 0.587, 0.114; a grey image repeated three times)."""
+    """``auto``: an image folder of grey images only (PIL modes ``1``, ``L``, ``I``, ``F``, ...) stays one
+    channel, any other folder is RGB, and a fixed-format data set keeps its own; ``grey`` or ``rgb``
+    converts every image (ITU-R 601-2 luma weights 0.299, 0.587, 0.114; a grey image repeated three
+    times)."""
     normalize: NormalizeSpec = field(default_factory=NormalizeSpec)
     """Per-channel ``(x - mean) / std`` inside the model."""
 
@@ -458,7 +466,10 @@ class CrossValidationSpec(_Section):
     seed: int = 0
     """Seed of the split into folds."""
     max_accuracy_spread: float = 0.03
-    """Largest allowed max - min of the fold accuracies, in (0, 1]: the folds' models must be comparable."""
+    """Largest allowed max - min of the fold accuracies, in (0, 1]: the folds' models must be comparable,
+    and beyond it the audit fails. results.json and the report state the spread that fold size alone
+    gives (the expected range of k binomial fold accuracies, ``accuracy.expected_spread``) and each
+    fold's Wilson interval against chance, the majority-class rate (``folds[i].chance``)."""
 
     key_neutral: ClassVar[Mapping[str, str]] = {
         "max_accuracy_spread": "a check of the trained folds' accuracies, made at every run"}
@@ -810,9 +821,12 @@ class ThresholdSpec(_Section):
     id: str
     """Unique name that requirements cite as evidence."""
     metric: str
-    """One of :data:`METRIC_RANGES`."""
+    """One of :data:`METRIC_RANGES` (the metrics of :data:`~auditkit.catalog.METRICS`, whose range
+    bounds ``value``; a lower-is-better one takes ``<=`` or ``<`` only). A property's metric needs its
+    property enabled; ``completeness_error`` exists only for :data:`COMPLETE_EXPLAINERS`."""
     op: str
-    """Comparison of the measured value with ``value``: ``>=``, ``>``, ``<=`` or ``<``."""
+    """Comparison of the measured value with ``value``: ``>=``, ``>``, ``<=`` or ``<`` (quote them in
+    YAML)."""
     value: float
     """The threshold, within the metric's range."""
     explainers: str | tuple[str, ...] = "all"
@@ -1092,7 +1106,8 @@ class Policy(_Section):
     description: str | None = None
     """Free text for the report; ``None`` when there is none."""
     profile: str = "paper"
-    """Defaults of the disputed choices: ``paper`` or ``authors_library`` (:data:`PROFILES`)."""
+    """Defaults of the disputed choices: ``paper`` or ``authors_library`` (:data:`PROFILES`); a field
+    written in the policy wins over its profile."""
     dataset: DatasetSpec
     """The images."""
     model: ModelSpec = field(default_factory=ModelSpec)
