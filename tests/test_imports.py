@@ -119,26 +119,10 @@ def describe(cycle: list[str], graph: dict[str, dict[str, str]]) -> str:
     return " -> ".join([cycle[0], *steps])
 
 
-PENDING = {("auditkit.report", "auditkit"): "auditkit/report/text.py"}
-"""Edges left out of the check until their file, being rewritten elsewhere, drops them: report/text.py
-reads ``auditkit.__version__`` through the package root (whose lazy names load the API, which loads
-the report) instead of ``from auditkit._version import __version__``. Delete an entry once its edge
-is gone; :func:`test_each_pending_edge_is_still_there` says when."""
-
-
 def test_no_import_cycle_between_the_parts_of_auditkit() -> None:
     graph = import_graph()
-    for source, target in PENDING:
-        graph[source].pop(target, None)
     found = [describe(cycle, graph) for cycle in cycles(graph)]
     assert not found, "import cycles between auditkit's parts:\n" + "\n".join(found)
-
-
-def test_each_pending_edge_is_still_there() -> None:
-    graph = import_graph()
-    for (source, target), path in PENDING.items():
-        where = graph[source].get(target, "")
-        assert where.startswith(path + ":"), f"{source} -> {target} is gone: delete it from PENDING"
 
 
 def test_the_analysis_sees_cycles_and_ignores_type_checking(tmp_path: Path) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import auditkit
 from auditkit import _atomic
+from auditkit._version import __version__
 from auditkit.catalog import METRICS, names
 from auditkit.engine.audit import AuditResult
 from auditkit.engine.sanity import SanityCheck
@@ -18,7 +18,7 @@ from auditkit.results import Estimate
 def summary_text(result: AuditResult) -> str:
     """A plain-text summary of the audit (the report replaces it)."""
     lines = [
-        f"auditkit {auditkit.__version__} audit of policy '{result.policy.name}' "
+        f"auditkit {__version__} audit of policy '{result.policy.name}' "
         f"(sha256 {result.policy.sha256})",
         f"verdict: {'PASS' if result.passed else 'FAIL'}",
         f"dataset: {len(result.dataset)} images, fingerprint {result.dataset.fingerprint}",
