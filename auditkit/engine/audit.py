@@ -31,19 +31,30 @@ from auditkit.engine.deployed import deployed_stage
 from auditkit.engine.executor import Executor, SerialExecutor, torch_settings
 from auditkit.engine.preflight import describe_model, describe_training
 from auditkit.engine.sanity import LevelScores, SanityCheck, run_sanity_checks
-from auditkit.engine.scoring import ExplainerScores, Score, random_scores_worst
+from auditkit.engine.scoring import ExplainerScores, random_scores_worst
 from auditkit.engine.stages import RunContext, build_context, score_level, train
-from auditkit.engine.verdicts import (
-    RequirementVerdict,
-    ThresholdCheck,
-    check_thresholds,
-    judge_requirements,
-    sanity_gates,
-)
+from auditkit.engine.verdicts import check_thresholds, judge_requirements, sanity_gates
 from auditkit.errors import AuditError
 from auditkit.policy import Policy, RaySpec
-
-SCHEMA_VERSION = 1  # transitional: the engine writes schema 1 until it builds AuditDocument
+from auditkit.results import (
+    SCHEMA_VERSION,
+    Accuracy,
+    AuditDocument,
+    Dataset,
+    Deployed,
+    Estimate,
+    Fold,
+    HistoryLink,
+    Model,
+    PolicyRecord,
+    PropertyChecks,
+    Requirement,
+    Reused,
+    Seeds,
+    System,
+    ThresholdCheck,
+    Training,
+)
 
 
 @dataclass(frozen=True)
@@ -83,11 +94,11 @@ class AuditResult:
     policy: Policy
     dataset: ImageDataset
     folds: tuple[FoldModel, ...]
-    accuracy: Score
+    accuracy: Estimate
     accuracy_spread: float
     explainers: dict[str, ExplainerScores]
     checks: tuple[ThresholdCheck, ...]
-    requirements: tuple[RequirementVerdict, ...]
+    requirements: tuple[Requirement, ...]
     device: str
     seconds: float
     reused: dict[str, list[Any]] = field(default_factory=dict)
@@ -97,11 +108,11 @@ class AuditResult:
     """UTC time the audit ended (ISO 8601, seconds), set once: results.json's ``created``."""
     environment: dict[str, Any] = field(default_factory=dict)
     """Device and library versions, read once when the audit ended."""
-    model: dict[str, Any] = field(default_factory=dict)
+    model: Model | None = None
     """What built the audited model (:func:`~auditkit.engine.preflight.describe_model`)."""
-    training: dict[str, Any] = field(default_factory=dict)
+    training: Training | None = None
     """How it was trained (:func:`~auditkit.engine.preflight.describe_training`)."""
-    deployed: dict[str, Any] | None = None
+    deployed: Deployed | None = None
     """The deployed checkpoint's digest and figures (:func:`~auditkit.engine.deployed.deployed_stage`)."""
 
     @property
@@ -120,64 +131,56 @@ class AuditResult:
         return (self.spread_ok and all(c.passed for c in self.checks)
                 and all(s.status != "fail" for s in self.sanity))
 
-    def summary(self) -> dict[str, Any]:
-        """Machine-readable summary: the content of results.json (a pure function of the result)."""
-        p = self.policy
-        chance, confidence = chance_rate(self.dataset.labels), p.metrics.bootstrap.confidence
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "auditkit_version": self.environment.get("auditkit", _version.__version__),
-            "created": self.created,
-            "verdict": "pass" if self.passed else "fail",
-            "policy": {"name": p.name, "path": str(p.origin), "sha256": p.sha256,
-                       "resolved": p.to_dict()},
-            "system": p.to_dict()["system"],
-            "model": self.model,
-            "training": self.training,
-            "preprocessing": p.to_dict()["preprocessing"],
-            "dataset": {
-                "kind": p.dataset.kind,
-                "source": self.dataset.source,
-                "n_images": len(self.dataset),
-                "classes": list(self.dataset.classes),
-                "image_shape": [self.dataset.in_channels, *self.dataset.image_size],
-                "fingerprint_sha256": self.dataset.fingerprint,
-            },
-            "folds": [
-                {"index": f.index, "n_test": f.n_test, "accuracy": f.accuracy,
-                 "checkpoint_sha256": f.checkpoint_sha256, "chance": fold_chance(f, chance, confidence)}
-                for f in self.folds
-            ],
-            "accuracy": {
-                **self.accuracy.to_dict(),
-                "spread": self.accuracy_spread,
-                "max_spread": p.cross_validation.max_accuracy_spread,
-                "comparable": self.spread_ok,
-                **spread_from_fold_size(self.folds),
-                "chance": chance,
-                "at_chance": [f.index for f in self.folds
-                              if not fold_chance(f, chance, confidence)["above_chance"]],
-            },
-            "explainers": {
-                name: {"settings": dict(spec.settings), **self.explainers[name].to_dict()}
-                for name, spec in ((s.name, s) for s in p.explainers)
-            },
-            "thresholds": [c.to_dict() for c in self.checks],
-            "requirements": [r.to_dict() for r in self.requirements],
-            "sanity_checks": {check.name: check.to_dict() for check in self.sanity},
-            "property_checks": {"random_scores_worst": random_scores_worst(self.explainers)}
-            if any(s.properties is not None for s in self.explainers.values()) else {},
-            "seeds": {
-                "folds": p.cross_validation.seed,
-                "training": p.training.seed,
-                "bootstrap": p.metrics.bootstrap.seed,
-            },
-            "environment": {k: v for k, v in self.environment.items() if k != "auditkit"},
-            "run_seconds": round(self.seconds, 3),
-            "reused_from_earlier_run": self.reused,
-            **({} if self.deployed is None else {"deployed": self.deployed}),
-            **({} if self.history is None else {"history": dict(self.history)}),
-        }
+    def document(self) -> AuditDocument:
+        """The typed content of results.json (a pure function of the result)."""
+        p, resolved = self.policy, self.policy.to_dict()
+        return AuditDocument(
+            schema_version=SCHEMA_VERSION,
+            auditkit_version=self.environment.get("auditkit", _version.__version__),
+            created=self.created,
+            verdict="pass" if self.passed else "fail",
+            policy=PolicyRecord(p.name, str(p.origin), p.sha256, resolved),
+            system=System(**resolved["system"]),
+            model=self.model,
+            training=self.training,
+            preprocessing=resolved["preprocessing"],
+            dataset=Dataset(p.dataset.kind, self.dataset.source, len(self.dataset),
+                            tuple(self.dataset.classes),
+                            (self.dataset.in_channels, *self.dataset.image_size), self.dataset.fingerprint),
+            folds=self._folds(),
+            accuracy=self._accuracy(),
+            explainers={spec.name: self.explainers[spec.name].document(spec.settings)
+                        for spec in p.explainers},
+            thresholds=self.checks,
+            requirements=self.requirements,
+            sanity_checks={check.name: check.document() for check in self.sanity},
+            property_checks=PropertyChecks(random_scores_worst(self.explainers) if any(
+                s.properties is not None for s in self.explainers.values()) else None),
+            seeds=Seeds(p.cross_validation.seed, p.training.seed, p.metrics.bootstrap.seed),
+            environment={k: v for k, v in self.environment.items() if k != "auditkit"},
+            run_seconds=round(self.seconds, 3),
+            reused_from_earlier_run=Reused(**{k: tuple(v) for k, v in self.reused.items()}),
+            deployed=self.deployed,
+            history=None if self.history is None else HistoryLink(**self.history),
+        )
+
+    def _chance(self) -> tuple[float, float]:
+        return chance_rate(self.dataset.labels), self.policy.metrics.bootstrap.confidence
+
+    def _folds(self) -> tuple[Fold, ...]:
+        chance, confidence = self._chance()
+        return tuple(Fold(f.index, f.n_test, f.accuracy, f.checkpoint_sha256,
+                          fold_chance(f, chance, confidence)) for f in self.folds)
+
+    def _accuracy(self) -> Accuracy:
+        chance, confidence = self._chance()
+        a, (fold_sd, expected) = self.accuracy, spread_from_fold_size(self.folds)
+        return Accuracy(
+            a.value, a.low, a.high, a.undefined, spread=self.accuracy_spread,
+            max_spread=self.policy.cross_validation.max_accuracy_spread, comparable=self.spread_ok,
+            fold_sd=fold_sd, expected_spread=expected, chance=chance,
+            at_chance=tuple(f.index for f in self.folds
+                            if not fold_chance(f, chance, confidence).above_chance))
 
 
 def _environment(device: str) -> dict[str, Any]:
@@ -275,8 +278,5 @@ def _audit(ctx: RunContext, history: Mapping[str, Any] | None, start: float) -> 
 
 
 def write_results(result: AuditResult, out_dir: Path) -> None:
-    """Write results.json atomically."""
-    import json
-
-    _atomic.write_text(out_dir / "results.json",
-                       json.dumps(result.summary(), indent=2, allow_nan=False) + "\n")
+    """Write results.json atomically (:meth:`AuditDocument.to_json`)."""
+    _atomic.write_bytes(out_dir / "results.json", result.document().to_json())

@@ -15,12 +15,12 @@ comparable models about half the time.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 
 from auditkit.engine.crosstrain import FoldModel
 from auditkit.metrics.binomial import binomial_sd, expected_range, wilson_interval
+from auditkit.results import FoldChance
 
 
 def chance_rate(labels: torch.Tensor) -> float:
@@ -32,20 +32,19 @@ def chance_rate(labels: torch.Tensor) -> float:
     return float(torch.bincount(labels).max()) / labels.numel()
 
 
-def fold_chance(fold: FoldModel, chance: float, confidence: float) -> dict[str, Any]:
+def fold_chance(fold: FoldModel, chance: float, confidence: float) -> FoldChance:
     """results.json's ``chance`` of one fold: the accuracy's Wilson interval against ``chance``."""
     correct = round(fold.accuracy * fold.n_test)
     low, high = wilson_interval(correct, fold.n_test, confidence)
-    return {"interval": "wilson", "ci_low": low, "ci_high": high, "chance": chance,
-            "above_chance": low > chance}
+    return FoldChance("wilson", low, high, chance, low > chance)
 
 
-def spread_from_fold_size(folds: Sequence[FoldModel]) -> dict[str, Any]:
-    """The per-fold binomial sds at the mean accuracy and the expected range of k such folds."""
+def spread_from_fold_size(folds: Sequence[FoldModel]) -> tuple[tuple[float, ...], float]:
+    """The per-fold binomial sds at the mean accuracy, and the expected range of k such folds."""
     n = sum(f.n_test for f in folds)
     p = sum(f.accuracy * f.n_test for f in folds) / n
     sds = [binomial_sd(p, f.n_test) for f in folds]
-    return {"fold_sd": sds, "expected_spread": expected_range(sds)}
+    return tuple(sds), expected_range(sds)
 
 
 __all__ = ["chance_rate", "fold_chance", "spread_from_fold_size"]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -34,6 +34,7 @@ from auditkit.engine.scoring import accuracy_score, mean_score, property_scores
 from auditkit.metrics.bootstrap import resample_weights
 from auditkit.models import ModelError, predict
 from auditkit.models.operator import load_deployed
+from auditkit.results import Deployed, DeployedAccuracy, DeployedExplainer
 
 if TYPE_CHECKING:
     from auditkit.data import ImageDataset
@@ -65,7 +66,7 @@ def _test_images(ctx: RunContext) -> ImageDataset | None:
     return test
 
 
-def _accuracy(ctx: RunContext, model: nn.Module) -> dict[str, Any]:
+def _accuracy(ctx: RunContext, model: nn.Module) -> DeployedAccuracy:
     """results.json's ``deployed.accuracy``: on the named test images, or on the audited ones."""
     test = _test_images(ctx)
     images = test if test is not None else ctx.dataset
@@ -80,38 +81,44 @@ def _accuracy(ctx: RunContext, model: nn.Module) -> dict[str, Any]:
             "test_split)" if test is not None else "not a held-out accuracy: the policy names no test "
             "split held out from the deployed model's training (deployed.test_path / test_split), so "
             "these images may be ones it was trained on")
-    return {**accuracy_score(correct, weights, boot.confidence).to_dict(), "images": len(images),
-            "on": on, "held_out": test is not None, "note": note}
+    score = accuracy_score(correct, weights, boot.confidence)
+    return DeployedAccuracy(score.value, score.low, score.high, score.undefined, images=len(images), on=on,
+                            held_out=test is not None, note=note)
 
 
-def _explainer_figures(ctx: RunContext, deployed: FoldModel, targets: torch.Tensor) -> dict[str, Any]:
+def _explainer_figures(ctx: RunContext, deployed: FoldModel, targets: torch.Tensor
+                       ) -> dict[str, DeployedExplainer]:
     """muF, robustness and invariance of each explainer's maps of the deployed model."""
     policy, m = ctx.policy, ctx.policy.metrics
     seed, boot = policy.cross_validation.seed, m.bootstrap
     one_fold = torch.zeros(len(ctx.dataset), dtype=torch.long)  # every image explained by it
     props = policy.properties
     props = dataclasses.replace(props, completeness=dataclasses.replace(props.completeness, enabled=False))
-    figures: dict[str, Any] = {}
+    figures: dict[str, DeployedExplainer] = {}
     for spec in policy.explainers:
         explainers = make_explainers(spec, [deployed], policy)
         mu = fidelity_values(explainers, [deployed], ctx.dataset, one_fold, ctx.sample, m.mu_fidelity,
                              targets, seed=seed, batch_size=m.explain_batch_size, device=ctx.device)
         mu_score, _ = mean_score(mu, ctx.sample, ctx.weights, boot.confidence, "no image sampled")
-        entry: dict[str, Any] = {"mu_fidelity": mu_score.to_dict(), "mu_images": int(mu.numel()),
-                                 "mu_undefined": int(torch.isnan(mu).sum())}
+        entry = DeployedExplainer({"mu_fidelity": mu_score}, int(mu.numel()), int(torch.isnan(mu).sum()))
         if props.robustness.enabled or props.invariance.enabled:
             values = property_values(make_explainers(spec, [deployed], policy), [deployed], ctx.dataset,
                                      one_fold, props, targets, sample_seed=seed,
                                      batch_size=m.explain_batch_size, device=ctx.device)
             p = property_scores(values, ctx.transformations, claims_completeness=False,
-                                weights=ctx.weights, confidence=boot.confidence).to_dict()
-            entry.update({k: v for k, v in p.items() if not k.startswith("completeness")})
+                                weights=ctx.weights, confidence=boot.confidence).document()
+            entry = dataclasses.replace(
+                entry, scores={**entry.scores, **{k: v for k, v in p.scores.items()
+                                                  if k != "completeness_error"}},
+                robustness_images=p.robustness_images, sensitivity_undefined=p.sensitivity_undefined,
+                invariance_images=p.invariance_images, invariance_left_out=p.invariance_left_out,
+                invariance_transformations=p.invariance_transformations)
         figures[spec.name] = entry
         ctx.log(f"deployed {spec.name}: muF {mu_score.text()}")
     return figures
 
 
-def deployed_stage(ctx: RunContext) -> dict[str, Any] | None:
+def deployed_stage(ctx: RunContext) -> Deployed | None:
     """results.json's ``deployed`` (``None`` when the policy names no deployed checkpoint): the
     checkpoint's path and SHA-256, its accuracy and each explainer's muF, robustness and invariance.
 
@@ -130,11 +137,9 @@ def deployed_stage(ctx: RunContext) -> dict[str, Any] | None:
     targets = preds if ctx.policy.metrics.target == "prediction" else ctx.dataset.labels
     accuracy = _accuracy(ctx, model)
     ctx.log(f"deployed checkpoint {Path(path).name} sha256 {digest[:16]}...: accuracy "
-            f"{accuracy['value']:.4f} on {accuracy['on']}"
-            + ("" if accuracy["held_out"] else " (not held out)"))
-    return {"checkpoint": str(path), "sha256": digest, "accuracy": accuracy,
-            "explainers": _explainer_figures(ctx, deployed, targets),
-            "scope": SCOPE.format(k=ctx.policy.cross_validation.k)}
+            f"{accuracy.value:.4f} on {accuracy.on}" + ("" if accuracy.held_out else " (not held out)"))
+    return Deployed(str(path), digest, accuracy, _explainer_figures(ctx, deployed, targets),
+                    SCOPE.format(k=ctx.policy.cross_validation.k))
 
 
 __all__ = ["SCOPE", "deployed_stage"]

@@ -28,6 +28,7 @@ from auditkit.explainers.registry import EXPLAINERS
 from auditkit.models import AuditedModel, ModelError, check_signature
 from auditkit.models.operator import load_deployed
 from auditkit.policy import Policy, check_paths
+from auditkit.results import Model, Training
 
 __all__ = ["Setup", "check_setup", "declared_resize", "describe_model", "describe_training"]
 
@@ -220,7 +221,7 @@ def _check_function(policy: Policy, setup: Setup) -> None:
         raise _fail(policy, "training.function", str(exc)) from None
 
 
-def describe_model(policy: Policy, model: nn.Module) -> dict[str, Any]:
+def describe_model(policy: Policy, model: nn.Module) -> Model:
     """results.json's ``model``: what built the audited model, named for what it is.
 
     ``architecture`` is the torchvision name, the factory's dotted path or the family;
@@ -243,25 +244,19 @@ def describe_model(policy: Policy, model: nn.Module) -> dict[str, Any]:
         description += ", normalisation inside"
     description += ")"
     layer = model.layer_name if isinstance(model, AuditedModel) else None
-    return {
-        "source": m.source,
-        "architecture": architecture,
-        "class": f"{type(net).__module__}.{type(net).__qualname__}",
-        "description": description,
-        "parameters": n_params,
-        "kwargs": dict(m.kwargs),
-        "factory": code.get("factory"),
-        "init_weights": code.get("init_weights"),
-        "target_layer": layer if layer is not None else ("family default" if m.source == "family" else None),
-        "normalize": None if norm.mean is None else {"mean": list(norm.mean), "std": list(norm.std)},
-    }
+    return Model(
+        source=m.source, architecture=architecture, cls=f"{type(net).__module__}.{type(net).__qualname__}",
+        description=description, parameters=n_params, kwargs=dict(m.kwargs), factory=code.get("factory"),
+        init_weights=code.get("init_weights"),
+        target_layer=layer if layer is not None else ("family default" if m.source == "family" else None),
+        normalize=None if norm.mean is None else {"mean": list(norm.mean), "std": list(norm.std)})
 
 
-def describe_training(policy: Policy) -> dict[str, Any]:
+def describe_training(policy: Policy) -> Training:
     """results.json's ``training``: auditkit's loop or the operator's function with its source digest."""
     t = policy.training
     if t.function is None:
-        return {"kind": "auditkit", "function": None, "seed": t.seed}
-    return {"kind": "function", "function": operator_code(policy)["function"], "kwargs": dict(t.kwargs),
-            "seed": t.seed, "determinism": "the function's own (auditkit seeds the global RNG with "
-            "training.seed + fold before building each model)"}
+        return Training("auditkit", None, t.seed)
+    return Training("function", operator_code(policy)["function"], t.seed, kwargs=dict(t.kwargs),
+                    determinism="the function's own (auditkit seeds the global RNG with training.seed "
+                    "+ fold before building each model)")

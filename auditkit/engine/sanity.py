@@ -57,11 +57,14 @@ from auditkit.engine.crosstrain import FoldModel, cross_train, training_tasks
 from auditkit.engine.degrade import draw_seed, noisy_labels, randomise_weights
 from auditkit.engine.executor import Executor, Task
 from auditkit.engine.keys import digest, keyed_settings
-from auditkit.engine.scoring import SCORE_METRICS, ExplainerScores, Score
+from auditkit.engine.scoring import SCORE_METRICS, ExplainerScores
 from auditkit.engine.stages import RunContext, level_tasks, on_fold, sanity_context, score_level
 from auditkit.explainers import EXPLAINERS
 from auditkit.metrics.trend import Trend, trend_test
 from auditkit.policy import Policy
+from auditkit.results import Estimate, SanityExplainer, SanityLevel, SanityVerdict
+from auditkit.results import SanityCheck as SanityRecord
+from auditkit.results import Trend as TrendRecord
 
 __all__ = ["ALPHA", "GATED_METRICS", "UNGATED_EXPLAINERS", "LevelScores", "MetricTrend", "SanityCheck",
            "assess_levels", "run_sanity_checks"]
@@ -95,7 +98,7 @@ class LevelScores:
     """
 
     level: float
-    accuracy: Score
+    accuracy: Estimate
     explainers: dict[str, ExplainerScores]
     reused: tuple[str, ...] = ()
 
@@ -122,11 +125,11 @@ class MetricTrend:
         """``verdict == "pass"``; None without a verdict."""
         return None if self.verdict is None else self.verdict == "pass"
 
-    def to_dict(self) -> dict[str, Any]:
+    def document(self) -> TrendRecord:
+        """results.json's record of this trend and its verdict."""
         t = self.trend
-        return {"slope": t.slope, "ci_low": t.low, "ci_high": t.high, "sd": t.sd,
-                "p_value": t.p_value, "resamples": t.resamples, "passed": self.passed,
-                "verdict": self.verdict, "reason": self.reason or None}
+        return TrendRecord(t.slope, t.low, t.high, t.sd, t.p_value, t.resamples, self.passed,
+                           None if self.verdict is None else SanityVerdict(self.verdict), self.reason)
 
 
 @dataclass(frozen=True)
@@ -183,35 +186,23 @@ class SanityCheck:
         """Every gated metric of every explainer in the verdict passed."""
         return self.status == "pass"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "levels": [s.level for s in self.levels],
-            **self.settings,
-            "alpha": ALPHA,
-            "min_fall": self.min_fall,
-            "chance_accuracy": self.chance,
-            "images": self.images,
-            "passed": self.passed,
-            "status": self.status,
-            "explainers": {
-                name: {
-                    "levels": [
-                        {"level": s.level,
-                         **{m: s.explainers[name].score(m).to_dict() for m in SCORE_METRICS},
-                         "reco_chance": s.explainers[name].reco_chance.to_dict(),
-                         "n_s_eq": s.explainers[name].n_s_eq,
-                         "n_s_neq": s.explainers[name].n_s_neq,
-                         "accuracy": s.accuracy.to_dict()}
-                        for s in self.levels
-                    ],
-                    "trend": {m: t.to_dict() for m, t in trends.items()},
-                    "in_verdict": name not in UNGATED_EXPLAINERS,
-                    "passed": self.explainer_passed(name),
-                    "status": self.explainer_status(name),
-                }
-                for name, trends in self.trends.items()
-            },
-        }
+    def document(self) -> SanityRecord:
+        """results.json's record of this check."""
+        return SanityRecord(
+            tuple(s.level for s in self.levels), dict(self.settings), ALPHA, self.min_fall, self.chance,
+            self.images, self.passed, SanityVerdict(self.status),
+            {name: self._explainer_document(name, trends) for name, trends in self.trends.items()})
+
+    def _explainer_document(self, name: str, trends: dict[str, MetricTrend]) -> SanityExplainer:
+        levels = tuple(
+            SanityLevel(s.level, {m: s.explainers[name].score(m) for m in SCORE_METRICS},
+                        s.explainers[name].reco_chance.document(), s.explainers[name].n_s_eq,
+                        s.explainers[name].n_s_neq, s.accuracy)
+            for s in self.levels)
+        status = self.explainer_status(name)
+        return SanityExplainer(levels, {m: t.document() for m, t in trends.items()},
+                               name not in UNGATED_EXPLAINERS, self.explainer_passed(name),
+                               None if status is None else SanityVerdict(status))
 
 
 def _at_chance(level: LevelScores, chance: float) -> bool:

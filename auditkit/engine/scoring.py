@@ -9,7 +9,6 @@ from typing import Any
 
 import torch
 
-from auditkit._format import interval_text
 from auditkit.catalog import names
 from auditkit.engine.distances import S_EQ, S_NEQ, DistanceRecord
 from auditkit.engine.properties import PropertyValues
@@ -23,59 +22,35 @@ from auditkit.metrics.bootstrap import (
     percentile_interval,
 )
 from auditkit.metrics.chance import RecoChance, corrected_reco, reco_chance
+from auditkit.results import (
+    Correlation,
+    Estimate,
+    ExplainerEntry,
+    Properties,
+    RandomWorst,
+    Transformation,
+)
+from auditkit.results import RecoChance as ChanceRecord
 
 
-@dataclass(frozen=True)
-class Score:
-    """A point estimate with its percentile bootstrap interval.
-
-    Attributes:
-        value: the estimate on all audited images; None when the score is undefined.
-        low: lower bound of the interval (None without bootstrap or when undefined).
-        high: upper bound of the interval.
-        undefined: why the score is undefined, or "".
-    """
-
-    value: float | None
-    low: float | None = None
-    high: float | None = None
-    undefined: str = ""
-
-    def bound(self, side: str) -> float | None:
-        """``"point"``, ``"low"`` or ``"high"``."""
-        return {"point": self.value, "low": self.low, "high": self.high}[side]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "ci_low": self.low, "ci_high": self.high,
-                "undefined": self.undefined or None}
-
-    def text(self, digits: int = 3) -> str:
-        """``value [low, high]`` with ``digits`` decimals, the value alone, or ``undefined``.
-
-        >>> Score(0.5, 0.25, 0.75).text(2), Score(0.5).text(1), Score(None).text()
-        ('0.50 [0.25, 0.75]', '0.5', 'undefined')
-        """
-        return interval_text(self.value, self.low, self.high, digits)
-
-
-def _score(point: Any, resampled: torch.Tensor | None, confidence: float, undefined: str = "") -> Score:
-    """Build a Score from a point-estimate thunk and resampled values; undefined for the reason
+def _score(point: Any, resampled: torch.Tensor | None, confidence: float, undefined: str = "") -> Estimate:
+    """Build a Estimate from a point-estimate thunk and resampled values; undefined for the reason
     ``undefined`` when one is given."""
     if undefined:
-        return Score(None, undefined=undefined)
+        return Estimate(None, undefined=undefined)
     try:
         value = float(point())
     except MetricInputError as exc:
-        return Score(None, undefined=str(exc))
+        return Estimate(None, undefined=str(exc))
     if math.isnan(value):
-        return Score(None, undefined="undefined on every audited image")
+        return Estimate(None, undefined="undefined on every audited image")
     if resampled is None:
-        return Score(value)
+        return Estimate(value)
     try:
         interval = percentile_interval(resampled, confidence)
     except MetricInputError:  # undefined on every resample: report the point without interval
-        return Score(value)
-    return Score(value, interval.low, interval.high)
+        return Estimate(value)
+    return Estimate(value, interval.low, interval.high)
 
 
 PROPERTY_SCORES: tuple[str, ...] = names(scope="property")
@@ -94,13 +69,13 @@ class TransformationScore:
 
     name: str
     setting: Mapping[str, Any]
-    distance: Score
+    distance: Estimate
     compared: int
     left_out: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "setting": dict(self.setting), "distance": self.distance.to_dict(),
-                "compared": self.compared, "left_out": self.left_out}
+    def document(self) -> Transformation:
+        """results.json's record of this transformation."""
+        return Transformation(self.name, dict(self.setting), self.distance, self.compared, self.left_out)
 
 
 @dataclass(frozen=True)
@@ -118,10 +93,10 @@ class PropertyScores:
         resampled: metric -> ``Tensor[R]`` bootstrap values; not written to results.json.
     """
 
-    sensitivity_max: Score
-    robustness_distance: Score
-    invariance_distance: Score
-    completeness_error: Score
+    sensitivity_max: Estimate
+    robustness_distance: Estimate
+    invariance_distance: Estimate
+    completeness_error: Estimate
     robustness_images: int
     sensitivity_undefined: int
     invariance_images: int
@@ -130,43 +105,40 @@ class PropertyScores:
     completeness_undefined: int
     resampled: Mapping[str, torch.Tensor] = field(default_factory=dict, repr=False, compare=False)
 
-    def score(self, metric: str) -> Score:
+    def score(self, metric: str) -> Estimate:
         """The score of property metric ``metric`` (one of :data:`PROPERTY_SCORES`)."""
         if metric not in PROPERTY_SCORES:
             raise KeyError(metric)
         return getattr(self, metric)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            **{metric: self.score(metric).to_dict() for metric in PROPERTY_SCORES},
-            "robustness_images": self.robustness_images,
-            "sensitivity_undefined": self.sensitivity_undefined,
-            "invariance_images": self.invariance_images,
-            "invariance_left_out": sum(t.left_out for t in self.transformations),
-            "invariance_transformations": [t.to_dict() for t in self.transformations],
-            "completeness_images": self.completeness_images,
-            "completeness_undefined": self.completeness_undefined,
-        }
+    def document(self) -> Properties:
+        """results.json's ``properties`` of one explainer."""
+        return Properties(
+            {metric: self.score(metric) for metric in PROPERTY_SCORES}, self.robustness_images,
+            self.sensitivity_undefined, self.invariance_images,
+            sum(t.left_out for t in self.transformations),
+            tuple(t.document() for t in self.transformations), self.completeness_images,
+            self.completeness_undefined)
 
 
 def mean_score(values: torch.Tensor, sample: torch.Tensor, weights: torch.Tensor | None,
-                confidence: float, absent: str) -> tuple[Score, torch.Tensor | None]:
+                confidence: float, absent: str) -> tuple[Estimate, torch.Tensor | None]:
     """Mean of per-image ``values`` over ``sample`` (NaN skipped), with its bootstrap interval."""
     if values.numel() == 0:
-        return Score(None, undefined=absent), None
+        return Estimate(None, undefined=absent), None
     boot = bootstrap_mean(values, weights[:, sample]) if weights is not None else None
     defined = values[~torch.isnan(values)]
     return _score(lambda: defined.mean() if defined.numel() else math.nan, boot, confidence), boot
 
 
-def _worst(point: list[Score], boots: list[torch.Tensor | None], confidence: float) -> Score:
+def _worst(point: list[Estimate], boots: list[torch.Tensor | None], confidence: float) -> Estimate:
     """The largest of several defined means, and the interval of the largest over each resample."""
     defined = [i for i, s in enumerate(point) if s.value is not None]
     if not defined:
-        return Score(None, undefined="no image kept its prediction under any transformation")
+        return Estimate(None, undefined="no image kept its prediction under any transformation")
     value = max(point[i].value for i in defined)  # type: ignore[type-var]
     if any(boots[i] is None for i in defined):
-        return Score(value)
+        return Estimate(value)
     stacked = torch.stack([boots[i] for i in defined])  # type: ignore[misc]
     worst = torch.where(torch.isnan(stacked), -torch.inf, stacked).amax(dim=0)
     return _score(lambda: value, torch.where(torch.isinf(worst), torch.nan, worst), confidence)
@@ -196,11 +168,11 @@ def property_scores(
         score, boot = mean_score(row, values.invariance_sample, weights, confidence, off)
         kept = int((~torch.isnan(row)).sum())
         if score.value is None:
-            score = Score(None, undefined="every image changed its prediction under it")
+            score = Estimate(None, undefined="every image changed its prediction under it")
         per_t.append(TransformationScore(name, setting, score, kept, row.numel() - kept))
         boots.append(boot)
     inv = (_worst([t.distance for t in per_t], boots, confidence) if per_t
-           else Score(None, undefined=off))
+           else Estimate(None, undefined=off))
     absent = off if claims_completeness else "not applicable: the method makes no completeness claim"
     comp, boot_comp = mean_score(values.completeness, values.completeness_sample, weights,
                                   confidence, absent)
@@ -228,13 +200,13 @@ property's Spearman distance. Max-sensitivity is left out: the relative change o
 depends only on the distribution it is drawn from (about 0.71 for U[0, 1) maps), not on the model."""
 
 
-def random_scores_worst(explainers: Mapping[str, ExplainerScores]) -> dict[str, Any]:
+def random_scores_worst(explainers: Mapping[str, ExplainerScores]) -> dict[str, RandomWorst]:
     """Per property of :data:`RANDOM_WORST`, whether ``random`` scored worst (point estimates).
 
     ``held`` is None when the policy audits no ``random`` explainer or the score is undefined for it
     or for every other explainer; ``better_than_random`` lists the explainers that did not beat it.
     """
-    out: dict[str, Any] = {}
+    out: dict[str, RandomWorst] = {}
     for prop, metric in RANDOM_WORST.items():
         ours = explainers.get(RandomBaseline.name)
         value = None if ours is None else ours.score(metric).value
@@ -242,9 +214,8 @@ def random_scores_worst(explainers: Mapping[str, ExplainerScores]) -> dict[str, 
                   if not EXPLAINERS[name].control}
         others = {name: v for name, v in others.items() if v is not None}
         held = None if value is None or not others else all(v < value for v in others.values())
-        out[prop] = {"metric": metric, "held": held, "random": value,
-                     "not_beating_random": sorted(n for n, v in others.items()
-                                                  if value is not None and v >= value)}
+        out[prop] = RandomWorst(metric, held, value, tuple(sorted(n for n, v in others.items()
+                                                                  if value is not None and v >= value)))
     return out
 
 
@@ -269,13 +240,13 @@ class ChanceLevel:
         """ReCo stands above chance (p < :data:`CHANCE_ALPHA`); None where undefined."""
         return None if self.chance is None else self.chance.p_value < CHANCE_ALPHA
 
-    def to_dict(self) -> dict[str, Any]:
+    def document(self) -> ChanceRecord:
+        """results.json's ``reco_chance``."""
         c = self.chance
         if c is None:
-            return {"undefined": self.undefined}
-        return {"null_mean": c.null_mean, "null_sd": c.null_sd, "null_q95": c.null_q95,
-                "p_value": c.p_value, "permutations": c.permutations,
-                "alpha": CHANCE_ALPHA, "distinguishable": self.distinguishable}
+            return ChanceRecord(undefined=self.undefined)
+        return ChanceRecord(c.null_mean, c.null_sd, c.null_q95, c.p_value, c.permutations, CHANCE_ALPHA,
+                            self.distinguishable)
 
 
 def _chance(record: DistanceRecord, perms: torch.Tensor, form: str) -> ChanceLevel:
@@ -306,11 +277,11 @@ class ExplainerScores:
     """
 
     name: str
-    mege: Score
-    reco: Score
-    reco_auc: Score
-    mu_fidelity: Score
-    reco_corrected: Score
+    mege: Estimate
+    reco: Estimate
+    reco_auc: Estimate
+    mu_fidelity: Estimate
+    reco_corrected: Estimate
     reco_chance: ChanceLevel
     n_s_eq: int
     n_s_neq: int
@@ -327,13 +298,13 @@ class ExplainerScores:
                                        compare=False)
     """``[M, k]`` |rho| between RISE's maps and its mask coverage (``DistanceRecord.coverage_rho``)."""
 
-    def input_correlation(self) -> dict[str, Any]:
+    def input_correlation(self) -> Correlation:
         """results.json's ``input_correlation``: mean |rho| (Spearman) of the maps with the input
         control's map ``sum_c |x_c|`` over the sampled images and fold models (NaN pairs, a constant
         map, left out); 1 is a map that ranks pixels as the input does."""
         return _mean_abs_rho(self.input_rho)
 
-    def coverage_correlation(self) -> dict[str, Any] | None:
+    def coverage_correlation(self) -> Correlation | None:
         """results.json's ``coverage_correlation`` (RISE only, else None): mean |rho| of the maps with
         the masks' drawn coverage on the same images; near 1, the map ranks pixels by how often the
         masks kept them, not by the model (the estimator of :class:`~auditkit.explainers.Rise`
@@ -342,30 +313,22 @@ class ExplainerScores:
             return None
         return _mean_abs_rho(self.coverage_rho)
 
-    def score(self, metric: str) -> Score:
+    def score(self, metric: str) -> Estimate:
         if metric in PROPERTY_SCORES:
             if self.properties is None:
-                return Score(None, undefined="not measured for these models")
+                return Estimate(None, undefined="not measured for these models")
             return self.properties.score(metric)
         if metric not in SCORE_METRICS:
             raise KeyError(metric)
         return getattr(self, metric)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            **{metric: self.score(metric).to_dict() for metric in SCORE_METRICS},
-            "reco_chance": self.reco_chance.to_dict(),
-            "n_s_eq": self.n_s_eq,
-            "n_s_neq": self.n_s_neq,
-            "n_ignored": self.n_ignored,
-            "n_degenerate_pairs": self.n_degenerate,
-            "mu_fidelity_images": self.mu_images,
-            "mu_fidelity_undefined": self.mu_undefined,
-            "input_correlation": self.input_correlation(),
-            **({} if self.coverage_correlation() is None
-               else {"coverage_correlation": self.coverage_correlation()}),
-            **({} if self.properties is None else {"properties": self.properties.to_dict()}),
-        }
+    def document(self, settings: Mapping[str, Any]) -> ExplainerEntry:
+        """results.json's entry of this explainer, with its resolved ``settings``."""
+        return ExplainerEntry(
+            dict(settings), {metric: self.score(metric) for metric in SCORE_METRICS},
+            self.reco_chance.document(), self.n_s_eq, self.n_s_neq, self.n_ignored, self.n_degenerate,
+            self.mu_images, self.mu_undefined, self.input_correlation(), self.coverage_correlation(),
+            None if self.properties is None else self.properties.document())
 
 
 def explainer_scores(
@@ -399,7 +362,7 @@ def explainer_scores(
         resampled = {"mege": boot_mege, "reco": boot_reco, "reco_auc": boot_auc,
                      "mu_fidelity": boot_mu}
     if chance.chance is None:
-        corrected = Score(None, undefined=chance.undefined)
+        corrected = Estimate(None, undefined=chance.undefined)
     else:
         e0, observed = chance.chance.null_mean, chance.chance.observed
         boot_corrected = None
@@ -430,15 +393,15 @@ def explainer_scores(
     )
 
 
-def _mean_abs_rho(rho: torch.Tensor) -> dict[str, Any]:
+def _mean_abs_rho(rho: torch.Tensor) -> Correlation:
     """Mean of the defined |rho| ``[M, k]`` (NaN: a constant map, left out), with the counts.
 
-    >>> _mean_abs_rho(torch.tensor([[0.2, float("nan")], [0.4, 0.6]]))["mean_abs_rho"]
+    >>> _mean_abs_rho(torch.tensor([[0.2, float("nan")], [0.4, 0.6]])).mean_abs_rho
     0.4000000059604645
     """
     defined = rho[~torch.isnan(rho)]
-    return {"mean_abs_rho": float(defined.mean()) if defined.numel() else None,
-            "images": int(rho.shape[0]), "undefined_maps": int(torch.isnan(rho).sum())}
+    return Correlation(float(defined.mean()) if defined.numel() else None, int(rho.shape[0]),
+                       int(torch.isnan(rho).sum()))
 
 
 def _enough_pairs(n_eq: int, n_neq: int, min_pairs: int) -> tuple[str, str]:
@@ -453,7 +416,7 @@ def _enough_pairs(n_eq: int, n_neq: int, min_pairs: int) -> tuple[str, str]:
             f"not enough pairs ({both}, at least {min_pairs} needed)" if both else "")
 
 
-def accuracy_score(correct: torch.Tensor, weights: torch.Tensor | None, confidence: float) -> Score:
+def accuracy_score(correct: torch.Tensor, weights: torch.Tensor | None, confidence: float) -> Estimate:
     """Mean held-out accuracy over all images (each judged by the model that did not train on it)."""
     values = correct.double()
     boot = bootstrap_mean(values, weights) if weights is not None else None
@@ -473,7 +436,6 @@ __all__ = [
     "ChanceLevel",
     "ExplainerScores",
     "PropertyScores",
-    "Score",
     "TransformationScore",
     "accuracy_score",
     "explainer_scores",

@@ -33,12 +33,13 @@ from auditkit.engine.explain import (
 )
 from auditkit.engine.faithfulness import sample_images
 from auditkit.engine.preflight import check_setup, declared_resize
-from auditkit.engine.scoring import ExplainerScores, Score, accuracy_score, explainer_scores, property_scores
+from auditkit.engine.scoring import ExplainerScores, accuracy_score, explainer_scores, property_scores
 from auditkit.engine.workfiles import prepare_workdir
 from auditkit.metrics import ScoreDrops
 from auditkit.metrics.bootstrap import resample_weights
 from auditkit.metrics.chance import image_permutations
 from auditkit.policy import COMPLETE_EXPLAINERS, ExplainerSpec, Policy
+from auditkit.results import Estimate
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class RunContext:
 class LevelResult(NamedTuple):
     """The scores of the k models of one level."""
 
-    accuracy: Score
+    accuracy: Estimate
     explainers: dict[str, ExplainerScores]
     reused: list[str]
     """Explainers whose whole pass was read from an earlier run's work files."""

@@ -1,6 +1,6 @@
 """Thresholds and requirements of the policy, checked against the measured scores.
 
-A threshold ``on: point`` compares the point estimate; ``on: lower_bound`` compares the bound of
+A threshold ``estimate: point`` compares the point estimate; ``estimate: lower_bound`` compares the bound of
 the bootstrap interval that is least favourable to passing: the lower bound for ``>=`` and ``>``,
 the upper bound for ``<=`` and ``<``. An undefined score, or a missing interval when a bound is
 asked for, fails the threshold and says why. A requirement is met when all its evidence passes.
@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from auditkit.catalog import COMPARISONS, METRICS, names
 from auditkit.engine.sanity import SanityCheck
-from auditkit.engine.scoring import ExplainerScores, Score
+from auditkit.engine.scoring import ExplainerScores
 from auditkit.policy import Policy, ThresholdSpec
+from auditkit.results import CheckStatus, Estimate, Requirement, ThresholdCheck
 
 AUDIT_METRICS = names(scope="model")
 
@@ -44,48 +44,6 @@ class Gate:
 
     failed: tuple[str, ...] = ()
     inconclusive: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class ThresholdCheck:
-    """One threshold applied to one explainer (or to the models, for accuracy metrics).
-
-    ``inadmissible`` names the failed sanity checks that void the explainer's scores (empty when
-    the score is admissible); such a check never passes, whatever ``measured`` is.
-    """
-
-    threshold: str
-    metric: str
-    op: str
-    value: float
-    on: str
-    explainer: str | None
-    measured: float | None
-    passed: bool
-    reason: str
-    inadmissible: tuple[str, ...] = ()
-    not_evidenced: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "inadmissible": list(self.inadmissible),
-                "not_evidenced": list(self.not_evidenced)}
-
-
-@dataclass(frozen=True)
-class RequirementVerdict:
-    """A requirement of the policy and whether its evidence holds."""
-
-    id: str
-    title: str
-    articles: tuple[str, ...]
-    evidence: tuple[str, ...]
-    met: bool
-    failed_checks: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "articles": list(self.articles),
-                "evidence": list(self.evidence), "met": self.met,
-                "failed_checks": list(self.failed_checks)}
 
 
 def sanity_gates(sanity: Iterable[SanityCheck]) -> dict[tuple[str, str], Gate]:
@@ -136,33 +94,34 @@ def not_evidenced_reason(inconclusive: Sequence[tuple[str, str]]) -> str:
                                          for name, why in inconclusive)
 
 
-def _check(spec: ThresholdSpec, score: Score, explainer: str | None,
+def _check(spec: ThresholdSpec, score: Estimate, explainer: str | None,
            gate: Gate | None = None) -> ThresholdCheck:
     side = "point" if spec.estimate == "point" else ("low" if spec.op in (">=", ">") else "high")
     measured = score.bound(side)
     if score.value is None:
-        passed, reason = False, f"undefined: {score.undefined}"
+        status, reason = CheckStatus.UNDEFINED, f"undefined: {score.undefined}"
     elif measured is None:
-        passed, reason = False, "no confidence interval (bootstrap resamples = 0)"
+        status, reason = CheckStatus.UNDEFINED, "no confidence interval (bootstrap resamples = 0)"
     else:
         passed = bool(COMPARISONS[spec.op].test(measured, spec.value))
+        status = CheckStatus.MET if passed else CheckStatus.NOT_MET
         label = "estimate" if side == "point" else f"CI {'lower' if side == 'low' else 'upper'} bound"
         reason = f"{label} {measured:.4f} {spec.op} {spec.value}: {'met' if passed else 'not met'}"
     gate = gate or Gate()
     if gate.failed:
-        passed = False
+        status = CheckStatus.INADMISSIBLE
         reason = inadmissible_reason(gate.failed, METRICS[GATES[spec.metric]].label)
     elif gate.inconclusive:
-        passed, reason = False, not_evidenced_reason(gate.inconclusive)
+        status, reason = CheckStatus.NOT_EVIDENCED, not_evidenced_reason(gate.inconclusive)
     return ThresholdCheck(spec.id, spec.metric, spec.op, spec.value, spec.estimate, explainer,
-                          measured, passed, reason, gate.failed,
+                          measured, status, status is CheckStatus.MET, reason, gate.failed,
                           tuple(name for name, _ in gate.inconclusive))
 
 
 def check_thresholds(
     policy: Policy,
     explainers: Mapping[str, ExplainerScores],
-    accuracy: Score,
+    accuracy: Estimate,
     accuracy_spread: float,
     gates: Mapping[tuple[str, str], Gate] | None = None,
 ) -> list[ThresholdCheck]:
@@ -179,7 +138,7 @@ def check_thresholds(
         if spec.metric == "accuracy":
             checks.append(_check(spec, accuracy, None))
         elif spec.metric == "accuracy_spread":
-            checks.append(_check(spec, Score(accuracy_spread, accuracy_spread, accuracy_spread), None))
+            checks.append(_check(spec, Estimate(accuracy_spread, accuracy_spread, accuracy_spread), None))
         else:
             names = list(explainers) if spec.explainers == "all" else list(spec.explainers)
             gate_metric = GATES.get(spec.metric)
@@ -189,15 +148,11 @@ def check_thresholds(
     return checks
 
 
-def judge_requirements(policy: Policy, checks: list[ThresholdCheck]) -> list[RequirementVerdict]:
+def judge_requirements(policy: Policy, checks: list[ThresholdCheck]) -> list[Requirement]:
     """A requirement is met when every check of every threshold it cites passed."""
     verdicts = []
     for req in policy.requirements:
-        failed = tuple(
-            f"{c.threshold}" + (f"[{c.explainer}]" if c.explainer else "")
-            for c in checks
-            if c.threshold in req.evidence and not c.passed
-        )
-        verdicts.append(RequirementVerdict(req.id, req.title, tuple(req.articles),
-                                           tuple(req.evidence), not failed, failed))
+        failed = tuple(c.subject for c in checks if c.threshold in req.evidence and not c.passed)
+        verdicts.append(Requirement(req.id, req.title, tuple(req.articles), tuple(req.evidence),
+                                    not failed, failed))
     return verdicts
