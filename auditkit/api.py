@@ -123,7 +123,8 @@ def audit(policy: str | Path | Mapping[str, Any] | Policy, *,
           fresh: bool = False, ray: bool = False, progress: bool = False,
           log: Callable[[str], None] = _quiet) -> AuditResult:
     """Run the audit ``policy`` describes and write results.json into ``out`` (default: the
-    policy's ``run.out``); the :class:`~auditkit.engine.AuditResult` (``.passed``, ``.summary()``).
+    policy's ``run.out``); the :class:`~auditkit.engine.AuditResult` (``.passed``; ``.document()``,
+    results.json's content).
 
     Raises:
         PolicyError: a bad policy, or objects or data that do not fit it, naming the key.
@@ -233,8 +234,6 @@ def certify(policy: str | Path | Mapping[str, Any] | Policy, *,
 def _certified(options: Any, recording: Any, plan: Any, database: Path,
                log: Callable[[str], None]) -> Certification:
     """Inside the history lock: the audit, its summary, report, signature, kept copy and record."""
-    import json
-
     from auditkit.engine import run_audit
     from auditkit.history import report_data
     from auditkit.history.archive import keep_dossier, keep_unkept
@@ -249,9 +248,10 @@ def _certified(options: Any, recording: Any, plan: Any, database: Path,
         log(f"the earlier dossier at the top of {out} is kept in {kept}")
     remove_signatures(out)  # none may stay beside content it does not sign
     result = run_audit(options, log=log)
-    write_summary(result, out)
-    current = json.loads((out / "results.json").read_text(encoding="utf-8"))
-    reports = render_report(out, history=report_data(recording.store, options.policy.name, current),
+    document = result.document()  # what results.json holds, handed on without reading it back
+    write_summary(document, out)
+    reports = render_report(document, out,
+                            history=report_data(recording.store, options.policy.name, document),
                             signer=None if plan is None else plan.signer)  # named on page one
     for path in reports:
         log(f"report written to {path}")

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     elif not args.quiet or not done.result.passed:
         from auditkit.report.text import summary_text
 
-        print(summary_text(done.result), end="")
+        print(summary_text(done.result.document()), end="")
         print(f"results written to {done.out / 'results.json'}")
     if done.regressions:
         from auditkit.history.text import regression_lines
