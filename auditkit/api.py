@@ -240,6 +240,7 @@ def _certified(options: Any, recording: Any, plan: Any, database: Path,
     from auditkit.history.archive import keep_dossier, keep_unkept
     from auditkit.report import render_report
     from auditkit.report.text import write_summary
+    from auditkit.results import AuditDocument
     from auditkit.signing.options import sign_planned
     from auditkit.signing.sign import remove_signatures
 
@@ -249,9 +250,10 @@ def _certified(options: Any, recording: Any, plan: Any, database: Path,
         log(f"the earlier dossier at the top of {out} is kept in {kept}")
     remove_signatures(out)  # none may stay beside content it does not sign
     result = run_audit(options, log=log)
-    write_summary(result, out)
+    doc = AuditDocument.from_json((out / "results.json").read_bytes())
+    write_summary(doc, out)
     current = json.loads((out / "results.json").read_text(encoding="utf-8"))
-    reports = render_report(out, history=report_data(recording.store, options.policy.name, current),
+    reports = render_report(doc, out, history=report_data(recording.store, options.policy.name, current),
                             signer=None if plan is None else plan.signer)  # named on page one
     for path in reports:
         log(f"report written to {path}")

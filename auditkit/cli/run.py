@@ -83,8 +83,9 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write((done.out / "results.json").read_text(encoding="utf-8"))
     elif not args.quiet or not done.result.passed:
         from auditkit.report.text import summary_text
+        from auditkit.results import AuditDocument
 
-        print(summary_text(done.result), end="")
+        print(summary_text(AuditDocument.from_json((done.out / "results.json").read_bytes())), end="")
         print(f"results written to {done.out / 'results.json'}")
     if done.regressions:
         from auditkit.history.text import regression_lines
