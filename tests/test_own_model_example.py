@@ -65,8 +65,10 @@ def test_own_model_example_runs_and_names_the_model_and_the_function(tmp_path: P
 
     # Page one names that system, that model and that function (the HTML is enough here).
     from auditkit.report import render_report
+    from auditkit.report.inputs import load_document
 
-    html = render_report(folder / "out", formats=("html",))[0].read_text(encoding="utf-8")
+    out = folder / "out"
+    html = render_report(load_document(out), out, formats=("html",))[0].read_text(encoding="utf-8")
     summary = html.split('<section id="summary">', 1)[1].split("</section>", 1)[0]
     assert ("<dt>System</dt><dd>Shape sorter, version 1.0; owner Example operator; contact "
             "audit@example.org</dd>") in summary

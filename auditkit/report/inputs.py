@@ -6,10 +6,8 @@ evidence is refused rather than shown (a work file that disagrees with results.j
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -17,14 +15,8 @@ import torch
 from auditkit.data import Resize, load_dataset
 from auditkit.errors import AuditError
 from auditkit.report.errors import ReportError
-from auditkit.results import S_EQ, S_NEQ
+from auditkit.results import S_EQ, S_NEQ, AuditDocument, ExplainerEntry, ResultsError
 
-SCHEMA_VERSION = 1  # transitional
-
-_RESULTS_KEYS = (
-    "schema_version", "auditkit_version", "created", "verdict", "policy", "dataset", "folds",
-    "accuracy", "explainers", "thresholds", "requirements", "seeds", "environment", "run_seconds",
-)
 _RECORD_KEYS = ("distances", "category", "degenerate", "examples")
 
 
@@ -62,31 +54,20 @@ class ExampleInputs:
     problem: str
 
 
-def load_results(out_dir: Path) -> dict[str, Any]:
-    """The parsed ``<out_dir>/results.json``, checked for the keys and schema version the report needs."""
+def load_document(out_dir: Path) -> AuditDocument:
+    """``<out_dir>/results.json`` as the typed document (an older schema upgraded on reading)."""
     path = out_dir / "results.json"
     if not path.is_file():
         raise ReportError(
             f"{path} does not exist: render the report from the out folder of a finished audit "
             "(run `auditkit run POLICY --out FOLDER` first)", path=path)
     try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ReportError(f"{path} cannot be read as JSON: {exc}", path=path) from exc
-    if not isinstance(results, dict):
-        raise ReportError(f"{path} must hold a JSON object, got {type(results).__name__}", path=path)
-    missing = [key for key in _RESULTS_KEYS if key not in results]
-    if missing:
-        raise ReportError(f"{path} lacks {', '.join(missing)}: it was not written by `auditkit run`",
-                          path=path)
-    if results["schema_version"] != SCHEMA_VERSION:
-        raise ReportError(
-            f"{path} has schema_version {results['schema_version']!r}; this auditkit renders version "
-            f"{SCHEMA_VERSION}: rerun the audit with this auditkit", path=path)
-    return results
+        return AuditDocument.from_json(path.read_bytes())
+    except (OSError, ResultsError) as exc:
+        raise ReportError(f"{path} cannot be read: {exc}", path=path) from exc
 
 
-def load_evidence(out_dir: Path, name: str, counts: dict[str, Any]) -> ExplainerEvidence:
+def load_evidence(out_dir: Path, name: str, entry: ExplainerEntry) -> ExplainerEvidence:
     """The distance record of explainer ``name``, checked against its S= and S≠ sizes in results.json."""
     path = out_dir / "work" / f"explainer_{name}.pt"
     if not path.is_file():
@@ -102,7 +83,7 @@ def load_evidence(out_dir: Path, name: str, counts: dict[str, Any]) -> Explainer
                           f"rerun the audit into {out_dir}", path=path) from exc
     distances, category = tensors["distances"], tensors["category"]
     found = (int((category == S_EQ).sum()), int((category == S_NEQ).sum()))
-    expected = (counts["n_s_eq"], counts["n_s_neq"])
+    expected = (entry.n_s_eq, entry.n_s_neq)
     if found != expected:
         raise ReportError(
             f"{path} does not match results.json (|S=|, |S≠| = {found} in the record, {expected} in "
@@ -117,12 +98,12 @@ def load_evidence(out_dir: Path, name: str, counts: dict[str, Any]) -> Explainer
     )
 
 
-def load_example_inputs(results: dict[str, Any], index: np.ndarray) -> ExampleInputs:
+def load_example_inputs(doc: AuditDocument, index: np.ndarray) -> ExampleInputs:
     """The audited images ``index``, read again as the audit read them (same subsample seed).
 
     The images are used only when the data set still has the fingerprint recorded in results.json.
     """
-    resolved = results["policy"]["resolved"]
+    resolved = doc.policy.resolved
     d, p = resolved["dataset"], resolved.get("preprocessing") or {}
     resize = Resize(size=None if p.get("resize") is None else tuple(p["resize"]),
                     crop=None if p.get("center_crop") is None else tuple(p["center_crop"]),
@@ -132,7 +113,7 @@ def load_example_inputs(results: dict[str, Any], index: np.ndarray) -> ExampleIn
                                seed=resolved["cross_validation"]["seed"], resize=resize)
     except (AuditError, OSError) as exc:
         return ExampleInputs(None, (), f"the audited images could not be read again ({exc})")
-    if dataset.fingerprint != results["dataset"]["fingerprint_sha256"]:
+    if dataset.fingerprint != doc.dataset.fingerprint_sha256:
         return ExampleInputs(None, (), "the data set no longer has the fingerprint recorded by the audit")
     part = torch.as_tensor(index, dtype=torch.long)
     classes = tuple(dataset.classes[int(label)] for label in dataset.labels[part])

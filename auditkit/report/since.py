@@ -15,6 +15,7 @@ from auditkit.catalog import COMPARISONS, METRICS, names
 from auditkit.catalog import label as metric_label
 from auditkit.report import plots
 from auditkit.report.yardstick import CONTROL, INPUT_CONTROL
+from auditkit.results import ThresholdCheck
 
 TREND_PANELS = names(headline=True)
 """Per-explainer panels of the trend plot, after the accuracy's."""
@@ -103,25 +104,27 @@ def _day(iso: str | None) -> str:
         return ""
 
 
-def _threshold_lines(checks: Sequence[Mapping[str, Any]]) -> dict[str, list[tuple[float, str]]]:
+def _threshold_lines(checks: Sequence[ThresholdCheck]) -> dict[str, list[tuple[float, str]]]:
     """Panel -> ``(value, "T1 ≥ 0.5")`` per threshold of this audit's policy on the panel's score
     (whichever methods it applies to; the tables say which).
 
-    >>> _threshold_lines([{"threshold": "T1", "metric": "mege", "op": ">=", "value": 0.5}])
+    >>> from auditkit.results import CheckStatus
+    >>> _threshold_lines([ThresholdCheck("T1", "mege", ">=", 0.5, "point", None, 0.6, CheckStatus.MET,
+    ...                                  True, "")])
     {'MeGe': [(0.5, 'T1 ≥ 0.5')]}
     """
     lines: dict[str, dict[str, float]] = {}
     for c in checks:
-        panel = "held-out accuracy" if c["metric"] == "accuracy" else (
-            METRICS[c["metric"]].label if c["metric"] in TREND_PANELS else None)
+        panel = "held-out accuracy" if c.metric == "accuracy" else (
+            METRICS[c.metric].label if c.metric in TREND_PANELS else None)
         if panel is not None:
-            lines.setdefault(panel, {})[f"{c['threshold']} {COMPARISONS[c['op']].symbol} {c['value']:g}"] = \
-                float(c["value"])
+            lines.setdefault(panel, {})[f"{c.threshold} {COMPARISONS[c.op].symbol} {c.value:g}"] = \
+                float(c.value)
     return {panel: [(value, name) for name, value in found.items()] for panel, found in lines.items()}
 
 
 def _trend_figure(audits: list[Mapping[str, Any]], label: Callable[[str], str],
-                  checks: Sequence[Mapping[str, Any]]) -> str:
+                  checks: Sequence[ThresholdCheck]) -> str:
     def triple(e: Mapping[str, Any] | None) -> tuple[float | None, float | None, float | None]:
         return (None, None, None) if e is None else (e.get("value"), e.get("ci_low"), e.get("ci_high"))
 
@@ -144,14 +147,14 @@ def _trend_figure(audits: list[Mapping[str, Any]], label: Callable[[str], str],
 
 
 def since_section(history: Mapping[str, Any] | None, label: Callable[[str], str],
-                  confidence: str, checks: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any] | None:
+                  confidence: str, checks: Sequence[ThresholdCheck] = ()) -> dict[str, Any] | None:
     """The section's context, or None when the history holds no earlier finished audit of the policy.
 
     Args:
         history: the mapping of :func:`auditkit.history.report_data`, or None.
         label: explainer registry name -> printed name.
         confidence: the interval level as printed, e.g. ``"95%"``.
-        checks: this audit's threshold checks (results.json ``thresholds``), drawn as lines.
+        checks: this audit's threshold checks (:attr:`AuditDocument.thresholds`), drawn as lines.
     """
     if not history:
         return None

@@ -14,6 +14,7 @@ import pytest
 from auditkit.engine import AuditOptions, run_audit
 from auditkit.policy import load_policy
 from auditkit.report import build_context, render_report
+from auditkit.report.inputs import load_document
 
 REPORT_POLICY = """\
 version: 1
@@ -106,9 +107,10 @@ class Rendered:
 def rendered(audit_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     """Both formats rendered once from a copy of the audit."""
     out = Path(shutil.copytree(audit_dir, tmp_path_factory.mktemp("rendered") / "out"))
-    paths = render_report(out)
+    paths = render_report(load_document(out), out)
     assert paths == [out / "report.html", out / "report.pdf"]
-    return Rendered(out, paths[0].read_text(encoding="utf-8"), paths[1].read_bytes(), build_context(out))
+    return Rendered(out, paths[0].read_text(encoding="utf-8"), paths[1].read_bytes(),
+                    build_context(load_document(out), out))
 
 
 def fabricate_sanity(results: dict[str, Any], failing: str | None = "gradcam",
@@ -203,8 +205,9 @@ def unclear(audit_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Render
     results = fabricate_sanity(json.loads((out / "results.json").read_text()), failing=None,
                                unclear="saliency")
     (out / "results.json").write_text(json.dumps(results))
-    paths = render_report(out)
-    return Rendered(out, paths[0].read_text(encoding="utf-8"), paths[1].read_bytes(), build_context(out))
+    paths = render_report(load_document(out), out)
+    return Rendered(out, paths[0].read_text(encoding="utf-8"), paths[1].read_bytes(),
+                    build_context(load_document(out), out))
 
 
 SYSTEM = {"name": "Digit triage", "version": "2.4.1", "owner": "Example Health Ltd",
@@ -235,9 +238,9 @@ def full(audit_dir: Path, tmp_path_factory: pytest.TempPathFactory, signer_keys:
     (out / "results.json").write_text(json.dumps(results))
     history = fabricate_history(results)
     signer = load_signer(signer_keys.pkcs12)
-    paths = render_report(out, history=history, signer=signer)
+    paths = render_report(load_document(out), out, history=history, signer=signer)
     return Rendered(out, paths[0].read_text(encoding="utf-8"), paths[1].read_bytes(),
-                    build_context(out, history=history, signer=signer))
+                    build_context(load_document(out), out, history=history, signer=signer))
 
 
 def demo_requirements(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -269,5 +272,6 @@ def crowded(audit_dir: Path, tmp_path_factory: pytest.TempPathFactory, signer_ke
     (out / "results.json").write_text(json.dumps(results))
     history = fabricate_history(results)
     signer = load_signer(signer_keys.pkcs12)
-    paths = render_report(out, formats=("pdf",), history=history, signer=signer)
-    return Rendered(out, "", paths[0].read_bytes(), build_context(out, history=history, signer=signer))
+    paths = render_report(load_document(out), out, formats=("pdf",), history=history, signer=signer)
+    return Rendered(out, "", paths[0].read_bytes(),
+                    build_context(load_document(out), out, history=history, signer=signer))

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from auditkit.report import build_context
+from auditkit.report.inputs import load_document
 
 
 def _edit(out: Path, change) -> None:
@@ -17,7 +18,7 @@ def _edit(out: Path, change) -> None:
 
 
 def test_models_above_chance_get_no_warning_and_the_expected_spread_is_stated(out_copy: Path) -> None:
-    ctx = build_context(out_copy)
+    ctx = build_context(load_document(out_copy), out_copy)
     data = json.loads((out_copy / "results.json").read_text())
     assert data["accuracy"]["at_chance"] == [] and ctx["chance_warning"] == ""
     expected = f"{data['accuracy']['expected_spread']:.3f}"
@@ -33,7 +34,7 @@ def test_models_at_chance_are_said_on_page_one(out_copy: Path) -> None:
             f["chance"].update(ci_low=0.05, ci_high=0.2, chance=0.11, above_chance=False)
 
     _edit(out_copy, at_chance)
-    ctx = build_context(out_copy)
+    ctx = build_context(load_document(out_copy), out_copy)
     assert ctx["chance_warning"].startswith("All 3 fold models are not above chance")
     assert "no explanation score of this audit is evidence" in ctx["chance_warning"]
     assert ctx["folds"][1]["interval"] == "[0.050, 0.200], not above chance (0.110)"

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from auditkit.report import build_context, render_report
+from auditkit.report.inputs import load_document
 from auditkit.report.properties import PROPERTY_ROWS
 
 
@@ -51,10 +52,10 @@ def test_cells_carry_the_verdict_of_property_thresholds(audit_dir: Path, tmp_pat
         "invariance": {"metric": "invariance_distance", "held": True, "random": 0.9,
                        "not_beating_random": []}}}
     (out / "results.json").write_text(json.dumps(results))
-    context = build_context(out)
+    context = build_context(load_document(out), out)
     invariant = next(r for r in context["properties"]["rows"] if r["property"] == "invariant")
     assert [c["status"] for c in invariant["cells"]] == ["", "not met"]
     assert "Robustness: NOT as it should: Saliency did not beat the random control" in context["properties"][
         "random_check"]
-    html = render_report(out, formats=("html",))[0].read_text(encoding="utf-8")
+    html = render_report(load_document(out), out, formats=("html",))[0].read_text(encoding="utf-8")
     assert "required ≤ 0 (P1): not met" in table(html)

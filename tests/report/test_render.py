@@ -12,8 +12,9 @@ import pytest
 
 from auditkit.errors import AuditError
 from auditkit.report import ReportError, render_report
-from auditkit.report.context import explainer_label
+from auditkit.report.inputs import load_document
 from auditkit.report.pdf import PdfWriter
+from auditkit.report.words import explainer_label
 
 
 def pdf_pages(pdf: bytes) -> int:
@@ -80,7 +81,7 @@ def test_pdf_page_count_reader_counts_pages() -> None:
 
 
 def test_rendering_is_deterministic(rendered) -> None:
-    render_report(rendered.out)
+    render_report(load_document(rendered.out), rendered.out)
     assert (rendered.out / "report.html").read_text(encoding="utf-8") == rendered.html
     assert (rendered.out / "report.pdf").read_bytes() == rendered.pdf
 
@@ -94,7 +95,7 @@ def test_failing_renderer_keeps_the_good_report(out_copy: Path, monkeypatch) -> 
 
     monkeypatch.setattr(PdfWriter, "render", broken)
     with pytest.raises(RuntimeError, match="layout failed"):
-        render_report(out_copy)
+        render_report(load_document(out_copy), out_copy)
     assert good.read_text() == "good report"
     assert not (out_copy / "report.pdf").exists()
     assert [p.name for p in out_copy.iterdir() if p.name.endswith(".tmp")] == []
@@ -109,21 +110,21 @@ def test_failing_write_keeps_the_good_report(out_copy: Path, monkeypatch) -> Non
 
     monkeypatch.setattr("auditkit._atomic.os.replace", no_rename)
     with pytest.raises(OSError, match="disk full"):
-        render_report(out_copy, formats=("html",))
+        render_report(load_document(out_copy), out_copy, formats=("html",))
     assert good.read_text() == "good report"
     assert [p.name for p in out_copy.iterdir() if p.name.endswith(".tmp")] == []
 
 
 def test_missing_results_json_is_a_report_error(tmp_path: Path) -> None:
     with pytest.raises(ReportError, match=re.escape(str(tmp_path / "results.json"))) as info:
-        render_report(tmp_path)
+        render_report(load_document(tmp_path), tmp_path)
     assert isinstance(info.value, AuditError) and isinstance(info.value, ValueError)
     assert info.value.path == tmp_path / "results.json"
 
 
 @pytest.mark.parametrize("change, match", [
-    (lambda r: r.update(schema_version=2), "schema_version 2"),
-    (lambda r: r.pop("explainers"), "lacks explainers"),
+    (lambda r: r.update(schema_version=9), "schema_version 9"),
+    (lambda r: r.pop("explainers"), "missing key 'explainers'"),
     (lambda r: r["explainers"]["gradcam"].update(n_s_neq=0), "does not match results.json"),
 ])
 def test_bad_results_json_is_a_report_error(out_copy: Path, change, match: str) -> None:
@@ -131,21 +132,21 @@ def test_bad_results_json_is_a_report_error(out_copy: Path, change, match: str) 
     change(results)
     (out_copy / "results.json").write_text(json.dumps(results))
     with pytest.raises(ReportError, match=match):
-        render_report(out_copy, formats=("html",))
+        render_report(load_document(out_copy), out_copy, formats=("html",))
 
 
 def test_missing_distance_record_is_a_report_error(out_copy: Path) -> None:
     record = out_copy / "work" / "explainer_saliency.pt"
     record.unlink()
     with pytest.raises(ReportError, match=re.escape(f"{record} does not exist")) as info:
-        render_report(out_copy, formats=("html",))
+        render_report(load_document(out_copy), out_copy, formats=("html",))
     assert info.value.path == record
 
 
 @pytest.mark.parametrize("formats", [("docx",), (), "html"])
 def test_bad_formats_are_refused(out_copy: Path, formats) -> None:
     with pytest.raises(ReportError, match="format"):
-        render_report(out_copy, formats=formats)
+        render_report(load_document(out_copy), out_copy, formats=formats)
     assert not (out_copy / "report.html").exists()
 
 
@@ -159,14 +160,14 @@ def test_policy_text_is_shown_only_when_unchanged(rendered, out_copy: Path) -> N
     results = results_of(out_copy)
     results["policy"]["path"] = str(changed)
     (out_copy / "results.json").write_text(json.dumps(results))
-    (html,) = render_report(out_copy, formats=("html",))
+    (html,) = render_report(load_document(out_copy), out_copy, formats=("html",))
     text = html.read_text(encoding="utf-8")
     assert "has changed since the audit" in text
     assert "edited after the audit" not in text
     assert "&#34;name&#34;: &#34;report-tiny&#34;" in text  # the resolved policy instead
 
     changed.unlink()
-    render_report(out_copy, formats=("html",))
+    render_report(load_document(out_copy), out_copy, formats=("html",))
     assert "no longer exists" in html.read_text(encoding="utf-8")
 
 
@@ -176,6 +177,6 @@ def test_examples_without_inputs_say_why(rendered, out_copy: Path) -> None:
     results = results_of(out_copy)
     results["dataset"]["fingerprint_sha256"] = "0" * 64
     (out_copy / "results.json").write_text(json.dumps(results))
-    (html,) = render_report(out_copy, formats=("html",))
+    (html,) = render_report(load_document(out_copy), out_copy, formats=("html",))
     text = html.read_text(encoding="utf-8")
     assert "inputs not shown: the data set no longer has the fingerprint recorded by the audit" in text

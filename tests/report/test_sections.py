@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from auditkit.report import render_report
+from auditkit.report.inputs import load_document
 
 
 def section(html: str, start: str, end: str = "</section>") -> str:
@@ -133,29 +134,34 @@ def test_full_context_holds_only_text_and_flags(full) -> None:
 
 
 def test_history_without_earlier_audit_renders_no_section(out_copy: Path) -> None:
-    (html,) = render_report(out_copy, formats=("html",), history=None)
+    (html,) = render_report(load_document(out_copy), out_copy, formats=("html",), history=None)
     assert "since-last" not in html.read_text(encoding="utf-8")
 
 
 def test_the_random_control_is_a_yardstick_for_every_score() -> None:
-    from auditkit.report.context import _yardstick
+    # needs report/yardstick.py on the typed document (the other branch of issue 26)
+    from dataclasses import replace
 
-    def s(v):
-        return {"value": v, "ci_low": None, "ci_high": None}
+    from auditkit.report.scores import yardstick
+    from auditkit.results import Estimate, Properties, _example
 
-    explainers = {
-        "saliency": {"mege": s(0.7), "reco": s(0.3), "reco_corrected": s(0.2), "mu_fidelity": s(0.1)},
-        "gradcam": {"mege": s(0.5), "reco": s(0.1), "reco_corrected": s(-0.01), "mu_fidelity": s(0.4)},
-        "random": {"mege": s(0.6), "reco": s(0.12), "reco_corrected": s(0.0), "mu_fidelity": s(0.0)},
-    }
-    sentence = _yardstick(explainers)
-    assert sentence == ("Methods that score no better than the random control, whose maps ignore the "
-                        "model, on MeGe (random 0.600): Grad-CAM; on ReCo (random 0.120): Grad-CAM; on "
-                        "chance-corrected ReCo (random 0.000): Grad-CAM.")
-    explainers["saliency"]["properties"] = {"invariance_distance": s(0.5)}
-    explainers["random"]["properties"] = {"invariance_distance": s(0.4)}
-    assert _yardstick(explainers).endswith(
+    entry = _example().explainers["saliency"]
+
+    def e(mege, reco, corrected, mu, invariance=None):
+        props = None if invariance is None else Properties(
+            {"invariance_distance": Estimate(invariance)}, 0, 0, 0, 0, (), 0, 0)
+        return replace(entry, properties=props, scores={
+            "mege": Estimate(mege), "reco": Estimate(reco), "reco_corrected": Estimate(corrected),
+            "mu_fidelity": Estimate(mu)})
+
+    explainers = {"saliency": e(0.7, 0.3, 0.2, 0.1), "gradcam": e(0.5, 0.1, -0.01, 0.4),
+                  "random": e(0.6, 0.12, 0.0, 0.0)}
+    assert yardstick(explainers) == (
+        "Methods that score no better than the random control, whose maps ignore the "
+        "model, on MeGe (random 0.600): Grad-CAM; on ReCo (random 0.120): Grad-CAM; on "
+        "chance-corrected ReCo (random 0.000): Grad-CAM.")
+    with_props = {**explainers, "saliency": e(0.7, 0.3, 0.2, 0.1, 0.5), "random": e(0.6, 0.12, 0.0, 0.0, 0.4)}
+    assert yardstick(with_props).endswith(
         "; on distance under transformations (random 0.400, lower is better): Saliency.")
-    del explainers["saliency"]["properties"]
-    assert _yardstick({k: v for k, v in explainers.items() if k != "gradcam"}) == ""
-    assert _yardstick({"saliency": explainers["saliency"]}) == ""  # no control audited
+    assert yardstick({k: v for k, v in explainers.items() if k != "gradcam"}) == ""
+    assert yardstick({"saliency": explainers["saliency"]}) == ""  # no control audited

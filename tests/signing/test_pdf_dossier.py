@@ -8,6 +8,7 @@ import io
 import json
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -61,22 +62,26 @@ def fake_out(tmp_path: Path, monkeypatch) -> Path:
                                               "sha256": hashlib.sha256(policy.read_bytes()).hexdigest()}}
     (out / "results.json").write_text(json.dumps(results, indent=2))
     html = "<html><head><title>r</title></head><body><p>report</p></body></html>"
-    monkeypatch.setattr(render_module, "build_context", lambda out_dir, **_: {"created_iso": CREATED})
-    monkeypatch.setattr(render_module, "load_results",
-                        lambda out_dir: json.loads((out_dir / "results.json").read_text()))
+    monkeypatch.setattr(render_module, "build_context", lambda doc, out_dir, **_: {"created_iso": CREATED})
     monkeypatch.setattr("auditkit.report.html.render_html", lambda context: html)
     monkeypatch.setattr("auditkit.report.pdf.render_html", lambda context: html)
     return out
 
 
+def _doc(results: dict) -> SimpleNamespace:
+    """What :func:`dossier` reads of the document: the policy's path and digest."""
+    return SimpleNamespace(policy=SimpleNamespace(**results["policy"]))
+
+
 def test_render_report_embeds_the_html_it_writes(fake_out: Path) -> None:
-    html_path, pdf_path = render_report(fake_out)
+    doc = _doc(json.loads((fake_out / "results.json").read_text()))
+    html_path, pdf_path = render_report(doc, fake_out)
     files = attachments(pdf_path.read_bytes())
     assert list(files) == ["results.json", "tiny.yaml", "report.html"]
     assert files["report.html"][0] == html_path.read_bytes()
     assert files["results.json"][0] == (fake_out / "results.json").read_bytes()
     assert files["tiny.yaml"][0] == b"version: 1\nname: tiny\n"
-    (pdf_only,) = render_report(fake_out, formats=("pdf",))
+    (pdf_only,) = render_report(doc, fake_out, formats=("pdf",))
     assert pdf_only.read_bytes() == pdf_path.read_bytes()  # same bytes: dates come from the audit
 
 
@@ -84,7 +89,7 @@ def test_edited_or_missing_policy_is_not_embedded(fake_out: Path) -> None:
     results = json.loads((fake_out / "results.json").read_text())
     policy = Path(results["policy"]["path"])
     policy.write_bytes(policy.read_bytes() + b"# edited\n")
-    names = [a.name for a in dossier(fake_out, results, b"<html/>")]
+    names = [a.name for a in dossier(fake_out, _doc(results), b"<html/>")]
     assert names == ["results.json", "report.html"]
     policy.unlink()
-    assert [a.name for a in dossier(fake_out, results, b"<html/>")] == ["results.json", "report.html"]
+    assert [a.name for a in dossier(fake_out, _doc(results), b"<html/>")] == ["results.json", "report.html"]
