@@ -46,6 +46,8 @@ class Metric:
         trend: listed level by level in the sanity checks' trend tables.
         headline: one of the paper's three key scores (MeGe, ReCo, μF), shown in one-line views: the
             history listing and the trend plots over audits.
+        shown_with: the metric in whose cell of the report's scores table this one is printed (the
+            chance-corrected ReCo beside ReCo); ``None``: a column of its own.
     """
 
     name: str
@@ -58,6 +60,7 @@ class Metric:
     gate: str | None = None
     trend: bool = False
     headline: bool = False
+    shown_with: str | None = None
 
     @property
     def gated(self) -> bool:
@@ -70,7 +73,7 @@ _ALL = (
     Metric("reco", "ReCo", "ReCo", True, (0, 1), "explainer", gate="reco_corrected", trend=True,
            headline=True),
     Metric("reco_corrected", "chance-corrected ReCo", "ReCo_c", True, (-1, 1), "explainer",
-           gate="reco_corrected", trend=True),
+           gate="reco_corrected", trend=True, shown_with="reco"),
     Metric("reco_auc", "ReCo_AUC", "ReCo_AUC", True, (0, 1), "explainer", gate="reco_corrected"),
     Metric("mu_fidelity", "μF", "muF", True, (-1, 1), "explainer", trend=True, headline=True),
     Metric("sensitivity_max", "SENS_max", "SENS_max", False, (0, math.inf), "property",

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from auditkit.catalog import COMPARISONS, names
+from auditkit.catalog import COMPARISONS, METRICS, names
 from auditkit.explainers import EXPLAINERS
 from auditkit.report.sanity import inadmissible, reco_chance_text
 from auditkit.report.words import METRIC_LABELS, and_list, compact_score, explainer_label, number, status
 from auditkit.report.yardstick import CONTROL, INPUT_CONTROL, LOWER_IS_BETTER, behind, marks
 from auditkit.results import AuditDocument, Correlation, ExplainerEntry
 
-EXPLAINER_METRICS = tuple(m for m in names(scope="explainer") if m != "reco_corrected")
+EXPLAINER_METRICS = tuple(m for m in names(scope="explainer") if METRICS[m].shown_with is None)
 """Columns of the scores table; the corrected ReCo is shown in the ReCo cell, beside its chance level."""
 INPUT_LIKE = 0.5
 """Mean |rho| with the input above which page one names a method as ranking pixels like the image."""
