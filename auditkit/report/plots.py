@@ -24,6 +24,8 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from auditkit.explainers import EXPLAINERS, RandomBaseline
+
 DPI = 110
 """Pixels per inch of the PNGs, and of their layout in the PDF (templates/report.css)."""
 MIN_FONT_PT = 8.5
@@ -34,13 +36,14 @@ TICK_PT, LABEL_PT, TITLE_PT = MIN_FONT_PT, 9.0, 9.5
 THRESHOLD_COLOUR = "#b3261e"
 """Threshold lines: the report's colour for "not met"; no method uses it."""
 
-METHOD_COLOURS: Mapping[str, str] = {
-    "saliency": "#1f77b4", "gradient_input": "#ff7f0e", "integrated_gradients": "#2ca02c",
-    "smoothgrad": "#d62728", "gradcam": "#9467bd", "gradcam_pp": "#8c564b", "rise": "#e377c2",
-    "random": "#7f7f7f",
-}
-"""One colour per explanation method (registry name), the same in every figure of the report."""
-SPARE_COLOURS = ("#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39")
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39")
+"""The methods' colours, in order: matplotlib's ``tab10`` without its cyan (:data:`S_NEQ_COLOUR`), then
+darker ones; never :data:`THRESHOLD_COLOUR`, :data:`S_EQ_COLOUR` or :data:`S_NEQ_COLOUR`."""
+METHOD_COLOURS: Mapping[str, str] = dict(zip(EXPLAINERS, PALETTE, strict=False))
+"""One colour per registered method (registry name, :data:`auditkit.explainers.EXPLAINERS`), the
+:data:`PALETTE` in the registry's order, so the same in every figure of the report."""
+SPARE_COLOURS = PALETTE[len(METHOD_COLOURS):]
 """Colours of methods outside :data:`METHOD_COLOURS`, in order of appearance."""
 S_EQ_COLOUR, S_NEQ_COLOUR = "#111111", "#17becf"
 """S= and S≠ in the histograms: colours no method uses."""
@@ -50,7 +53,7 @@ def method_colours(names: Sequence[str], label: Callable[[str], str]) -> dict[st
     """Printed label -> colour of each method in ``names`` (registry names).
 
     >>> method_colours(["gradcam", "mine"], str.upper)
-    {'GRADCAM': '#9467bd', 'MINE': '#bcbd22'}
+    {'GRADCAM': '#9467bd', 'MINE': '#393b79'}
     """
     spare = iter(SPARE_COLOURS * (1 + len(names)))
     return {label(n): METHOD_COLOURS.get(n) or next(spare) for n in names}
@@ -236,7 +239,8 @@ def example_maps(
     return _png(fig)
 
 
-CONTROL_COLOUR = METHOD_COLOURS["random"]
+CONTROL_COLOUR = METHOD_COLOURS[RandomBaseline.name]
+"""The controls' lines (:func:`score_curves`' ``controls``): the random baseline's colour."""
 
 
 def _bars(value: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
@@ -284,39 +288,67 @@ def score_curves(
     panel_rows = math.ceil(n / per_row)
     fig = Figure(figsize=(min(TEXT_WIDTH_IN, 2.35 * per_row + 0.2), 2.3 * panel_rows + 0.4))
     handles: dict[str, object] = {}
+    fixed = _line_colours(panels, controls, colours)
+    ticks = list(tick_labels) if tick_labels is not None else [f"{v:g}" for v in xs]
+    for i, (title, lines) in enumerate(panels.items()):
+        ax = fig.add_subplot(panel_rows, per_row, i + 1)
+        for label, points in lines.items():
+            style = (CONTROL_COLOUR, "--") if label in controls else (fixed[label], "-")
+            handles.setdefault(label, _curve(ax, xs, points, *style))
+        for value, name in (thresholds or {}).get(title, ()):
+            ax.axhline(value, color=THRESHOLD_COLOUR, linestyle=":", linewidth=1.2)
+            ax.annotate(name, (1.0, value), xycoords=("axes fraction", "data"), ha="right", va="bottom",
+                        fontsize=MIN_FONT_PT, color=THRESHOLD_COLOUR)
+        _positions(ax, xs, ticks)
+        _style(ax, ylabel=title)
+        ax.grid(axis="y", color="#dddddd", linewidth=0.6)
+    fig.supxlabel(xlabel, fontsize=LABEL_PT)
+    _legend(fig, handles)
+    return _png(fig)
+
+
+def _line_colours(panels: Mapping[str, Mapping[str, object]], controls: Sequence[str],
+                  colours: Mapping[str, str] | None) -> dict[str, str]:
+    """``colours`` with a spare colour for every other label of ``panels`` but the ``controls``.
+
+    >>> _line_colours({"MeGe": {"a": [], "b": [], "r": []}}, ["r"], {"a": "#000000"})
+    {'a': '#000000', 'b': '#393b79'}
+    """
     fixed = dict(colours or {})
     spare = iter(SPARE_COLOURS * (1 + len(fixed) + sum(len(lines) for lines in panels.values())))
     for label in dict.fromkeys(label for lines in panels.values() for label in lines):
         if label not in fixed and label not in controls:
             fixed[label] = next(spare)
+    return fixed
+
+
+def _curve(ax: object, xs: np.ndarray, points: Sequence[tuple[float | None, float | None, float | None]],
+           colour: str, style: str) -> object:
+    """One explainer's line over ``xs`` with its error bars and shaded band; returns the line."""
     nan = float("nan")
-    for i, (title, lines) in enumerate(panels.items()):
-        ax = fig.add_subplot(panel_rows, per_row, i + 1)
-        for label, points in lines.items():
-            colour, style = (CONTROL_COLOUR, "--") if label in controls else (fixed[label], "-")
-            value = np.array([nan if v is None else v for v, _, _ in points], dtype=float)
-            low = np.array([nan if lo is None else lo for _, lo, _ in points], dtype=float)
-            high = np.array([nan if hi is None else hi for _, _, hi in points], dtype=float)
-            (line,) = ax.plot(xs, value, style, color=colour, marker="o", markersize=3.5, linewidth=1.4)
-            ax.errorbar(xs, value, yerr=_bars(value, low, high), fmt="none", ecolor=colour,
-                        elinewidth=1.0, capsize=3)
-            ax.fill_between(xs, low, high, color=colour, alpha=0.12, linewidth=0)
-            handles.setdefault(label, line)
-        for value, name in (thresholds or {}).get(title, ()):
-            ax.axhline(value, color=THRESHOLD_COLOUR, linestyle=":", linewidth=1.2)
-            ax.annotate(name, (1.0, value), xycoords=("axes fraction", "data"), ha="right", va="bottom",
-                        fontsize=MIN_FONT_PT, color=THRESHOLD_COLOUR)
-        ticks = list(tick_labels) if tick_labels is not None else [f"{v:g}" for v in xs]
-        ax.set_xticks(xs, ticks)
-        if len(xs) > 1 and max(map(len, ticks)) > 5:  # dates: slanted so that neighbours never touch
-            ax.tick_params(axis="x", labelrotation=30)
-            for tick in ax.get_xticklabels():
-                tick.set_horizontalalignment("right")
-        if len(xs) == 1:
-            ax.set_xlim(xs[0] - 0.5, xs[0] + 0.5)
-        _style(ax, ylabel=title)
-        ax.grid(axis="y", color="#dddddd", linewidth=0.6)
-    fig.supxlabel(xlabel, fontsize=LABEL_PT)
+    value = np.array([nan if v is None else v for v, _, _ in points], dtype=float)
+    low = np.array([nan if lo is None else lo for _, lo, _ in points], dtype=float)
+    high = np.array([nan if hi is None else hi for _, _, hi in points], dtype=float)
+    (line,) = ax.plot(xs, value, style, color=colour, marker="o", markersize=3.5, linewidth=1.4)
+    ax.errorbar(xs, value, yerr=_bars(value, low, high), fmt="none", ecolor=colour, elinewidth=1.0,
+                capsize=3)
+    ax.fill_between(xs, low, high, color=colour, alpha=0.12, linewidth=0)
+    return line
+
+
+def _positions(ax: object, xs: np.ndarray, ticks: list[str]) -> None:
+    """The horizontal axis: a tick per position, slanted when the labels are dates."""
+    ax.set_xticks(xs, ticks)
+    if len(xs) > 1 and max(map(len, ticks)) > 5:  # dates: slanted so that neighbours never touch
+        ax.tick_params(axis="x", labelrotation=30)
+        for tick in ax.get_xticklabels():
+            tick.set_horizontalalignment("right")
+    if len(xs) == 1:
+        ax.set_xlim(xs[0] - 0.5, xs[0] + 0.5)
+
+
+def _legend(fig: Figure, handles: Mapping[str, object]) -> None:
+    """One legend above the panels, as many entries a row as fit, the figure grown to hold it."""
     width = max((len(label) for label in handles), default=1) * 0.075 + 0.5  # inches per entry at 9 pt
     legend_columns = max(1, min(len(handles), int(fig.get_figwidth() // width)))
     rows = math.ceil(len(handles) / legend_columns) if handles else 0
@@ -324,4 +356,3 @@ def score_curves(
     fig.legend(list(handles.values()), list(handles), loc="upper center", ncols=legend_columns,
                fontsize=LABEL_PT, frameon=False)
     fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - (0.22 * rows + 0.1) / fig.get_figheight()))
-    return _png(fig)

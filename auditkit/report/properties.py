@@ -1,6 +1,6 @@
 """The "Properties of the explanations" table: one row per property, one column per method.
 
-Reads results.json (the explainers' scores, their ``properties`` and the threshold checks) and returns
+Reads the document (the explainers' scores, their properties and the threshold checks) and returns
 template context of formatted strings and flags, as :mod:`auditkit.report.context`. A cell holds the
 estimate with its interval and the verdict of the policy's thresholds on that method and metric
 ("no threshold" where none applies); a property a method makes no claim to reads "n/a".
@@ -11,23 +11,43 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from auditkit.catalog import COMPARISONS
+from auditkit.catalog import COMPARISONS, METRICS
 from auditkit.report.yardstick import LOWER_IS_BETTER, marks
-from auditkit.results import explainer_entry
+from auditkit.results import AuditDocument, Estimate, ExplainerEntry, PropertyChecks, ThresholdCheck
 
-_ROWS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("generalisable", "MeGe", ("mege",)),
-    ("consistent", "ReCo", ("reco",)),
-    ("faithful", "μF", ("mu_fidelity",)),
-    ("robust", "Spearman distance under noise; SENS_max", ("robustness_distance", "sensitivity_max")),
-    ("invariant", "Spearman distance, worst transformation", ("invariance_distance",)),
-    ("complete", "relative completeness error", ("completeness_error",)),
+_MEASURES = {
+    "robustness_distance": "Spearman distance under noise",
+    "invariance_distance": "Spearman distance, worst transformation",
+    "completeness_error": "relative completeness error",
+}
+"""How the report names a measure where its catalog label (``Metric.label``) is too short."""
+
+
+def measure(metric: str) -> str:
+    """How the report names ``metric``'s measure.
+
+    >>> measure("mu_fidelity"), measure("invariance_distance")
+    ('μF', 'Spearman distance, worst transformation')
+    """
+    return _MEASURES.get(metric, METRICS[metric].label)
+
+
+def direction(metric: str) -> str:
+    """``higher is better`` or ``lower is better`` (``Metric.higher_is_better``)."""
+    return "lower is better" if metric in LOWER_IS_BETTER else "higher is better"
+
+
+_ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("generalisable", ("mege",)),
+    ("consistent", ("reco",)),
+    ("faithful", ("mu_fidelity",)),
+    ("robust", ("robustness_distance", "sensitivity_max")),
+    ("invariant", ("invariance_distance",)),
+    ("complete", ("completeness_error",)),
 )
 PROPERTY_ROWS: tuple[tuple[str, str, tuple[str, ...], str], ...] = tuple(
-    (prop, measure, metrics, "lower is better" if metrics[0] in LOWER_IS_BETTER else "higher is better")
-    for prop, measure, metrics in _ROWS)
+    (prop, "; ".join(map(measure, metrics)), metrics, direction(metrics[0])) for prop, metrics in _ROWS)
 """(property, how it is measured, its metrics (the first is the cell's value), direction)."""
-
 
 
 def _num(value: float) -> str:
@@ -38,37 +58,36 @@ def _num(value: float) -> str:
     return f"{value:.3f}".replace("-", "−")
 
 
-def _text(score: Mapping[str, Any] | None) -> str:
+def _text(score: Estimate | None) -> str:
     """
-    >>> _text({"value": 0.1, "ci_low": 0.05, "ci_high": 0.2, "undefined": None})
+    >>> _text(Estimate(0.1, 0.05, 0.2))
     '0.100 [0.050, 0.200]'
-    >>> _text({"value": None, "ci_low": None, "ci_high": None, "undefined": "not applicable: no claim"})
+    >>> _text(Estimate(None, undefined="not applicable: no claim"))
     'n/a'
     """
-    if score is None or score["value"] is None:
-        return "n/a" if score is None or str(score["undefined"]).startswith("not applicable") \
-            else "not measured" if str(score["undefined"]).startswith("not measured") else "undefined"
-    if score["ci_low"] is None:
-        return _num(score["value"])
-    return f"{_num(score['value'])} [{_num(score['ci_low'])}, {_num(score['ci_high'])}]"
+    if score is None or score.value is None:
+        return "n/a" if score is None or score.undefined.startswith("not applicable") \
+            else "not measured" if score.undefined.startswith("not measured") else "undefined"
+    if score.low is None or score.high is None:
+        return _num(score.value)
+    return f"{_num(score.value)} [{_num(score.low)}, {_num(score.high)}]"
 
 
-def _cell(name: str, explainers: Mapping[str, Any], metrics: Sequence[str],
-          checks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    own = [c for c in checks if c["explainer"] == name and c["metric"] in metrics]
+def _cell(name: str, explainers: Mapping[str, ExplainerEntry], metrics: Sequence[str],
+          checks: Sequence[ThresholdCheck]) -> dict[str, Any]:
+    own = [c for c in checks if c.explainer == name and c.metric in metrics]
     explainer = explainers[name]
-    main = explainer_entry(explainer, metrics[0])
-    extra = [f"SENS_max {_text(explainer_entry(explainer, m))}" for m in metrics[1:]]
-    props = explainer.get("properties") or {}
-    if metrics[0] == "invariance_distance" and props.get("invariance_left_out"):
-        extra.append(f"{props['invariance_left_out']:,} image-transformation pairs left out "
+    extra = [f"SENS_max {_text(explainer.score(m))}" for m in metrics[1:]]
+    props = explainer.properties
+    if metrics[0] == "invariance_distance" and props is not None and props.invariance_left_out:
+        extra.append(f"{props.invariance_left_out:,} image-transformation pairs left out "
                      "(prediction changed)")
-    met = all(c["passed"] for c in own)
+    met = all(c.passed for c in own)
     return {
-        "text": _text(main),
+        "text": _text(explainer.score(metrics[0])),
         "extra": extra,
         "marks": marks(explainers, name, metrics),
-        "rule": "; ".join(f"{COMPARISONS[c['op']].symbol} {c['value']:g} ({c['threshold']})" for c in own),
+        "rule": "; ".join(f"{COMPARISONS[c.op].symbol} {c.value:g} ({c.threshold})" for c in own),
         "status": ("met" if met else "not met") if own else "",
         "css": ("met" if met else "unmet") if own else "",
     }
@@ -94,58 +113,57 @@ def _what(name: str, setting: Mapping[str, Any]) -> str:
     return name + "".join(f" {k} {v}" for k, v in setting.items())
 
 
-def _transformations(results: Mapping[str, Any], label: Callable[[str], str]) -> list[dict[str, Any]]:
+def _transformations(doc: AuditDocument, label: Callable[[str], str]) -> list[dict[str, Any]]:
     """One row per method: each transformation's distance, compared and left-out counts."""
     rows = []
-    for name, e in results["explainers"].items():
-        props = e.get("properties") or {}
-        cells = [{"what": _what(t["name"], t["setting"]),
-                  "text": _text(t["distance"]),
-                  "counts": f"{t['compared']:,} compared, {t['left_out']:,} left out"}
-                 for t in props.get("invariance_transformations", [])]
+    for name, e in doc.explainers.items():
+        done = () if e.properties is None else e.properties.invariance_transformations
+        cells = [{"what": _what(t.name, t.setting),
+                  "text": _text(t.distance),
+                  "counts": f"{t.compared:,} compared, {t.left_out:,} left out"}
+                 for t in done]
         if cells:
             rows.append({"label": label(name), "cells": cells})
     return rows
 
 
-def _random_sentence(checks: Mapping[str, Any] | None, label: Callable[[str], str]) -> str:
+def _random_sentence(checks: PropertyChecks, label: Callable[[str], str]) -> str:
     """The sanity expectation of the properties in words."""
-    worst = (checks or {}).get("random_scores_worst")
-    if not worst or all(c["random"] is None for c in worst.values()):  # no random control audited
+    worst = checks.random_scores_worst
+    if not worst or all(c.random is None for c in worst.values()):  # no random control audited
         return ""
     parts = []
     for prop, c in worst.items():
         name = prop[0].upper() + prop[1:]
-        if c["held"] is None:
+        if c.held is None:
             parts.append(f"{name}: not checked (no random control, or its score is undefined).")
-        elif c["held"]:
+        elif c.held:
             parts.append(f"{name}: the random control scores worst, as it should.")
         else:
-            others = ", ".join(label(n) for n in c["not_beating_random"])
+            others = ", ".join(label(n) for n in c.not_beating_random)
             parts.append(f"{name}: NOT as it should: {others} did not beat the random control, so this "
                          "score does not tell the methods from noise here.")
     return ("A score that tells the methods from noise gives the random control the worst value. "
             + " ".join(parts))
 
 
-def properties_section(results: Mapping[str, Any], label: Callable[[str], str],
+def properties_section(doc: AuditDocument, label: Callable[[str], str],
                        confidence: str) -> dict[str, Any] | None:
     """Context of the properties table; None when the audit measured no property."""
-    explainers = results["explainers"]
-    if not any(e.get("properties") for e in explainers.values()):
+    explainers = doc.explainers
+    if not any(e.properties for e in explainers.values()):
         return None
-    checks = results["thresholds"]
-    resolved = results["policy"]["resolved"].get("properties") or {}
+    resolved = doc.policy.resolved.get("properties") or {}
     robustness = resolved.get("robustness") or {}
-    rows = [{"property": prop, "measure": measure, "direction": direction,
-             "cells": [_cell(name, explainers, metrics, checks) for name in explainers]}
-            for prop, measure, metrics, direction in PROPERTY_ROWS]
+    rows = [{"property": prop, "measure": how, "direction": better,
+             "cells": [_cell(name, explainers, metrics, doc.thresholds) for name in explainers]}
+            for prop, how, metrics, better in PROPERTY_ROWS]
     return {
         "columns": [label(n) for n in explainers],
         "rows": rows,
         "confidence": confidence,
         "radius": f"{robustness.get('radius', 0):g}",
         "perturbations": str(robustness.get("perturbations", "")),
-        "transformations": _transformations(results, label),
-        "random_check": _random_sentence(results.get("property_checks"), label),
+        "transformations": _transformations(doc, label),
+        "random_check": _random_sentence(doc.property_checks, label),
     }

@@ -1,10 +1,10 @@
 """The sanity checks in the report: curves, trend table and plain words per check, inadmissible scores.
 
-Reads ``results.json["sanity_checks"]`` (:meth:`auditkit.engine.sanity.SanityCheck.to_dict`) and
+Reads the document's sanity checks (:attr:`auditkit.results.AuditDocument.sanity_checks`) and
 returns template context: formatted strings, flags and PNG data URIs, as :mod:`auditkit.report.context`.
 An explainer whose ``status`` is ``fail`` in a check is inadmissible on the failed metric, one whose
 status is ``inconclusive`` is not evidenced on it (the engine's rule,
-:func:`auditkit.engine.verdicts.sanity_gates`, recorded in results.json); ``status`` None marks the
+:func:`auditkit.engine.verdicts.sanity_gates`, recorded in results.json); ``status`` None marks a
 control (``random``), which is never judged. Also here: ReCo's chance band in words.
 """
 
@@ -15,6 +15,18 @@ from typing import Any
 
 from auditkit.catalog import METRICS, names
 from auditkit.report import plots
+from auditkit.report.yardstick import CONTROLS
+from auditkit.results import (
+    Estimate,
+    ExplainerEntry,
+    RecoChance,
+    SanityCheck,
+    SanityExplainer,
+    SanityVerdict,
+    Trend,
+)
+
+PASS, FAIL, INCONCLUSIVE = SanityVerdict.PASS, SanityVerdict.FAIL, SanityVerdict.INCONCLUSIVE
 
 CHECKS = {
     "weight_randomisation": (
@@ -32,13 +44,16 @@ CHECKS = {
 }
 """Check name -> (title, what the degradation does, label of the horizontal axis)."""
 
-TREND_METRICS = {m: METRICS[m].label for m in ("mege", "reco_corrected", "reco", "reco_auc", "mu_fidelity")}
-"""Metrics of the trend table, in order; MeGe and the corrected ReCo have a verdict, the others are
-reported."""
 GATED = names(gated=True)
 """The metrics with a verdict (``Metric.gated``)."""
-CURVE_METRICS = (*GATED, "mu_fidelity")
-"""Panels of the curves (the paper's Fig. 3 for MeGe and ReCo, Fig. 4 for μF)."""
+TREND_COLUMNS = (*GATED, *(m for m in names(trend=True) if m not in GATED))
+"""Metrics of the trend table (``Metric.trend``), in order: those with a verdict first (MeGe, the
+corrected ReCo), then the reported ones in the catalog's order."""
+CURVE_METRICS = (*GATED, *(m for m in names(trend=True) if METRICS[m].gate is None))
+"""Panels of the curves: each metric with a verdict and each trend metric no verdict speaks to (the
+paper's Fig. 3 for MeGe and ReCo, Fig. 4 for μF); a metric gated by another is that one's panel."""
+_MET = {PASS: True, FAIL: False}
+_CSS = {PASS: "met", FAIL: "unmet", INCONCLUSIVE: "inconclusive"}
 
 
 def _num(value: float | None, digits: int = 3) -> str:
@@ -61,38 +76,36 @@ def _words(items: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
-def _status(entry: Mapping[str, Any]) -> str | None:
-    """``pass``, ``fail``, ``inconclusive`` or None (control); results without a status: passed."""
-    if "status" in entry:
-        return entry["status"]
-    return {True: "pass", False: "fail"}.get(entry.get("passed"))
+def _example(**statuses: SanityVerdict | None) -> dict[str, SanityCheck]:
+    """A ``label_shuffling`` check whose explainers have the given statuses, for the doctests."""
+    explainers = {name: SanityExplainer((), {}, status is not None,
+                                        None if status is None else status == PASS, status)
+                  for name, status in statuses.items()}
+    return {"label_shuffling": SanityCheck((0.0, 1.0), {}, 0.05, 0.05, 0.1, 0, False, FAIL, explainers)}
 
 
-def _by_status(section: Mapping[str, Any] | None, wanted: str) -> dict[str, list[str]]:
+def _by_status(section: Mapping[str, SanityCheck] | None, wanted: SanityVerdict) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for name, check in (section or {}).items():
-        if not isinstance(check, Mapping):
-            continue
-        for explainer, entry in check.get("explainers", {}).items():
-            if _status(entry) == wanted:
+        for explainer, entry in check.explainers.items():
+            if entry.status == wanted:
                 out.setdefault(explainer, []).append(_title(name))
     return out
 
 
-def inadmissible(section: Mapping[str, Any] | None) -> dict[str, list[str]]:
+def inadmissible(section: Mapping[str, SanityCheck] | None) -> dict[str, list[str]]:
     """Explainer -> the titles of the sanity checks it failed, for every explainer that failed one.
 
-    >>> inadmissible({"label_shuffling": {"explainers": {"saliency": {"status": "fail"},
-    ...                                                  "random": {"status": None}}}})
+    >>> inadmissible(_example(saliency=FAIL, random=None))
     {'saliency': ['Label shuffling']}
     """
-    return _by_status(section, "fail")
+    return _by_status(section, FAIL)
 
 
-def not_evidenced(section: Mapping[str, Any] | None) -> dict[str, list[str]]:
+def not_evidenced(section: Mapping[str, SanityCheck] | None) -> dict[str, list[str]]:
     """Explainer -> the titles of the checks that were inconclusive for it (and none failed)."""
     failed = inadmissible(section)
-    return {n: t for n, t in _by_status(section, "inconclusive").items() if n not in failed}
+    return {n: t for n, t in _by_status(section, INCONCLUSIVE).items() if n not in failed}
 
 
 def inadmissible_notice(failed: Mapping[str, list[str]], label: Callable[[str], str],
@@ -121,45 +134,45 @@ def inadmissible_notice(failed: Mapping[str, list[str]], label: Callable[[str], 
     }
 
 
-def admissible_sentence(section: Mapping[str, Any] | None, label: Callable[[str], str]) -> str:
+
+def admissible_sentence(section: Mapping[str, SanityCheck] | None, label: Callable[[str], str]) -> str:
     """Page one's word on the methods whose gated scores (MeGe, chance-corrected ReCo) passed every
     sanity check, or that no check ran; the failed and inconclusive ones are
     :func:`inadmissible_notice`'s.
 
     >>> admissible_sentence(None, str)
     'No sanity check ran, so nothing shows that the scores depend on what the models learned.'
-    >>> admissible_sentence({"label_shuffling": {"explainers": {"saliency": {"status": "pass"},
-    ...                                                         "random": {"status": None}}}}, str)
+    >>> admissible_sentence(_example(saliency=PASS, random=None), str)
     'The scores of saliency passed their sanity checks and are admissible.'
     """
-    checks = [c for c in (section or {}).values() if isinstance(c, Mapping) and c.get("explainers")]
+    checks = [c for c in (section or {}).values() if c.explainers]
     if not checks:
         return "No sanity check ran, so nothing shows that the scores depend on what the models learned."
-    statuses: dict[str, set[str | None]] = {}
+    statuses: dict[str, set[SanityVerdict | None]] = {}
     for check in checks:
-        for name, entry in check["explainers"].items():
-            statuses.setdefault(name, set()).add(_status(entry))
-    passed = [label(n) for n, found in statuses.items() if found == {"pass"}]
+        for name, entry in check.explainers.items():
+            statuses.setdefault(name, set()).add(entry.status)
+    passed = [label(n) for n, found in statuses.items() if found == {PASS}]
     if not passed:
         return ""
     return f"The scores of {_words(passed)} passed their sanity checks and are admissible."
 
 
-def reco_chance_text(chance: Mapping[str, Any] | None, reco: float | None = None) -> str:
+def reco_chance_text(chance: RecoChance | None, reco: float | None = None) -> str:
     """ReCo's chance band in words, e.g. ``"chance 0.061 (95%: 0.118), p = 0.74"``.
 
-    >>> reco_chance_text({"null_mean": 0.061, "null_q95": 0.118, "p_value": 0.74}, 0.05)
+    >>> reco_chance_text(RecoChance(null_mean=0.061, null_q95=0.118, p_value=0.74), 0.05)
     'ReCo 0.050; chance 0.061 (95%: 0.118), p = 0.74: not above chance'
-    >>> reco_chance_text({"undefined": "S≠ is empty"})
+    >>> reco_chance_text(RecoChance(undefined="S≠ is empty"))
     'no chance level: S≠ is empty'
     """
-    if not chance or chance.get("null_mean") is None:
-        return f"no chance level: {(chance or {}).get('undefined') or 'not computed'}"
-    verdict = "above chance" if chance["p_value"] < chance.get("alpha", 0.05) else "not above chance"
+    if chance is None or chance.null_mean is None or chance.p_value is None:
+        return f"no chance level: {(chance.undefined if chance else None) or 'not computed'}"
+    alpha = 0.05 if chance.alpha is None else chance.alpha
+    verdict = "above chance" if chance.p_value < alpha else "not above chance"
     head = f"ReCo {_num(reco)}; " if reco is not None else ""
-    return (f"{head}chance {_num(chance['null_mean'])} (95%: {_num(chance['null_q95'])}), "
-            f"p = {chance['p_value']:.2g}: {verdict}")
-
+    return (f"{head}chance {_num(chance.null_mean)} (95%: {_num(chance.null_q95)}), "
+            f"p = {chance.p_value:.2g}: {verdict}")
 
 def _images_sentence(images: int, audited: int) -> str:
     """Which images the levels explained: all, or the declared subsample (with level 0 re-scored).
@@ -188,45 +201,48 @@ def _by_checks(methods: Mapping[str, list[str]], label: Callable[[str], str], ou
     return [f"{_words(names)}: {_words(list(checks)).lower()} {outcome}" for checks, names in groups.items()]
 
 
-def chance_notice(explainers: Mapping[str, Any], label: Callable[[str], str],
-                  controls: Collection[str] = ("random",)) -> str:
+
+def chance_notice(explainers: Mapping[str, ExplainerEntry], label: Callable[[str], str],
+                  controls: Collection[str] = CONTROLS) -> str:
     """One sentence naming the methods whose ReCo cannot be told from chance ("" when none); the
-    ``controls`` are left out, since they are at chance by construction."""
+    ``controls`` (by default the registry's, ``Explainer.control``) are left out, since they are at
+    chance by construction."""
     at_chance = [label(n) for n, e in explainers.items()
-                 if (e.get("reco_chance") or {}).get("distinguishable") is False and n not in controls]
+                 if e.reco_chance.distinguishable is False and n not in controls]
     if not at_chance:
         return ""
     return (f"The ReCo of {_words(at_chance)} cannot be told from chance: S= and S≠ overlap as if the "
             "maps said nothing about whether two models agree.")
 
 
-def _trend_cell(metric: str, trend: Mapping[str, Any]) -> dict[str, Any]:
-    verdict = trend.get("verdict", {True: "pass", False: "fail"}.get(trend.get("passed")))
-    if trend.get("slope") is None:
+def _trend_cell(metric: str, trend: Trend) -> dict[str, Any]:
+    verdict = trend.verdict
+    if trend.slope is None:
         text = "undefined"
-    elif trend.get("ci_low") is None:
-        text = _num(trend["slope"])
+    elif trend.low is None:
+        text = _num(trend.slope)
     else:
-        text = f"{_num(trend['slope'])} [{_num(trend['ci_low'])}, {_num(trend['ci_high'])}]"
-    status = {"pass": "fell", "fail": "did not fall", "inconclusive": "inconclusive"}.get(
-        verdict, "reported")
-    return {"metric": TREND_METRICS[metric], "slope": text, "p": _num(trend.get("p_value")),
-            "met": {"pass": True, "fail": False}.get(verdict), "status": status,
-            "css": {"pass": "met", "fail": "unmet", "inconclusive": "inconclusive"}.get(verdict, "")}
+        text = f"{_num(trend.slope)} [{_num(trend.low)}, {_num(trend.high)}]"
+    status = {PASS: "fell", FAIL: "did not fall", INCONCLUSIVE: "inconclusive"}.get(verdict, "reported")
+    return {"metric": METRICS[metric].label, "slope": text, "p": _num(trend.p_value),
+            "met": _MET.get(verdict), "status": status, "css": _CSS.get(verdict, "")}
 
 
-def _sentence(check: Mapping[str, Any], label: Callable[[str], str]) -> str:
-    alpha = f"{check.get('alpha', 0.05):g}"
+def _verdicts(entry: SanityExplainer) -> dict[str, SanityVerdict | None]:
+    """Gated metric -> its verdict for one explainer (None where its trend is not recorded)."""
+    return {m: entry.trend[m].verdict if m in entry.trend else None for m in GATED}
+
+
+def _sentence(check: SanityCheck, label: Callable[[str], str]) -> str:
+    alpha = f"{check.alpha:g}"
     fell, stuck, unclear, controls = [], [], [], []
-    for name, entry in check["explainers"].items():
-        status = _status(entry)
-        verdicts = {m: entry["trend"].get(m, {}).get("verdict") for m in GATED}
-        if status is None:
+    for name, entry in check.explainers.items():
+        if entry.status is None:
             controls.append(label(name))
-        elif status == "pass":
+        elif entry.status == PASS:
             fell.append(label(name))
-        for wanted, into in (("fail", stuck), ("inconclusive", unclear)):
-            which = [METRICS[m].label for m, v in verdicts.items() if v == wanted]
+        for wanted, into in ((FAIL, stuck), (INCONCLUSIVE, unclear)):
+            which = [METRICS[m].label for m, v in _verdicts(entry).items() if v == wanted]
             if which:
                 into.append(f"{label(name)} ({_words(which)})")
     parts = []
@@ -247,74 +263,82 @@ def _sentence(check: Mapping[str, Any], label: Callable[[str], str]) -> str:
     return " ".join(parts)
 
 
-def _curves(check: Mapping[str, Any], name: str, label: Callable[[str], str]) -> str:
-    levels = [float(v) for v in check["levels"]]
+def _point(score: Estimate) -> tuple[float | None, float | None, float | None]:
+    return score.value, score.low, score.high
+
+
+def _curves(check: SanityCheck, name: str, label: Callable[[str], str]) -> str:
+    levels = [float(v) for v in check.levels]
     panels: dict[str, dict[str, list[tuple[float | None, float | None, float | None]]]] = {}
     controls = []
     for metric in CURVE_METRICS:
-        title = TREND_METRICS[metric] + (" (reported only)" if metric not in GATED else "")
+        title = METRICS[metric].label + (" (reported only)" if metric not in GATED else "")
         lines = panels[title] = {}
-        for explainer, entry in check["explainers"].items():
-            if not entry.get("in_verdict", True) and label(explainer) not in controls:
+        for explainer, entry in check.explainers.items():
+            if not entry.in_verdict and label(explainer) not in controls:
                 controls.append(label(explainer))
-            lines[label(explainer)] = [(s[metric]["value"], s[metric]["ci_low"], s[metric]["ci_high"])
-                                       for s in entry["levels"]]
+            lines[label(explainer)] = [_point(s.scores[metric]) for s in entry.levels]
     xlabel = CHECKS.get(name, ("", "", "degradation level"))[2]
-    colours = plots.method_colours(list(check["explainers"]), label)
+    colours = plots.method_colours(list(check.explainers), label)
     return plots.data_uri(plots.score_curves(levels, panels, xlabel=xlabel, controls=controls,
                                              colours=colours))
 
 
-def sanity_sections(section: Mapping[str, Any] | None, label: Callable[[str], str],
+def _row(explainer: str, entry: SanityExplainer, label: Callable[[str], str]) -> dict[str, Any]:
+    """One explainer's row of a check's trend table."""
+    status = entry.status
+    return {
+        "label": label(explainer),
+        "met": _MET.get(status),
+        "css": _CSS.get(status, ""),
+        "status": {PASS: "passed", FAIL: "failed", INCONCLUSIVE: "inconclusive"}.get(status, "control"),
+        "badge": {FAIL: "inadmissible", INCONCLUSIVE: "not evidenced"}.get(status, ""),
+        "cells": [_trend_cell(m, entry.trend[m]) for m in TREND_COLUMNS if m in entry.trend],
+    }
+
+
+def _reasons(explainer: str, entry: SanityExplainer, label: Callable[[str], str]) -> list[str]:
+    """Why each gated metric of one explainer failed or was inconclusive."""
+    return [f"{label(explainer)}, {entry.trend[m].reason}" for m, verdict in _verdicts(entry).items()
+            if verdict in (FAIL, INCONCLUSIVE) and entry.trend[m].reason]
+
+
+def _section(name: str, check: SanityCheck, label: Callable[[str], str], confidence: str,
+             audited: int) -> dict[str, Any]:
+    """Template context of one check."""
+    title, what, _ = CHECKS.get(name, (_title(name), "the models are degraded", ""))
+    std = f" of standard deviation {check.settings['std']:g}" if "std" in check.settings else ""
+    what = what.format(std=std)
+    return {
+        "id": name,
+        "title": title,
+        "what": what[0].upper() + what[1:],
+        "levels": ", ".join(f"{float(v):g}" for v in check.levels),
+        "images": _images_sentence(check.images or 0, audited),
+        "met": bool(check.passed),
+        "css": {PASS: "met", FAIL: "unmet"}.get(check.status, "inconclusive"),
+        "status": {PASS: "passed", FAIL: "failed"}.get(check.status, "inconclusive"),
+        "reasons": [r for explainer, e in check.explainers.items() for r in _reasons(explainer, e, label)],
+        "min_fall": f"{check.min_fall:g}",
+        "sentence": _sentence(check, label),
+        "figure": _curves(check, name, label),
+        "control_note": " The random baseline is dashed." if any(
+            not e.in_verdict for e in check.explainers.values()) else "",
+        "confidence": confidence,
+        "alpha": f"{check.alpha:g}",
+        "rows": [_row(explainer, e, label) for explainer, e in check.explainers.items()],
+    }
+
+
+def sanity_sections(section: Mapping[str, SanityCheck] | None, label: Callable[[str], str],
                     confidence: str, audited: int = 0) -> list[dict[str, Any]]:
-    """One entry per sanity check of results.json: plain words, curves and the trend table.
+    """One entry per sanity check of the document: plain words, curves and the trend table.
 
     Args:
-        section: ``results.json["sanity_checks"]`` (None or empty: no check ran).
+        section: the document's ``sanity_checks`` (None or empty: no check ran).
         label: explainer registry name -> printed name.
         confidence: the interval level as printed, e.g. ``"95%"``.
         audited: the number of audited images; a check that explained fewer names its subsample.
     """
-    out = []
-    for name, check in (section or {}).items():
-        if not isinstance(check, Mapping) or not check.get("explainers"):
-            continue
-        title, what, _ = CHECKS.get(name, (_title(name), "the models are degraded", ""))
-        std = f" of standard deviation {check['std']:g}" if "std" in check else ""
-        levels = ", ".join(f"{float(v):g}" for v in check["levels"])
-        rows = []
-        reasons = []
-        for explainer, entry in check["explainers"].items():
-            status = _status(entry)
-            rows.append({
-                "label": label(explainer),
-                "met": {"pass": True, "fail": False}.get(status),
-                "css": {"pass": "met", "fail": "unmet", "inconclusive": "inconclusive"}.get(status, ""),
-                "status": {"pass": "passed", "fail": "failed", "inconclusive": "inconclusive"}.get(
-                    status, "control"),
-                "badge": {"fail": "inadmissible", "inconclusive": "not evidenced"}.get(status, ""),
-                "cells": [_trend_cell(m, entry["trend"][m]) for m in TREND_METRICS if m in entry["trend"]],
-            })
-            reasons += [f"{label(explainer)}, {entry['trend'][m]['reason']}" for m in GATED
-                        if entry["trend"].get(m, {}).get("verdict") in ("fail", "inconclusive")
-                        and entry["trend"][m].get("reason")]
-        out.append({
-            "id": name,
-            "title": title,
-            "what": what.format(std=std)[0].upper() + what.format(std=std)[1:],
-            "levels": levels,
-            "images": _images_sentence(check.get("images") or 0, audited),
-            "met": bool(check.get("passed")),
-            "css": {"pass": "met", "fail": "unmet"}.get(_status(check) or "", "inconclusive"),
-            "status": {"pass": "passed", "fail": "failed"}.get(_status(check) or "", "inconclusive"),
-            "reasons": reasons,
-            "min_fall": f"{check.get('min_fall', 0.05):g}",
-            "sentence": _sentence(check, label),
-            "figure": _curves(check, name, label),
-            "control_note": " The random baseline is dashed." if any(
-                not e.get("in_verdict", True) for e in check["explainers"].values()) else "",
-            "confidence": confidence,
-            "alpha": f"{check.get('alpha', 0.05):g}",
-            "rows": rows,
-        })
-    return out
+    return [_section(name, check, label, confidence, audited)
+            for name, check in (section or {}).items() if check.explainers]

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from auditkit.catalog import METRICS
+from auditkit.catalog import METRICS, names
 from auditkit.explainers import EXPLAINERS, RandomBaseline
 from auditkit.explainers.input_control import InputControl
-from auditkit.results import explainer_entry
+from auditkit.results import ExplainerEntry
 
 CONTROL = RandomBaseline.name
 """Registry name of the control explainer."""
@@ -23,9 +23,8 @@ INPUT_CONTROL = InputControl.name
 """Registry name of the input control (maps ``sum_c |x_c|``, the same for every model)."""
 CONTROLS = frozenset(name for name, cls in EXPLAINERS.items() if cls.control)
 """The controls: compared with nothing, only compared against."""
-SCORES = ("mege", "reco", "reco_corrected", "mu_fidelity", "robustness_distance", "sensitivity_max",
-          "invariance_distance", "completeness_error")
-"""Every score the control is compared on, in the order page one lists them."""
+SCORES = (*names(scope="explainer"), *names(scope="property"))
+"""Every score the control is compared on: every score of a method in the catalog, in its order."""
 LOWER_IS_BETTER = frozenset(name for name, metric in METRICS.items() if not metric.higher_is_better)
 """Scores where lower is better (distances, sensitivities, errors; ``Metric.higher_is_better``)."""
 LABELS = {"reco_corrected": "corrected", "sensitivity_max": "SENS_max"}
@@ -34,9 +33,9 @@ BEATS, BEHIND = "✓ beats random", "✗ no better than random"
 """The marks in the tables."""
 
 
-def _value(explainer: Mapping[str, Any] | None, metric: str) -> float | None:
-    score = explainer_entry(explainer or {}, metric)
-    return None if score is None else score.get("value")
+def _value(explainer: ExplainerEntry | None, metric: str) -> float | None:
+    score = None if explainer is None else explainer.score(metric)
+    return None if score is None else score.value
 
 
 def beats(metric: str, value: float | None, control: float | None) -> bool | None:
@@ -50,7 +49,7 @@ def beats(metric: str, value: float | None, control: float | None) -> bool | Non
     return value < control if metric in LOWER_IS_BETTER else value > control
 
 
-def mark(explainers: Mapping[str, Any], name: str, metric: str) -> str:
+def mark(explainers: Mapping[str, ExplainerEntry], name: str, metric: str) -> str:
     """The table mark of explainer ``name`` on ``metric``: :data:`BEATS`, :data:`BEHIND`, or "" (no
     control audited, ``name`` is the control, or a score undefined)."""
     if name == CONTROL or CONTROL not in explainers:
@@ -59,7 +58,8 @@ def mark(explainers: Mapping[str, Any], name: str, metric: str) -> str:
     return {True: BEATS, False: BEHIND, None: ""}[verdict]
 
 
-def marks(explainers: Mapping[str, Any], name: str, metrics: Sequence[str]) -> list[dict[str, Any]]:
+def marks(explainers: Mapping[str, ExplainerEntry], name: str,
+          metrics: Sequence[str]) -> list[dict[str, Any]]:
     """The marks of ``name`` on ``metrics`` for a table cell: ``text`` ("corrected ReCo ..." for the
     second of several) and ``behind`` (the method does not beat the control); unmarked ones left out."""
     out = []
@@ -71,11 +71,15 @@ def marks(explainers: Mapping[str, Any], name: str, metrics: Sequence[str]) -> l
     return out
 
 
-def behind(explainers: Mapping[str, Any], metrics: Sequence[str] = SCORES) -> dict[str, list[str]]:
+def behind(explainers: Mapping[str, ExplainerEntry], metrics: Sequence[str] = SCORES) -> dict[str, list[str]]:
     """Score -> the methods (registry names) that do not beat the control on it, for every score on
     which some method does not; empty without a control.
 
-    >>> behind({"a": {"mege": {"value": 0.5}}, "random": {"mege": {"value": 0.6}}})
+    >>> from dataclasses import replace
+    >>> from auditkit.results import Estimate, _example
+    >>> entry = _example().explainers["saliency"]
+    >>> behind({"a": replace(entry, scores={"mege": Estimate(0.5)}),
+    ...         "random": replace(entry, scores={"mege": Estimate(0.6)})})
     {'mege': ['a']}
     """
     if CONTROL not in explainers:

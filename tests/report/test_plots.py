@@ -28,6 +28,14 @@ def test_a_method_keeps_its_colour_whatever_the_other_methods() -> None:
 def test_s_eq_and_s_neq_colours_are_no_methods() -> None:
     used = {*plots.METHOD_COLOURS.values(), *plots.SPARE_COLOURS}
     assert plots.S_EQ_COLOUR not in used and plots.S_NEQ_COLOUR not in used
+    assert plots.THRESHOLD_COLOUR not in used
+
+
+def test_every_registered_method_has_its_own_colour() -> None:
+    from auditkit.explainers import EXPLAINERS
+
+    assert list(plots.METHOD_COLOURS) == list(EXPLAINERS)
+    assert plots.SPARE_COLOURS and not set(plots.SPARE_COLOURS) & set(plots.METHOD_COLOURS.values())
 
 
 def test_the_curves_draw_each_method_in_its_colour() -> None:
