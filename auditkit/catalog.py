@@ -46,6 +46,7 @@ class Metric:
         trend: listed level by level in the sanity checks' trend tables.
         headline: one of the paper's three key scores (MeGe, ReCo, μF), shown in one-line views: the
             history listing and the trend plots over audits.
+        deployed: also measured on the deployed checkpoint's maps (:mod:`auditkit.engine.deployed`).
         shown_with: the metric in whose cell of the report's scores table this one is printed (the
             chance-corrected ReCo beside ReCo); ``None``: a column of its own.
     """
@@ -60,6 +61,7 @@ class Metric:
     gate: str | None = None
     trend: bool = False
     headline: bool = False
+    deployed: bool = False
     shown_with: str | None = None
 
     @property
@@ -74,14 +76,16 @@ _ALL = (
            headline=True),
     Metric("reco_corrected", "chance-corrected ReCo", "ReCo_c", True, (-1, 1), "explainer",
            gate="reco_corrected", trend=True, shown_with="reco"),
-    Metric("reco_auc", "ReCo_AUC", "ReCo_AUC", True, (0, 1), "explainer", gate="reco_corrected"),
-    Metric("mu_fidelity", "μF", "muF", True, (-1, 1), "explainer", trend=True, headline=True),
+    Metric("reco_auc", "ReCo_AUC", "ReCo_AUC", True, (0, 1), "explainer", gate="reco_corrected",
+           trend=True),
+    Metric("mu_fidelity", "μF", "muF", True, (-1, 1), "explainer", trend=True, headline=True,
+           deployed=True),
     Metric("sensitivity_max", "SENS_max", "SENS_max", False, (0, math.inf), "property",
-           section="robustness"),
+           section="robustness", deployed=True),
     Metric("robustness_distance", "distance under noise", "rob_dist", False, (0, 1), "property",
-           section="robustness"),
+           section="robustness", deployed=True),
     Metric("invariance_distance", "distance under transformations", "inv_dist", False, (0, 1), "property",
-           section="invariance"),
+           section="invariance", deployed=True),
     Metric("completeness_error", "completeness error", "compl_err", False, (0, math.inf), "property",
            section="completeness"),
     Metric("accuracy", "held-out accuracy", "acc", True, (0, 1), "model"),
@@ -93,7 +97,7 @@ METRICS: Mapping[str, Metric] = MappingProxyType({m.name: m for m in _ALL})
 
 
 def names(*, scope: Scope | None = None, gated: bool | None = None, trend: bool | None = None,
-          headline: bool | None = None) -> tuple[str, ...]:
+          headline: bool | None = None, deployed: bool | None = None) -> tuple[str, ...]:
     """The names of the metrics with the given facts, in report order.
 
     >>> names(gated=True)
@@ -105,7 +109,8 @@ def names(*, scope: Scope | None = None, gated: bool | None = None, trend: bool 
     """
     return tuple(m.name for m in _ALL if (scope is None or m.scope == scope)
                  and (gated is None or m.gated == gated) and (trend is None or m.trend == trend)
-                 and (headline is None or m.headline == headline))
+                 and (headline is None or m.headline == headline)
+                 and (deployed is None or m.deployed == deployed))
 
 
 def label(name: str) -> str:

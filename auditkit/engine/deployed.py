@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from auditkit.catalog import METRICS
 from auditkit.engine.crosstrain import FoldModel, fresh_model
 from auditkit.engine.explain import make_explainers
 from auditkit.engine.faithfulness import fidelity_values
@@ -109,7 +110,7 @@ def _explainer_figures(ctx: RunContext, deployed: FoldModel, targets: torch.Tens
                                 weights=ctx.weights, confidence=boot.confidence).document()
             entry = dataclasses.replace(
                 entry, scores={**entry.scores, **{k: v for k, v in p.scores.items()
-                                                  if k != "completeness_error"}},
+                                                  if METRICS[k].deployed}},
                 robustness_images=p.robustness_images, sensitivity_undefined=p.sensitivity_undefined,
                 invariance_images=p.invariance_images, invariance_left_out=p.invariance_left_out,
                 invariance_transformations=p.invariance_transformations)

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from auditkit.catalog import METRICS
+from auditkit.catalog import METRICS, names
 from auditkit.report.properties import PROPERTY_ROWS, direction, measure
 from auditkit.results import AuditDocument, Deployed, Estimate
 
-MEASURED = ("mu_fidelity", "sensitivity_max", "robustness_distance", "invariance_distance")
-"""The scores :mod:`auditkit.engine.deployed` measures on the deployed checkpoint."""
+MEASURED = names(deployed=True)
+"""The scores :mod:`auditkit.engine.deployed` measures on the deployed checkpoint (``Metric.deployed``)."""
 
 
 def _header(metric: str) -> str:
