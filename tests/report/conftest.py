@@ -213,8 +213,12 @@ def unclear(audit_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Render
 SYSTEM = {"name": "Digit triage", "version": "2.4.1", "owner": "Example Health Ltd",
           "intended_purpose": "Sorting scanned digits for manual review", "contact": None}
 """The policy's ``system`` section of the full report (contact left out: absent fields are omitted)."""
-DEPLOYED = {"checkpoint": "/models/triage-2.4.1.pt", "sha256": "5e" * 32}
-"""What results.json may record of the deployed checkpoint (the report shows it only when present)."""
+DEPLOYED = {"checkpoint": "/models/triage-2.4.1.pt", "sha256": "5e" * 32,
+            "accuracy": {"value": 0.9, "ci_low": 0.85, "ci_high": 0.94, "undefined": None, "images": 120,
+                         "on": "the audited images", "held_out": False,
+                         "note": "not a held-out accuracy"},
+            "explainers": {}, "scope": "measured on the deployed checkpoint beside the k fold models"}
+"""What results.json records of a deployed checkpoint (the report shows it only when present)."""
 
 
 @pytest.fixture(scope="session")
