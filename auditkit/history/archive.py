@@ -12,12 +12,11 @@ kept first, under the id its results.json names.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
 from auditkit import _atomic
-from auditkit.history.verify import DOSSIER, RESULTS
+from auditkit.history.verify import DOSSIER, RESULTS, history_link
 
 AUDITS = "audits"
 """The folder of kept dossiers, inside the out folder."""
@@ -58,9 +57,10 @@ def keep_unkept(out_dir: Path) -> Path | None:
         data = results.read_bytes()
     except OSError:
         return None
-    try:
-        folder = audit_folder(out_dir, int(json.loads(data)["history"]["audit_id"]))
-    except (ValueError, TypeError, KeyError):
+    link = history_link(data)
+    if link is not None:
+        folder = audit_folder(out_dir, link.audit_id)
+    else:
         folder = out_dir / AUDITS / f"unrecorded-{hashlib.sha256(data).hexdigest()[:12]}"
     if folder.exists():
         return None

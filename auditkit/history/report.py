@@ -7,40 +7,38 @@ being reported (:func:`~auditkit.history.compare.score_changes`). The result hol
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from auditkit.catalog import names
-from auditkit.history.compare import score_changes
+from auditkit.history.compare import COMPARED, estimate_dict, score_changes
 from auditkit.history.store import AuditRow, HistoryStore
-from auditkit.results import Results
+from auditkit.results import AuditDocument
 
 TREND_METRICS = names(headline=True)
 """Per-explainer scores of the trend plots (with the accuracy): the key scores of the listing."""
 
 
-def _scores(summary: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"accuracy": {...}, "explainers": {name: {metric: {...}}}}`` of a results.json."""
-    found = Results(summary).estimates()
-    out: dict[str, Any] = {"accuracy": found[(None, "accuracy")].to_dict(), "explainers": {}}
+def _scores(document: AuditDocument) -> dict[str, Any]:
+    """``{"accuracy": {...}, "explainers": {name: {metric: {...}}}}`` of an audit."""
+    found = document.estimates(COMPARED)
+    explainers: dict[str, dict[str, Any]] = {}
     for (explainer, metric), estimate in found.items():
         if explainer is not None and metric in TREND_METRICS:
-            out["explainers"].setdefault(explainer, {})[metric] = estimate.to_dict()
-    return out
+            explainers.setdefault(explainer, {})[metric] = estimate_dict(estimate)
+    return {"accuracy": estimate_dict(document.accuracy), "explainers": explainers}
 
 
-def _point(row: AuditRow | None, summary: Mapping[str, Any]) -> dict[str, Any]:
+def _point(row: AuditRow | None, document: AuditDocument) -> dict[str, Any]:
     return {
         "id": None if row is None else row.id,
-        "finished_at": summary.get("created") if row is None else row.finished_at,
-        "verdict": summary.get("verdict") if row is None else row.verdict,
-        "policy_sha256": summary.get("policy", {}).get("sha256") if row is None else row.policy_sha256,
-        "scores": _scores(summary),
+        "finished_at": document.created if row is None else row.finished_at,
+        "verdict": document.verdict if row is None else row.verdict,
+        "policy_sha256": document.policy.sha256 if row is None else row.policy_sha256,
+        "scores": _scores(document),
     }
 
 
-def report_data(store: HistoryStore, policy_name: str,
-                current: Mapping[str, Any]) -> dict[str, Any] | None:
+def report_data(store: HistoryStore, policy_name: str, current: AuditDocument) -> dict[str, Any] | None:
     """The history of ``policy_name`` as the report shows it, or None without an earlier finished audit.
 
     Args:
@@ -55,13 +53,14 @@ def report_data(store: HistoryStore, policy_name: str,
         is ``{"id", "finished_at", "verdict", "policy_sha256", "scores"}`` and "scores" holds the
         accuracy and MeGe, ReCo and muF per explainer as ``{"value", "ci_low", "ci_high"}``.
     """
-    rows = [row for row in reversed(store.audits(policy_name))
-            if row.policy_name == policy_name and row.status == "finished" and row.summary is not None]
-    if not rows:
+    found = [(row, row.document) for row in reversed(store.audits(policy_name))
+             if row.policy_name == policy_name and row.status == "finished"]
+    earlier = [(row, document) for row, document in found if document is not None]
+    if not earlier:
         return None
-    points = [_point(row, row.summary or {}) for row in rows]
+    points = [_point(row, document) for row, document in earlier]
     return {
         "previous": points[-1],
         "audits": [*points, _point(None, current)],
-        "changes": [change.to_dict() for change in score_changes(rows[-1].summary or {}, current)],
+        "changes": [change.to_dict() for change in score_changes(earlier[-1][1], current)],
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import socket
@@ -24,16 +25,20 @@ from typing import TYPE_CHECKING, Any
 
 from auditkit import _version
 from auditkit.history.chain import GENESIS, ChainHead, row_hash, signed_message
-from auditkit.history.compare import ScoreChange, score_changes
+from auditkit.history.compare import COMPARED, ScoreChange, estimate_dict, score_changes
 from auditkit.history.errors import HistoryError, RowDataError
 from auditkit.history.schema import connect, transaction
-from auditkit.results import Results
+from auditkit.results import AuditDocument, ResultsError
 
 if TYPE_CHECKING:
     from auditkit.signing import Signer
 
 DB_FILE_NAME = "history.sqlite"
 """The database's name inside the output folder when ``--db`` is not given."""
+
+UNREADABLE = (ResultsError, KeyError, TypeError, AttributeError)
+"""What reading a results.json that is no document of a known schema raises: :class:`ResultsError`,
+or, upgrading a malformed schema-1 document, the error of the key or value it met."""
 
 
 def now() -> str:
@@ -91,14 +96,21 @@ class AuditRow:
                                                 f"{'list' if kind is list else 'object'}")
         return value
 
-    @property
-    def summary(self) -> dict[str, Any] | None:
-        """The audit's results.json, parsed; ``None`` for a failed audit.
+    @functools.cached_property
+    def document(self) -> AuditDocument | None:
+        """The audit's results.json (``summary_json``) read once, older schema versions upgraded;
+        ``None`` for a failed audit.
 
         Raises:
-            RowDataError: the stored text is not a JSON object.
+            RowDataError: the stored text is not JSON, or not a results.json this auditkit reads.
         """
-        return None if self.summary_json is None else self._json("summary_json", self.summary_json, dict)
+        if self.summary_json is None:
+            return None
+        try:
+            return AuditDocument.from_plain(self._json("summary_json", self.summary_json, dict))
+        except UNREADABLE as exc:
+            raise RowDataError(self.id, "summary_json",
+                               f"is not a results.json this auditkit reads ({exc})") from None
 
     @property
     def report_files(self) -> dict[str, str]:
@@ -126,14 +138,14 @@ class AuditRow:
 
     def to_dict(self) -> dict[str, Any]:
         """The row for ``auditkit history --json``: columns decoded, scores instead of the summary."""
-        summary = self.summary
+        document = self.document
         scores: dict[str, Any] = {}
-        for (explainer, metric), estimate in (Results(summary).estimates() if summary else {}).items():
+        for (explainer, metric), estimate in (document.estimates(COMPARED) if document else {}).items():
             if explainer is None:
-                scores[metric] = estimate.to_dict()
+                scores[metric] = estimate_dict(estimate)
             else:
                 scores.setdefault("explainers", {}).setdefault(explainer, {})[metric] = \
-                    estimate.to_dict()
+                    estimate_dict(estimate)
         return {
             "id": self.id,
             "started_at": self.started_at,
@@ -272,14 +284,14 @@ class HistoryStore:
         Raises:
             HistoryError: either audit failed, so it has no scores.
         """
-        summaries = []
+        documents = []
         for row in (a, b):
-            summary = row.summary
-            if summary is None:
+            document = row.document
+            if document is None:
                 raise HistoryError(f"audit #{row.id} failed ({row.error}); it has no scores to "
                                    "compare", path=self.path)
-            summaries.append(summary)
-        return score_changes(*summaries)
+            documents.append(document)
+        return score_changes(*documents)
 
     def runs(self) -> list[RunRow]:
         """Every recorded run, oldest first."""
@@ -337,19 +349,16 @@ class HistoryStore:
                 carries; the row must be appended right after it.
 
         Raises:
-            HistoryError: ``summary_json`` is not a results.json (no verdict, dataset or folds),
-                the chain's head is no longer ``head``, ``signer_fingerprint`` is not ``signer``'s,
-                or the run is no longer ``running``.
+            HistoryError: ``summary_json`` is not a results.json this auditkit reads (its verdict,
+                dataset fingerprint and fold digests are recorded beside it), the chain's head is
+                no longer ``head``, ``signer_fingerprint`` is not ``signer``'s, or the run is no
+                longer ``running``.
         """
         try:
-            summary = json.loads(summary_json)
-            verdict = summary["verdict"]
-            fingerprint = summary["dataset"]["fingerprint_sha256"]
-            models = [fold["checkpoint_sha256"] for fold in summary["folds"]]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise HistoryError(f"cannot record run {run.run_id}: its results.json lacks "
-                               f"verdict, dataset fingerprint or fold digests ({exc!r})",
-                               path=self.path) from exc
+            document = AuditDocument.from_json(summary_json)
+        except UNREADABLE as exc:
+            raise HistoryError(f"cannot record run {run.run_id}: its results.json is not one this "
+                               f"auditkit reads ({exc})", path=self.path) from exc
         if signer is not None:
             from auditkit.signing import signer_fingerprint as fingerprint_of
 
@@ -358,8 +367,9 @@ class HistoryStore:
                                    f"{signer_fingerprint} is not the signer's certificate",
                                    path=self.path)
             signer_fingerprint = fingerprint_of(signer)
-        return self._append(run, "finished", summary_json=summary_json, verdict=verdict,
-                            dataset_fingerprint=fingerprint,
+        models = [fold.checkpoint_sha256 for fold in document.folds]
+        return self._append(run, "finished", summary_json=summary_json, verdict=document.verdict,
+                            dataset_fingerprint=document.dataset.fingerprint_sha256,
                             model_digests_json=json.dumps(models),
                             report_files_json=json.dumps(dict(report_files), sort_keys=True),
                             signer_fingerprint=signer_fingerprint,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from auditkit.catalog import names
-from auditkit.history.compare import ScoreChange
+from auditkit.history.compare import COMPARED, ScoreChange
 from auditkit.history.store import AuditRow
 from auditkit.history.verify import CheckReport
-from auditkit.results import Estimate, Results
+from auditkit.results import Estimate
 
 _COMPACT = names(headline=True)
 """Scores of the history listing, per explainer: MeGe/ReCo/muF."""
@@ -33,11 +33,11 @@ def history_table(rows: Sequence[AuditRow]) -> str:
     lines = [f"{'id':>5}  {'finished (UTC)':19}  {'status':8}  {'verdict':7}  {'policy':28}  "
              f"{'accuracy':>8}  scores (MeGe/ReCo/muF) or error"]
     for row in rows:
-        summary = row.summary
-        if summary is None:
+        document = row.document
+        if document is None:
             accuracy, scores = "-", row.error or ""
         else:
-            found = Results(summary).estimates()
+            found = document.estimates(COMPARED)
             accuracy = _value(found[(None, "accuracy")])
             explainers = dict.fromkeys(name for name, _ in found if name is not None)
             scores = "  ".join(

@@ -13,8 +13,9 @@ What :func:`check_history` checks:
   a forged row appended by someone without the key (failed audits are never signed). Without
   ``--trust`` the signer may not change along the chain (a key rotation needs ``--trust``), and the
   newest results.json's ``.p7s`` on disk must be by the signer its row names;
-- every stored JSON column parses (``summary_json``, ``report_files_json``, ``model_digests_json``),
-  and a results.json's ``history`` stamp names its own row's place;
+- every stored JSON column parses (``summary_json`` as a results.json of a schema version this
+  auditkit reads, ``report_files_json``, ``model_digests_json``), and a results.json's ``history``
+  stamp names its own row's place;
 - every report file recorded by an audit still exists with the recorded SHA-256. Only the newest
   audit that recorded a given path is held to it: reruns into the same output folder overwrite
   results.json by design, and an older audit's results.json stays in the database
@@ -34,8 +35,8 @@ their report files leaves a shorter history that verifies.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,11 +46,24 @@ from cryptography import x509
 
 from auditkit.history.chain import GENESIS, ChainHead, row_hash, signed_message
 from auditkit.history.errors import RowDataError
-from auditkit.history.store import AuditRow, HistoryStore
+from auditkit.history.store import UNREADABLE, AuditRow, HistoryStore
+from auditkit.results import AuditDocument, HistoryLink
 
 RESULTS = "results.json"
 DOSSIER = ("report.pdf", "report.html", "results.json", "report.html.p7s", "results.json.p7s")
 """The files of a report folder ``verify --strict`` holds to the digests its audit recorded."""
+
+
+def history_link(data: bytes) -> HistoryLink | None:
+    """The ``history`` stamp of the results.json ``data``: the place in the chain its audit took;
+    ``None`` when it has none (written before the history existed) or is no results.json this
+    auditkit reads.
+    """
+    try:
+        link = AuditDocument.from_json(data).history
+    except UNREADABLE:
+        return None
+    return link if link is not None and isinstance(link.audit_id, int) else None
 
 
 @dataclass(frozen=True)
@@ -131,15 +145,16 @@ def _signature_problem(store: HistoryStore, row: AuditRow, signature: bytes,
 
 def _json_problems(row: AuditRow) -> list[Problem]:
     problems = []
-    for read in (lambda: row.summary, lambda: row.report_files, lambda: row.model_digests):
+    for read in (lambda: row.document, lambda: row.report_files, lambda: row.model_digests):
         try:
             read()
         except RowDataError as exc:
             problems.append(Problem(row.id, f"{exc.column} {exc.problem}"))
-    if not problems and row.summary is not None and "history" in row.summary:
+    link = None if problems or row.document is None else row.document.history
+    if link is not None:
         expected = ChainHead(row.id - 1, row.prev_hash).stamp()
-        if row.summary["history"] != expected:
-            problems.append(Problem(row.id, f"its results.json says it is {row.summary['history']}, "
+        if dataclasses.asdict(link) != expected:
+            problems.append(Problem(row.id, f"its results.json says it is {dataclasses.asdict(link)}, "
                                             f"not its place in the chain {expected}"))
     return problems
 
@@ -185,13 +200,14 @@ def _files(row: AuditRow) -> dict[str, str]:
 
 def _stamp_problem(store: HistoryStore, chain: Sequence[AuditRow], key: str) -> str:
     """Whether the results.json at ``key`` is the one the row its ``history`` stamp names stores."""
-    path = store.file_path(key)
     try:
-        data = path.read_bytes()
-        stamp = json.loads(data).get("history")
-        audit_id = int(stamp["audit_id"])
-    except (OSError, ValueError, AttributeError, TypeError, KeyError):
-        return ""  # missing or changed: the digest check says so; no stamp: an older auditkit
+        data = store.file_path(key).read_bytes()
+    except OSError:
+        return ""  # missing: the digest check says so
+    link = history_link(data)
+    if link is None:
+        return ""  # changed: the digest check says so; no stamp: an older auditkit
+    audit_id = link.audit_id
     rows = {row.id: row for row in chain}
     newest = chain[-1].id if chain else 0
     if audit_id not in rows:
@@ -320,14 +336,15 @@ def check_dossier(store: HistoryStore, path: Path, *, trust: Iterable[str | Path
     results = folder / RESULTS
     try:
         data = results.read_bytes()
-        stamp = json.loads(data).get("history")
-        audit_id = int(stamp["audit_id"])
-    except (OSError, ValueError, AttributeError, TypeError, KeyError):
+    except OSError:
+        data = b""
+    link = history_link(data)
+    if link is None:
         return [*problems, Problem(None, f"{results} names no place in the history (missing, unreadable "
                                          "or without a history stamp): the dossier cannot be located "
                                          "in it"), *check_recorded_files(store, files)]
-    rows = {row.id: row for row in chain}
-    row = rows.get(audit_id)
+    audit_id = link.audit_id
+    row = next((row for row in chain if row.id == audit_id), None)
     if row is None:
         newest = chain[-1].id if chain else 0
         return [*problems, Problem(audit_id, f"this dossier's audit is not in the history (its newest "
@@ -335,7 +352,7 @@ def check_dossier(store: HistoryStore, path: Path, *, trust: Iterable[str | Path
     if (row.summary_json or "").encode("utf-8") != data:
         problems.append(Problem(audit_id, "the history stores another results.json for this audit: "
                                           "the database was replaced or rewritten"))
-    if row.prev_hash != stamp.get("previous_row_hash"):
+    if row.prev_hash != link.previous_row_hash:
         problems.append(Problem(audit_id, "follows another chain head than the one its signed "
                                           "results.json names"))
     if row.chain_signature is None:

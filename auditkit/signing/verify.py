@@ -72,6 +72,7 @@ from pyhanko.sign.validation.status import (
 )
 from pyhanko_certvalidator import ValidationContext
 
+from auditkit.results import AuditDocument, ResultsError
 from auditkit.signing.cms import SUFFIX, signature_path
 from auditkit.signing.errors import KeyLoadError, VerificationInputError
 from auditkit.signing.keys import load_certificates
@@ -420,6 +421,19 @@ def embedded_files(pdf: Path) -> dict[str, bytes] | None:
         return None
 
 
+_UNREADABLE = (ResultsError, KeyError, TypeError, AttributeError)
+"""What reading a results.json that is no document of a known schema raises (upgrading a malformed
+schema-1 document raises the error of the key or value it met)."""
+
+
+def _document(data: bytes) -> AuditDocument | None:
+    """The results.json ``data`` read; ``None`` when it is no document of a schema this auditkit reads."""
+    try:
+        return AuditDocument.from_json(data)
+    except _UNREADABLE:
+        return None
+
+
 def _stamp(data: bytes) -> str:
     """What identifies the audit of a results.json, for a reason: created time, policy, history place."""
     try:
@@ -443,16 +457,12 @@ def _dossier_verdicts(verdicts: list[FileVerdict]) -> list[FileVerdict]:
         return verdicts
     out = list(verdicts)
     results = embedded.get("results.json")
-    if pdf.ok and results is not None:
-        try:
-            policy = json.loads(results)["policy"]
-            policy_copy = embedded.get(Path(policy["path"]).name)
-            if policy_copy is not None and hashlib.sha256(policy_copy).hexdigest() != policy["sha256"]:
-                out[0] = dataclasses.replace(pdf, status=Status.FOREIGN, reason=(
-                    f"{pdf.path.name} embeds a policy whose SHA-256 is not the one its results.json "
-                    "names"))
-        except (ValueError, KeyError, TypeError):
-            pass
+    document = None if results is None or not pdf.ok else _document(results)
+    if document is not None:
+        policy_copy = embedded.get(Path(document.policy.path).name)
+        if policy_copy is not None and hashlib.sha256(policy_copy).hexdigest() != document.policy.sha256:
+            out[0] = dataclasses.replace(pdf, status=Status.FOREIGN, reason=(
+                f"{pdf.path.name} embeds a policy whose SHA-256 is not the one its results.json names"))
     for index, verdict in enumerate(verdicts):
         name = verdict.path.name
         if name not in EMBEDDED or verdict.status not in (Status.OK, Status.UNTRUSTED):

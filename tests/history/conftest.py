@@ -1,17 +1,19 @@
 """A two-explainer digits policy small enough to audit in seconds, and a history of two audits; a
-history of three signed audits recorded without training (for the tamper tables)."""
+history of three signed audits recorded without training (for the tamper tables); results.json
+documents made without an audit (:func:`results_document`)."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from auditkit import results as r
 from auditkit.cli import main
 
 POLICY = """\
@@ -107,6 +109,47 @@ def history_copy(recorded: Recorded, tmp_path: Path) -> Recorded:
     return copy
 
 
+ACCURACY = r.Estimate(0.9, 0.85, 0.95)
+
+
+def results_document(*, created: str = "2026-01-01T00:00:00+00:00", policy: str = "p",
+                     policy_path: str = "policy.yaml", policy_sha256: str = "f" * 64,
+                     accuracy: r.Estimate = ACCURACY,
+                     explainers: Mapping[str, Mapping[str, r.Estimate]] | None = None,
+                     folds: tuple[str, ...] = ("a" * 64,), history: Mapping[str, Any] | None = None,
+                     environment: Mapping[str, Any] | None = None) -> r.AuditDocument:
+    """A complete results.json of the current schema, without an audit: ``explainers`` maps each
+    explainer to its scores (default: saliency's muF 0.5 [0.4, 0.6]); ``folds``: the checkpoints'
+    SHA-256; ``history``: the stamp (:attr:`auditkit.history.Recording.stamp`)."""
+    if explainers is None:
+        explainers = {"saliency": {"mu_fidelity": r.Estimate(0.5, 0.4, 0.6)}}
+    entries = {name: r.ExplainerEntry({}, scores, r.RecoChance(undefined="no pair"), 1, 1, 0, 0, 1, 0,
+                                      r.Correlation(0.1, 1, 0)) for name, scores in explainers.items()}
+    fold = r.FoldChance("[0.80, 1.00]", 0.8, 1.0, 0.5, True)
+    return r.AuditDocument(
+        r.SCHEMA_VERSION, "0", created, "pass", r.PolicyRecord(policy, policy_path, policy_sha256, {}),
+        r.System(None, None, None, None, None),
+        r.Model("family", "small_cnn", "auditkit.models.small_cnn.SmallCNN", "", 1, {}, None, None,
+                None, None),
+        r.Training("auditkit", None, 0), {}, r.Dataset("digits", "", 2, ("0", "1"), (1, 8, 8), "d" * 64),
+        tuple(r.Fold(index, 10, 0.9, sha, fold) for index, sha in enumerate(folds)),
+        r.Accuracy(accuracy.value, accuracy.low, accuracy.high, accuracy.undefined), entries, (), (), {},
+        r.PropertyChecks(), r.Seeds(0, 0, 0), dict(environment or {}), 1.0, r.Reused((), (), ()),
+        history=None if history is None else r.HistoryLink(**history))
+
+
+@pytest.fixture
+def document() -> Callable[..., r.AuditDocument]:
+    """:func:`results_document`, to build documents in a test."""
+    return results_document
+
+
+@pytest.fixture
+def summary_json() -> str:
+    """A results.json as text: two folds (checkpoints ``a...`` and ``b...``), dataset ``d...``."""
+    return results_document(folds=("a" * 64, "b" * 64)).to_json().decode()
+
+
 SIGNED_POLICY = b"version: 1\nname: signed-tiny\n"
 
 
@@ -146,14 +189,10 @@ def record_signed_audit(out: Path, signer: Any, created: str, *, mu: float = 0.5
     sha = hashlib.sha256(SIGNED_POLICY).hexdigest()
     out.mkdir(exist_ok=True)
     with record_audit(out / "history.sqlite", "signed-tiny", sha, out) as recording:
-        results = json.dumps({
-            "schema_version": 1, "created": created, "verdict": "pass",
-            "policy": {"name": "signed-tiny", "path": str(policy), "sha256": sha},
-            "dataset": {"fingerprint_sha256": "d" * 64}, "folds": [{"checkpoint_sha256": "a" * 64}],
-            "accuracy": {"value": 0.9, "ci_low": 0.85, "ci_high": 0.95},
-            "explainers": {"saliency": {"mu_fidelity": {"value": mu, "ci_low": mu - 0.1,
-                                                        "ci_high": mu + 0.1}}},
-            "history": recording.stamp}, indent=2) + "\n"
+        results = results_document(
+            created=created, policy="signed-tiny", policy_path=str(policy), policy_sha256=sha,
+            explainers={"saliency": {"mu_fidelity": r.Estimate(mu, mu - 0.1, mu + 0.1)}},
+            history=recording.stamp).to_json().decode()
         html = f"<!doctype html><html><head><title>Audit</title></head><body><p>{created}</p></body></html>"
         (out / "results.json").write_text(results)
         (out / "report.html").write_text(html)

@@ -7,10 +7,11 @@ import json
 import re
 
 from auditkit.history import HistoryStore, report_data
+from auditkit.results import AuditDocument
 
 
 def test_report_data_compares_with_the_newest_earlier_audit(recorded) -> None:
-    current = json.loads((recorded.out / "results.json").read_text())
+    current = AuditDocument.from_json((recorded.out / "results.json").read_bytes())
     with HistoryStore.open(recorded.db) as store:
         data = report_data(store, "history-tiny", current)
         assert report_data(store, "another-policy", current) is None
@@ -18,7 +19,8 @@ def test_report_data_compares_with_the_newest_earlier_audit(recorded) -> None:
     json.dumps(data)  # plain JSON types only: the report takes it without importing the history
     assert data["previous"]["id"] == 2
     assert [a["id"] for a in data["audits"]] == [1, 2, None]  # oldest first, the current audit last
-    assert data["audits"][-1]["verdict"] == current["verdict"]
+    assert data["audits"][-1]["verdict"] == current.verdict
+    assert data["audits"][-1]["policy_sha256"] == current.policy.sha256 == data["previous"]["policy_sha256"]
     assert set(data["audits"][0]["scores"]["explainers"]) == {"saliency", "random"}
     assert set(data["audits"][0]["scores"]["explainers"]["saliency"]) == {"mege", "reco", "mu_fidelity"}
     changes = {(c["explainer"], c["metric"]): c for c in data["changes"]}

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,15 +27,13 @@ from auditkit.history import (
     record_audit,
 )
 from auditkit.history.chain import GENESIS
+from auditkit.results import AuditDocument
 
 WRITER = Path(__file__).with_name("_writer.py")
-SUMMARY = json.dumps({"verdict": "pass", "dataset": {"fingerprint_sha256": "d" * 64},
-                      "folds": [{"checkpoint_sha256": "a" * 64}, {"checkpoint_sha256": "b" * 64}],
-                      "accuracy": {"value": 0.9, "ci_low": 0.8, "ci_high": 1.0}})
 
 
-def append(store: HistoryStore, policy: str = "p", summary: str = SUMMARY) -> int:
-    """Record one finished audit of policy ``policy``; return its id."""
+def append(store: HistoryStore, summary: str, policy: str = "p") -> int:
+    """Record one finished audit (results.json ``summary``) of policy ``policy``; return its id."""
     return store.finish_run(store.start_run(policy, "f" * 64, store.path.parent), summary, {}).id
 
 
@@ -54,13 +53,13 @@ def test_new_database_settings(tmp_path: Path) -> None:
     assert {"audits", "runs"} <= tables
 
 
-def test_version_0_database_is_upgraded(tmp_path: Path) -> None:
+def test_version_0_database_is_upgraded(tmp_path: Path, summary_json: str) -> None:
     db = tmp_path / "old.sqlite"
     conn = raw(db)
     conn.execute("CREATE TABLE notes (text TEXT)")  # a SQLite file at version 0 with other content
     conn.close()
     with HistoryStore.open(db) as store:
-        assert append(store) == 1
+        assert append(store, summary_json) == 1
     conn = raw(db)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     assert conn.execute("SELECT count(*) FROM notes").fetchone()[0] == 0
@@ -103,10 +102,10 @@ def test_missing_database_is_not_created_for_reading(tmp_path: Path) -> None:
     assert not (tmp_path / "nowhere.sqlite").exists()
 
 
-def test_audits_are_append_only(tmp_path: Path) -> None:
+def test_audits_are_append_only(tmp_path: Path, summary_json: str) -> None:
     db = tmp_path / "h.sqlite"
     with HistoryStore.open(db) as store:
-        append(store)
+        append(store, summary_json)
     conn = raw(db)
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("UPDATE audits SET verdict = 'fail'")
@@ -114,9 +113,9 @@ def test_audits_are_append_only(tmp_path: Path) -> None:
         conn.execute("DELETE FROM audits")
 
 
-def test_chain_links_and_columns(tmp_path: Path) -> None:
+def test_chain_links_and_columns(tmp_path: Path, summary_json: str) -> None:
     with HistoryStore.open(tmp_path / "h.sqlite") as store:
-        ids = [append(store), append(store, "q"), append(store)]
+        ids = [append(store, summary_json), append(store, summary_json, "q"), append(store, summary_json)]
         chain = store.chain()
         assert [row.id for row in chain] == ids == [1, 2, 3]
         assert chain[0].prev_hash == GENESIS
@@ -130,11 +129,11 @@ def test_chain_links_and_columns(tmp_path: Path) -> None:
     assert report.ok and report.audits == 3 and report.head == chain[2]
 
 
-def test_removed_row_breaks_the_link_of_the_next(tmp_path: Path) -> None:
+def test_removed_row_breaks_the_link_of_the_next(tmp_path: Path, summary_json: str) -> None:
     db = tmp_path / "h.sqlite"
     with HistoryStore.open(db) as store:
         for _ in range(3):
-            append(store)
+            append(store, summary_json)
     conn = raw(db)
     conn.execute("DROP TRIGGER audits_no_delete")
     conn.execute("DELETE FROM audits WHERE id = 2")
@@ -145,11 +144,18 @@ def test_removed_row_breaks_the_link_of_the_next(tmp_path: Path) -> None:
                         "inserted before this one"]
 
 
-def test_finish_run_needs_a_results_summary(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("summary", "problem"), [
+    ({"schema_version": 2, "verdict": "pass"}, "results.json: missing key 'auditkit_version'"),
+    ({"schema_version": 1, "thresholds": "x"}, "'str' object has no attribute 'get'"),
+    ({"schema_version": 9}, "results.json: schema_version 9 is not one this auditkit reads"),
+])
+def test_finish_run_needs_a_results_json(tmp_path: Path, summary: dict, problem: str) -> None:
     with HistoryStore.open(tmp_path / "h.sqlite") as store:
         run = store.start_run("p", "f" * 64, tmp_path)
-        with pytest.raises(HistoryError, match="lacks verdict, dataset fingerprint or fold digests"):
-            store.finish_run(run, json.dumps({"verdict": "pass"}), {})
+        with pytest.raises(HistoryError) as info:
+            store.finish_run(run, json.dumps(summary), {})
+        assert str(info.value).startswith(f"cannot record run 1: its results.json is not one this "
+                                          f"auditkit reads ({problem}")
         assert store.audits() == [] and store.runs()[0].status == "running"
 
 
@@ -218,9 +224,16 @@ def _count_audits(db: Path) -> int:
         return 0
 
 
-def test_kill_9_while_writing_leaves_a_sound_database(tmp_path: Path) -> None:
+def _padded(folder: Path, document: Callable[..., AuditDocument]) -> str:
+    """A results.json padded to ~64 KiB, so a write takes a while, for ``_writer.py``; its path."""
+    path = folder / "results.json"
+    path.write_bytes(document(folds=("c" * 64,), environment={"padding": "x" * 65536}).to_json())
+    return str(path)
+
+
+def test_kill_9_while_writing_leaves_a_sound_database(tmp_path: Path, document) -> None:
     db = tmp_path / "h.sqlite"
-    writer = subprocess.Popen([sys.executable, str(WRITER), str(db)])
+    writer = subprocess.Popen([sys.executable, str(WRITER), str(db), _padded(tmp_path, document)])
     deadline = time.monotonic() + 60
     while _count_audits(db) < 30:
         assert writer.poll() is None, "the writer died on its own"
@@ -242,11 +255,12 @@ def test_kill_9_while_writing_leaves_a_sound_database(tmp_path: Path) -> None:
         assert all(run.status != "running" for run in store.runs())
 
 
-def test_concurrent_writers_serialise(tmp_path: Path) -> None:
+def test_concurrent_writers_serialise(tmp_path: Path, document) -> None:
     db = tmp_path / "h.sqlite"
     with HistoryStore.open(db):  # created once, so the writers do not race to migrate
         pass
-    writers = [subprocess.Popen([sys.executable, str(WRITER), str(db), "15"]) for _ in range(2)]
+    summary = _padded(tmp_path, document)
+    writers = [subprocess.Popen([sys.executable, str(WRITER), str(db), summary, "15"]) for _ in range(2)]
     assert [writer.wait(timeout=120) for writer in writers] == [0, 0]
     with HistoryStore.open(db) as store:
         report = check_history(store)

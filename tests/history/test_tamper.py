@@ -50,7 +50,7 @@ def rewrite(db: Path, change: Callable[[list[Row]], list[Row]], *, recompute: bo
 
 def _summary(row: Row, **changes: Any) -> Row:
     summary = json.loads(row["summary_json"])
-    summary["explainers"]["saliency"]["mu_fidelity"].update(changes)
+    summary["explainers"]["saliency"]["scores"]["mu_fidelity"].update(changes)
     return {**row, "summary_json": json.dumps(summary, indent=2) + "\n"}
 
 
