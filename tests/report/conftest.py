@@ -15,6 +15,7 @@ from auditkit.engine import AuditOptions, run_audit
 from auditkit.policy import load_policy
 from auditkit.report import build_context, render_report
 from auditkit.report.inputs import load_document
+from auditkit.results import AuditDocument
 
 REPORT_POLICY = """\
 version: 1
@@ -128,16 +129,15 @@ def fabricate_sanity(results: dict[str, Any], failing: str | None = "gradcam",
     def lowered(score: dict[str, Any], by: float) -> dict[str, Any]:
         return {k: (v - by if isinstance(v, float) else v) for k, v in score.items()}
 
-    metrics = ("mege", "reco", "reco_corrected", "reco_auc", "mu_fidelity")
     explainers = {}
     for name, e in results["explainers"].items():
         verdicts = {"mege": "inconclusive" if name == unclear else "pass",
                     "reco_corrected": "fail" if name == failing else "pass"}
-        clean = {m: e[m] for m in metrics} | {"level": 0.0, "accuracy": results["accuracy"],
-                                              "reco_chance": e["reco_chance"]}
-        degraded = {m: lowered(e[m], 0.05 if verdicts.get(m, "pass") == "pass" else 0.0)
-                    for m in metrics} | {"level": 0.3, "accuracy": results["accuracy"],
-                                         "reco_chance": e["reco_chance"]}
+        clean = {"level": 0.0, "scores": e["scores"], "reco_chance": e["reco_chance"],
+                 "n_s_eq": e["n_s_eq"], "n_s_neq": e["n_s_neq"], "accuracy": _estimate(results["accuracy"])}
+        degraded = {**clean, "level": 0.3, "scores": {
+            m: lowered(score, 0.05 if verdicts.get(m, "pass") == "pass" else 0.0)
+            for m, score in e["scores"].items()}}
         gated = {
             "mege": trend(-0.17, 0.03, "pass", "MeGe falls") if verdicts["mege"] == "pass" else
             trend(-0.1, 0.2, "inconclusive", "MeGe neither falls significantly nor is shown not to fall"),
@@ -157,24 +157,34 @@ def fabricate_sanity(results: dict[str, Any], failing: str | None = "gradcam",
     status = next((v for v in ("fail", "inconclusive") if v in statuses), "pass")
     results = {**results, "verdict": "fail"}
     results["sanity_checks"] = {"label_shuffling": {
-        "levels": [0.0, 0.3], "seed": 0, "alpha": 0.05, "min_fall": 0.05, "chance_accuracy": 0.1,
-        "passed": status == "pass", "status": status, "explainers": explainers}}
+        "levels": [0.0, 0.3], "settings": {"seed": 0}, "alpha": 0.05, "min_fall": 0.05,
+        "chance_accuracy": 0.1, "images": results["dataset"]["n_images"], "passed": status == "pass",
+        "status": status, "explainers": explainers}}
 
     def voided(t: dict[str, Any]) -> dict[str, Any]:
         if t["explainer"] == failing and t["metric"] in ("reco", "reco_corrected", "reco_auc"):
-            return {"passed": False, "inadmissible": ["label_shuffling"], "not_evidenced": [],
-                    "reason": "inadmissible: sanity check label_shuffling failed "
-                              "(chance-corrected ReCo did not fall)"}
+            return {"status": "inadmissible", "passed": False, "inadmissible": ["label_shuffling"],
+                    "not_evidenced": [], "reason": "inadmissible: sanity check label_shuffling failed "
+                                                   "(chance-corrected ReCo did not fall)"}
         if t["explainer"] == unclear and t["metric"] == "mege":
-            return {"passed": False, "inadmissible": [], "not_evidenced": ["label_shuffling"],
+            return {"status": "not_evidenced", "passed": False, "inadmissible": [],
+                    "not_evidenced": ["label_shuffling"],
                     "reason": "not evidenced: sanity check label_shuffling inconclusive (MeGe ...)"}
         return {}
 
     results["thresholds"] = [t | voided(t) for t in results["thresholds"]]
     failed = {t["threshold"] for t in results["thresholds"] if not t["passed"]}
-    results["requirements"] = [r | {"met": not set(r["evidence"]) & failed}
+    results["requirements"] = [r | {"met": not set(r["evidence"]) & failed,
+                                    "failed_checks": [f"{t['threshold']}[{t['explainer']}]"
+                                                      for t in results["thresholds"]
+                                                      if t["threshold"] in r["evidence"] and not t["passed"]]}
                                for r in results["requirements"]]
     return results
+
+
+def _estimate(score: dict[str, Any]) -> dict[str, Any]:
+    """The ``value``/``ci_low``/``ci_high``/``undefined`` part of a richer record (the accuracy's)."""
+    return {k: score[k] for k in ("value", "ci_low", "ci_high", "undefined")}
 
 
 def fabricate_history(results: dict[str, Any]) -> dict[str, Any]:
@@ -183,19 +193,21 @@ def fabricate_history(results: dict[str, Any]) -> dict[str, Any]:
     from auditkit.history.compare import score_changes
     from auditkit.history.report import _point
 
-    def earlier(audit_id: int, rise: float) -> tuple[Any, dict[str, Any]]:
+    def earlier(audit_id: int, rise: float) -> tuple[Any, AuditDocument]:
         summary = json.loads(json.dumps(results))
         summary["created"] = f"2026-0{audit_id}-01T10:00:00+00:00"
         for e in summary["explainers"].values():
-            e["mege"] = {k: (v + rise if isinstance(v, float) else v) for k, v in e["mege"].items()}
+            mege = e["scores"]["mege"]
+            e["scores"]["mege"] = {k: (v + rise if isinstance(v, float) else v) for k, v in mege.items()}
         row = SimpleNamespace(id=audit_id, finished_at=summary["created"], verdict="pass",
                               policy_sha256=summary["policy"]["sha256"])
-        return row, summary
+        return row, AuditDocument.from_plain(summary)
 
+    current = AuditDocument.from_plain(results)
     points = [earlier(1, 0.1), earlier(2, 0.2)]
     audits = [_point(row, summary) for row, summary in points]
-    return {"previous": audits[-1], "audits": [*audits, _point(None, results)],
-            "changes": [c.to_dict() for c in score_changes(points[-1][1], results)]}
+    return {"previous": audits[-1], "audits": [*audits, _point(None, current)],
+            "changes": [c.to_dict() for c in score_changes(points[-1][1], current)]}
 
 
 @pytest.fixture(scope="session")

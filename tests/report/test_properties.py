@@ -22,9 +22,9 @@ def test_table_has_a_row_per_method_and_a_column_per_property(rendered) -> None:
     rows = re.findall(r"<tr><td><b>([^<]+)</b></td>(.*?)</tr>", body, flags=re.S)
     assert [name for name, _ in rows] == ["Saliency", "Grad-CAM"]
     results = json.loads((rendered.out / "results.json").read_text())
-    mege = results["explainers"]["saliency"]["mege"]
+    mege = results["explainers"]["saliency"]["scores"]["mege"]
     assert f"{mege['value']:.3f} [{mege['ci_low']:.3f}, {mege['ci_high']:.3f}]" in rows[0][1]
-    robust = results["explainers"]["gradcam"]["properties"]["robustness_distance"]
+    robust = results["explainers"]["gradcam"]["properties"]["scores"]["robustness_distance"]
     assert f"{robust['value']:.3f} [{robust['ci_low']:.3f}, {robust['ci_high']:.3f}]" in rows[1][1]
     for _, cells in rows:  # the last column, complete: neither method claims completeness
         last = re.findall(r"<td[^>]*>(.*?)</td>", cells, flags=re.S)[-1]
@@ -41,11 +41,11 @@ def test_cells_carry_the_verdict_of_property_thresholds(audit_dir: Path, tmp_pat
 
     out = Path(shutil.copytree(audit_dir, tmp_path / "out"))
     results = json.loads((out / "results.json").read_text())
-    measured = results["explainers"]["gradcam"]["properties"]["invariance_distance"]["value"]
+    measured = results["explainers"]["gradcam"]["properties"]["scores"]["invariance_distance"]["value"]
     results["thresholds"].append({
-        "threshold": "P1", "metric": "invariance_distance", "op": "<=", "value": 0.0, "on": "point",
-        "explainer": "gradcam", "measured": measured, "passed": False, "reason": "not met",
-        "inadmissible": []})
+        "threshold": "P1", "metric": "invariance_distance", "op": "<=", "value": 0.0, "estimate": "point",
+        "explainer": "gradcam", "measured": measured, "status": "not_met", "passed": False,
+        "reason": "not met", "inadmissible": []})
     results["property_checks"] = {"random_scores_worst": {
         "robustness": {"metric": "robustness_distance", "held": False, "random": 0.5,
                        "not_beating_random": ["saliency"]},

@@ -62,7 +62,7 @@ def test_html_shows_verdict_requirements_articles_and_explainers(rendered) -> No
     for name in results["explainers"]:
         assert explainer_label(name) in html
     assert "operator’s legal judgement" in html
-    gradcam = results["explainers"]["gradcam"]["reco"]
+    gradcam = results["explainers"]["gradcam"]["scores"]["reco"]
     assert f"T2, ReCo ≥ 0.99: not met by Grad-CAM {gradcam['value']:.3f}" in html  # page one
 
 

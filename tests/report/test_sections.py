@@ -107,7 +107,7 @@ def test_since_the_last_audit(full) -> None:
     assert "This audit is compared with audit #2 of the same policy" in since
     assert "The policy file is the same (same SHA-256)." in since
     results = json.loads((full.out / "results.json").read_text())
-    mege = results["explainers"]["saliency"]["mege"]
+    mege = results["explainers"]["saliency"]["scores"]["mege"]
     row = re.search(r"<tr><td>Saliency: MeGe</td>(.*?)</tr>", since, re.S)
     assert row is not None
     assert f"{mege['value'] + 0.2:.3f}" in row.group(1) and f"{mege['value']:.3f}" in row.group(1)
