@@ -111,14 +111,6 @@ class Estimate:
         """
         return interval_text(self.value, self.low, self.high, digits)
 
-    @classmethod
-    def from_summary(cls, score: Mapping[str, Any]) -> Estimate:  # transitional: readers of dicts
-        return cls(score.get("value"), score.get("ci_low"), score.get("ci_high"),
-                   score.get("undefined") or "")
-
-    def to_dict(self) -> dict[str, float | None]:  # transitional: the history's summary
-        return {"value": self.value, "ci_low": self.low, "ci_high": self.high}
-
 
 @dataclass(frozen=True)
 class RecoChance:
@@ -641,6 +633,14 @@ def upgrade(data: Mapping[str, Any]) -> dict[str, Any]:
     if version != 1:
         raise ResultsError(f"results.json: schema_version {version!r} is not one this auditkit reads "
                            f"(1 to {SCHEMA_VERSION})")
+    try:
+        return _upgrade_v1(data)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise ResultsError(f"results.json: not a readable schema-1 document ({type(exc).__name__}: "
+                           f"{exc})") from None
+
+
+def _upgrade_v1(data: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(data, schema_version=2)
     out["thresholds"] = [_threshold_v1(c) for c in data.get("thresholds", [])]
     out["sanity_checks"] = {name: _sanity_v1(s) for name, s in data.get("sanity_checks", {}).items()}
@@ -751,7 +751,18 @@ def _from_plain(tp: Any, data: Any, path: str) -> Any:
     if origin in (Mapping, dict):
         _expect(data, dict, path)
         return {k: _from_plain(args[1], v, f"{path}.{k}") for k, v in data.items()}
+    if tp in _SCALARS and not _SCALARS[tp](data):
+        raise ResultsError(f"{path}: expected {tp.__name__}, got {data!r}")
     return data
+
+
+_SCALARS = {
+    bool: lambda v: isinstance(v, bool),
+    int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+    float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    str: lambda v: isinstance(v, str),
+}
+"""The JSON values a scalar field accepts (a ``float`` field takes an integer, as JSON writes ``1``)."""
 
 
 def _expect(data: Any, kind: type, path: str) -> None:
@@ -779,45 +790,6 @@ def _dataclass(tp: type, data: Any, path: str) -> Any:
             value = ""
         kwargs[f.name] = _from_plain(hints[f.name], value, f"{path}.{key}")
     return tp(**kwargs)
-
-
-# Transitional: the readers of results.json as a dict, until each reads AuditDocument.
-def explainer_entry(entry: Mapping[str, Any], metric: str) -> Mapping[str, Any] | None:
-    if METRICS[metric].scope == "property":
-        entry = entry.get("properties") or {}
-    return entry.get(metric)
-
-
-@dataclass(frozen=True)
-class Results:
-    data: Mapping[str, Any]
-
-    @property
-    def explainers(self) -> tuple[str, ...]:
-        return tuple(self.data.get("explainers", {}))
-
-    def entry(self, explainer: str | None, metric: str) -> Mapping[str, Any] | None:
-        if METRICS[metric].scope != "model":
-            return explainer_entry(self.data.get("explainers", {}).get(explainer, {}), metric)
-        accuracy = self.data.get("accuracy")
-        if accuracy is None or metric == "accuracy":
-            return accuracy
-        return {"value": accuracy.get("spread"), "ci_low": None, "ci_high": None, "undefined": None}
-
-    def score(self, explainer: str | None, metric: str) -> Estimate | None:
-        found = self.entry(explainer, metric)
-        return None if found is None else Estimate.from_summary(found)
-
-    def estimates(self, metrics: tuple[str, ...] = ("mege", "reco", "reco_corrected", "reco_auc",
-                                                    "mu_fidelity")
-                  ) -> dict[tuple[str | None, str], Estimate]:
-        found = {(None, "accuracy"): self.score(None, "accuracy") or Estimate(None)}
-        for name in self.explainers:
-            for metric in metrics:
-                estimate = self.score(name, metric)
-                if estimate is not None:
-                    found[(name, metric)] = estimate
-        return found
 
 
 def _example() -> AuditDocument:
@@ -858,7 +830,6 @@ __all__ = [
     "RandomWorst",
     "RecoChance",
     "Requirement",
-    "Results",  # transitional
     "ResultsError",
     "Reused",
     "SanityCheck",
@@ -871,6 +842,5 @@ __all__ = [
     "Training",
     "Transformation",
     "Trend",
-    "explainer_entry",
     "upgrade",
 ]
