@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import auditkit
 import auditkit.signing
 from auditkit.data import load_dataset
 from auditkit.errors import PolicyError
+from auditkit.results import AuditDocument
 
 
 def tiny_net(num_classes: int, in_channels: int, image_size: tuple[int, int]) -> nn.Module:
@@ -72,34 +72,34 @@ def test_certify_a_dict_policy_with_tensors_objects_and_a_deployed_checkpoint(
     policy = tiny_policy(deployed={"checkpoint": str(checkpoint)})
     done = auditkit.certify(policy, model_factory=tiny_net, train_fn=fit, data=(images, labels),
                             out=tmp_path / "out", signing=auditkit.SigningOptions(key=keys.pkcs12))
-    results = json.loads((done.out / "results.json").read_text())
+    results = AuditDocument.from_json((done.out / "results.json").read_bytes())
     this_file = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
     # The objects are recorded by name and source digest, as dotted paths are.
-    assert results["model"]["architecture"] == "tests.test_api:tiny_net" or \
-        results["model"]["architecture"].endswith("test_api:tiny_net")
-    assert results["model"]["factory"]["source_sha256"] == this_file
-    assert results["training"]["function"]["qualified_name"].endswith("test_api.fit")
-    assert results["training"]["function"]["source_sha256"] == this_file
-    assert results["dataset"]["kind"] == "python" and results["dataset"]["n_images"] == 120
+    assert results.model.architecture == "tests.test_api:tiny_net" or \
+        results.model.architecture.endswith("test_api:tiny_net")
+    assert results.model.factory["source_sha256"] == this_file
+    assert results.training.function["qualified_name"].endswith("test_api.fit")
+    assert results.training.function["source_sha256"] == this_file
+    assert results.dataset.kind == "python" and results.dataset.n_images == 120
     # The deployed checkpoint: its digest, and its accuracy recomputed here from the file.
-    deployed = results["deployed"]
-    assert deployed["sha256"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    deployed = results.deployed
+    assert deployed.sha256 == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
     net = tiny_net(10, 1, (8, 8))
     net.load_state_dict(torch.load(checkpoint, weights_only=True))
     with torch.no_grad():
         expected = (net(images.float()).argmax(1) == labels).double().mean().item()
-    assert deployed["accuracy"]["value"] == pytest.approx(expected)
-    assert deployed["accuracy"]["held_out"] is False and "not a held-out" in deployed["accuracy"]["note"]
+    assert deployed.accuracy.value == pytest.approx(expected)
+    assert deployed.accuracy.held_out is False and "not a held-out" in deployed.accuracy.note
     for name in ("saliency", "random"):
-        figures = deployed["explainers"][name]
-        assert figures["mu_images"] == 20 and figures["robustness_images"] == 10
+        figures = deployed.explainers[name]
+        assert figures.mu_images == 20 and figures.robustness_images == 10
         for metric in ("mu_fidelity", "robustness_distance", "invariance_distance"):
-            assert isinstance(figures[metric]["value"], float)
+            assert isinstance(figures.score(metric).value, float)
     # The saliency of a trained model is more faithful than random maps, on the deployed model too.
-    assert deployed["explainers"]["saliency"]["mu_fidelity"]["value"] > \
-        deployed["explainers"]["random"]["mu_fidelity"]["value"]
+    assert deployed.explainers["saliency"].score("mu_fidelity").value > \
+        deployed.explainers["random"].score("mu_fidelity").value
     html = (done.out / "report.html").read_text()
-    assert "tiny_net" in html and deployed["sha256"] in html and "small_cnn" not in html
+    assert "tiny_net" in html and deployed.sha256 in html and "small_cnn" not in html
     assert "measure the learning algorithm" in html
     verdict = auditkit.signing.verify_report(done.out, trust=[keys.ca_cert])
     assert verdict.bottom_line and done.signer_fingerprint == keys.fingerprint
@@ -107,7 +107,7 @@ def test_certify_a_dict_policy_with_tensors_objects_and_a_deployed_checkpoint(
     from auditkit.history import HistoryStore
 
     with HistoryStore.open(done.db, create=False) as store:  # the history holds the digest too
-        assert store.audit(done.record.id).summary["deployed"]["sha256"] == deployed["sha256"]
+        assert store.audit(done.record.id).summary["deployed"]["sha256"] == deployed.sha256
 
 
 def test_audit_a_torch_dataset_returns_the_typed_result(
@@ -117,9 +117,12 @@ def test_audit_a_torch_dataset_returns_the_typed_result(
     result = auditkit.audit(tiny_policy(explainers=[{"name": "saliency"}]), model_factory=tiny_net,
                             train_fn=fit, data=data, out=tmp_path / "out")
     assert isinstance(result, auditkit.engine.AuditResult)
-    assert result.summary() == json.loads((tmp_path / "out" / "results.json").read_text())
+    written = (tmp_path / "out" / "results.json").read_bytes()
+    assert result.document().to_json() == written
+    assert result.document() == AuditDocument.from_json(written)
     assert result.dataset.fingerprint == load_dataset("digits", max_images=120, seed=0).fingerprint
-    assert "deployed" not in result.summary() and len(result.folds) == 2
+    assert result.document().deployed is None and "deployed" not in result.document().to_plain()
+    assert len(result.folds) == 2
 
 
 def test_a_dict_policy_error_names_the_key_path() -> None:

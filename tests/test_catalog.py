@@ -37,7 +37,7 @@ def test_metric_catalog_is_what_the_policy_scoring_and_gates_use() -> None:
 def test_lower_is_better_metrics_take_only_upper_limits() -> None:
     for name, metric in METRICS.items():
         values = {"id": "t", "metric": name, "op": ">=", "value": metric.range[0],
-                  "explainers": "all", "on": "point"}
+                  "explainers": "all", "estimate": "point"}
         problems = dict(schema.ThresholdSpec.problems(values))
         assert ("op" in problems) == (not metric.higher_is_better), name
 
@@ -47,6 +47,32 @@ def test_every_explainer_metric_is_a_score_of_every_explainer() -> None:
     assert set(names(scope="explainer")) <= fields
     assert set(names(scope="property")) <= set(scoring.PropertyScores.__dataclass_fields__)
     assert catalog.label("mege") == "MeGe" and catalog.label("no_such_metric") == "no_such_metric"
+
+
+def test_the_document_keys_every_score_by_its_catalog_name() -> None:
+    """results.json's ``scores`` of an explainer, of its properties and of a sanity level are keyed by
+    the catalog's names, so :meth:`AuditDocument.score` finds every metric of the catalog."""
+    from auditkit.engine.scoring import ChanceLevel, ExplainerScores, PropertyScores, TransformationScore
+    from auditkit.results import Estimate
+
+    def estimate(i: int) -> Estimate:
+        return Estimate(i / 10, i / 10 - 0.01, i / 10 + 0.01)
+
+    explainer = {m: i for i, m in enumerate(names(scope="explainer"), start=1)}
+    prop = {m: i for i, m in enumerate(names(scope="property"), start=11)}
+    properties = PropertyScores(**{m: estimate(i) for m, i in prop.items()}, robustness_images=3,
+                                sensitivity_undefined=0, invariance_images=3,
+                                transformations=(TransformationScore("hflip", {}, estimate(1), 2, 1),),
+                                completeness_images=0, completeness_undefined=0)
+    scores = ExplainerScores(name="saliency", **{m: estimate(i) for m, i in explainer.items()},
+                             reco_chance=ChanceLevel(None, "none"), n_s_eq=1, n_s_neq=1, n_ignored=0,
+                             n_degenerate=0, mu_images=1, mu_undefined=0, properties=properties)
+    entry = scores.document({"absolute": True})
+    assert tuple(entry.scores) == names(scope="explainer")
+    assert tuple(entry.properties.scores) == names(scope="property")
+    assert entry.settings == {"absolute": True} and entry.properties.invariance_left_out == 1
+    for metric, i in {**explainer, **prop}.items():
+        assert entry.score(metric) == estimate(i), metric
 
 
 @pytest.mark.parametrize("name", list(EXPLAINERS))

@@ -15,6 +15,7 @@ import yaml
 
 from auditkit.engine import AuditOptions, run_audit
 from auditkit.policy import load_policy
+from auditkit.results import AuditDocument
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "own_model"
 
@@ -43,25 +44,27 @@ def test_own_model_example_runs_and_names_the_model_and_the_function(tmp_path: P
     finally:
         sys.modules.pop("own_model_training", None)
 
-    results = json.loads((folder / "out" / "results.json").read_text(encoding="utf-8"))
-    model, training = results["model"], results["training"]
-    assert (model["source"], model["architecture"]) == ("torchvision", "mobilenet_v3_small")
-    assert model["class"] == "torchvision.models.mobilenetv3.MobileNetV3"
-    assert model["description"].startswith("torchvision mobilenet_v3_small (MobileNetV3, ")
-    assert model["target_layer"] == "features.12"
-    assert model["normalize"] == {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
-    assert training["kind"] == "function"
-    function = training["function"]
+    written = (folder / "out" / "results.json").read_bytes()
+    results = AuditDocument.from_json(written)
+    model, training = results.model, results.training
+    assert (model.source, model.architecture) == ("torchvision", "mobilenet_v3_small")
+    assert model.cls == "torchvision.models.mobilenetv3.MobileNetV3"
+    assert json.loads(written)["model"]["class"] == model.cls  # the JSON key is "class"
+    assert model.description.startswith("torchvision mobilenet_v3_small (MobileNetV3, ")
+    assert model.target_layer == "features.12"
+    assert model.normalize == {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+    assert training.kind == "function"
+    function = training.function
     assert function["path"] == "own_model_training:fit"
     assert function["qualified_name"] == "own_model_training.fit"
     source = folder / "own_model_training.py"
     assert function["source_file"] == str(source)
     assert function["source_sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
-    assert results["preprocessing"]["resize"] == [40, 40]
-    assert results["dataset"]["image_shape"] == [3, 40, 40] and results["dataset"]["n_images"] == 12
-    assert results["system"]["name"] == "Shape sorter"
-    assert len(results["folds"]) == 2 and set(results["explainers"]) == {"saliency", "gradcam"}
-    assert "small_cnn" not in json.dumps(results)  # no family the run did not use
+    assert results.preprocessing["resize"] == [40, 40]
+    assert results.dataset.image_shape == (3, 40, 40) and results.dataset.n_images == 12
+    assert results.system.name == "Shape sorter"
+    assert len(results.folds) == 2 and set(results.explainers) == {"saliency", "gradcam"}
+    assert "small_cnn" not in written.decode("utf-8")  # no family the run did not use
 
     # Page one names that system, that model and that function (the HTML is enough here).
     from auditkit.report import render_report
@@ -73,6 +76,6 @@ def test_own_model_example_runs_and_names_the_model_and_the_function(tmp_path: P
     assert ("<dt>System</dt><dd>Shape sorter, version 1.0; owner Example operator; contact "
             "audit@example.org</dd>") in summary
     assert "<dt>Intended purpose</dt><dd>Sort pictures of bars, discs and rings" in summary
-    assert model["description"] in summary
+    assert model.description in summary
     assert f"the operator&#39;s function own_model_training.fit (source SHA-256 " \
            f"{function['source_sha256'][:16]}…)" in summary

@@ -7,7 +7,6 @@ its work files (what they check does not depend on training the folds again).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -17,40 +16,47 @@ import time
 from pathlib import Path
 
 from auditkit.cli import main
+from auditkit.results import SCHEMA_VERSION, AuditDocument, Reused
 
 from .conftest import TinyRun, write_tiny_policy
 
 
+def load(results: Path) -> AuditDocument:
+    return AuditDocument.from_json(results.read_bytes())
+
+
 def scores(results: Path) -> dict:
-    data = json.loads(results.read_text())
-    return {"folds": data["folds"], "accuracy": data["accuracy"], "explainers": data["explainers"],
-            "thresholds": data["thresholds"]}
+    doc = load(results)
+    return {"folds": doc.folds, "accuracy": doc.accuracy, "explainers": doc.explainers,
+            "thresholds": doc.thresholds}
+
+
+NOTHING_REUSED = Reused(folds=(), explainers=(), sanity=())
 
 
 def test_two_runs_give_identical_numbers(tiny_run: TinyRun, tmp_path: Path) -> None:
     assert main(["run", str(tiny_run.policy), "--out", str(tmp_path / "b"), "--quiet"]) == 0
     a, b = scores(tiny_run.out / "results.json"), scores(tmp_path / "b" / "results.json")
     assert a == b
-    data = json.loads((tiny_run.out / "results.json").read_text())
-    assert data["schema_version"] == 1
-    assert data["dataset"]["n_images"] == 360
-    assert set(data["explainers"]) == {"saliency", "gradcam", "random"}
-    sal = data["explainers"]["saliency"]
-    assert sal["mege"]["ci_low"] <= sal["mege"]["value"] <= sal["mege"]["ci_high"]
-    assert sal["n_s_eq"] > 0
+    doc = load(tiny_run.out / "results.json")
+    assert doc.schema_version == SCHEMA_VERSION == 2
+    assert doc.dataset.n_images == 360
+    assert set(doc.explainers) == {"saliency", "gradcam", "random"}
+    sal = doc.explainers["saliency"]
+    assert sal.scores["mege"].low <= sal.scores["mege"].value <= sal.scores["mege"].high
+    assert sal.n_s_eq > 0
     for run in (tiny_run.out, tmp_path / "b"):
-        data = json.loads((run / "results.json").read_text())
-        assert data["reused_from_earlier_run"] == {"folds": [], "explainers": [], "sanity": []}
-        assert data["sanity_checks"] == {}  # both disabled in the tiny policy
+        doc = load(run / "results.json")
+        assert doc.reused_from_earlier_run == NOTHING_REUSED
+        assert doc.sanity_checks == {}  # both disabled in the tiny policy
 
 
 def test_rerun_reuses_finished_work(tiny_run: TinyRun, tmp_path: Path) -> None:
     out = Path(shutil.copytree(tiny_run.out, tmp_path / "out"))  # a finished run, history and all
     first = scores(out / "results.json")
     assert main(["run", str(tiny_run.policy), "--out", str(out), "--quiet"]) == 0
-    data = json.loads((out / "results.json").read_text())
-    assert data["reused_from_earlier_run"] == {
-        "folds": [0, 1, 2], "explainers": ["saliency", "gradcam", "random"], "sanity": []}
+    assert load(out / "results.json").reused_from_earlier_run == Reused(
+        folds=(0, 1, 2), explainers=("saliency", "gradcam", "random"), sanity=())
     assert scores(out / "results.json") == first
 
 
@@ -65,12 +71,12 @@ def test_an_upgrade_redoes_the_work_instead_of_reusing_it(tiny_run: TinyRun, tmp
     monkeypatch.setattr(_version, "__version__", _version.__version__ + ".post1")  # a faked upgrade
     assert keys.producers() != before
     assert main(["run", str(tiny_run.policy), "--out", str(out), "--quiet"]) == 0
-    data = json.loads((out / "results.json").read_text())
-    assert data["reused_from_earlier_run"] == {"folds": [], "explainers": [], "sanity": []}
-    assert data["auditkit_version"].endswith(".post1")
+    doc = load(out / "results.json")
+    assert doc.reused_from_earlier_run == NOTHING_REUSED
+    assert doc.auditkit_version.endswith(".post1")
     again = scores(out / "results.json")
     # Redone, and the same numbers; the checkpoint files differ only by the key they store.
-    assert [f["accuracy"] for f in again.pop("folds")] == [f["accuracy"] for f in first.pop("folds")]
+    assert [f.accuracy for f in again.pop("folds")] == [f.accuracy for f in first.pop("folds")]
     assert again == first
 
 
@@ -90,8 +96,7 @@ def test_killed_run_resumes_and_matches(tiny_run: TinyRun, tmp_path: Path) -> No
         proc.wait()
     assert not (out / "results.json").exists()
     assert main(["run", str(policy), "--out", str(out), "--quiet"]) == 0
-    data = json.loads((out / "results.json").read_text())
-    assert 0 in data["reused_from_earlier_run"]["folds"]
+    assert 0 in load(out / "results.json").reused_from_earlier_run.folds
     assert scores(out / "results.json") == scores(reference / "results.json")
     assert not list((out / "work").glob("*.tmp")), "temp files of the killed run are cleaned up"
 
@@ -100,9 +105,11 @@ def test_failed_threshold_exits_1_and_still_writes(tiny_run: TinyRun, tmp_path: 
     policy = write_tiny_policy(tmp_path, mege=0.999)  # the thresholds are in no work file's key
     out = tiny_run.work_into(tmp_path / "o")
     assert main(["run", str(policy), "--out", str(out), "--quiet"]) == 1
-    data = json.loads((out / "results.json").read_text())
-    assert data["verdict"] == "fail"
-    assert data["requirements"][0]["met"] is False
+    doc = load(out / "results.json")
+    assert doc.verdict == "fail" and not doc.passed
+    assert doc.requirements[0].met is False
+    failed = tuple(c.subject for c in doc.thresholds if c.threshold == "T1")
+    assert doc.requirements[0].failed_checks == failed
     assert "FAIL T1" in capsys.readouterr().out
     assert (out / "report.pdf").exists() and (out / "report.html").exists()
 
@@ -111,8 +118,8 @@ def test_json_output(tiny_run: TinyRun, tmp_path: Path, capsys) -> None:
     work = tiny_run.work_into(tmp_path / "o")
     assert main(["run", str(tiny_run.policy), "--out", str(work), "--json"]) == 0
     out = capsys.readouterr().out
-    printed = json.loads(out)
-    assert printed["verdict"] == "pass"
+    printed = AuditDocument.from_json(out)
+    assert printed.verdict == "pass"
     # Exactly the bytes of the results.json that is recorded (and signed): one `created`, not two.
     assert out.encode("utf-8") == (work / "results.json").read_bytes()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -12,10 +11,12 @@ import torch
 from scipy.stats import spearmanr
 from torch import nn
 
+from auditkit.catalog import names
 from auditkit.cli import main
 from auditkit.engine.properties import transformation
 from auditkit.metrics import invariance_distance
 from auditkit.policy import TransformationSpec
+from auditkit.results import AuditDocument, CheckStatus
 
 from .conftest import TinyRun
 
@@ -90,8 +91,8 @@ def test_translate_and_rotate_move_pixels_as_declared() -> None:
     assert not geometric and bright(torch.full((1, 1, 2, 2), 0.8)).max() == 1.0  # clipped
 
 
-def _load(out: Path) -> dict:
-    return json.loads((out / "results.json").read_text())
+def _load(out: Path) -> AuditDocument:
+    return AuditDocument.from_json((out / "results.json").read_bytes())
 
 
 def test_audit_records_properties_with_intervals_and_resumes(tiny_policy, tmp_path: Path,
@@ -108,46 +109,52 @@ def test_audit_records_properties_with_intervals_and_resumes(tiny_policy, tmp_pa
         shutil.copy2(fold, out / "work" / fold.name)
     assert main(["run", str(policy), "--out", str(out), "--quiet"]) == 1  # P1 fails on random
     data = _load(out)
-    assert data["reused_from_earlier_run"]["folds"] == [0, 1, 2]
-    assert data["reused_from_earlier_run"]["explainers"] == []
-    for name, e in data["explainers"].items():
-        p = e["properties"]
+    assert data.reused_from_earlier_run.folds == (0, 1, 2)
+    assert data.reused_from_earlier_run.explainers == ()
+    for name, e in data.explainers.items():
+        p = e.properties
+        assert set(p.scores) == set(names(scope="property")), name
         for metric in ("sensitivity_max", "robustness_distance", "invariance_distance"):
-            s = p[metric]
-            assert s["ci_low"] <= s["value"] <= s["ci_high"], (name, metric)
-        assert p["robustness_images"] == 60 and p["invariance_images"] == 80
-        flips, bright = p["invariance_transformations"]
-        assert (flips["name"], flips["setting"], bright["setting"]) == ("hflip", {}, {"delta": 0.1})
-        assert flips["compared"] + flips["left_out"] == 80 and flips["left_out"] > 0  # a mirrored 3 is no 3
-        assert p["invariance_left_out"] == flips["left_out"] + bright["left_out"]
-        worst = max(flips["distance"]["value"], bright["distance"]["value"])
-        assert p["invariance_distance"]["value"] == pytest.approx(worst)
+            s = p.scores[metric]
+            assert s.low <= s.value <= s.high, (name, metric)
+            assert data.score(name, metric) == s
+        assert p.robustness_images == 60 and p.invariance_images == 80
+        flips, bright = p.invariance_transformations
+        assert (flips.name, flips.setting, bright.setting) == ("hflip", {}, {"delta": 0.1})
+        assert flips.compared + flips.left_out == 80 and flips.left_out > 0  # a mirrored 3 is no 3
+        assert p.invariance_left_out == flips.left_out + bright.left_out
+        worst = max(flips.distance.value, bright.distance.value)
+        assert p.scores["invariance_distance"].value == pytest.approx(worst)
         if name == "integrated_gradients":
-            assert p["completeness_images"] == 40 and p["completeness_error"]["value"] >= 0
+            assert p.completeness_images == 40 and p.scores["completeness_error"].value >= 0
         else:
-            assert p["completeness_images"] == 0 and p["completeness_error"]["value"] is None
-            assert p["completeness_error"]["undefined"].startswith("not applicable")
-    assert data["property_checks"]["random_scores_worst"]["robustness"]["held"] is True
-    assert data["property_checks"]["random_scores_worst"]["invariance"]["held"] is True
-    checks = {(c["threshold"], c["explainer"]): c["passed"] for c in data["thresholds"]}
+            assert p.completeness_images == 0 and p.scores["completeness_error"].value is None
+            assert p.scores["completeness_error"].undefined.startswith("not applicable")
+    worst_checks = data.property_checks.random_scores_worst
+    assert worst_checks["robustness"].held is True
+    assert worst_checks["invariance"].held is True
+    checks = {(c.threshold, c.explainer): c.passed for c in data.thresholds}
     assert checks[("P1", "saliency")] and not checks[("P1", "random")]
     assert checks[("P2", "integrated_gradients")]
+    statuses = {c.subject: c.status for c in data.thresholds}
+    assert statuses["P1[random]"] is CheckStatus.NOT_MET and statuses["P1[saliency]"] is CheckStatus.MET
 
     assert main(["run", str(policy), "--out", str(out), "--quiet"]) == 1
     again = _load(out)
-    assert again["reused_from_earlier_run"]["explainers"] == ["saliency", "integrated_gradients", "random"]
-    assert {n: e["properties"] for n, e in again["explainers"].items()} == {
-        n: e["properties"] for n, e in data["explainers"].items()}
+    assert again.reused_from_earlier_run.explainers == ("saliency", "integrated_gradients", "random")
+    assert {n: e.properties for n, e in again.explainers.items()} == {
+        n: e.properties for n, e in data.explainers.items()}
 
     policy.write_text(policy.read_text().replace("    perturbations: 3\n", "    perturbations: 3\n"
                                                  "    radius: 0.1\n"))
     assert main(["run", str(policy), "--out", str(out), "--quiet"]) == 1
     changed = _load(out)
-    assert changed["reused_from_earlier_run"]["explainers"] == []  # their properties were recomputed
-    for name, e in changed["explainers"].items():
-        before = data["explainers"][name]
-        assert e["mege"] == before["mege"]  # the distances were reused, not recomputed
-        assert e["properties"]["invariance_distance"] == before["properties"]["invariance_distance"]
+    assert changed.reused_from_earlier_run.explainers == ()  # their properties were recomputed
+    for name, e in changed.explainers.items():
+        before = data.explainers[name]
+        assert e.scores["mege"] == before.scores["mege"]  # the distances were reused, not recomputed
+        assert (e.properties.scores["invariance_distance"]
+                == before.properties.scores["invariance_distance"])
         if name != "random":
-            assert (e["properties"]["sensitivity_max"]["value"]
-                    > before["properties"]["sensitivity_max"]["value"])  # five times the noise
+            assert (e.properties.scores["sensitivity_max"].value
+                    > before.properties.scores["sensitivity_max"].value)  # five times the noise

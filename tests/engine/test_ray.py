@@ -7,14 +7,13 @@ what makes the numbers equal bit for bit (see :mod:`auditkit.engine.ray_executor
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from auditkit.engine import AuditOptions, run_audit
 from auditkit.engine.audit import make_executor
 from auditkit.engine.executor import SerialExecutor, Task
 from auditkit.policy import load_policy
+from auditkit.results import AuditDocument, Reused
 
 from .conftest import write_tiny_policy
 
@@ -36,12 +36,16 @@ ray:
 """Tasks of one thread each, two at a time on the 2 CPUs of the local instance."""
 
 
-def numbers(results: Path) -> dict:
+def load(results: Path) -> AuditDocument:
+    return AuditDocument.from_json(results.read_bytes())
+
+
+def numbers(results: Path) -> AuditDocument:
     """Everything in results.json but the time stamps."""
-    data = json.loads(results.read_text())
-    for volatile in ("created", "run_seconds", "reused_from_earlier_run"):
-        data.pop(volatile)
-    return data
+    return replace(load(results), created="", run_seconds=0.0, reused_from_earlier_run=NOTHING_REUSED)
+
+
+NOTHING_REUSED = Reused(folds=(), explainers=(), sanity=())
 
 
 def audit(policy: Path, out: Path, ray: bool = False) -> bool:
@@ -180,11 +184,10 @@ def test_a_policy_with_every_kind_of_task_on_ray_matches_the_serial_run_number_f
     serial, on_ray = small_runs.serial, small_runs.on_ray
     expected, got = numbers(serial / "results.json"), numbers(on_ray / "results.json")
     assert got == expected
-    assert tuple(got["explainers"]) == EXPLAINERS and got["property_checks"]
-    assert all("properties" in scores for scores in got["explainers"].values())
-    assert set(got["sanity_checks"]) == {"weight_randomisation", "label_shuffling"}
-    data = json.loads((on_ray / "results.json").read_text())
-    assert data["reused_from_earlier_run"] == {"folds": [], "explainers": [], "sanity": []}
+    assert tuple(got.explainers) == EXPLAINERS and got.property_checks.random_scores_worst
+    assert all(scores.properties is not None for scores in got.explainers.values())
+    assert set(got.sanity_checks) == {"weight_randomisation", "label_shuffling"}
+    assert load(on_ray / "results.json").reused_from_earlier_run == NOTHING_REUSED
     work = sorted(path.name for path in (serial / "work").iterdir())
     assert sorted(path.name for path in (on_ray / "work").iterdir()) == work
     # every kind of work file: 3 folds, 2 x 3 label-shuffled retrainings, 8 x 5 explanation passes
@@ -217,12 +220,12 @@ def test_ray_resumes_without_redoing_work(small_runs: SmallRuns, tmp_path: Path,
     finally:
         ray.shutdown()
     assert numbers(resumed / "results.json") == numbers(serial / "results.json")
-    reused = json.loads((resumed / "results.json").read_text())["reused_from_earlier_run"]
-    assert reused["folds"] == [0, 2]
-    assert reused["explainers"] == [e for e in EXPLAINERS if e != "gradcam"]
-    assert "label_shuffling 0.3 fold 0" in reused["sanity"]
-    assert "label_shuffling 0.3 fold 2" not in reused["sanity"]
-    assert "weight_randomisation 0.3 gradcam" in reused["sanity"]
+    reused = load(resumed / "results.json").reused_from_earlier_run
+    assert reused.folds == (0, 2)
+    assert reused.explainers == tuple(e for e in EXPLAINERS if e != "gradcam")
+    assert "label_shuffling 0.3 fold 0" in reused.sanity
+    assert "label_shuffling 0.3 fold 2" not in reused.sanity
+    assert "weight_randomisation 0.3 gradcam" in reused.sanity
 
 
 def test_a_serial_audit_never_imports_ray(tmp_path: Path) -> None:
@@ -296,8 +299,7 @@ def test_an_executor_gets_every_level_of_both_checks_in_two_waves(
     assert numbers(tmp_path / "waves" / "results.json") == numbers(serial / "results.json")
     assert sorted(p.name for p in (tmp_path / "waves" / "work").iterdir()) == sorted(
         p.name for p in (serial / "work").iterdir())
-    assert json.loads((tmp_path / "waves" / "results.json").read_text())["reused_from_earlier_run"] == {
-        "folds": [], "explainers": [], "sanity": []}
+    assert load(tmp_path / "waves" / "results.json").reused_from_earlier_run == NOTHING_REUSED
     calls = [c for c in recorder.calls if c]  # each level's own submission finds its work done
     assert calls[0] == ["train fold 0", "train fold 1", "train fold 2"]
     assert calls[1] == ["explain saliency", "explain random"]

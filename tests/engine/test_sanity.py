@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -13,73 +12,76 @@ import torch
 from auditkit.cli import main
 from auditkit.engine.distances import DistanceRecord
 from auditkit.engine.sanity import ALPHA, LevelScores, assess_levels
-from auditkit.engine.scoring import Score, explainer_scores
+from auditkit.engine.scoring import explainer_scores
 from auditkit.metrics.bootstrap import resample_weights
 from auditkit.metrics.chance import image_permutations
+from auditkit.results import AuditDocument, Estimate, Reused, SanityVerdict
 
 CHECKS = ("weight_randomisation", "label_shuffling")
 METRICS = ("mege", "reco", "reco_corrected", "reco_auc", "mu_fidelity")
 GATED = ("mege", "reco_corrected")
 
 
-def _load(out: Path) -> dict:
-    return json.loads((out / "results.json").read_text())
+PASS, FAIL, INCONCLUSIVE = SanityVerdict.PASS, SanityVerdict.FAIL, SanityVerdict.INCONCLUSIVE
+
+
+def _load(out: Path) -> AuditDocument:
+    return AuditDocument.from_json((out / "results.json").read_bytes())
 
 
 def test_results_json_has_the_sanity_section(sanity_audit: Path) -> None:
-    data = _load(sanity_audit)
-    section = data["sanity_checks"]
+    doc = _load(sanity_audit)
+    section = doc.sanity_checks
     assert list(section) == list(CHECKS)
     for name in CHECKS:
         check = section[name]
-        assert check["levels"] == [0.0, 0.3]
-        assert check["alpha"] == ALPHA
-        assert list(check["explainers"]) == ["saliency", "gradient_input", "integrated_gradients",
-                                             "random"]
+        assert check.levels == (0.0, 0.3)
+        assert check.alpha == ALPHA
+        assert list(check.explainers) == ["saliency", "gradient_input", "integrated_gradients", "random"]
         gated = []
-        for explainer, entry in check["explainers"].items():
-            clean, degraded = entry["levels"]
+        for explainer, entry in check.explainers.items():
+            clean, degraded = entry.levels
+            assert (clean.level, degraded.level) == (0.0, 0.3)
             for metric in METRICS:  # level 0 is the clean audit, number for number
-                assert clean[metric] == data["explainers"][explainer][metric]
-            assert clean["accuracy"]["value"] == data["accuracy"]["value"]
-            assert clean["accuracy"]["ci_low"] == data["accuracy"]["ci_low"]
+                assert clean.scores[metric] == doc.explainers[explainer].scores[metric]
+            assert clean.accuracy.value == doc.accuracy.value
+            assert clean.accuracy.low == doc.accuracy.low
             for metric in METRICS:
-                trend = entry["trend"][metric]
-                slope = (degraded[metric]["value"] - clean[metric]["value"]) / 0.3  # two levels
-                assert trend["slope"] == pytest.approx(slope, rel=1e-9)
-                assert trend["ci_low"] <= trend["ci_high"]
-                assert 1 / 51 <= trend["p_value"] <= 1  # 50 resamples: p >= 1 / (1 + 50)
-                assert trend["resamples"] == 50
+                trend = entry.trend[metric]
+                slope = (degraded.scores[metric].value - clean.scores[metric].value) / 0.3  # two levels
+                assert trend.slope == pytest.approx(slope, rel=1e-9)
+                assert trend.low <= trend.high
+                assert 1 / 51 <= trend.p_value <= 1  # 50 resamples: p >= 1 / (1 + 50)
+                assert trend.resamples == 50
                 if metric in GATED and explainer != "random":
-                    assert trend["verdict"] in ("pass", "fail", "inconclusive") and trend["reason"]
-                    assert trend["passed"] is (trend["verdict"] == "pass")
-                    if trend["p_value"] < ALPHA and trend["slope"] < 0:
-                        assert trend["verdict"] == "pass"
+                    assert trend.verdict in (PASS, FAIL, INCONCLUSIVE) and trend.reason
+                    assert trend.passed is (trend.verdict is PASS)
+                    if trend.p_value < ALPHA and trend.slope < 0:
+                        assert trend.verdict is PASS
                     else:
                         # fail only where the interval excludes a fall of min_fall over the levels
-                        excludes = trend["ci_low"] > -check["min_fall"] / 0.3
-                        assert (trend["verdict"] == "fail") is (
-                            excludes and "at chance" not in trend["reason"])
+                        excludes = trend.low > -check.min_fall / 0.3
+                        assert (trend.verdict is FAIL) is (excludes and "at chance" not in trend.reason)
                 else:
-                    assert trend["passed"] is None and trend["verdict"] is None
-            assert entry["in_verdict"] is (explainer != "random")
+                    assert trend.passed is None and trend.verdict is None
+            assert entry.in_verdict is (explainer != "random")
             if explainer == "random":
-                assert entry["passed"] is None and entry["status"] is None
+                assert entry.passed is None and entry.status is None
             else:
-                verdicts = {entry["trend"][m]["verdict"] for m in GATED}
-                expected = next(v for v in ("fail", "inconclusive", "pass") if v in verdicts)
-                assert entry["status"] == expected
-                assert entry["passed"] is (expected == "pass")
-                gated.append(entry["status"])
-        assert check["passed"] is all(s == "pass" for s in gated)
-        assert check["status"] == next((v for v in ("fail", "inconclusive") if v in gated), "pass")
-    assert section["weight_randomisation"]["std"] == 0.5
-    thresholds_ok = all(t["passed"] for t in data["thresholds"]) and data["accuracy"]["comparable"]
-    sanity_ok = all(c["status"] != "fail" for c in section.values())
-    assert data["verdict"] == ("pass" if thresholds_ok and sanity_ok else "fail")
+                verdicts = {entry.trend[m].verdict for m in GATED}
+                expected = next(v for v in (FAIL, INCONCLUSIVE, PASS) if v in verdicts)
+                assert entry.status is expected
+                assert entry.passed is (expected is PASS)
+                gated.append(entry.status)
+        assert check.passed is all(s is PASS for s in gated)
+        assert check.status is next((v for v in (FAIL, INCONCLUSIVE) if v in gated), PASS)
+    assert section["weight_randomisation"].settings["std"] == 0.5
+    thresholds_ok = all(t.passed for t in doc.thresholds) and doc.accuracy.comparable
+    sanity_ok = all(c.status is not FAIL for c in section.values())
+    assert doc.verdict == ("pass" if thresholds_ok and sanity_ok else "fail")
     summary = (sanity_audit / "summary.txt").read_text()
     for name in CHECKS:
-        status = section[name]["status"].upper()
+        status = section[name].status.value.upper()
         assert f"sanity check {name}: {status} (levels 0 0.3;" in summary
 
 
@@ -109,27 +111,26 @@ def test_the_random_controls_corrected_reco_stays_at_chance_at_every_level(sanit
     assert outside <= 6  # of 60 draws; 3 expected at the 5% level
     assert max(chance_levels) - min(chance_levels) > 0.02  # the raw chance level does move
     # The engine's own random control is reported with its chance band at every level.
-    for check in _load(sanity_audit)["sanity_checks"].values():
-        for level in check["explainers"]["random"]["levels"]:
-            chance = level["reco_chance"]
-            assert 0 < chance["p_value"] <= 1 and chance["null_mean"] < chance["null_q95"]
-            assert level["reco_corrected"]["value"] == pytest.approx(
-                (level["reco"]["value"] - chance["null_mean"]) / (1 - chance["null_mean"]))
+    for check in _load(sanity_audit).sanity_checks.values():
+        for level in check.explainers["random"].levels:
+            chance = level.reco_chance
+            assert 0 < chance.p_value <= 1 and chance.null_mean < chance.null_q95
+            assert level.score("reco_corrected").value == pytest.approx(
+                (level.score("reco").value - chance.null_mean) / (1 - chance.null_mean))
 
 
 def test_degraded_models_are_less_accurate(sanity_audit: Path) -> None:
-    checks = _load(sanity_audit)["sanity_checks"]
-    clean, noisy = checks["weight_randomisation"]["explainers"]["saliency"]["levels"]
-    assert noisy["accuracy"]["value"] < clean["accuracy"]["value"] - 0.2  # measured 0.939 -> 0.478
-    clean, shuffled = checks["label_shuffling"]["explainers"]["saliency"]["levels"]
-    assert shuffled["accuracy"]["ci_high"] < clean["accuracy"]["value"]  # measured 0.939 -> 0.861
+    checks = _load(sanity_audit).sanity_checks
+    clean, noisy = checks["weight_randomisation"].explainers["saliency"].levels
+    assert noisy.accuracy.value < clean.accuracy.value - 0.2  # measured 0.939 -> 0.478
+    clean, shuffled = checks["label_shuffling"].explainers["saliency"].levels
+    assert shuffled.accuracy.high < clean.accuracy.value  # measured 0.939 -> 0.861
 
 
 @pytest.mark.parametrize("explainer", ["saliency", "gradient_input", "integrated_gradients"])
 def test_label_noise_lowers_mege_of_gradient_methods(sanity_audit: Path, explainer: str) -> None:
-    clean, noisy = _load(sanity_audit)["sanity_checks"]["label_shuffling"]["explainers"][explainer][
-        "levels"]
-    assert noisy["mege"]["value"] < clean["mege"]["value"]
+    clean, noisy = _load(sanity_audit).sanity_checks["label_shuffling"].explainers[explainer].levels
+    assert noisy.scores["mege"].value < clean.scores["mege"].value
 
 
 def test_rerun_reuses_the_degraded_work(sanity_audit: Path, tmp_path: Path) -> None:
@@ -137,18 +138,18 @@ def test_rerun_reuses_the_degraded_work(sanity_audit: Path, tmp_path: Path) -> N
     shutil.copytree(sanity_audit, out)
     policy = next(sanity_audit.parent.glob("*.yaml"))
     before = _load(out)
-    assert before["reused_from_earlier_run"]["sanity"] == []
+    assert before.reused_from_earlier_run.sanity == ()
     assert main(["run", str(policy), "--out", str(out), "--quiet"]) in (0, 1)
     after = _load(out)
     names = ["saliency", "gradient_input", "integrated_gradients", "random"]
-    assert after["reused_from_earlier_run"] == {
-        "folds": [0, 1, 2],
-        "explainers": names,
-        "sanity": [f"weight_randomisation 0.3 {n}" for n in names]
-        + [f"label_shuffling 0.3 fold {i}" for i in range(3)]
-        + [f"label_shuffling 0.3 {n}" for n in names],
-    }
-    assert after["sanity_checks"] == before["sanity_checks"]
+    assert after.reused_from_earlier_run == Reused(
+        folds=(0, 1, 2),
+        explainers=tuple(names),
+        sanity=tuple([f"weight_randomisation 0.3 {n}" for n in names]
+                     + [f"label_shuffling 0.3 fold {i}" for i in range(3)]
+                     + [f"label_shuffling 0.3 {n}" for n in names]),
+    )
+    assert after.sanity_checks == before.sanity_checks
     work = sorted(p.name for p in (out / "work").glob("*.pt"))
     assert work == sorted(
         [f"fold_{i}.pt" for i in range(3)] + [f"shuffle_0.3_{i}.pt" for i in range(3)]
@@ -158,7 +159,7 @@ def test_rerun_reuses_the_degraded_work(sanity_audit: Path, tmp_path: Path) -> N
 
 
 def _synthetic(level: float, mege_shift: float, generator: torch.Generator, *, n: int = 200,
-               accuracy: Score | None = None, p_eq: float = 0.5) -> LevelScores:
+               accuracy: Estimate | None = None, p_eq: float = 0.5) -> LevelScores:
     """Scores of one level from random distances whose S= part is shifted by ``mege_shift``."""
     k = 3
     category = torch.where(torch.rand(n, k - 1, generator=generator) < p_eq, 1, 2).to(torch.uint8)
@@ -173,7 +174,7 @@ def _synthetic(level: float, mege_shift: float, generator: torch.Generator, *, n
                                      permutations=image_permutations(n, 199,
                                                                      torch.Generator().manual_seed(0)))
               for name in ("saliency", "random")}
-    return LevelScores(level, accuracy or Score(0.9, 0.85, 0.95), scores)
+    return LevelScores(level, accuracy or Estimate(0.9, 0.85, 0.95), scores)
 
 
 def test_verdict_gates_mege_and_reco_but_not_random() -> None:
@@ -195,6 +196,22 @@ def test_verdict_gates_mege_and_reco_but_not_random() -> None:
     assert "does not fall" in failed.trends["saliency"]["mege"].reason
     assert failed.explainer_passed("saliency") is False and not failed.passed
     assert failed.status == "fail"
+    # The typed record carries the same verdicts as enums, level 0 first.
+    record = check.document()
+    assert record.levels == (0.0, 0.1, 0.3) and record.status is PASS and record.passed
+    assert record.explainers["saliency"].trend["mege"].verdict is PASS
+    assert record.explainers["saliency"].trend["reco"].verdict is None
+    assert record.explainers["saliency"].status is PASS and record.explainers["saliency"].in_verdict
+    assert record.explainers["random"].status is None and record.explainers["random"].passed is None
+    level = record.explainers["saliency"].levels[1]
+    assert level.level == 0.1 and level.scores == {m: falling[1].explainers["saliency"].score(m)
+                                                   for m in METRICS}
+    assert level.accuracy == falling[1].accuracy
+    failed_record = failed.document()
+    assert failed_record.status is FAIL and not failed_record.passed
+    assert failed_record.explainers["saliency"].trend["mege"].verdict is FAIL
+    assert failed_record.explainers["saliency"].trend["mege"].reason == failed.trends["saliency"][
+        "mege"].reason
 
 
 def test_a_flat_score_on_few_pairs_is_inconclusive_not_failed() -> None:
@@ -214,7 +231,7 @@ def test_a_flat_score_on_few_pairs_is_inconclusive_not_failed() -> None:
 
 def test_models_at_chance_make_a_flat_score_inconclusive() -> None:
     g = torch.Generator().manual_seed(3)
-    chance_level = Score(0.11, 0.09, 0.13)
+    chance_level = Estimate(0.11, 0.09, 0.13)
     levels = (_synthetic(0.0, 0.0, g, n=4000),
               _synthetic(0.3, 0.0, g, n=4000, accuracy=chance_level))
     check = assess_levels("weight_randomisation", levels, 0.95, {}, chance=0.1)
@@ -261,21 +278,21 @@ def test_a_declared_subsample_rescores_the_clean_models_on_it_as_level_0(sanity_
     before = _load(out)
     assert main(["run", str(policy), "--out", str(out), "--quiet"]) in (0, 1)
     after = _load(out)
-    assert after["explainers"]["saliency"]["mege"] == before["explainers"]["saliency"]["mege"]
-    assert after["reused_from_earlier_run"]["folds"] == [0, 1, 2]  # the same models
-    assert "label_shuffling 0.3 fold 0" in after["reused_from_earlier_run"]["sanity"]  # not retrained
-    n = after["dataset"]["n_images"]
+    assert after.score("saliency", "mege") == before.score("saliency", "mege")
+    assert after.reused_from_earlier_run.folds == (0, 1, 2)  # the same models
+    assert "label_shuffling 0.3 fold 0" in after.reused_from_earlier_run.sanity  # not retrained
+    n = after.dataset.n_images
     labels = load_dataset("digits", max_images=n, seed=0).labels
     index = stratified_subsample(labels, 60, 0)
     clean = torch.load(sanity_audit / "work" / "explainer_saliency.pt", weights_only=True)["record"]
     distances, category = clean["distances"][index], clean["category"][index]
     for check in CHECKS:
-        section = after["sanity_checks"][check]
-        assert section["images"] == 60 and before["sanity_checks"][check]["images"] == n
-        level0 = section["explainers"]["saliency"]["levels"][0]
-        assert (level0["n_s_eq"], level0["n_s_neq"]) == (int((category == S_EQ).sum()),
-                                                         int((category == S_NEQ).sum()))
-        assert level0["mege"]["value"] == pytest.approx(mege(distances[category == S_EQ]), abs=1e-5)
-        assert level0["mege"]["value"] != before["sanity_checks"][check]["explainers"]["saliency"][
-            "levels"][0]["mege"]["value"]
+        section = after.sanity_checks[check]
+        assert section.images == 60 and before.sanity_checks[check].images == n
+        level0 = section.explainers["saliency"].levels[0]
+        assert (level0.n_s_eq, level0.n_s_neq) == (int((category == S_EQ).sum()),
+                                                   int((category == S_NEQ).sum()))
+        assert level0.score("mege").value == pytest.approx(mege(distances[category == S_EQ]), abs=1e-5)
+        assert level0.score("mege").value != before.sanity_checks[check].explainers["saliency"].levels[
+            0].score("mege").value
     assert (out / "work" / "explainer_sanity_images_saliency.pt").is_file()

@@ -10,6 +10,7 @@ from auditkit.engine.scoring import explainer_scores
 from auditkit.metrics import reco
 from auditkit.metrics.bootstrap import resample_weights
 from auditkit.metrics.chance import image_permutations, reco_chance
+from auditkit.results import RecoChance, _to_plain
 
 
 def _record(n: int, separation: float, seed: int, p_eq: float = 0.8) -> DistanceRecord:
@@ -43,9 +44,10 @@ def test_corrected_reco_is_reco_against_its_chance_level() -> None:
     assert s.reco_corrected.low == pytest.approx((s.reco.low - e0) / (1 - e0))
     assert s.reco_corrected.high == pytest.approx((s.reco.high - e0) / (1 - e0))
     torch.testing.assert_close(s.resampled["reco_corrected"], (s.resampled["reco"] - e0) / (1 - e0))
-    out = s.to_dict()
-    assert out["reco_chance"]["permutations"] == 300 and out["reco_chance"]["distinguishable"] is True
-    assert out["reco_corrected"]["value"] == s.reco_corrected.value
+    out = s.document({})
+    assert out.reco_chance.permutations == 300 and out.reco_chance.distinguishable is True
+    assert out.scores["reco_corrected"].value == s.reco_corrected.value
+    assert "undefined" not in _to_plain(out)["reco_chance"]  # an absent field is left out
 
 
 def test_no_separation_is_rarely_distinguishable_from_chance() -> None:
@@ -60,7 +62,8 @@ def test_empty_s_neq_leaves_reco_and_its_chance_level_undefined() -> None:
     assert s.reco.value is None and s.reco_corrected.value is None
     assert s.reco_chance.chance is None and s.reco_chance.distinguishable is None
     assert "S≠" in s.reco_corrected.undefined
-    assert s.to_dict()["reco_chance"] == {"undefined": s.reco_chance.undefined}
+    assert s.document({}).reco_chance == RecoChance(undefined=s.reco_chance.undefined)
+    assert _to_plain(s.document({}).reco_chance) == {"undefined": s.reco_chance.undefined}
 
 
 def test_fewer_pairs_than_the_minimum_leave_the_scores_undefined() -> None:
@@ -76,7 +79,8 @@ def test_fewer_pairs_than_the_minimum_leave_the_scores_undefined() -> None:
     assert s.mege.value is None and s.mege.undefined == why
     for metric in ("reco", "reco_auc", "reco_corrected"):
         assert s.score(metric).value is None and s.score(metric).undefined == why
-    assert s.reco_chance.chance is None and s.to_dict()["mege"]["undefined"] == why
+    assert s.reco_chance.chance is None and s.document({}).scores["mege"].undefined == why
+    assert _to_plain(s.document({}).scores["mege"])["undefined"] == why
     assert torch.isnan(s.resampled["mege"]).all() and s.mu_fidelity.value is not None
     # The same record with a minimum it meets gives numbers.
     met = explainer_scores(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from auditkit.engine.sanity import MetricTrend, SanityCheck
-from auditkit.engine.scoring import SCORE_METRICS, ChanceLevel, ExplainerScores, Score
+from auditkit.engine.scoring import SCORE_METRICS, ChanceLevel, ExplainerScores
 from auditkit.engine.verdicts import (
     check_thresholds,
     inadmissible_explainers,
@@ -19,6 +19,7 @@ from auditkit.engine.verdicts import (
 )
 from auditkit.metrics.trend import Trend
 from auditkit.policy import load_policy
+from auditkit.results import CheckStatus, Estimate, _to_plain
 
 POLICY = """\
 version: 1
@@ -59,7 +60,7 @@ requirements:
 
 def scores(name: str, value: float = 0.9) -> ExplainerScores:
     """Scores far above every threshold of :data:`POLICY`."""
-    s = Score(value, value - 0.01, value + 0.01)
+    s = Estimate(value, value - 0.01, value + 0.01)
     return ExplainerScores(name=name, **dict.fromkeys(SCORE_METRICS, s),
                            reco_chance=ChanceLevel(None, "not needed"), n_s_eq=100, n_s_neq=100,
                            n_ignored=0, n_degenerate=0, mu_images=10, mu_undefined=0)
@@ -98,7 +99,7 @@ def test_failed_sanity_check_voids_the_thresholds_on_the_failed_metric(policy) -
               check("label_shuffling", {"saliency": True, "gradcam": False, "random": False})]
     assert inadmissible_explainers(sanity) == {"gradcam": ("weight_randomisation", "label_shuffling")}
     explainers = {n: scores(n) for n in ("saliency", "gradcam", "random")}
-    checks = check_thresholds(policy, explainers, Score(0.9, 0.8, 1.0), 0.0, sanity_gates(sanity))
+    checks = check_thresholds(policy, explainers, Estimate(0.9, 0.8, 1.0), 0.0, sanity_gates(sanity))
     by = {(c.threshold, c.explainer): c for c in checks}
     assert set(by) == {("T1", "saliency"), ("T1", "gradcam"), ("T1", "random"), ("T2", "gradcam"),
                        ("T3", "gradcam")}
@@ -109,10 +110,13 @@ def test_failed_sanity_check_voids_the_thresholds_on_the_failed_metric(policy) -
         assert c.reason == ("inadmissible: sanity checks weight_randomisation, label_shuffling failed "
                             f"({metric} did not fall)")
         assert c.inadmissible == ("weight_randomisation", "label_shuffling")
-        assert c.to_dict()["inadmissible"] == ["weight_randomisation", "label_shuffling"]
+        assert c.status is CheckStatus.INADMISSIBLE
+        assert _to_plain(c)["inadmissible"] == ["weight_randomisation", "label_shuffling"]
+        assert _to_plain(c)["status"] == "inadmissible"
     assert by["T3", "gradcam"].passed  # muF is not gated
     for key in (("T1", "saliency"), ("T1", "random")):
         assert by[key].passed and by[key].inadmissible == () and by[key].reason.endswith(": met")
+    assert all(c.passed is (c.status is CheckStatus.MET) for c in checks)
     verdicts = {r.id: r for r in judge_requirements(policy, checks)}
     assert not verdicts["R1"].met and verdicts["R1"].failed_checks == ("T1[gradcam]",)
     assert not verdicts["R2"].met and verdicts["R2"].failed_checks == ("T2[gradcam]",)
@@ -124,9 +128,10 @@ def test_the_gate_follows_the_metric(policy) -> None:
                     reco={"saliency": True, "gradcam": False, "random": True})]
     explainers = {n: scores(n) for n in ("saliency", "gradcam", "random")}
     by = {(c.threshold, c.explainer): c for c in
-          check_thresholds(policy, explainers, Score(0.9), 0.0, sanity_gates(sanity))}
+          check_thresholds(policy, explainers, Estimate(0.9), 0.0, sanity_gates(sanity))}
     assert by["T1", "gradcam"].passed and by["T1", "gradcam"].inadmissible == ()
-    assert not by["T2", "gradcam"].passed
+    assert by["T1", "gradcam"].status is CheckStatus.MET
+    assert not by["T2", "gradcam"].passed and by["T2", "gradcam"].status is CheckStatus.INADMISSIBLE
     assert by["T2", "gradcam"].reason == ("inadmissible: sanity check weight_randomisation failed "
                                           "(chance-corrected ReCo did not fall)")
 
@@ -136,9 +141,10 @@ def test_an_inconclusive_check_leaves_the_metric_not_evidenced(policy) -> None:
     explainers = {n: scores(n) for n in ("saliency", "gradcam", "random")}
     assert inadmissible_explainers(sanity) == {}
     by = {(c.threshold, c.explainer): c for c in
-          check_thresholds(policy, explainers, Score(0.9), 0.0, sanity_gates(sanity))}
+          check_thresholds(policy, explainers, Estimate(0.9), 0.0, sanity_gates(sanity))}
     c = by["T1", "saliency"]
     assert not c.passed and c.inadmissible == () and c.not_evidenced == ("label_shuffling",)
+    assert c.status is CheckStatus.NOT_EVIDENCED
     assert c.reason == ("not evidenced: sanity check label_shuffling inconclusive "
                         "(mege of saliency said inconclusive)")
     assert by["T1", "random"].passed and by["T1", "gradcam"].passed
@@ -148,9 +154,9 @@ def test_an_inconclusive_check_leaves_the_metric_not_evidenced(policy) -> None:
 def test_one_failed_check_is_named(policy) -> None:
     sanity = [check("weight_randomisation", {"saliency": False, "gradcam": True, "random": True})]
     explainers = {n: scores(n) for n in ("saliency", "gradcam", "random")}
-    checks = check_thresholds(policy, explainers, Score(0.9), 0.0, sanity_gates(sanity))
+    checks = check_thresholds(policy, explainers, Estimate(0.9), 0.0, sanity_gates(sanity))
     (voided,) = [c for c in checks if not c.passed]
-    assert voided.explainer == "saliency"
+    assert voided.explainer == "saliency" and voided.status is CheckStatus.INADMISSIBLE
     assert voided.reason == "inadmissible: sanity check weight_randomisation failed (MeGe did not fall)"
     assert inadmissible_reason(["x"], "MeGe") == voided.reason.replace("weight_randomisation", "x")
 
@@ -158,6 +164,55 @@ def test_one_failed_check_is_named(policy) -> None:
 def test_without_sanity_checks_every_score_is_admissible(policy) -> None:
     explainers = {n: scores(n) for n in ("saliency", "gradcam", "random")}
     assert inadmissible_explainers([]) == {} and sanity_gates([]) == {}
-    checks = check_thresholds(policy, explainers, Score(0.9), 0.0)
-    assert all(c.passed and c.inadmissible == () for c in checks)
+    checks = check_thresholds(policy, explainers, Estimate(0.9), 0.0)
+    assert all(c.passed and c.inadmissible == () and c.status is CheckStatus.MET for c in checks)
     assert all(r.met for r in judge_requirements(policy, checks))
+
+
+def test_each_check_carries_its_status_code(policy) -> None:
+    """``met`` / ``not_met`` on the measured value, ``undefined`` for an undefined score or a missing
+    bound; ``passed`` is ``status is met`` whatever the outcome."""
+    import dataclasses
+
+    explainers = {"saliency": scores("saliency", 0.2),  # under T1's 0.5
+                  "gradcam": dataclasses.replace(scores("gradcam"),
+                                                 reco=Estimate(None, undefined="no pair")),
+                  "random": scores("random")}
+    by = {(c.threshold, c.explainer): c for c in
+          check_thresholds(policy, explainers, Estimate(0.9), 0.0)}
+    assert by["T1", "saliency"].status is CheckStatus.NOT_MET
+    assert by["T1", "saliency"].measured == pytest.approx(0.2)
+    assert by["T1", "saliency"].reason.endswith(": not met")
+    assert by["T2", "gradcam"].status is CheckStatus.UNDEFINED and by["T2", "gradcam"].measured is None
+    assert by["T2", "gradcam"].reason == "undefined: no pair"
+    assert by["T1", "random"].status is CheckStatus.MET and by["T3", "gradcam"].status is CheckStatus.MET
+    assert all(c.passed is (c.status is CheckStatus.MET) for c in by.values())
+    assert by["T1", "saliency"].subject == "T1[saliency]"
+    verdicts = {r.id: r for r in judge_requirements(policy, list(by.values()))}
+    assert verdicts["R1"].failed_checks == ("T1[saliency]",)
+    assert verdicts["R2"].failed_checks == ("T2[gradcam]",)
+
+
+def test_a_bound_without_an_interval_is_undefined(policy) -> None:
+    bound = _t1_on_lower_bound(policy)
+    explainers = {n: scores(n) for n in ("saliency", "gradcam", "random")}
+    explainers["saliency"] = ExplainerScores(
+        name="saliency", **dict.fromkeys(SCORE_METRICS, Estimate(0.9)),
+        reco_chance=ChanceLevel(None, "not needed"), n_s_eq=100, n_s_neq=100, n_ignored=0,
+        n_degenerate=0, mu_images=10, mu_undefined=0)
+    by = {(c.threshold, c.explainer): c for c in check_thresholds(bound, explainers, Estimate(0.9), 0.0)}
+    c = by["T1", "saliency"]
+    assert c.estimate == "lower_bound" and c.measured is None and not c.passed
+    assert c.status is CheckStatus.UNDEFINED
+    assert c.reason == "no confidence interval (bootstrap resamples = 0)"
+    assert by["T1", "gradcam"].status is CheckStatus.MET
+    assert by["T1", "gradcam"].measured == pytest.approx(0.89)  # the lower bound
+
+
+def _t1_on_lower_bound(policy):
+    """:data:`POLICY` with T1 on the interval's lower bound."""
+    import dataclasses
+
+    thresholds = tuple(dataclasses.replace(t, estimate="lower_bound") if t.id == "T1" else t
+                       for t in policy.thresholds)
+    return dataclasses.replace(policy, thresholds=thresholds)

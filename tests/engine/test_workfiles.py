@@ -8,7 +8,6 @@ the audit, whose results must equal the clean run's.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -33,6 +32,7 @@ from auditkit.engine.workfiles import (
 )
 from auditkit.models import build_model
 from auditkit.policy import load_policy
+from auditkit.results import AuditDocument
 
 from .conftest import TinyRun
 
@@ -200,8 +200,8 @@ def test_each_corruption_is_refused_with_one_line(name: str, tiny_run: TinyRun, 
 
 
 def _scores(results: Path) -> dict:
-    data = json.loads(results.read_text())
-    return {key: data[key] for key in ("folds", "accuracy", "explainers", "thresholds")}
+    doc = AuditDocument.from_json(results.read_bytes())
+    return {key: getattr(doc, key) for key in ("folds", "accuracy", "explainers", "thresholds")}
 
 
 ROUNDS: dict[str, dict[str, str]] = {
