@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import types
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
@@ -782,7 +782,7 @@ def _dataclass(tp: type, data: Any, path: str) -> Any:
     for f in fields(tp):
         key = f.metadata.get("key", f.name)
         if key not in data:
-            if f.default is MISSING and f.default_factory is MISSING:
+            if not f.metadata.get("omit_none"):  # only an absent optional section may be left out
                 raise ResultsError(f"{path}: missing key {key!r}")
             continue
         value = data[key]
