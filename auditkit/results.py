@@ -348,7 +348,7 @@ class SanityCheck:
         levels: the levels, 0 (the clean audit) first; settings: the check's policy settings.
         alpha, min_fall: the trend test's level and the smallest meaningful fall.
         chance_accuracy: the majority class's rate; images: images explained at every level.
-        passed, status: the check's verdict; explainers: per explainer.
+        status: the check's verdict (passed: it is ``pass``); explainers: per explainer.
     """
 
     levels: tuple[float, ...]
