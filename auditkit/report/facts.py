@@ -92,7 +92,7 @@ def training_text(training: Training) -> str:
 
 def target_text(doc: AuditDocument) -> str:
     """What class the maps explain, in words (``metrics.target``)."""
-    if doc.policy.resolved["metrics"].get("target", "label") == "prediction":
+    if doc.policy.resolved["metrics"]["target"] == "prediction":
         return ("Each retrained model explains the class it predicts (eq. 2 of the paper), so the two "
                 "maps of an S≠ pair explain two different decisions; μF, robustness, invariance and "
                 "completeness use that class too.")
