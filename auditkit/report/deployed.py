@@ -27,11 +27,15 @@ def _header(metric: str) -> str:
     return f"{section + ': ' if section else ''}{measure(metric)} ({direction(metric)})"
 
 
+_IN_ROWS = frozenset(metric for _, _, metrics, _ in PROPERTY_ROWS for metric in metrics)
 COLUMNS: tuple[tuple[str, str], ...] = tuple(
-    (metrics[0], _header(metrics[0])) for _, _, metrics, _ in PROPERTY_ROWS if metrics[0] in MEASURED)
+    (metric, _header(metric)) for metric in (
+        *(metrics[0] for _, _, metrics, _ in PROPERTY_ROWS if metrics[0] in MEASURED),
+        *(metric for metric in MEASURED if metric not in _IN_ROWS)))
 """The deployed model's scores per method with their headers: the value of each row of the properties
 table (:data:`~auditkit.report.properties.PROPERTY_ROWS`) that the deployed checkpoint is measured on,
-in that order."""
+in that order, then each other metric of :data:`MEASURED` (``Metric.deployed``) that no row names, in
+the catalog's order."""
 
 
 def _text(score: Estimate | None) -> str:
