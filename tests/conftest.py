@@ -11,9 +11,11 @@ checked by the tests that need them, which fail naming their make target.
 
 from __future__ import annotations
 
+import copy
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -72,3 +74,48 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         if _failed:
             terminalreporter.line(f"It failed {len(_failed)} test(s) or file(s): {', '.join(_failed[:5])}"
                                   + (", ..." if len(_failed) > 5 else ""))
+
+
+V1_SCORES = ("mege", "reco", "reco_corrected", "reco_auc", "mu_fidelity", "sensitivity_max",
+             "robustness_distance", "invariance_distance", "completeness_error")
+"""The scores schema 1 of results.json had (a metric added since is absent from a schema-1 document)."""
+
+
+def _to_schema_1(plain: dict[str, Any]) -> dict[str, Any]:
+    """A schema-2 document as schema 1 wrote it: ``on`` for ``estimate`` and no ``status`` in a
+    threshold check, the scores flat in each entry (only those schema 1 had), a sanity check's
+    settings beside its results."""
+
+    def flat(entry: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in entry.items():
+            if key == "scores":
+                out.update({m: v for m, v in value.items() if m in V1_SCORES})
+            else:
+                out[key] = value
+        return out
+
+    plain = copy.deepcopy(plain)  # nothing of the result shares an object with the argument
+    v1 = copy.deepcopy(plain)
+    v1["schema_version"] = 1
+    v1["thresholds"] = [{("on" if k == "estimate" else k): v for k, v in c.items() if k != "status"}
+                        for c in plain["thresholds"]]
+    for name, entry in plain["explainers"].items():
+        v1["explainers"][name] = flat(entry)
+        if "properties" in entry:
+            v1["explainers"][name]["properties"] = flat(entry["properties"])
+    for name, check in plain["sanity_checks"].items():
+        old = {"levels": check["levels"], **check["settings"]}
+        old.update({k: v for k, v in check.items() if k not in ("levels", "settings")})
+        old["explainers"] = {e: {**x, "levels": [flat(level) for level in x["levels"]]}
+                             for e, x in check["explainers"].items()}
+        v1["sanity_checks"][name] = old
+    if "deployed" in plain:
+        v1["deployed"]["explainers"] = {e: flat(x) for e, x in plain["deployed"]["explainers"].items()}
+    return v1
+
+
+@pytest.fixture
+def to_schema_1() -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """Turns a schema-2 results.json (parsed) into the schema-1 document that recorded the same audit."""
+    return _to_schema_1

@@ -5,11 +5,9 @@ check's status agrees with its outcome."""
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -165,39 +163,7 @@ def test_every_status_agrees_with_its_outcome(engine_run: EngineRun) -> None:
     assert doc.passed is engine_run.result.passed and doc.verdict == ("pass" if doc.passed else "fail")
 
 
-def to_schema_1(plain: dict[str, Any]) -> dict[str, Any]:
-    """A schema-2 document as schema 1 wrote it: ``on`` for ``estimate`` and no ``status`` in a
-    threshold check, the scores flat in each entry, a sanity check's settings beside its results."""
-
-    def flat(entry: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in entry.items():
-            if key == "scores":
-                out.update(value)
-            else:
-                out[key] = value
-        return out
-
-    v1 = copy.deepcopy(plain)
-    v1["schema_version"] = 1
-    v1["thresholds"] = [{("on" if k == "estimate" else k): v for k, v in c.items() if k != "status"}
-                        for c in plain["thresholds"]]
-    for name, entry in plain["explainers"].items():
-        v1["explainers"][name] = flat(entry)
-        if "properties" in entry:
-            v1["explainers"][name]["properties"] = flat(entry["properties"])
-    for name, check in plain["sanity_checks"].items():
-        old = {"levels": check["levels"], **check["settings"]}
-        old.update({k: v for k, v in check.items() if k not in ("levels", "settings")})
-        old["explainers"] = {e: {**x, "levels": [flat(level) for level in x["levels"]]}
-                             for e, x in check["explainers"].items()}
-        v1["sanity_checks"][name] = old
-    if "deployed" in plain:
-        v1["deployed"]["explainers"] = {e: flat(x) for e, x in plain["deployed"]["explainers"].items()}
-    return v1
-
-
-def test_a_schema_1_document_upgrades_to_the_same_document(engine_run: EngineRun) -> None:
+def test_a_schema_1_document_upgrades_to_the_same_document(engine_run: EngineRun, to_schema_1) -> None:
     plain = json.loads(engine_run.written)
     v1 = to_schema_1(plain)
     assert '"scores"' not in json.dumps(v1) and all("status" not in c for c in v1["thresholds"])

@@ -12,13 +12,13 @@ import torch
 from auditkit.cli import main
 from auditkit.engine.distances import DistanceRecord
 from auditkit.engine.sanity import ALPHA, LevelScores, assess_levels
-from auditkit.engine.scoring import explainer_scores
+from auditkit.engine.scoring import SCORE_METRICS, explainer_scores
 from auditkit.metrics.bootstrap import resample_weights
 from auditkit.metrics.chance import image_permutations
 from auditkit.results import AuditDocument, Estimate, Reused, SanityVerdict
 
 CHECKS = ("weight_randomisation", "label_shuffling")
-METRICS = ("mege", "reco", "reco_corrected", "reco_auc", "mu_fidelity")
+METRICS = SCORE_METRICS  # every per-explainer metric of the catalog
 GATED = ("mege", "reco_corrected")
 
 

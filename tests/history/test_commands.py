@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from auditkit.catalog import names
 from auditkit.cli import main
 
 
@@ -20,7 +21,7 @@ def test_history_lists_newest_first(recorded, capsys: pytest.CaptureFixture[str]
     summary = json.loads((recorded.out / "results.json").read_text())
 
     def compact(name: str) -> str:  # MeGe/ReCo/muF as the listing prints them, "-" where undefined
-        values = (summary["explainers"][name][m]["value"] for m in ("mege", "reco", "mu_fidelity"))
+        values = (summary["explainers"][name]["scores"][m]["value"] for m in names(headline=True))
         return f"{name} " + "/".join("-" if v is None else f"{v:.3f}" for v in values)
 
     assert all(compact("saliency") in row and compact("random") in row for row in rows)  # #2 reused #1
@@ -34,7 +35,7 @@ def test_history_json_and_policy_filter(recorded, capsys: pytest.CaptureFixture[
         listed = json.loads(capsys.readouterr().out)
         assert [row["id"] for row in listed] == [2, 1]
     fidelity = listed[0]["scores"]["explainers"]["saliency"]["mu_fidelity"]
-    assert fidelity["value"] == summary["explainers"]["saliency"]["mu_fidelity"]["value"]
+    assert fidelity["value"] == summary["explainers"]["saliency"]["scores"]["mu_fidelity"]["value"]
     assert listed[0]["policy"] == {"name": "history-tiny", "sha256": sha}
     names = {"results.json", "summary.txt", "report.html", "report.pdf"}
     assert listed[0]["report_files"].keys() == names | {f"audits/0002/{name}" for name in names}
@@ -48,12 +49,10 @@ def test_diff_of_identical_audits(recorded, capsys: pytest.CaptureFixture[str]) 
     assert diff["verdict"] == {"a": "pass", "b": "pass", "changed": False}
     scores = {(s["explainer"], s["metric"]): s for s in diff["scores"]}
     assert set(scores) == {(None, "accuracy")} | {
-        (e, m) for e in ("saliency", "random")
-        for m in ("mege", "reco", "reco_corrected", "reco_auc", "mu_fidelity")}
+        (e, m) for e in ("saliency", "random") for m in names(scope="explainer")}
     summary = json.loads((recorded.out / "results.json").read_text())
     measured = {(e, m) for e, entry in summary["explainers"].items()
-                for m in ("mege", "reco", "reco_corrected", "reco_auc", "mu_fidelity")
-                if entry[m]["value"] is not None}
+                for m in names(scope="explainer") if entry["scores"][m]["value"] is not None}
     defined = [s for s in scores.values() if s["a"]["value"] is not None]
     assert {(s["explainer"], s["metric"]) for s in defined} == {(None, "accuracy")} | measured
     assert ("saliency", "mu_fidelity") in measured and ("random", "mu_fidelity") in measured

@@ -52,16 +52,16 @@ def test_to_dict() -> None:
         "change": pytest.approx(-0.3), "significant": True, "regression": True}
 
 
-def _schema_1(recorded) -> dict:
-    """Audit #1's results.json as the history stores it: schema 1, as the engine still writes it."""
+def _schema_1(recorded, to_schema_1) -> dict:
+    """Audit #1's results.json as an auditkit of schema 1 wrote it (the history stores schema 2)."""
     with HistoryStore.open(recorded.db, create=False) as store:
-        v1 = json.loads(store.audit(1).summary_json or "")
-    assert v1["schema_version"] == 1, "the engine writes schema 2 now: keep a schema-1 results.json here"
-    return v1
+        v2 = json.loads(store.audit(1).summary_json or "")
+    assert v2["schema_version"] == 2
+    return to_schema_1(v2)
 
 
-def test_schema_1_and_2_of_one_audit_compare_equal(recorded) -> None:
-    v1 = _schema_1(recorded)
+def test_schema_1_and_2_of_one_audit_compare_equal(recorded, to_schema_1) -> None:
+    v1 = _schema_1(recorded, to_schema_1)
     v2 = AuditDocument.from_plain(v1).to_plain()
     assert v2["schema_version"] == 2
     changes = score_changes(AuditDocument.from_plain(v1), AuditDocument.from_plain(v2))
@@ -74,23 +74,28 @@ def test_schema_1_and_2_of_one_audit_compare_equal(recorded) -> None:
         Estimate(mu["value"], mu["ci_low"], mu["ci_high"], mu["undefined"] or "")
 
 
-def test_diff_of_a_schema_1_row_and_a_schema_2_row(history_copy, capsys: pytest.CaptureFixture[str]) -> None:
-    v2 = AuditDocument.from_plain(_schema_1(history_copy)).to_plain()
-    del v2["history"]  # audit #1's stamp; this row is audit #3
+def test_diff_of_a_schema_1_row_and_a_schema_2_row(history_copy, capsys: pytest.CaptureFixture[str],
+                                                   to_schema_1) -> None:
+    """A history whose first row holds schema 1 (written before the upgrade) and a later row schema 2."""
+    with HistoryStore.open(history_copy.db, create=False) as store:
+        v2 = json.loads(store.audit(1).summary_json or "")
+    del v2["history"]  # audit #1's stamp; these rows are audits #3 and #4
+    v1 = to_schema_1(v2)
     fidelity = v2["explainers"]["saliency"]["scores"]["mu_fidelity"]
     for bound in ("value", "ci_low", "ci_high"):
         fidelity[bound] += 1.0  # far above audit #1's interval
     with HistoryStore.open(history_copy.db) as store:
-        run = store.start_run("history-tiny", v2["policy"]["sha256"], history_copy.out)
-        assert store.finish_run(run, json.dumps(v2, indent=2) + "\n", {}).id == 3
+        for document, audit_id in ((v1, 3), (v2, 4)):
+            run = store.start_run("history-tiny", v2["policy"]["sha256"], history_copy.out)
+            assert store.finish_run(run, json.dumps(document, indent=2) + "\n", {}).id == audit_id
         assert check_history(store).ok  # rows of schema 1 and 2 in one chain
     capsys.readouterr()
-    assert main(["diff", "1", "3", "--db", str(history_copy.db)]) == 0
+    assert main(["diff", "3", "4", "--db", str(history_copy.db)]) == 0
     lines = {line[:28].strip(): line[28:].split() for line in capsys.readouterr().out.splitlines()[5:]}
     assert len(lines) == 1 + 2 * 5
     assert lines["saliency mu_fidelity"][-2:] == ["+1.000", "yes"]
     assert all(line[-2:] in (["+0.000", "no"], ["n/a", "n/a"])
                for label, line in lines.items() if label != "saliency mu_fidelity")
-    assert main(["diff", "3", "1", "--db", str(history_copy.db), "--json"]) == 0
+    assert main(["diff", "4", "3", "--db", str(history_copy.db), "--json"]) == 0
     (regression,) = [s for s in json.loads(capsys.readouterr().out)["scores"] if s["regression"]]
     assert (regression["explainer"], regression["metric"]) == ("saliency", "mu_fidelity")

@@ -124,7 +124,7 @@ def test_a_killed_run_is_marked_failed_by_the_next(history_copy,
 
 def test_fail_on_regression(history_copy, capsys: pytest.CaptureFixture[str]) -> None:
     summary = json.loads((history_copy.out / "results.json").read_text())
-    fidelity = summary["explainers"]["saliency"]["mu_fidelity"]
+    fidelity = summary["explainers"]["saliency"]["scores"]["mu_fidelity"]
     for bound in ("value", "ci_low", "ci_high"):
         fidelity[bound] += 1.0  # far above this audit's interval
     with HistoryStore.open(history_copy.db) as store:

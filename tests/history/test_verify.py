@@ -24,7 +24,7 @@ def test_a_moved_history_verifies(history_copy, capsys: pytest.CaptureFixture[st
 def test_a_changed_score_names_the_audit(history_copy, capsys: pytest.CaptureFixture[str]) -> None:
     conn = sqlite3.connect(history_copy.db, isolation_level=None)
     summary = json.loads(conn.execute("SELECT summary_json FROM audits WHERE id = 1").fetchone()[0])
-    summary["explainers"]["saliency"]["mu_fidelity"]["value"] = 0.99
+    summary["explainers"]["saliency"]["scores"]["mu_fidelity"]["value"] = 0.99
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("UPDATE audits SET summary_json = ? WHERE id = 1", (json.dumps(summary),))
     conn.execute("DROP TRIGGER audits_no_update")  # as a tamperer would

@@ -45,7 +45,7 @@ def test_cells_carry_the_verdict_of_property_thresholds(audit_dir: Path, tmp_pat
     results["thresholds"].append({
         "threshold": "P1", "metric": "invariance_distance", "op": "<=", "value": 0.0, "estimate": "point",
         "explainer": "gradcam", "measured": measured, "status": "not_met", "passed": False,
-        "reason": "not met", "inadmissible": []})
+        "reason": "not met", "inadmissible": [], "not_evidenced": []})
     results["property_checks"] = {"random_scores_worst": {
         "robustness": {"metric": "robustness_distance", "held": False, "random": 0.5,
                        "not_beating_random": ["saliency"]},
