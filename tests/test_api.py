@@ -107,7 +107,7 @@ def test_certify_a_dict_policy_with_tensors_objects_and_a_deployed_checkpoint(
     from auditkit.history import HistoryStore
 
     with HistoryStore.open(done.db, create=False) as store:  # the history holds the digest too
-        assert store.audit(done.record.id).summary["deployed"]["sha256"] == deployed.sha256
+        assert store.audit(done.record.id).document.deployed.sha256 == deployed.sha256
 
 
 def test_audit_a_torch_dataset_returns_the_typed_result(

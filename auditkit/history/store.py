@@ -36,10 +36,6 @@ if TYPE_CHECKING:
 DB_FILE_NAME = "history.sqlite"
 """The database's name inside the output folder when ``--db`` is not given."""
 
-UNREADABLE = (ResultsError, KeyError, TypeError, AttributeError)
-"""What reading a results.json that is no document of a known schema raises: :class:`ResultsError`,
-or, upgrading a malformed schema-1 document, the error of the key or value it met."""
-
 
 def now() -> str:
     """The current UTC time as ISO 8601 with seconds, the format of every timestamp stored."""
@@ -108,7 +104,7 @@ class AuditRow:
             return None
         try:
             return AuditDocument.from_plain(self._json("summary_json", self.summary_json, dict))
-        except UNREADABLE as exc:
+        except ResultsError as exc:
             raise RowDataError(self.id, "summary_json",
                                f"is not a results.json this auditkit reads ({exc})") from None
 
@@ -356,7 +352,7 @@ class HistoryStore:
         """
         try:
             document = AuditDocument.from_json(summary_json)
-        except UNREADABLE as exc:
+        except ResultsError as exc:
             raise HistoryError(f"cannot record run {run.run_id}: its results.json is not one this "
                                f"auditkit reads ({exc})", path=self.path) from exc
         if signer is not None:

@@ -46,8 +46,8 @@ from cryptography import x509
 
 from auditkit.history.chain import GENESIS, ChainHead, row_hash, signed_message
 from auditkit.history.errors import RowDataError
-from auditkit.history.store import UNREADABLE, AuditRow, HistoryStore
-from auditkit.results import AuditDocument, HistoryLink
+from auditkit.history.store import AuditRow, HistoryStore
+from auditkit.results import AuditDocument, HistoryLink, ResultsError
 
 RESULTS = "results.json"
 DOSSIER = ("report.pdf", "report.html", "results.json", "report.html.p7s", "results.json.p7s")
@@ -61,7 +61,7 @@ def history_link(data: bytes) -> HistoryLink | None:
     """
     try:
         link = AuditDocument.from_json(data).history
-    except UNREADABLE:
+    except ResultsError:
         return None
     return link if link is not None and isinstance(link.audit_id, int) else None
 

@@ -421,16 +421,11 @@ def embedded_files(pdf: Path) -> dict[str, bytes] | None:
         return None
 
 
-_UNREADABLE = (ResultsError, KeyError, TypeError, AttributeError)
-"""What reading a results.json that is no document of a known schema raises (upgrading a malformed
-schema-1 document raises the error of the key or value it met)."""
-
-
 def _document(data: bytes) -> AuditDocument | None:
     """The results.json ``data`` read; ``None`` when it is no document of a schema this auditkit reads."""
     try:
         return AuditDocument.from_json(data)
-    except _UNREADABLE:
+    except ResultsError:
         return None
 
 

@@ -146,7 +146,7 @@ def test_removed_row_breaks_the_link_of_the_next(tmp_path: Path, summary_json: s
 
 @pytest.mark.parametrize(("summary", "problem"), [
     ({"schema_version": 2, "verdict": "pass"}, "results.json: missing key 'auditkit_version'"),
-    ({"schema_version": 1, "thresholds": "x"}, "'str' object has no attribute 'get'"),
+    ({"schema_version": 1, "thresholds": "x"}, "results.json: not a readable schema-1 document"),
     ({"schema_version": 9}, "results.json: schema_version 9 is not one this auditkit reads"),
 ])
 def test_finish_run_needs_a_results_json(tmp_path: Path, summary: dict, problem: str) -> None:
