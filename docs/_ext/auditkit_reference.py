@@ -314,10 +314,22 @@ class MetricCatalog(_Generated):
         yield ""
 
 
+class ExplainerClasses(_Generated):
+    """``autoclass`` of each registered explainer, in the registry's order (no hand list to forget)."""
+
+    def lines(self) -> Iterator[str]:
+        from auditkit.explainers import EXPLAINERS
+
+        for cls in EXPLAINERS.values():
+            yield f".. autoclass:: {cls.__module__}.{cls.__qualname__}"
+            yield ""
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("autodoc-process-docstring", _docstring_bars)
     app.add_directive("auditkit-policy-reference", PolicyReference)
     app.add_directive("auditkit-explainer-settings", ExplainerSettings)
     app.add_directive("auditkit-profiles", Profiles)
     app.add_directive("auditkit-metric-catalog", MetricCatalog)
+    app.add_directive("auditkit-explainer-classes", ExplainerClasses)
     return {"version": "1", "parallel_read_safe": True}
