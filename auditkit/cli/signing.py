@@ -14,10 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditkit.cli.output import EXIT_FAILED, EXIT_OK
-from auditkit.signing.options import SigningOptions, passphrase
+
+if TYPE_CHECKING:
+    from auditkit.signing.options import SigningOptions
 
 
 def add_parsers(commands: Any) -> None:
@@ -86,6 +88,9 @@ def add_signing_arguments(parser: argparse.ArgumentParser) -> None:
 
 def signing_options(args: argparse.Namespace) -> SigningOptions:
     """The :class:`~auditkit.signing.options.SigningOptions` of :func:`add_signing_arguments`' flags."""
+    from auditkit.signing.options import SigningOptions  # imported by the command that signs, so
+    # building the parser loads no signing library (whose imports may warn before --debug is read)
+
     return SigningOptions(key=args.sign_key, cert=args.sign_cert, chain=tuple(args.sign_chain),
                           passphrase_env=args.sign_passphrase_env, tsa=args.tsa,
                           tsa_roots=tuple(args.tsa_root), level=args.pades_level)
@@ -94,6 +99,7 @@ def signing_options(args: argparse.Namespace) -> SigningOptions:
 def keygen(args: argparse.Namespace) -> int:
     """``auditkit keygen``: write the demo CA and signer files, print their paths; exit 0."""
     from auditkit.signing import keygen as write_keys
+    from auditkit.signing.options import passphrase
 
     keys = write_keys(args.out_dir, name=args.name, days=args.days,
                   passphrase=passphrase(args.passphrase_env), overwrite=args.force)

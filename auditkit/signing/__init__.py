@@ -6,6 +6,11 @@
 them all offline against explicitly given trust anchors (:mod:`auditkit.signing.verify`).
 """
 
+from auditkit._imports import quiet_imports
+
+with quiet_imports():  # pyHanko's import warns (cryptography 51: DSA deprecated); logged, not shown
+    import pyhanko.sign  # noqa: F401
+
 from auditkit.signing.errors import KeyLoadError, SigningError, VerificationInputError
 from auditkit.signing.keys import GeneratedKeys, Signer, keygen, load_signer, signer_fingerprint
 from auditkit.signing.pades import LEVELS
