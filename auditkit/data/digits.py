@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-from sklearn.datasets import load_digits as _sklearn_digits
 
 from auditkit.data.dataset import ImageDataset
 
@@ -15,8 +14,14 @@ def load_digits() -> ImageDataset:
 
     Pixels are counts 0..16 in the source; they are divided by 16 (exact in float32) so that the images lie
     in [0, 1] like every other dataset. Classes are ``"0"`` .. ``"9"``.
+
+    scikit-learn is imported here, when the digits are loaded, and not with the module: importing it
+    runs joblib's check that multiprocessing works, which opens POSIX semaphores, and a command that
+    only reads a policy (``auditkit validate``) should create nothing.
     """
-    bunch = _sklearn_digits()
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    bunch = sklearn_digits()
     images = torch.from_numpy(bunch.images).to(torch.float32).div_(16.0).unsqueeze(1)
     labels = torch.from_numpy(bunch.target).to(torch.int64)
     classes = tuple(str(name) for name in bunch.target_names)

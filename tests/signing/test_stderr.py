@@ -5,6 +5,7 @@ that DSA is deprecated) would show here. Nothing but auditkit's own line may rea
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -81,3 +82,21 @@ def test_an_import_warning_goes_to_the_log_not_to_stderr(tmp_path: Path) -> None
     assert done.stdout.startswith("1 UserWarning while importing: deprecated at import")
     assert "deprecated at import" not in done.stderr  # logged, not shown
     assert "auditkit own, outside the block" in done.stderr  # warnings outside the block untouched
+
+
+def test_validate_loads_no_scikit_learn_and_opens_no_semaphore() -> None:
+    """A command that only reads a policy creates nothing: scikit-learn's import runs joblib's
+    multiprocessing check, which opens POSIX semaphores (``/dev/shm/sem.*``), so the digits loader
+    imports it only when it loads the digits."""
+    script = ("import sys\nfrom auditkit.cli import main\n"
+              "assert main(['validate', 'policies/digits.yaml']) == 0\n"
+              "print(sorted(m for m in ('sklearn', 'joblib') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0 and done.stdout.splitlines()[-1] == "[]", done.stdout + done.stderr
+    strace = shutil.which("strace")
+    if strace:  # where it is installed, watch the system calls themselves
+        traced = subprocess.run([strace, "-f", "-e", "trace=openat", str(COMMAND), "validate",
+                                 "policies/digits.yaml"], cwd=ROOT, capture_output=True, text=True,
+                                timeout=300)
+        assert traced.returncode == 0 and "/dev/shm/sem." not in traced.stderr
