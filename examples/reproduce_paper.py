@@ -125,7 +125,7 @@ def build_policy(dataset: str, variant: str, data: Path | None, max_images: int 
 
 
 def audit(policy_path: Path, device: str, progress: bool) -> dict[str, Any]:
-    """Run (or resume) one audit and return its results.json content."""
+    """Run (or resume) one audit and return its results.json content (schema 2: scores under ``scores``)."""
     from auditkit.engine import AuditOptions, run_audit
     from auditkit.policy import load_policy
 
@@ -139,7 +139,7 @@ def audit(policy_path: Path, device: str, progress: bool) -> dict[str, Any]:
 
 
 def score(results: dict[str, Any], method: str, metric: str) -> dict[str, Any]:
-    return results["explainers"][method][metric]
+    return results["explainers"][method]["scores"][metric]
 
 
 def fmt(entry: dict[str, Any], digits: int = 2) -> str:
@@ -229,8 +229,8 @@ def table_sanity(std: dict[str, Any]) -> str:
                                   ("mu_fidelity", "muF")):
                 if metric not in data["trend"]:
                     continue
-                values = " ".join("n/a" if lv[metric]["value"] is None else f"{lv[metric]['value']:.3f}"
-                                  for lv in data["levels"])
+                values = " ".join("n/a" if lv["scores"][metric]["value"] is None
+                                  else f"{lv['scores'][metric]['value']:.3f}" for lv in data["levels"])
                 t = data["trend"][metric]
                 slope = fmt({"value": t["slope"], "ci_low": t["ci_low"], "ci_high": t["ci_high"]})
                 p = "n/a" if t["p_value"] is None else f"{t['p_value']:.3f}"
@@ -261,13 +261,13 @@ def plot_sanity(std: dict[str, Any], metrics: tuple[str, ...], path: Path, title
             ax = axes[row][col]
             for method, data in entry["explainers"].items():
                 xs = [lv["level"] for lv in data["levels"]]
-                ys = [lv[metric]["value"] for lv in data["levels"]]
+                ys = [lv["scores"][metric]["value"] for lv in data["levels"]]
                 if any(y is None for y in ys):
                     continue
                 style = {"color": "0.5", "linestyle": "--"} if method == "random" else {}
                 (line,) = ax.plot(xs, ys, marker="o", label=SHORT[method], **style)
-                lows = [lv[metric]["ci_low"] for lv in data["levels"]]
-                highs = [lv[metric]["ci_high"] for lv in data["levels"]]
+                lows = [lv["scores"][metric]["ci_low"] for lv in data["levels"]]
+                highs = [lv["scores"][metric]["ci_high"] for lv in data["levels"]]
                 if None not in lows and None not in highs:
                     ax.fill_between(xs, lows, highs, color=line.get_color(), alpha=0.12)
             ax.set_xlabel(f"share of {'conv weights noised' if check == CHECKS[0] else 'labels wrong'}")

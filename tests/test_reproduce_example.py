@@ -53,8 +53,8 @@ def _score(value: float, half: float = 0.01) -> dict[str, Any]:
 def _results(mege: dict[str, float], reco: dict[str, float], mu: dict[str, float],
              p_values: dict[str, float], mu_slope_ci: tuple[float, float]) -> dict[str, Any]:
     methods = [*reproduce.METHODS, "random"]
-    explainers = {m: {"mege": _score(mege[m]), "reco": _score(reco[m]), "reco_auc": _score(0.1),
-                      "mu_fidelity": _score(mu[m])} for m in methods}
+    explainers = {m: {"scores": {"mege": _score(mege[m]), "reco": _score(reco[m]), "reco_auc": _score(0.1),
+                                 "mu_fidelity": _score(mu[m])}} for m in methods}
     trend = {m: {"mege": {"slope": -1.0, "ci_low": -2.0, "ci_high": -0.5, "p_value": p_values[m],
                           "passed": p_values[m] < 0.05},
                  "reco": {"slope": -1.0, "ci_low": -2.0, "ci_high": -0.5, "p_value": 0.001,
