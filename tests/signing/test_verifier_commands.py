@@ -127,6 +127,9 @@ def test_light_verify_prints_what_auditkit_verify_prints(dossier: Path, capsys) 
     assert light.stdout == capsys.readouterr().out
     assert light.stdout.splitlines()[-1].startswith("OK: 3 of 3 signatures valid, trusted")
     assert light.stderr == ""
+    strict = run_light("verify", dossier, "--trust", dossier / "ca.pem", "--strict")
+    assert strict.returncode == 0, strict.stdout + strict.stderr
+    assert strict.stdout.splitlines()[-1].startswith("history: the dossier's audit is in ")
 
 
 def test_light_verify_fails_on_a_changed_byte(dossier: Path, tmp_path: Path, flip, capsys) -> None:
