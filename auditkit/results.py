@@ -879,10 +879,10 @@ def _example() -> AuditDocument:
 
 __all__ = [
     "IGNORED",
+    "PAIR_SEPARATOR",
     "SCHEMA_VERSION",
     "S_EQ",
     "S_NEQ",
-    "PAIR_SEPARATOR",
     "Accuracy",
     "Agreement",
     "AgreementPair",

@@ -265,8 +265,8 @@ def _audit(ctx: RunContext, history: Mapping[str, Any] | None, start: float) -> 
     sanity = run_sanity_checks(ctx, folds, LevelScores(0.0, clean.accuracy, clean.explainers))
     accs = [f.accuracy for f in folds]
     spread = max(accs) - min(accs)
-    agreement = agreement_scores(clean.explainers, input_sample(len(ctx.dataset), policy.cross_validation.seed),
-                                 ctx.weights, top_k=policy.metrics.agreement.top_k,
+    sample = input_sample(len(ctx.dataset), policy.cross_validation.seed)  # the maps the passes kept
+    agreement = agreement_scores(clean.explainers, sample, ctx.weights, top_k=policy.metrics.agreement.top_k,
                                  confidence=policy.metrics.bootstrap.confidence)
     checks = check_thresholds(policy, clean.explainers, clean.accuracy, spread, sanity_gates(sanity),
                               agreement)

@@ -391,8 +391,7 @@ def explainer_scores(
         mu_undefined=int(torch.isnan(mu_values).sum()),
         resampled=resampled,
         input_rho=record.input_rho,
-        coverage_rho=record.coverage_rho,
-        own_maps=record.own_maps,
+        coverage_rho=record.coverage_rho, own_maps=record.own_maps,
     )
 
 
