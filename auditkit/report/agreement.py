@@ -37,10 +37,11 @@ def agreement_section(doc: AuditDocument, label: Callable[[str], str]) -> dict[s
         return None
     rows = [{"pair": f"{label(p.first)} and {label(p.second)}",
              "scores": [compact_score(p.scores.get(m, Estimate(None))) for m in PAIR_METRICS],
-             "degenerate": p.degenerate} for p in a.pairs]
+             "degenerate": f"{p.degenerate:,}"} for p in a.pairs]
     return {
-        "columns": [_title(m, a) for m in PAIR_METRICS], "rows": rows, "images": a.images,
-        "k": a.k, "features": a.features, "top_k": f"{a.top_k:.0%}", "chance": number(a.chance_top_k),
+        "columns": [_title(m, a) for m in PAIR_METRICS], "rows": rows, "images": f"{a.images:,}",
+        "k": f"{a.k:,}", "features": f"{a.features:,}", "top_k": _percent(a),
+        "chance": number(a.chance_top_k),
         "figure": plots.data_uri(plots.agreement_matrix([label(n) for n in _methods(a)],
                                                         _panels(a))),
         "no_better": _no_better_than_control(a, label),
@@ -70,7 +71,12 @@ def disagreement_lines(doc: AuditDocument, label: Callable[[str], str], confiden
 
 def _title(metric: str, a: Agreement) -> str:
     """``rank agreement`` or ``top-10% agreement``."""
-    return f"top-{a.top_k:.0%} agreement" if metric == TOP_K else METRICS[metric].label
+    return f"top-{_percent(a)} agreement" if metric == TOP_K else METRICS[metric].label
+
+
+def _percent(a: Agreement) -> str:
+    """k as a percentage of the features, as the policy gives it (``10%``, ``2.5%``)."""
+    return f"{a.top_k * 100:g}%"
 
 
 def _methods(a: Agreement) -> list[str]:
@@ -110,7 +116,7 @@ def _no_better_than_control(a: Agreement, label: Callable[[str], str]) -> str:
     if not weak:
         return ""
     return (f"{'; '.join(weak)}: no better than one of the two agrees with the "
-            f"{and_list([label(c) for c in controls])} control (top-{a.top_k:.0%} agreement: the upper "
+            f"{and_list([label(c) for c in controls])} control (top-{_percent(a)} agreement: the upper "
             "end of the pair's interval is not above it).")
 
 
