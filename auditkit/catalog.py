@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-Scope = Literal["explainer", "property", "model"]
+Scope = Literal["explainer", "property", "model", "pair"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,9 @@ class Metric:
             upper limit (``<=``/``<``).
         range: the closed range of meaningful values (and of threshold values).
         scope: ``explainer`` (every explainer at every sanity level), ``property`` (every explainer on
-            the clean audit only) or ``model`` (the fold models, no explainer).
+            the clean audit only), ``model`` (the fold models, no explainer) or ``pair`` (every pair of
+            explainers on the clean audit: their agreement, :mod:`auditkit.metrics.agreement`; a
+            threshold on it is checked for each pair of the explainers it names).
         section: for a property, the ``properties`` section of the policy that measures it.
         gate: the sanity-gated metric whose verdict decides whether this score of a method is
             admissible evidence; ``None`` where no sanity check speaks to it.
@@ -90,6 +92,8 @@ _ALL = (
            section="completeness"),
     Metric("accuracy", "held-out accuracy", "acc", True, (0, 1), "model"),
     Metric("accuracy_spread", "spread of the fold accuracies", "spread", False, (0, 1), "model"),
+    Metric("rank_agreement", "rank agreement", "rank_agr", True, (0, 1), "pair"),
+    Metric("agreement", "top-k agreement", "topk_agr", True, (0, 1), "pair"),
 )
 
 METRICS: Mapping[str, Metric] = MappingProxyType({m.name: m for m in _ALL})

@@ -379,6 +379,71 @@ class PropertyChecks:
     random_scores_worst: Mapping[str, RandomWorst] | None = field(default=None, metadata=_OMIT)
 
 
+PAIR_SEPARATOR = " vs "
+"""Joins the two registry names of a pair of explainers into one subject (``saliency vs gradcam``):
+the ``explainer`` of a threshold check on a pair metric (catalog scope ``pair``)."""
+
+
+def pair_name(first: str, second: str) -> str:
+    """The subject of the pair ``(first, second)``.
+
+    >>> pair_name("saliency", "gradcam")
+    'saliency vs gradcam'
+    """
+    return f"{first}{PAIR_SEPARATOR}{second}"
+
+
+@dataclass(frozen=True)
+class AgreementPair:
+    """How far two explainers agree on the same images (:mod:`auditkit.metrics.agreement`).
+
+    Attributes:
+        first, second: the two explainers, in the policy's order.
+        scores: pair metric of the catalog (``scope="pair"``) -> its mean over the images with its
+            bootstrap interval over the images.
+        degenerate: images where a map of the pair is constant (both scores fixed by convention).
+    """
+
+    first: str
+    second: str
+    scores: Mapping[str, Estimate]
+    degenerate: int
+
+    @property
+    def name(self) -> str:
+        """:func:`pair_name` of the pair."""
+        return pair_name(self.first, self.second)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """The agreement between every pair of the audited explainers.
+
+    Each image is explained by its own fold model (the one that did not train on it), by every method.
+
+    Attributes:
+        top_k: k as a fraction of the features (``metrics.agreement.top_k``); k: that many features
+            (pixels); features: the features of a map, D.
+        chance_top_k: top-k agreement of two independent random rankings, k / D.
+        images: the images compared (a seeded sample of the audited ones).
+        pairs: every pair, in the policy's order (first before second).
+    """
+
+    top_k: float
+    k: int
+    features: int
+    chance_top_k: float
+    images: int
+    pairs: tuple[AgreementPair, ...]
+
+    def pair(self, name: str) -> AgreementPair | None:
+        """The pair whose :attr:`AgreementPair.name` is ``name``, in either order; None if absent."""
+        for p in self.pairs:
+            if name in (p.name, pair_name(p.second, p.first)):
+                return p
+        return None
+
+
 @dataclass(frozen=True)
 class PolicyRecord:
     """The audited policy: its name, file, digest and every setting as resolved."""
@@ -532,6 +597,7 @@ class AuditDocument:
         sanity_checks: by check name; property_checks: against the random control.
         seeds, environment, run_seconds, reused_from_earlier_run: how it ran.
         deployed: the deployed checkpoint's figures; history: the place in the history.
+        agreement: the agreement between the explainers (absent with fewer than two).
     """
 
     schema_version: int
@@ -557,6 +623,7 @@ class AuditDocument:
     reused_from_earlier_run: Reused
     deployed: Deployed | None = field(default=None, metadata=_OMIT)
     history: HistoryLink | None = field(default=None, metadata=_OMIT)
+    agreement: Agreement | None = field(default=None, metadata=_OMIT)
 
     @property
     def passed(self) -> bool:
@@ -565,7 +632,8 @@ class AuditDocument:
 
     def score(self, explainer: str | None, metric: str) -> Estimate | None:
         """Score ``metric`` of the catalog for ``explainer`` (``None`` for a model metric: the
-        accuracy, or its spread as a point); ``None`` where this audit did not measure it.
+        accuracy, or its spread as a point; a :func:`pair_name` for a pair metric); ``None`` where
+        this audit did not measure it.
 
         >>> doc = _example()
         >>> doc.score("saliency", "mege").text(1), doc.score(None, "accuracy").text(1)
@@ -573,6 +641,9 @@ class AuditDocument:
         >>> doc.score(None, "accuracy_spread").text(2), doc.score("saliency", "completeness_error")
         ('0.05', None)
         """
+        if METRICS[metric].scope == "pair":  # explainer: a pair_name
+            pair = None if self.agreement is None else self.agreement.pair(explainer or "")
+            return None if pair is None else pair.scores.get(metric)
         if METRICS[metric].scope != "model":
             entry = self.explainers.get(explainer or "")
             return None if entry is None else entry.score(metric)
@@ -808,10 +879,13 @@ def _example() -> AuditDocument:
 
 __all__ = [
     "IGNORED",
+    "PAIR_SEPARATOR",
     "SCHEMA_VERSION",
     "S_EQ",
     "S_NEQ",
     "Accuracy",
+    "Agreement",
+    "AgreementPair",
     "AuditDocument",
     "CheckStatus",
     "Correlation",
@@ -842,5 +916,6 @@ __all__ = [
     "Training",
     "Transformation",
     "Trend",
+    "pair_name",
     "upgrade",
 ]

@@ -13,7 +13,7 @@ from auditkit import catalog
 from auditkit.catalog import METRICS, names
 from auditkit.constraints import Invalid
 from auditkit.data.load import DATASET_KINDS, SPLITS
-from auditkit.engine import scoring, verdicts
+from auditkit.engine import agreement, scoring, verdicts
 from auditkit.engine.sanity import GATED_METRICS, UNGATED_EXPLAINERS
 from auditkit.errors import ExplainerError
 from auditkit.explainers import EXPLAINERS, explainer_settings, make_explainer
@@ -23,7 +23,9 @@ from auditkit.policy import schema
 
 def test_metric_catalog_is_what_the_policy_scoring_and_gates_use() -> None:
     assert tuple(schema.METRIC_RANGES) == tuple(METRICS)
-    assert scoring.SCORE_METRICS + scoring.PROPERTY_SCORES + verdicts.AUDIT_METRICS == tuple(METRICS)
+    assert (scoring.SCORE_METRICS + scoring.PROPERTY_SCORES + verdicts.AUDIT_METRICS
+            + agreement.PAIR_SCORES == tuple(METRICS))
+    assert schema.PAIR_METRICS == set(agreement.PAIR_SCORES)
     assert GATED_METRICS == ("mege", "reco_corrected")
     for name, metric in METRICS.items():
         low, high = metric.range

@@ -10,6 +10,8 @@ import pytest
 
 from auditkit.results import (
     SCHEMA_VERSION,
+    Agreement,
+    AgreementPair,
     AuditDocument,
     CheckStatus,
     Correlation,
@@ -26,6 +28,7 @@ from auditkit.results import (
     _from_plain,
     _threshold_v1,
     _to_plain,
+    pair_name,
     upgrade,
 )
 
@@ -154,3 +157,33 @@ def test_the_accessors() -> None:
     assert not Reused((), (), ()) and Reused((0,), (), ()) and Reused((), (), ("x",))
     assert _check().subject == "T1[saliency]" and _check(explainer=None).subject == "T1"
     assert CheckStatus("not_evidenced") is CheckStatus.NOT_EVIDENCED and CheckStatus.MET == "met"
+
+
+def _agreement() -> Agreement:
+    pairs = (AgreementPair("saliency", "gradcam", {"rank_agreement": Estimate(0.4, 0.35, 0.45),
+                                                   "agreement": Estimate(0.3, 0.25, 0.35)}, 2),
+             AgreementPair("saliency", "random", {"rank_agreement": Estimate(0.1, 0.09, 0.11),
+                                                  "agreement": Estimate(0.1, None, None)}, 0))
+    return Agreement(0.1, 6, 64, 6 / 64, 40, pairs)
+
+
+def test_the_agreement_round_trips_and_an_older_document_reads_without_it() -> None:
+    doc = replace(_example(), agreement=_agreement())
+    data = doc.to_json()
+    assert AuditDocument.from_json(data) == doc and AuditDocument.from_json(data).to_json() == data
+    plain = json.loads(data)["agreement"]
+    assert plain["pairs"][0]["scores"]["agreement"] == {"value": 0.3, "ci_low": 0.25, "ci_high": 0.35,
+                                                         "undefined": None}
+    assert "agreement" not in _example().to_plain()  # absent: a schema-2 document without it reads
+    assert AuditDocument.from_json(_example().to_json()).agreement is None
+
+
+def test_a_pair_score_is_found_by_its_pair_name_in_either_order() -> None:
+    doc = replace(_example(), agreement=_agreement())
+    assert pair_name("saliency", "gradcam") == "saliency vs gradcam"
+    assert doc.score("saliency vs gradcam", "agreement") == Estimate(0.3, 0.25, 0.35)
+    assert doc.score("gradcam vs saliency", "rank_agreement") == Estimate(0.4, 0.35, 0.45)
+    assert doc.score("gradcam vs random", "agreement") is None
+    assert _example().score("saliency vs gradcam", "agreement") is None
+    assert doc.agreement.pairs[0].name == "saliency vs gradcam"
+    assert _check(explainer="saliency vs gradcam").subject == "T1[saliency vs gradcam]"

@@ -25,10 +25,12 @@ import torch
 
 from auditkit import _atomic, _version
 from auditkit.data import ImageDataset
+from auditkit.engine.agreement import agreement_scores
 from auditkit.engine.chance import chance_rate, fold_chance, spread_from_fold_size
 from auditkit.engine.crosstrain import FoldModel
 from auditkit.engine.deployed import deployed_stage
 from auditkit.engine.executor import Executor, SerialExecutor, torch_settings
+from auditkit.engine.explain import input_sample
 from auditkit.engine.preflight import describe_model, describe_training
 from auditkit.engine.sanity import LevelScores, SanityCheck, run_sanity_checks
 from auditkit.engine.scoring import ExplainerScores, random_scores_worst
@@ -39,6 +41,7 @@ from auditkit.policy import Policy, RaySpec
 from auditkit.results import (
     SCHEMA_VERSION,
     Accuracy,
+    Agreement,
     AuditDocument,
     Dataset,
     Deployed,
@@ -114,6 +117,8 @@ class AuditResult:
     """How it was trained (:func:`~auditkit.engine.preflight.describe_training`)."""
     deployed: Deployed | None = None
     """The deployed checkpoint's digest and figures (:func:`~auditkit.engine.deployed.deployed_stage`)."""
+    agreement: Agreement | None = None
+    """The agreement between the explainers (:func:`~auditkit.engine.agreement.agreement_scores`)."""
 
     @property
     def spread_ok(self) -> bool:
@@ -162,6 +167,7 @@ class AuditResult:
             reused_from_earlier_run=Reused(**{k: tuple(v) for k, v in self.reused.items()}),
             deployed=self.deployed,
             history=None if self.history is None else HistoryLink(**self.history),
+            agreement=self.agreement,
         )
 
     def _chance(self) -> tuple[float, float]:
@@ -259,7 +265,11 @@ def _audit(ctx: RunContext, history: Mapping[str, Any] | None, start: float) -> 
     sanity = run_sanity_checks(ctx, folds, LevelScores(0.0, clean.accuracy, clean.explainers))
     accs = [f.accuracy for f in folds]
     spread = max(accs) - min(accs)
-    checks = check_thresholds(policy, clean.explainers, clean.accuracy, spread, sanity_gates(sanity))
+    sample = input_sample(len(ctx.dataset), policy.cross_validation.seed)  # the maps the passes kept
+    agreement = agreement_scores(clean.explainers, sample, ctx.weights, top_k=policy.metrics.agreement.top_k,
+                                 confidence=policy.metrics.bootstrap.confidence)
+    checks = check_thresholds(policy, clean.explainers, clean.accuracy, spread, sanity_gates(sanity),
+                              agreement)
     deployed = deployed_stage(ctx)
     reused_work = {
         "folds": [f.index for f in folds if f.reused],
@@ -273,6 +283,7 @@ def _audit(ctx: RunContext, history: Mapping[str, Any] | None, start: float) -> 
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         environment={"auditkit": _version.__version__, **_environment(str(ctx.device))},
         model=describe_model(policy, folds[0].model), training=describe_training(policy), deployed=deployed,
+        agreement=agreement,
     )
 
 

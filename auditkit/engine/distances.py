@@ -31,7 +31,7 @@ __all__ = ["IGNORED", "RECORD_FIELDS", "S_EQ", "S_NEQ", "DistanceRecord", "colle
 
 
 RECORD_FIELDS = ("distances", "category", "degenerate", "examples", "example_index", "input_rho",
-                 "coverage_rho")
+                 "coverage_rho", "own_maps")
 """The tensors of a distance record's work file, in :class:`DistanceRecord`'s order."""
 
 
@@ -51,6 +51,9 @@ class DistanceRecord:
         coverage_rho: ``[M, k]`` float32: ``|rho|`` between each map and its RISE explainer's mask
             coverage (:meth:`~auditkit.explainers.rise.Rise.coverage`) on the same M images; all NaN
             for a method without masks.
+        own_maps: ``[M, H, W]`` float32: the map (channels summed) of each of the same M images by
+            its own fold model, the one that did not train on it; the agreement between methods
+            (:mod:`auditkit.engine.agreement`) compares them.
     """
 
     distances: torch.Tensor
@@ -60,6 +63,7 @@ class DistanceRecord:
     example_index: torch.Tensor
     input_rho: torch.Tensor
     coverage_rho: torch.Tensor = field(default_factory=lambda: torch.empty(0, 0))
+    own_maps: torch.Tensor = field(default_factory=lambda: torch.empty(0, 0, 0))
 
     def to_state(self) -> dict[str, torch.Tensor]:
         """Plain dict of tensors, loadable with ``torch.load(weights_only=True)``."""
@@ -151,11 +155,11 @@ def collect_distances(
         own = fold_of[part].to(device)
         buffers.add_distances(part, maps, own, sqrt_distance)
         buffers.add_examples(part, maps)
-        buffers.add_input_rho(part, maps, x)
+        buffers.add_input_rho(part, maps, x, own)
         if progress is not None:
             progress(part.stop - part.start)
     return DistanceRecord(buffers.distances.cpu(), categories, buffers.degenerate.cpu(), buffers.examples,
-                          buffers.example_index, buffers.input_rho, buffers.coverage_rho)
+                          buffers.example_index, buffers.input_rho, buffers.coverage_rho, buffers.own_maps)
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,7 @@ class _Buffers:
     input_rho: torch.Tensor
     coverage_rho: torch.Tensor
     coverages: list[torch.Tensor | None]
+    own_maps: torch.Tensor
 
     @classmethod
     def allocate(
@@ -195,10 +200,11 @@ class _Buffers:
         input_index = torch.empty(0, dtype=torch.long) if input_index is None else input_index
         input_rho = torch.full((input_index.numel(), k), torch.nan)
         coverage_rho = torch.full((input_index.numel(), k), torch.nan)
+        own_maps = torch.zeros((input_index.numel(), *dataset.image_size))
         coverages = [e.coverage(dataset.image_size, device) if hasattr(e, "coverage") else None
                      for e in explainers]
         return cls(device, distances, degenerate, examples, example_index, input_index, input_rho,
-                   coverage_rho, coverages)
+                   coverage_rho, coverages, own_maps)
 
     def add_distances(self, part: slice, maps: torch.Tensor, own: torch.Tensor, sqrt_distance: bool) -> None:
         """Fill ``part`` of ``distances`` and ``degenerate``: for image b of ``maps`` ``[B, k, C, H, W]``,
@@ -219,13 +225,16 @@ class _Buffers:
             local = (self.example_index[hit] - part.start).to(self.device)
             self.examples[hit] = maps[local].sum(dim=2).float().cpu()
 
-    def add_input_rho(self, part: slice, maps: torch.Tensor, x: torch.Tensor) -> None:
-        """``input_rho`` and ``coverage_rho`` of the sampled images in ``part``."""
+    def add_input_rho(self, part: slice, maps: torch.Tensor, x: torch.Tensor, own: torch.Tensor) -> None:
+        """``input_rho``, ``coverage_rho`` and ``own_maps`` of the sampled images in ``part``; ``own``:
+        ``[B]`` the fold of each image of ``part``."""
         hit = (self.input_index >= part.start) & (self.input_index < part.stop)
         if not bool(hit.any()):
             return
         local = (self.input_index[hit] - part.start).to(self.device)
         sampled = maps[local]
+        by_own = sampled[torch.arange(local.numel(), device=self.device), own[local]]  # [b, C, H, W]
+        self.own_maps[hit] = by_own.sum(dim=1).float().cpu()
         self.input_rho[hit] = input_correlation(sampled, x[local]).cpu()
         for j, coverage in enumerate(self.coverages):
             if coverage is not None:  # a map [B, 1, ...] against its masks' coverage as a 1-channel image

@@ -33,8 +33,8 @@ from auditkit.policy import ExplainerSpec, Policy
 N_EXAMPLES = 6
 """Images whose maps each pass keeps as examples for the report (:func:`example_images`)."""
 INPUT_SAMPLE = 256
-"""Images whose maps are compared with the input control's (``DistanceRecord.input_rho``): the first
-of the seeded muF permutation (:func:`~auditkit.engine.faithfulness.sample_images`)."""
+"""Images whose maps are compared with the input control's (``DistanceRecord.input_rho``) and between
+methods (``DistanceRecord.own_maps``): the first of the seeded muF permutation (:func:`input_sample`)."""
 
 
 def progress_bar(progress: bool, total: int, desc: str) -> tqdm:
@@ -103,7 +103,7 @@ def explain_one(
             explainers, dataset, fold_of, categories, targets,
             batch_size=m.explain_batch_size, device=device,
             sqrt_distance=m.distance == "sqrt_spearman", example_index=examples,
-            input_index=sample_images(len(dataset), INPUT_SAMPLE, seed), progress=bar.update,
+            input_index=input_sample(len(dataset), seed), progress=bar.update,
         )
     sample = sample_images(len(dataset), m.mu_fidelity.samples, seed)
     mu = fidelity_values(explainers, folds, dataset, fold_of, sample, m.mu_fidelity,
@@ -111,6 +111,13 @@ def explain_one(
                          device=device, drops=drops)
     save_work(path, {"key": key, "record": record.to_state(), "mu": mu})
     return record, mu, False
+
+
+def input_sample(n: int, seed: int) -> torch.Tensor:
+    """The :data:`INPUT_SAMPLE` images of ``n`` whose maps a pass keeps for the input control and the
+    agreement between methods (``DistanceRecord.input_rho``, ``own_maps``), sorted; all of them when
+    ``n`` is smaller."""
+    return sample_images(n, INPUT_SAMPLE, seed)
 
 
 def example_images(labels: torch.Tensor, categories: torch.Tensor, count: int) -> torch.Tensor:

@@ -19,11 +19,12 @@ from typing import Any
 
 import torch
 
-WORK_FORMAT = 4
+WORK_FORMAT = 5
 """Version of the work files' content; bump it when what a work file holds or means changes
 (2: explanations of ``metrics.target``, keys that carry the producing versions; 3: every work file
 carries the digest of its content, :mod:`auditkit.engine.workfiles`; 4: keys take whole policy
-sections, :func:`keyed_settings`)."""
+sections, :func:`keyed_settings`; 5: an explanation pass keeps its sampled images' maps by their own
+fold models, ``own_maps``, for the agreement between methods)."""
 
 
 def producers() -> dict[str, Any]:

@@ -297,6 +297,8 @@ class ExplainerScores:
     coverage_rho: torch.Tensor = field(default_factory=lambda: torch.empty(0, 0), repr=False,
                                        compare=False)
     """``[M, k]`` |rho| between RISE's maps and its mask coverage (``DistanceRecord.coverage_rho``)."""
+    own_maps: torch.Tensor = field(default_factory=lambda: torch.empty(0, 0, 0), repr=False, compare=False)
+    """``[M, H, W]`` the sampled images' maps by their own fold models (``DistanceRecord.own_maps``)."""
 
     def input_correlation(self) -> Correlation:
         """results.json's ``input_correlation``: mean |rho| (Spearman) of the maps with the input
@@ -389,7 +391,7 @@ def explainer_scores(
         mu_undefined=int(torch.isnan(mu_values).sum()),
         resampled=resampled,
         input_rho=record.input_rho,
-        coverage_rho=record.coverage_rho,
+        coverage_rho=record.coverage_rho, own_maps=record.own_maps,
     )
 
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from auditkit.catalog import COMPARISONS, METRICS, names
 from auditkit.engine.sanity import SanityCheck
 from auditkit.engine.scoring import ExplainerScores
-from auditkit.policy import Policy, ThresholdSpec
-from auditkit.results import CheckStatus, Estimate, Requirement, ThresholdCheck
+from auditkit.policy import PAIR_METRICS, Policy, ThresholdSpec, pair_members
+from auditkit.results import Agreement, CheckStatus, Estimate, Requirement, ThresholdCheck, pair_name
 
 AUDIT_METRICS = names(scope="model")
 
@@ -124,6 +124,7 @@ def check_thresholds(
     accuracy: Estimate,
     accuracy_spread: float,
     gates: Mapping[tuple[str, str], Gate] | None = None,
+    agreement: Agreement | None = None,
 ) -> list[ThresholdCheck]:
     """Every threshold of the policy against every explainer it names (or the models).
 
@@ -131,11 +132,15 @@ def check_thresholds(
         gates: :func:`sanity_gates`; a check on a gated metric (:data:`GATES`) whose sanity metric
             failed or was inconclusive for the explainer is not met, with reason
             :func:`inadmissible_reason` or :func:`not_evidenced_reason`.
+        agreement: the agreement between the explainers; a threshold on a pair metric is checked
+            once for every pair of the explainers it names (:func:`pair_checks`).
     """
     gates = gates or {}
     checks = []
     for spec in policy.thresholds:
-        if spec.metric == "accuracy":
+        if spec.metric in PAIR_METRICS:
+            checks.extend(pair_checks(spec, [e.name for e in policy.explainers], agreement))
+        elif spec.metric == "accuracy":
             checks.append(_check(spec, accuracy, None))
         elif spec.metric == "accuracy_spread":
             checks.append(_check(spec, Estimate(accuracy_spread, accuracy_spread, accuracy_spread), None))
@@ -145,6 +150,24 @@ def check_thresholds(
             checks.extend(_check(spec, explainers[name].score(spec.metric), name,
                                  gates.get((name, gate_metric)) if gate_metric else None)
                           for name in names)
+    return checks
+
+
+def pair_checks(spec: ThresholdSpec, explainers: Sequence[str],
+                agreement: Agreement | None) -> list[ThresholdCheck]:
+    """The checks of a threshold on a pair metric: one per pair of the explainers it names
+    (:func:`~auditkit.policy.pair_members`: ``all`` pairs every explainer but the controls), in the
+    policy's order, each with the pair's :func:`~auditkit.results.pair_name` as its explainer. An
+    agreement has no sanity metric, so these checks are never gated."""
+    named = set(pair_members(spec.explainers, list(explainers)))
+    members = [n for n in explainers if n in named]
+    checks = []
+    for i, first in enumerate(members):
+        for second in members[i + 1:]:
+            pair = None if agreement is None else agreement.pair(pair_name(first, second))
+            score = pair.scores[spec.metric] if pair is not None else Estimate(
+                None, undefined="the agreement between the explainers was not measured")
+            checks.append(_check(spec, score, pair_name(first, second)))
     return checks
 
 

@@ -148,7 +148,8 @@ def load_explanation(path: Path, key: str, categories: torch.Tensor, image_size:
 
     Args:
         categories: ``[N, k - 1]`` this run's pair categories; the record's must be equal.
-        image_size: ``(H, W)`` of the examples' maps ``[E, k, H, W]`` (E <= N).
+        image_size: ``(H, W)`` of the examples' maps ``[E, k, H, W]`` (E <= N) and of the sampled
+            images' own maps ``[M, H, W]``.
         mu_samples: ``metrics.mu_fidelity.samples``; muF holds ``min(mu_samples, N)`` values.
     """
     try:
@@ -175,6 +176,7 @@ def load_explanation(path: Path, key: str, categories: torch.Tensor, image_size:
         rho = fields["input_rho"]
         _tensor(rho, "input_rho", torch.float32, (min(rho.shape[0], n), pairs + 1), low=0.0, high=1.0)
         _tensor(fields["coverage_rho"], "coverage_rho", torch.float32, tuple(rho.shape), low=0.0, high=1.0)
+        _tensor(fields["own_maps"], "own_maps", torch.float32, (rho.shape[0], *image_size), nan=False)
         _tensor(mu, "mu", torch.float64, (min(mu_samples, n),), low=-1.0, high=1.0)
         return DistanceRecord.from_state(fields), mu
     except _Rejected as exc:

@@ -94,14 +94,17 @@ def _check_weights(weights: torch.Tensor, n_images: int) -> torch.Tensor:
 def bootstrap_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Weighted mean of per-image ``values[N]`` for each resample; NaN values are skipped.
 
-    Returns ``Tensor[R]``; NaN where a resample drew no image with a defined value.
+    ``values`` may also be ``[N, P]``: P per-image quantities averaged at once (one product).
+
+    Returns ``Tensor[R]`` (``[R, P]``); NaN where a resample drew no image with a defined value.
     """
-    weights = _check_weights(weights, values.numel())
-    v = values.double().flatten()
+    weights = _check_weights(weights, values.shape[0] if values.dim() else 1)
+    v = values.double().reshape(weights.shape[1], -1)
     defined = ~torch.isnan(v)
     num = weights @ torch.where(defined, v, 0.0)
     den = weights @ defined.double()
-    return torch.where(den > 0, num / den.clamp_min(1e-300), torch.nan)
+    mean = torch.where(den > 0, num / den.clamp_min(1e-300), torch.nan)
+    return mean.reshape(weights.shape[0], *values.shape[1:])
 
 
 def bootstrap_mege(

@@ -15,9 +15,11 @@ from auditkit.policy.schema import (
     EXPLAINER_NAMES,
     EXPLAINER_SETTINGS,
     METRIC_RANGES,
+    PAIR_METRICS,
     PROFILES,
     PROPERTY_METRICS,
     TRANSFORMATIONS,
+    AgreementSpec,
     BootstrapSpec,
     CompletenessSpec,
     CrossValidationSpec,
@@ -41,6 +43,7 @@ from auditkit.policy.schema import (
     TrainingSpec,
     TransformationSpec,
     WeightRandomisationSpec,
+    pair_members,
 )
 
 __all__ = [
@@ -49,9 +52,11 @@ __all__ = [
     "EXPLAINER_NAMES",
     "EXPLAINER_SETTINGS",
     "METRIC_RANGES",
+    "PAIR_METRICS",
     "PROFILES",
     "PROPERTY_METRICS",
     "TRANSFORMATIONS",
+    "AgreementSpec",
     "BootstrapSpec",
     "CompletenessSpec",
     "CrossValidationSpec",
@@ -77,6 +82,7 @@ __all__ = [
     "WeightRandomisationSpec",
     "check_paths",
     "load_policy",
+    "pair_members",
     "policy_from_dict",
     "policy_sha256",
 ]

@@ -579,6 +579,21 @@ class RecoChanceSpec(_Section):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AgreementSpec(_Section):
+    """Agreement between the explainers (Krishna et al. 2022, :mod:`auditkit.metrics.agreement`): the
+    maps two methods give for the same image by the same model, compared by rank and by top-k
+    features, for every pair of the policy's explainers."""
+
+    top_k: float = 0.1
+    """k of the top-k feature agreement, as a fraction of a map's features (pixels) in (0, 1]: k is
+    ``round(top_k * D)``, at least 1; 1 makes every pair agree fully."""
+
+    key_neutral: ClassVar[Mapping[str, str]] = {"top_k": "scoring of the stored maps, done at every run"}
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {"top_k": Interval(float, 0, 1, closed="right")}
+
+
+@dataclass(frozen=True, kw_only=True)
 class MetricsSpec(_Section):
     """How MeGe, ReCo and muF are computed."""
 
@@ -606,6 +621,8 @@ class MetricsSpec(_Section):
     """muF settings."""
     bootstrap: BootstrapSpec = field(default_factory=BootstrapSpec)
     """Confidence interval settings."""
+    agreement: AgreementSpec = field(default_factory=AgreementSpec)
+    """Agreement between the explainers."""
 
     key_neutral: ClassVar[Mapping[str, str]] = dict.fromkeys(
         ("reco_form", "min_pairs"), "scoring of the stored distances, done at every run")
@@ -619,6 +636,7 @@ class MetricsSpec(_Section):
         "min_pairs": Interval(int, 1, MAX_COUNT),
         "mu_fidelity": Section(MuFidelitySpec),
         "bootstrap": Section(BootstrapSpec),
+        "agreement": Section(AgreementSpec),
     }
 
 
@@ -813,6 +831,10 @@ PROPERTY_METRICS: Mapping[str, str] = MappingProxyType(
 MODEL_METRICS: frozenset[str] = frozenset(names(scope="model"))
 """Metrics of the models rather than of an explainer; their thresholds name no explainers."""
 
+PAIR_METRICS: frozenset[str] = frozenset(names(scope="pair"))
+"""Metrics of a pair of explainers (their agreement): a threshold on one is checked for every pair of
+the explainers it names; ``all`` names every explainer but the controls (``random``, ``input``)."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class ThresholdSpec(_Section):
@@ -830,7 +852,9 @@ class ThresholdSpec(_Section):
     value: float
     """The threshold, within the metric's range."""
     explainers: str | tuple[str, ...] = "all"
-    """``"all"`` or the names of explainers listed in the policy; only ``"all"`` for model metrics."""
+    """``"all"`` or the names of explainers listed in the policy; only ``"all"`` for model metrics.
+    For a pair metric (:data:`PAIR_METRICS`) the threshold is checked for every pair of the named
+    explainers (at least two); ``"all"`` names every explainer of the policy but the controls."""
     estimate: str = "point"
     """Which estimate of the metric is compared with ``value``: the ``point`` estimate, or the end of
     its confidence interval on the unfavourable side (``lower_bound``: the lower end for ``>=`` and
@@ -1201,6 +1225,7 @@ class Policy(_Section):
                         yield (f"thresholds[{i}].explainers[{j}]",
                                f"explainer {name!r} is not in this policy's explainers ({', '.join(names)})")
         yield from _property_thresholds(values["thresholds"], values["properties"], names)
+        yield from _pair_thresholds(values["thresholds"], names)
         yield from _deployed_test(values["deployed"], values["dataset"])
         ids = [t.id for t in values["thresholds"]]
         for i, r in enumerate(values["requirements"]):
@@ -1240,6 +1265,32 @@ def _property_thresholds(thresholds: tuple[ThresholdSpec, ...], properties: Prop
                        f"{', '.join(others)} claim{'s' if len(others) == 1 else ''} no completeness, so "
                        f"completeness_error is not measured there: list only "
                        f"{', '.join(sorted(COMPLETE_EXPLAINERS))}")
+
+
+def _pair_thresholds(thresholds: tuple[ThresholdSpec, ...], names: list[str]) -> Iterator[tuple[str, str]]:
+    """A threshold on a pair metric needs two explainers to pair."""
+    for i, t in enumerate(thresholds):
+        if t.metric not in PAIR_METRICS:
+            continue
+        named = pair_members(t.explainers, names)
+        if len(named) < 2:
+            key = "explainers" if t.explainers != "all" else "metric"
+            yield (f"thresholds[{i}].{key}",
+                   f"{t.metric} compares pairs of explainers, and this threshold names "
+                   f"{len(named)} ({', '.join(named) or 'none'}): name at least two (controls only "
+                   "when listed)")
+
+
+def pair_members(explainers: str | tuple[str, ...], names: list[str]) -> list[str]:
+    """The explainers a threshold on a pair metric pairs: those it lists, or for ``all`` every one of
+    ``names`` (the policy's, in order) that is not a control.
+
+    >>> pair_members("all", ["saliency", "random", "gradcam"])
+    ['saliency', 'gradcam']
+    """
+    if explainers != "all":
+        return list(explainers)
+    return [n for n in names if not (n in EXPLAINERS and EXPLAINERS[n].control)]
 
 
 def _deployed_test(deployed: DeployedSpec, dataset: DatasetSpec) -> Iterator[tuple[str, str]]:

@@ -2,7 +2,8 @@
 
 :func:`build_context` assembles it from one module per section of the report (:mod:`.verdict`,
 :mod:`.requirements`, :mod:`.thresholds`, :mod:`.scores`, :mod:`.facts`, :mod:`.limits`,
-:mod:`.figures`, :mod:`.sanity`, :mod:`.properties`, :mod:`.deployed`, :mod:`.since`), each reading the
+:mod:`.figures`, :mod:`.sanity`, :mod:`.properties`, :mod:`.deployed`, :mod:`.since`,
+:mod:`.agreement`), each reading the
 typed document (:class:`auditkit.results.AuditDocument`). The templates only place these strings and
 flags; they never compute. The context holds aggregated scores, counts, digests and a few figures (PNG
 data URIs) - never per-image values, predictions, logits or weights (``tests/report/test_privacy.py``
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from auditkit.report import facts
+from auditkit.report.agreement import agreement_section, disagreement_lines
 from auditkit.report.deployed import deployed_section
 from auditkit.report.errors import ReportError
 from auditkit.report.figures import figures
@@ -93,6 +95,8 @@ def build_context(doc: AuditDocument, out_dir: Path, history: Mapping[str, Any] 
         "has_control": CONTROL in doc.explainers, "target": facts.target_text(doc),
         "signature": signature_facts(signer), "deployed": facts.deployed_digest(doc.deployed),
         "deployed_section": deployed_section(doc, explainer_label),
+        "agreement": agreement_section(doc, explainer_label),
+        "disagreements": disagreement_lines(doc, explainer_label, confidence),
     }
 
 

@@ -356,3 +356,34 @@ def _legend(fig: Figure, handles: Mapping[str, object]) -> None:
     fig.legend(list(handles.values()), list(handles), loc="upper center", ncols=legend_columns,
                fontsize=LABEL_PT, frameon=False)
     fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - (0.22 * rows + 0.1) / fig.get_figheight()))
+
+
+def agreement_matrix(labels: Sequence[str],
+                     panels: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> bytes:
+    """One heatmap per agreement score: cell (i, j) is the agreement of methods i and j, printed with
+    its interval under it; the diagonal (a method with itself) is left blank.
+
+    Args:
+        labels: the m methods' printed names, in order.
+        panels: title -> ``(value, low, high)``, each ``[m, m]`` in [0, 1], symmetric (NaN: none).
+    """
+    m = len(labels)
+    fig = Figure(figsize=(TEXT_WIDTH_IN, len(panels) * (0.55 * m + 1.3)))
+    norm = Normalize(0.0, 1.0)
+    for i, (title, (value, low, high)) in enumerate(panels.items()):
+        ax = fig.add_subplot(len(panels), 1, i + 1)
+        shown = np.where(np.eye(m, dtype=bool), np.nan, value)
+        image = ax.imshow(np.ma.masked_invalid(shown), cmap="viridis", norm=norm, aspect="auto")
+        for r in range(m):
+            for c in range(m):
+                if r != c and not np.isnan(value[r, c]):
+                    band = "" if np.isnan(low[r, c]) else f"\n{low[r, c]:.2f}–{high[r, c]:.2f}"
+                    ax.text(c, r, f"{value[r, c]:.2f}{band}", ha="center", va="center",
+                            fontsize=MIN_FONT_PT, color="white" if value[r, c] < 0.6 else "black")
+        ax.set_xticks(range(m), labels)
+        ax.set_yticks(range(m), labels)
+        ax.tick_params(labelsize=TICK_PT, length=0)
+        ax.set_title(title, fontsize=TITLE_PT)
+        fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02).ax.tick_params(labelsize=TICK_PT)
+    fig.tight_layout()
+    return _png(fig)

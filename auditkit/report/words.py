@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from auditkit.catalog import METRICS
 from auditkit.explainers import EXPLAINERS
-from auditkit.results import Estimate
+from auditkit.results import PAIR_SEPARATOR, Estimate
 
 EXPLAINER_LABELS = {name: cls.label for name, cls in EXPLAINERS.items()}
 """Names the report prints (``Explainer.label``); an explainer not registered is printed under its name."""
@@ -19,11 +19,14 @@ METRIC_LABELS = {name: metric.label for name, metric in METRICS.items()}
 
 
 def explainer_label(name: str) -> str:
-    """The printed name of explainer ``name``.
+    """The printed name of explainer ``name``, or of both explainers of a pair
+    (:func:`~auditkit.results.pair_name`).
 
-    >>> explainer_label("gradcam"), explainer_label("my_method")
-    ('Grad-CAM', 'my_method')
+    >>> explainer_label("gradcam"), explainer_label("my_method"), explainer_label("saliency vs gradcam")
+    ('Grad-CAM', 'my_method', 'Saliency vs Grad-CAM')
     """
+    if PAIR_SEPARATOR in name:
+        return PAIR_SEPARATOR.join(map(explainer_label, name.split(PAIR_SEPARATOR, 1)))
     return EXPLAINER_LABELS.get(name, name)
 
 

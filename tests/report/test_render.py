@@ -43,7 +43,7 @@ def test_html_is_self_contained(rendered) -> None:
     assert not re.search(r"url\(\s*['\"]?(?!data:)", html)
     assert not re.search(r"<(?:script|link)\b", html)
     images = re.findall(r"<img [^>]*src=\"([^\"]+)\"", html)
-    assert len(images) == 3  # fold accuracies, histograms, examples
+    assert len(images) == 4  # fold accuracies, agreement matrix, histograms, examples
     for uri in images:
         assert uri.startswith("data:image/png;base64,")
         assert base64.b64decode(uri.split(",", 1)[1]).startswith(b"\x89PNG\r\n\x1a\n")
