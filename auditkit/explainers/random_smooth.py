@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping
 from typing import ClassVar
 
 import torch
 from scipy.optimize import brentq
 from torch import Tensor, nn
 
-from auditkit.constraints import Interval, must
+from auditkit.constraints import Constraint, Interval, must
 from auditkit.errors import ExplainerError
 from auditkit.explainers.base import GENERATOR_SEED, Explainer
 
@@ -163,7 +164,8 @@ class RandomSmooth(Explainer):
 
     Each image's map is standard normal noise on an ``(H + 2r) x (W + 2r)`` grid (``r = ceil(4
     sigma)``) from a CPU generator seeded with :func:`image_seed` (the image's bytes and
-    ``generator_seed``), convolved without padding with the separable :func:`gaussian_kernel`: a
+    ``generator_seed``), convolved without padding with the separable :func:`gaussian_kernel` (two
+    products with banded matrices, in float64): a
     stationary field whose lag-1 autocorrelation is :func:`lag1_of_width` ``(sigma)``, even at the
     border. The map depends on nothing but the image and the seed, so it does not depend on the batch
     it is drawn in, nor on serial or Ray execution; the audit seeds each fold model's instance
@@ -184,7 +186,7 @@ class RandomSmooth(Explainer):
 
     name: ClassVar[str] = "random_smooth"
     label: ClassVar[str] = "Smooth random control"
-    settings = {"sigma": SIGMA}
+    settings: ClassVar[Mapping[str, Constraint]] = {"sigma": SIGMA}
     control: ClassVar[bool] = True
     pixel_wise: ClassVar[bool] = False
     seeded: ClassVar[bool] = True
@@ -203,7 +205,15 @@ class RandomSmooth(Explainer):
             torch.randn(h + 2 * pad, w + 2 * pad, dtype=torch.float64,
                         generator=torch.Generator().manual_seed(image_seed(image, self.generator_seed)))
             for image in x
-        ])[:, None].to(x.device)
-        g = self._kernel.to(x.device)  # float64: the float32 maps do not depend on the batch's size
-        rows = nn.functional.conv2d(noise, g.view(1, 1, -1, 1))
-        return nn.functional.conv2d(rows, g.view(1, 1, 1, -1)).float()
+        ]).to(x.device)
+        # float64: the float32 maps do not depend on the batch's size
+        rows, cols = self._band(h, x.device), self._band(w, x.device)
+        return (rows @ noise @ cols.T)[:, None].float()
+
+    def _band(self, size: int, device: torch.device) -> Tensor:
+        """``[size, size + 2r]`` float64: row i holds the kernel at columns i .. i + 2r, so that
+        ``band @ v`` is the valid convolution of ``v`` with it (separable filtering as two products)."""
+        g = self._kernel.to(device)
+        band = torch.zeros(size, size + g.numel() - 1, dtype=torch.float64, device=device)
+        index = torch.arange(size, device=device)[:, None] + torch.arange(g.numel(), device=device)
+        return band.scatter_(1, index, g.expand(size, -1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -53,7 +54,7 @@ def test_kernel_and_its_lag1_against_closed_forms() -> None:
     assert g.numel() == 2 * 6 + 1 and float(g.sum()) == pytest.approx(1.0)
     # hand sum for a truncated kernel: sum g_i g_{i+1} / sum g_i^2 with g_i = exp(-i^2 / 2 sigma^2)
     raw = [math.exp(-i * i / (2 * 1.5**2)) for i in range(-6, 7)]
-    by_hand = sum(a * b for a, b in zip(raw, raw[1:], strict=False)) / sum(a * a for a in raw)
+    by_hand = sum(a * b for a, b in itertools.pairwise(raw)) / sum(a * a for a in raw)
     assert lag1_of_width(1.5) == pytest.approx(by_hand, rel=1e-12)
     assert lag1_of_width(4.0) == pytest.approx(math.exp(-1 / 64), rel=1e-6)  # continuous limit
     assert lag1_of_width(0.0) == 0.0
