@@ -170,6 +170,20 @@ class Properties:
 
 
 @dataclass(frozen=True)
+class SmoothControl:
+    """The smooth random control (``random_smooth``) at one method's own width.
+
+    Attributes:
+        sigma: the Gaussian width in pixels measured on the method's maps, at which the control's
+            maps were drawn (:func:`~auditkit.explainers.random_smooth.smoothness_width`).
+        scores: per-explainer metric of the catalog (``scope="explainer"``) -> the control's estimate.
+    """
+
+    sigma: float
+    scores: Mapping[str, Estimate]
+
+
+@dataclass(frozen=True)
 class ExplainerEntry:
     """Everything measured for one explainer on the clean audit.
 
@@ -183,6 +197,8 @@ class ExplainerEntry:
         input_correlation: the maps against the input control's; coverage_correlation: RISE's maps
             against its masks' coverage (RISE only).
         properties: the properties (``None`` where none was measured).
+        smooth_control: the smooth random control at this method's width (``None`` where the policy
+            lists no ``random_smooth``, and for the controls).
     """
 
     settings: Mapping[str, Any]
@@ -197,6 +213,7 @@ class ExplainerEntry:
     input_correlation: Correlation
     coverage_correlation: Correlation | None = field(default=None, metadata=_OMIT)
     properties: Properties | None = field(default=None, metadata=_OMIT)
+    smooth_control: SmoothControl | None = field(default=None, metadata=_OMIT)
 
     def score(self, metric: str) -> Estimate | None:
         """Score ``metric`` of the catalog (per explainer or property); ``None`` where not measured.

@@ -127,7 +127,8 @@ def test_the_scratch_entries_reach_every_reader(seen: dict[str, dict]) -> None:
     assert EXPLAINER_LABEL in got["explainer_names"]
     assert f"on {METRIC_LABEL} (random 0.900): {EXPLAINER_LABEL}." in got["yardstick"]
     assert got["colours"][EXPLAINER] not in {c for n, c in got["colours"].items() if n != EXPLAINER}
-    assert got["controls"] == ["input", "random"]  # the scratch method is judged, not a control
+    # the scratch method is judged, not a control
+    assert got["controls"] == ["input", "random", "random_smooth"]
     # the tables built from the catalog's flags: trend tables and curves, history panels, deployed
     for table in ("trend_columns", "curve_metrics", "since_panels", "deployed_columns"):
         assert got[table][-1] == METRIC, table

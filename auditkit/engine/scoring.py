@@ -28,6 +28,7 @@ from auditkit.results import (
     ExplainerEntry,
     Properties,
     RandomWorst,
+    SmoothControl,
     Transformation,
 )
 from auditkit.results import RecoChance as ChanceRecord
@@ -258,6 +259,23 @@ def _chance(record: DistanceRecord, perms: torch.Tensor, form: str) -> ChanceLev
 
 
 @dataclass(frozen=True)
+class SmoothControlScores:
+    """The smooth random control at one method's width (:mod:`auditkit.engine.smooth`).
+
+    Attributes:
+        sigma: the method's width in pixels, at which the control was drawn.
+        scores: the control's scores there.
+    """
+
+    sigma: float
+    scores: ExplainerScores
+
+    def document(self) -> SmoothControl:
+        """results.json's ``smooth_control`` of the method."""
+        return SmoothControl(self.sigma, {m: self.scores.score(m) for m in SCORE_METRICS})
+
+
+@dataclass(frozen=True)
 class ExplainerScores:
     """Everything measured for one explainer.
 
@@ -299,6 +317,8 @@ class ExplainerScores:
     """``[M, k]`` |rho| between RISE's maps and its mask coverage (``DistanceRecord.coverage_rho``)."""
     own_maps: torch.Tensor = field(default_factory=lambda: torch.empty(0, 0, 0), repr=False, compare=False)
     """``[M, H, W]`` the sampled images' maps by their own fold models (``DistanceRecord.own_maps``)."""
+    smooth_control: SmoothControlScores | None = None
+    """The smooth random control at this method's width; None where not measured."""
 
     def input_correlation(self) -> Correlation:
         """results.json's ``input_correlation``: mean |rho| (Spearman) of the maps with the input
@@ -330,7 +350,8 @@ class ExplainerScores:
             dict(settings), {metric: self.score(metric) for metric in SCORE_METRICS},
             self.reco_chance.document(), self.n_s_eq, self.n_s_neq, self.n_ignored, self.n_degenerate,
             self.mu_images, self.mu_undefined, self.input_correlation(), self.coverage_correlation(),
-            None if self.properties is None else self.properties.document())
+            None if self.properties is None else self.properties.document(),
+            None if self.smooth_control is None else self.smooth_control.document())
 
 
 def explainer_scores(
@@ -438,6 +459,7 @@ __all__ = [
     "ChanceLevel",
     "ExplainerScores",
     "PropertyScores",
+    "SmoothControlScores",
     "TransformationScore",
     "accuracy_score",
     "explainer_scores",

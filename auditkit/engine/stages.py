@@ -21,7 +21,7 @@ from tqdm import tqdm
 from auditkit.data import ImageDataset, load_dataset, make_folds
 from auditkit.data.sampling import stratified_subsample
 from auditkit.engine.crosstrain import FoldModel, cross_train, predictions
-from auditkit.engine.distances import explained_classes, pair_categories
+from auditkit.engine.distances import DistanceRecord, explained_classes, pair_categories
 from auditkit.engine.executor import Executor, Task
 from auditkit.engine.explain import (
     explain_one,
@@ -33,8 +33,16 @@ from auditkit.engine.explain import (
 )
 from auditkit.engine.faithfulness import sample_images
 from auditkit.engine.preflight import check_setup, declared_resize
-from auditkit.engine.scoring import ExplainerScores, accuracy_score, explainer_scores, property_scores
+from auditkit.engine.scoring import (
+    ExplainerScores,
+    SmoothControlScores,
+    accuracy_score,
+    explainer_scores,
+    property_scores,
+)
+from auditkit.engine.smooth import lists_smooth_control, matched_control
 from auditkit.engine.workfiles import prepare_workdir
+from auditkit.explainers import EXPLAINERS
 from auditkit.metrics import ScoreDrops
 from auditkit.metrics.bootstrap import resample_weights
 from auditkit.metrics.chance import image_permutations
@@ -208,6 +216,8 @@ def score_level(ctx: RunContext, models: list[FoldModel], model_ids: list[str], 
         if not tag and measures_properties(policy):
             s, properties_reused = _with_properties(ctx, s, spec, models, model_ids, targets, produced)
             was_reused = was_reused and properties_reused  # reused only when all of it was
+        if not tag and lists_smooth_control(policy) and not EXPLAINERS[spec.name].control:
+            s = _with_smooth_control(ctx, s, record, models, model_ids, (categories, targets), drops)
         scores[spec.name] = s
         if was_reused:
             reused.append(spec.name)
@@ -216,11 +226,32 @@ def score_level(ctx: RunContext, models: list[FoldModel], model_ids: list[str], 
 
 
 def _log_scores(ctx: RunContext, s: ExplainerScores, tag: str) -> None:
+    ctx.log(f"{f'{tag} ' if tag else ''}{s.name}: " + _scores_text(s))
+
+
+def _scores_text(s: ExplainerScores) -> str:
     band = s.reco_chance.chance
-    ctx.log(f"{f'{tag} ' if tag else ''}{s.name}: MeGe {s.mege.text()}  ReCo {s.reco.text()}"
+    return (f"MeGe {s.mege.text()}  ReCo {s.reco.text()}"
             + (f" (chance {band.null_mean:.3f}, 95% {band.null_q95:.3f}, p {band.p_value:.3g}; "
                f"corrected {s.reco_corrected.text()})" if band is not None else "")
             + f"  muF {s.mu_fidelity.text()}")
+
+
+def _with_smooth_control(ctx: RunContext, s: ExplainerScores, record: DistanceRecord,
+                         models: list[FoldModel], model_ids: list[str],
+                         pairs: tuple[torch.Tensor, torch.Tensor],
+                         drops: dict[int, ScoreDrops]) -> ExplainerScores:
+    """``s`` with the smooth random control at its method's width (:mod:`auditkit.engine.smooth`);
+    ``pairs``: the level's pair categories and explained classes."""
+    policy, boot = ctx.policy, ctx.policy.metrics.bootstrap
+    sigma, control, mu, _ = matched_control(s.name, record, models, model_ids, ctx.dataset, ctx.fold_of,
+                                            *pairs, policy, ctx.device, ctx.workdir, drops)
+    c = explainer_scores(f"random_smooth[{s.name}]", control, mu, ctx.sample,
+                         reco_form=policy.metrics.reco_form, weights=ctx.weights,
+                         confidence=boot.confidence, permutations=ctx.permutations,
+                         min_pairs=policy.metrics.min_pairs)
+    ctx.log(f"{s.name}: width {sigma:.2f} px; " + _scores_text(c))
+    return replace(s, smooth_control=SmoothControlScores(sigma, c))
 
 
 def _with_properties(ctx: RunContext, s: ExplainerScores, spec: ExplainerSpec, models: list[FoldModel],

@@ -9,6 +9,7 @@ from auditkit.explainers.gradcam import GradCam, GradCamPlusPlus
 from auditkit.explainers.gradient_input import GradientInput
 from auditkit.explainers.integrated_gradients import IntegratedGradients
 from auditkit.explainers.random_baseline import RandomBaseline
+from auditkit.explainers.random_smooth import RandomSmooth, smoothness_width
 from auditkit.explainers.registry import EXPLAINERS, explainer_settings, make_explainer
 from auditkit.explainers.rise import Rise, rise_masks
 from auditkit.explainers.saliency import Saliency
@@ -22,10 +23,12 @@ __all__ = [
     "GradientInput",
     "IntegratedGradients",
     "RandomBaseline",
+    "RandomSmooth",
     "Rise",
     "Saliency",
     "SmoothGrad",
     "explainer_settings",
     "make_explainer",
     "rise_masks",
+    "smoothness_width",
 ]

@@ -16,6 +16,7 @@ from auditkit.explainers.gradient_input import GradientInput
 from auditkit.explainers.input_control import InputControl
 from auditkit.explainers.integrated_gradients import IntegratedGradients
 from auditkit.explainers.random_baseline import RandomBaseline
+from auditkit.explainers.random_smooth import RandomSmooth
 from auditkit.explainers.rise import Rise
 from auditkit.explainers.saliency import Saliency
 from auditkit.explainers.smoothgrad import SmoothGrad
@@ -32,10 +33,11 @@ EXPLAINERS: dict[str, type[Explainer]] = {
         Rise,
         RandomBaseline,
         InputControl,
+        RandomSmooth,
     )
 }
 """Registry name -> explainer class, in the paper's order (SA, GI, IG, SG, GC, G+, RI, random), then
-the input control."""
+the input control and the smooth random control."""
 
 _COMMON = ("batch_size", "layer", "generator_seed")
 

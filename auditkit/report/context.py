@@ -39,7 +39,7 @@ from auditkit.report.since import since_section
 from auditkit.report.thresholds import threshold_rows
 from auditkit.report.verdict import chance_warning, comparability, fold_rows, verdict
 from auditkit.report.words import METRIC_LABELS, explainer_label, format_score
-from auditkit.report.yardstick import CONTROL
+from auditkit.report.yardstick import CONTROL, smooth_yardstick
 from auditkit.results import AuditDocument
 from auditkit.signing.keys import Signer
 
@@ -92,6 +92,7 @@ def build_context(doc: AuditDocument, out_dir: Path, history: Mapping[str, Any] 
         "chance_notice": chance_notice(doc.explainers, explainer_label,
                                        [n for n in doc.explainers if is_control(n)]),
         "yardstick": yardstick(doc.explainers), "input_yardstick": input_yardstick(doc.explainers),
+        "smooth_yardstick": smooth_yardstick(doc.explainers),
         "has_control": CONTROL in doc.explainers, "target": facts.target_text(doc),
         "signature": signature_facts(signer), "deployed": facts.deployed_digest(doc.deployed),
         "deployed_section": deployed_section(doc, explainer_label),
