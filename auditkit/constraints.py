@@ -15,7 +15,7 @@ import math
 import numbers
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -332,6 +332,35 @@ class Section(Constraint):
 
     def expected(self) -> str:
         return "a mapping"
+
+
+@dataclass(frozen=True)
+class Deferred(Constraint):
+    """A constraint whose allowed values belong to a part of auditkit that imports torch (the
+    dataset, model and explainer registries), built by ``build`` when a value is checked against it.
+
+    The loader reads a policy twice: first on paper, where ``paper`` stands in for it (the value's
+    shape only), so that a typo elsewhere is reported without importing torch; then in full, against
+    :meth:`resolve`.
+
+    >>> Deferred(lambda: Options(("adam", "sgd")), Text()).check("sgd")
+    'sgd'
+    """
+
+    build: Callable[[], Constraint]
+    """Returns the constraint itself (importing its registry)."""
+    paper: Constraint
+    """What the value must be on paper, before the registry is read."""
+
+    def resolve(self) -> Constraint:
+        """The constraint :attr:`build` returns."""
+        return self.build()
+
+    def expected(self) -> str:
+        return self.resolve().expected()
+
+    def check(self, value: Any) -> Any:
+        return self.resolve().check(value)
 
 
 @dataclass(frozen=True)

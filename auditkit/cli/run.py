@@ -51,9 +51,13 @@ def _add_validate(commands: Any) -> None:
 
 
 def validate(args: argparse.Namespace) -> int:
-    """``auditkit validate``: load the policy and check its setup; exit 0 (a problem raises)."""
-    from auditkit.policy import load_policy
+    """``auditkit validate``: load the policy and check its setup; exit 0 (a problem raises).
 
+    What needs no registry (the policy on paper, then its paths) is checked before torch is imported,
+    so such a problem is reported in a fraction of a second; then the full policy and the setup."""
+    from auditkit.policy import check_paths, load_policy
+
+    check_paths(load_policy(args.policy, on_paper=True))
     policy = load_policy(args.policy)
     from auditkit.engine.preflight import check_setup
 

@@ -10,10 +10,6 @@ declares the sections, their allowed values and defaults (the paper's, or the au
 from auditkit.policy.loader import load_policy, policy_from_dict, policy_sha256
 from auditkit.policy.paths import check_paths
 from auditkit.policy.schema import (
-    COMPLETE_EXPLAINERS,
-    DATASET_KINDS,
-    EXPLAINER_NAMES,
-    EXPLAINER_SETTINGS,
     METRIC_RANGES,
     PAIR_METRICS,
     PROFILES,
@@ -45,6 +41,18 @@ from auditkit.policy.schema import (
     WeightRandomisationSpec,
     pair_members,
 )
+
+_REGISTRY_NAMES = ("COMPLETE_EXPLAINERS", "DATASET_KINDS", "EXPLAINER_NAMES", "EXPLAINER_SETTINGS")
+"""Facts of the registries (which import torch), read through :mod:`~auditkit.policy.schema` on first use."""
+
+
+def __getattr__(name: str) -> object:
+    if name in _REGISTRY_NAMES:
+        from auditkit.policy import schema
+
+        return getattr(schema, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "COMPLETE_EXPLAINERS",

@@ -15,6 +15,13 @@ Reading choices:
 - A section or list written with no value (``training:`` followed by nothing) counts as empty.
 - Merge keys (``<<: *defaults``) merge as YAML specifies; keys written beside them win.
 - Relative paths are joined to the policy file's folder and normalised (``a/../b`` becomes ``b``).
+
+Reading on paper (``load_policy(path, on_paper=True)``, what ``auditkit validate`` does first): a value
+checked against a registry that imports torch (dataset kinds, model families, channels, explainer
+names and settings: a :class:`~auditkit.constraints.Deferred` constraint) is only checked for its
+shape, and the cross-field rules of the sections holding one are left out; every other problem
+(syntax, unknown and missing keys, types, bounds) is raised without importing torch. The full reading
+checks everything, so it reports in one run every problem the reading on paper finds, and more.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import yaml
 from auditkit.constraints import (
     AllOrList,
     Constraint,
+    Deferred,
     Explainer,
     FilePath,
     FreeMapping,
@@ -45,7 +53,7 @@ from auditkit.constraints import (
 )
 from auditkit.errors import PolicyError
 from auditkit.policy.reading import compose, read_bytes
-from auditkit.policy.schema import DICT_ORIGIN, EXPLAINER_SETTINGS, PROFILES, ExplainerSpec, Policy
+from auditkit.policy.schema import DICT_ORIGIN, PROFILES, ExplainerSpec, Policy, explainer_settings
 
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
@@ -65,8 +73,14 @@ def policy_sha256(path: str | Path) -> str:
     return hashlib.sha256(read_bytes(Path(path))).hexdigest()
 
 
-def load_policy(path: str | Path) -> Policy:
+def load_policy(path: str | Path, *, on_paper: bool = False) -> Policy:
     """Load and check the policy at ``path``; relative paths in it are read from the file's folder.
+
+    Args:
+        on_paper: read it on paper only (module docstring), which imports no torch: what it returns
+            has its registry-checked values (explainer names and settings, dataset kind, model
+            family, channels) and their sections' cross-field rules unchecked, so it serves a quick
+            check (``auditkit validate``, before its full reading), never an audit.
 
     Raises:
         PolicyError: anything wrong with the file, with its ``file``, ``line`` and ``key``.
@@ -75,7 +89,7 @@ def load_policy(path: str | Path) -> Policy:
     data = read_bytes(file)
     text = _decode(data, file)
     root = _compose(text, file)
-    return _Reader(file).policy(root, hashlib.sha256(data).hexdigest())
+    return _Reader(file, paper=on_paper).policy(root, hashlib.sha256(data).hexdigest())
 
 
 def policy_from_dict(data: Mapping[str, Any], *, base: str | Path | None = None) -> Policy:
@@ -172,11 +186,15 @@ class _Reader:
 
     A problem inside a section or a list item is recorded and the walk goes on with the next key or
     item, so one run reports every problem of the file; a section with a problem is not built (and
-    its cross-field rules are not checked, since they need all of its values).
+    its cross-field rules are not checked, since they need all of its values). ``paper``: the reading
+    on paper (module docstring); ``unsure`` holds the keys whose value it left unchecked.
     """
 
-    def __init__(self, file: Path, *, base: Path | None = None, numbered: bool = True) -> None:
+    def __init__(self, file: Path, *, base: Path | None = None, numbered: bool = True,
+                 paper: bool = False) -> None:
         self.file = file
+        self.paper = paper
+        self.unsure: list[str] = []
         self.numbered = numbered
         self.base = (file.absolute().parent if base is None else base).absolute()
         self.lines: dict[str, int] = {} if numbered else _Unnumbered()
@@ -309,6 +327,8 @@ class _Reader:
         for name, value in values.items():
             if _is_path(allowed[name]) and value is not None and not value.is_absolute():
                 values[name] = Path(os.path.normpath(self.base / value))
+        if self.paper and any(_within(unsure, key) for unsure in self.unsure):
+            return cls(**values, **(extra or {}))  # its rules wait for the full reading
         problems = [self.error(_join(key, rel), message) for rel, message in cls.problems(values)]
         if problems:
             self.problems.extend(problems)
@@ -317,6 +337,13 @@ class _Reader:
 
     def _value(self, constraint: Constraint, node: yaml.Node, key: str) -> Any:
         """The value of ``node`` checked against ``constraint``."""
+        if self.paper:
+            paper = _on_paper(constraint)
+            if paper != constraint:
+                self.unsure.append(key)
+                constraint = paper
+        elif isinstance(constraint, Deferred):
+            constraint = constraint.resolve()
         if isinstance(constraint, Section):
             return self._section(constraint.cls, node, key)
         if isinstance(constraint, Nullable) and isinstance(constraint.inner, (ListOf, FreeMapping)):
@@ -400,7 +427,11 @@ class _Reader:
         if "name" not in entries:
             self.fail(key, "missing required key 'name'")
         name = self._value(ExplainerSpec.constraints["name"], entries["name"][1], _join(key, "name"))
-        table = EXPLAINER_SETTINGS[name]
+        if self.paper:  # the settings a method takes are declared by its class, which imports torch
+            return ExplainerSpec(name=name, settings=MappingProxyType({
+                setting: self._plain_value(value_node, _join(key, setting))
+                for setting, (_, value_node) in entries.items() if setting != "name"}))
+        table = explainer_settings()[name]
         settings = {}
         broken = False
         for setting, (_, value_node) in entries.items():
@@ -429,6 +460,24 @@ def _is_path(constraint: Constraint) -> bool:
     return isinstance(constraint, FilePath) or (
         isinstance(constraint, Nullable) and isinstance(constraint.inner, FilePath)
     )
+
+
+def _on_paper(constraint: Constraint) -> Constraint:
+    """``constraint`` with each :class:`~auditkit.constraints.Deferred` in it (or in its items) replaced
+    by its paper form, so that even an error message imports no registry."""
+    if isinstance(constraint, Deferred):
+        return constraint.paper
+    for kind, part in ((Nullable, "inner"), (ListOf, "item"), (AllOrList, "items")):
+        if isinstance(constraint, kind):
+            inner = getattr(constraint, part)
+            paper = _on_paper(inner)
+            return constraint if paper == inner else dataclasses.replace(constraint, **{part: paper})
+    return constraint
+
+
+def _within(key: str, section: str) -> bool:
+    """Whether ``key`` is ``section`` or a key inside it (``""`` holds every key)."""
+    return not section or key == section or key.startswith((f"{section}.", f"{section}["))
 
 
 def _schema_path(key: str) -> str:

@@ -23,6 +23,7 @@ in the class's ``problems``, which yields ``(key, message)`` pairs for the loade
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ from auditkit.catalog import COMPARISONS, METRICS, names
 from auditkit.constraints import (
     AllOrList,
     Constraint,
+    Deferred,
     Either,
     Explainer,
     FilePath,
@@ -49,10 +51,78 @@ from auditkit.constraints import (
     show,
     suggestion,
 )
-from auditkit.data.load import DATASET_KINDS, IN_MEMORY, SPLITS
-from auditkit.data.preprocess import CHANNELS
-from auditkit.explainers.registry import EXPLAINERS, declared_settings
-from auditkit.models.registry import MODEL_FAMILIES
+
+# The dataset, model and explainer registries import torch: what a policy is checked against from
+# them is read on first use (a Deferred constraint, or a function below), so that a policy with a
+# typo is reported without importing torch (the loader's reading on paper).
+
+
+def _dataset_kind() -> Constraint:
+    from auditkit.data.load import DATASET_KINDS
+
+    return Options(DATASET_KINDS)
+
+
+def _channels() -> Constraint:
+    from auditkit.data.preprocess import CHANNELS
+
+    return Options(CHANNELS)
+
+
+def _model_family() -> Constraint:
+    from auditkit.models.registry import MODEL_FAMILIES
+
+    return Nullable(Options(MODEL_FAMILIES))
+
+
+def _explainer_name() -> Constraint:
+    return Options(tuple(explainer_settings()))
+
+
+@functools.cache
+def explainer_settings() -> Mapping[str, Mapping[str, Setting]]:
+    """Each explainer's settings (name -> setting -> :class:`~auditkit.constraints.Setting`), as the
+    explainer class declares them (:func:`~auditkit.explainers.registry.declared_settings`), in the
+    registry's order."""
+    from auditkit.explainers.registry import EXPLAINERS, declared_settings
+
+    return MappingProxyType({name: MappingProxyType(declared_settings(cls)) for name, cls in EXPLAINERS.items()})
+
+
+@functools.cache
+def complete_explainers() -> frozenset[str]:
+    """Explainers that claim completeness (their maps sum to ``f_c(x) - f_c(baseline)``, declared by
+    ``Explainer.completeness_baseline``); the others have no completeness score."""
+    from auditkit.explainers.registry import EXPLAINERS
+
+    return frozenset(name for name, cls in EXPLAINERS.items() if cls.completeness_baseline is not None)
+
+
+def _splits(kind: str) -> tuple[str, ...]:
+    from auditkit.data.load import SPLITS
+
+    return SPLITS[kind]
+
+
+def _in_memory() -> str:
+    from auditkit.data.load import IN_MEMORY
+
+    return IN_MEMORY
+
+
+_LAZY = {
+    "DATASET_KINDS": lambda: _dataset_kind().values,
+    "EXPLAINER_SETTINGS": explainer_settings,
+    "EXPLAINER_NAMES": lambda: tuple(explainer_settings()),
+    "COMPLETE_EXPLAINERS": complete_explainers,
+}
+"""Names kept for readers of the registries' facts through the schema, resolved on first use (PEP 562)."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return _LAZY[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 SEED = Interval(int, 0, 2**32 - 1)
 """A seed: an int in [0, 2^32 - 1] (the engine derives per-fold seeds from it)."""
@@ -128,7 +198,7 @@ class DatasetSpec(_Section):
         ("kind", "path", "split", "max_images"), "work is keyed by the fingerprint of the images they yield")
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
-        "kind": Options(DATASET_KINDS),
+        "kind": Deferred(_dataset_kind, Text()),
         "path": Nullable(FilePath()),
         "split": Options(("train", "test", "all")),
         "max_images": Nullable(Interval(int, 20, MAX_COUNT)),
@@ -136,14 +206,14 @@ class DatasetSpec(_Section):
 
     @staticmethod
     def problems(values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-        kind = values["kind"]
+        kind, in_memory = values["kind"], _in_memory()
         if kind == "digits" and values["path"] is not None:
             yield "path", "digits is bundled with scikit-learn and takes no path; remove 'path'"
-        if kind == IN_MEMORY and values["path"] is not None:
+        if kind == in_memory and values["path"] is not None:
             yield "path", "python images are passed to auditkit.audit(data=...), not read from a path"
-        if kind not in ("digits", IN_MEMORY) and values["path"] is None:
+        if kind not in ("digits", in_memory) and values["path"] is None:
             yield "path", f"{kind} is read from a folder: set 'path' to it"
-        if values["split"] not in SPLITS[kind]:
+        if values["split"] not in _splits(kind):
             yield "split", f"{kind} has no {values['split']!r} split; use 'all'"
 
 
@@ -196,7 +266,7 @@ class ModelSpec(_Section):
     own layer, else the model's ``target_layer`` attribute, else its last ``nn.Conv2d``."""
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
-        "family": Nullable(Options(MODEL_FAMILIES)),
+        "family": Deferred(_model_family, Nullable(Text())),
         "base_filters": Nullable(Interval(int, 1, 1024)),
         "dropout": Nullable(Interval(float, 0, 1, closed="left")),
         "torchvision": Nullable(Pattern(r"[a-z][a-z0-9_]*", "a torchvision model name such as 'resnet50'")),
@@ -372,7 +442,7 @@ class PreprocessingSpec(_Section):
         "resize": Nullable(ListOf(Interval(int, 1, 16384), min_length=2)),
         "interpolation": Options(INTERPOLATIONS),
         "center_crop": Nullable(ListOf(Interval(int, 1, 16384), min_length=2)),
-        "channels": Options(CHANNELS),
+        "channels": Deferred(_channels, Text()),
         "normalize": Section(NormalizeSpec),
     }
 
@@ -481,16 +551,6 @@ class CrossValidationSpec(_Section):
     }
 
 
-EXPLAINER_SETTINGS: Mapping[str, Mapping[str, Setting]] = MappingProxyType({
-    name: MappingProxyType(declared_settings(cls)) for name, cls in EXPLAINERS.items()
-})
-"""Each explainer's settings (name -> setting -> :class:`~auditkit.constraints.Setting`), as the
-explainer class declares them (:func:`~auditkit.explainers.registry.declared_settings`)."""
-
-EXPLAINER_NAMES: tuple[str, ...] = tuple(EXPLAINER_SETTINGS)
-"""Accepted explainer names."""
-
-
 @dataclass(frozen=True)
 class ExplainerSpec:
     """One explanation method to audit, with every setting it takes resolved.
@@ -500,11 +560,11 @@ class ExplainerSpec:
     """
 
     name: str
-    """One of :data:`EXPLAINER_NAMES`."""
+    """A registered explainer (a key of :func:`explainer_settings`)."""
     settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     """Read-only setting -> value: those written in the policy, the rest from the profile or the paper."""
 
-    constraints: ClassVar[Mapping[str, Constraint]] = {"name": Options(EXPLAINER_NAMES)}
+    constraints: ClassVar[Mapping[str, Constraint]] = {"name": Deferred(_explainer_name, Text())}
 
     def __post_init__(self) -> None:
         if not isinstance(self.settings, MappingProxyType):
@@ -775,15 +835,9 @@ class InvarianceSpec(_Section):
                        f"{name!r} is listed twice (also transformations[{names.index(name)}])")
 
 
-COMPLETE_EXPLAINERS: frozenset[str] = frozenset(
-    name for name, cls in EXPLAINERS.items() if cls.completeness_baseline is not None)
-"""Explainers that claim completeness (their maps sum to ``f_c(x) - f_c(baseline)``, declared by
-``Explainer.completeness_baseline``); the others have no completeness score."""
-
-
 @dataclass(frozen=True, kw_only=True)
 class CompletenessSpec(_Section):
-    """Completeness, for the methods that claim it (:data:`COMPLETE_EXPLAINERS`):
+    """Completeness, for the methods that claim it (:func:`complete_explainers`):
     ``|sum(phi) - (f_c(x) - f_c(baseline))| / |f_c(x) - f_c(baseline)|``. For Integrated Gradients it
     measures the error of the integration, so it says whether ``steps`` was enough."""
 
@@ -845,7 +899,7 @@ class ThresholdSpec(_Section):
     metric: str
     """One of :data:`METRIC_RANGES` (the metrics of :data:`~auditkit.catalog.METRICS`, whose range
     bounds ``value``; a lower-is-better one takes ``<=`` or ``<`` only). A property's metric needs its
-    property enabled; ``completeness_error`` exists only for :data:`COMPLETE_EXPLAINERS`."""
+    property enabled; ``completeness_error`` exists only for :func:`complete_explainers`."""
     op: str
     """Comparison of the measured value with ``value``: ``>=``, ``>``, ``<=`` or ``<`` (quote them in
     YAML)."""
@@ -870,7 +924,7 @@ class ThresholdSpec(_Section):
         "metric": Options(tuple(METRIC_RANGES)),
         "op": Options(tuple(COMPARISONS)),
         "value": Interval(float),
-        "explainers": AllOrList(ListOf(Options(EXPLAINER_NAMES), min_length=1, unique=True)),
+        "explainers": AllOrList(ListOf(Deferred(_explainer_name, Text()), min_length=1, unique=True)),
         "estimate": Options(("point", "lower_bound")),
     }
     aliases: ClassVar[Mapping[str, str]] = {"on": "estimate"}
@@ -1259,12 +1313,13 @@ def _property_thresholds(thresholds: tuple[ThresholdSpec, ...], properties: Prop
                    "remove this threshold")
         if section == "completeness":
             named = names if t.explainers == "all" else list(t.explainers)
-            others = [n for n in named if n not in COMPLETE_EXPLAINERS]
+            complete = complete_explainers()
+            others = [n for n in named if n not in complete]
             if others:
                 yield (f"thresholds[{i}].explainers",
                        f"{', '.join(others)} claim{'s' if len(others) == 1 else ''} no completeness, so "
                        f"completeness_error is not measured there: list only "
-                       f"{', '.join(sorted(COMPLETE_EXPLAINERS))}")
+                       f"{', '.join(sorted(complete))}")
 
 
 def _pair_thresholds(thresholds: tuple[ThresholdSpec, ...], names: list[str]) -> Iterator[tuple[str, str]]:
@@ -1298,11 +1353,11 @@ def _deployed_test(deployed: DeployedSpec, dataset: DatasetSpec) -> Iterator[tup
     if not deployed.held_out:
         return
     kind = dataset.kind
-    if kind in ("digits", IN_MEMORY):
+    if kind in ("digits", _in_memory()):
         key = "deployed.test_path" if deployed.test_path is not None else "deployed.test_split"
         yield key, (f"{kind} images cannot be split for the deployed model's test: audit a dataset "
                     "read from files, or leave test_path and test_split out")
-    elif deployed.test_split is not None and deployed.test_split not in SPLITS[kind]:
+    elif deployed.test_split is not None and deployed.test_split not in _splits(kind):
         yield "deployed.test_split", f"{kind} has no {deployed.test_split!r} split; use 'all'"
 
 
