@@ -18,8 +18,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code.
 
     The one place errors become exit codes: an :class:`~auditkit.errors.AuditError` is one line
-    and exit 2; any other exception is one line naming its type, exit 2, and its traceback only with
-    ``--debug``. Other libraries' log records and Python warnings, those their imports raise among
+    and exit 2, and so is an :class:`OSError` (a file where a folder is expected, a permission, a
+    full disk: the environment's, named with its path, not a bug); any other exception is one line
+    naming its type, exit 2, and its traceback only with ``--debug``. Other libraries' log records and Python warnings, those their imports raise among
     them (:mod:`auditkit._imports`), reach stderr only with ``--debug``.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -31,6 +32,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AuditError as exc:
         err(str(exc))
         return EXIT_ERROR
+    except OSError as exc:
+        if debug:
+            traceback.print_exc(file=sys.stderr)
+        err(os_error_text(exc))
+        return EXIT_ERROR
     except KeyboardInterrupt:
         err("interrupted; run the same command again to resume from the finished work")
         return EXIT_INTERRUPTED
@@ -39,6 +45,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc(file=sys.stderr)
         err(f"unexpected {type(exc).__name__}: {exc}" + ("" if debug else f" ({DEBUG_HINT})"))
         return EXIT_ERROR
+
+
+def os_error_text(exc: OSError) -> str:
+    """``<path>: <reason>`` (``<path> -> <other path>`` for a rename) of a failed file operation.
+
+    >>> os_error_text(FileExistsError(17, "File exists", "keys"))
+    'keys: File exists'
+    """
+    reason = exc.strerror or str(exc)
+    if exc.filename is None:
+        return reason
+    where = str(exc.filename) + ("" if exc.filename2 is None else f" -> {exc.filename2}")
+    return f"{where}: {reason}"
 
 
 _LOG_HANDLERS: list[logging.Handler] = []
