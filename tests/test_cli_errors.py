@@ -100,9 +100,11 @@ VALIDATE_CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "duplicate key": (_write(GOOD + "name: y\n"), "duplicate key 'name'"),
     "unknown key": (_write(GOOD + "cross_validation: {kk: 5}\n"), "cross_validation.kk: unknown key 'kk'"),
     "unknown top-level key": (_write(GOOD + "trainig: {}\n"), "unknown key 'trainig'; did you mean"),
-    "missing key": (_write("version: 1\nname: x\ndataset: {kind: digits}\n"), "missing required key 'explainers'"),
+    "missing key": (_write("version: 1\nname: x\ndataset: {kind: digits}\n"),
+                    "missing required key 'explainers'"),
     "wrong type": (_write(GOOD + "training: {epochs: five}\n"), "training.epochs: expected an integer"),
-    "a bound": (_write(GOOD + "cross_validation: {k: 1}\n"), "cross_validation.k: expected an integer in [2, 100]"),
+    "a bound": (_write(GOOD + "cross_validation: {k: 1}\n"),
+                "cross_validation.k: expected an integer in [2, 100]"),
     "a count beyond 10^9": (_write(GOOD.replace("{kind: digits}", "{kind: digits, max_images: 10000000000}")),
                             "dataset.max_images"),
     "a tag that does not fit": (_write(GOOD.replace("version: 1", "version: !!bool 1")), "version"),
@@ -166,6 +168,10 @@ def test_a_valid_policy_is_checked_in_full(tmp_path: Path) -> None:
     assert {"torch", "auditkit.engine.preflight", "auditkit.explainers.registry"} <= imported
 
 
+def _quiet_out(tmp: Path) -> list[str]:
+    return ["--quiet", "--out", str(tmp / "out")]
+
+
 def _keys(tmp: Path) -> None:
     (tmp / "keys").mkdir()
     (tmp / "keys" / "ca.pem").write_text("not a certificate\n")
@@ -174,15 +180,13 @@ def _keys(tmp: Path) -> None:
 COMMAND_CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     # The other commands' bad inputs that need no audit (run --quiet: without it, its log line naming
     # the policy comes first on stderr).
-    "run: a missing policy": (lambda tmp: ["run", str(tmp / "absent.yaml"), "--quiet", "--out", str(tmp / "out")],
-                              "absent.yaml"),
-    "run: a bad policy": (lambda tmp: ["run", *_write(GOOD + "trainig: {}\n")(tmp), "--quiet", "--out", str(tmp / "out")],
+    "run: a missing policy": (lambda tmp: ["run", str(tmp / "absent.yaml"), *_quiet_out(tmp)], "absent.yaml"),
+    "run: a bad policy": (lambda tmp: ["run", *_write(GOOD + "trainig: {}\n")(tmp), *_quiet_out(tmp)],
                           "unknown key 'trainig'"),
     "run: an out folder that is a file": (
         lambda tmp: ["run", *_write(GOOD)(tmp), "--quiet", "--out", str(tmp / "p.yaml")], "p.yaml"),
     "run: a missing signing key": (
-        lambda tmp: ["run", *_write(GOOD)(tmp), "--quiet", "--out", str(tmp / "out"), "--sign-key", str(tmp / "k.p12")],
-        "k.p12"),
+        lambda tmp: ["run", *_write(GOOD)(tmp), *_quiet_out(tmp), "--sign-key", str(tmp / "k.p12")], "k.p12"),
     "verify: a missing path": (lambda tmp: ["verify", str(tmp / "absent")], "absent"),
     "verify: an unreadable trust anchor": (
         lambda tmp: (_keys(tmp), ["verify", str(tmp), "--trust", str(tmp / "keys" / "ca.pem")])[1], "ca.pem"),

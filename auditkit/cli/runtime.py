@@ -20,8 +20,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     The one place errors become exit codes: an :class:`~auditkit.errors.AuditError` is one line
     and exit 2, and so is an :class:`OSError` (a file where a folder is expected, a permission, a
     full disk: the environment's, named with its path, not a bug); any other exception is one line
-    naming its type, exit 2, and its traceback only with ``--debug``. Other libraries' log records and Python warnings, those their imports raise among
-    them (:mod:`auditkit._imports`), reach stderr only with ``--debug``.
+    naming its type, exit 2, and its traceback only with ``--debug``. Other libraries' log records
+    and Python warnings, those their imports raise among them (:mod:`auditkit._imports`), reach
+    stderr only with ``--debug``.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     _quiet_libraries("--debug" in argv)  # before the parser imports the commands' libraries

@@ -4,7 +4,9 @@
 :class:`~auditkit.errors.PolicyError` naming the file, line and key. :func:`policy_from_dict` reads
 the same policy written as a Python dict, its problems naming the key path. :mod:`auditkit.policy.schema`
 declares the sections, their allowed values and defaults (the paper's, or the authors' library's with
-``profile: authors_library``); :mod:`auditkit.constraints` the allowed-value vocabulary.
+``profile: authors_library``); :mod:`auditkit.constraints` the allowed-value vocabulary;
+:mod:`auditkit.policy.registries` what is checked against the dataset, model and explainer registries,
+read on first use, so that importing this package imports no torch.
 """
 
 from auditkit.policy.loader import load_policy, policy_from_dict, policy_sha256
@@ -42,15 +44,14 @@ from auditkit.policy.schema import (
     pair_members,
 )
 
-_REGISTRY_NAMES = ("COMPLETE_EXPLAINERS", "DATASET_KINDS", "EXPLAINER_NAMES", "EXPLAINER_SETTINGS")
-"""Facts of the registries (which import torch), read through :mod:`~auditkit.policy.schema` on first use."""
-
 
 def __getattr__(name: str) -> object:
-    if name in _REGISTRY_NAMES:
-        from auditkit.policy import schema
+    """The registries' facts (``COMPLETE_EXPLAINERS``, ...), read on first use, as they import torch
+    (:data:`~auditkit.policy.registries.FORMER_NAMES`)."""
+    from auditkit.policy import registries
 
-        return getattr(schema, name)
+    if name in registries.FORMER_NAMES:
+        return registries.FORMER_NAMES[name]()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

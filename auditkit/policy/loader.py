@@ -53,7 +53,8 @@ from auditkit.constraints import (
 )
 from auditkit.errors import PolicyError
 from auditkit.policy.reading import compose, read_bytes
-from auditkit.policy.schema import DICT_ORIGIN, PROFILES, ExplainerSpec, Policy, explainer_settings
+from auditkit.policy.registries import explainer_settings
+from auditkit.policy.schema import DICT_ORIGIN, PROFILES, ExplainerSpec, Policy
 
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"

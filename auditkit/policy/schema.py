@@ -23,7 +23,6 @@ in the class's ``problems``, which yields ``(key, message)`` pairs for the loade
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,83 +45,19 @@ from auditkit.constraints import (
     Options,
     Pattern,
     Section,
-    Setting,
     Text,
     show,
     suggestion,
 )
-
-# The dataset, model and explainer registries import torch: what a policy is checked against from
-# them is read on first use (a Deferred constraint, or a function below), so that a policy with a
-# typo is reported without importing torch (the loader's reading on paper).
-
-
-def _dataset_kind() -> Constraint:
-    from auditkit.data.load import DATASET_KINDS
-
-    return Options(DATASET_KINDS)
-
-
-def _channels() -> Constraint:
-    from auditkit.data.preprocess import CHANNELS
-
-    return Options(CHANNELS)
-
-
-def _model_family() -> Constraint:
-    from auditkit.models.registry import MODEL_FAMILIES
-
-    return Nullable(Options(MODEL_FAMILIES))
-
-
-def _explainer_name() -> Constraint:
-    return Options(tuple(explainer_settings()))
-
-
-@functools.cache
-def explainer_settings() -> Mapping[str, Mapping[str, Setting]]:
-    """Each explainer's settings (name -> setting -> :class:`~auditkit.constraints.Setting`), as the
-    explainer class declares them (:func:`~auditkit.explainers.registry.declared_settings`), in the
-    registry's order."""
-    from auditkit.explainers.registry import EXPLAINERS, declared_settings
-
-    return MappingProxyType({name: MappingProxyType(declared_settings(cls)) for name, cls in EXPLAINERS.items()})
-
-
-@functools.cache
-def complete_explainers() -> frozenset[str]:
-    """Explainers that claim completeness (their maps sum to ``f_c(x) - f_c(baseline)``, declared by
-    ``Explainer.completeness_baseline``); the others have no completeness score."""
-    from auditkit.explainers.registry import EXPLAINERS
-
-    return frozenset(name for name, cls in EXPLAINERS.items() if cls.completeness_baseline is not None)
-
-
-def _splits(kind: str) -> tuple[str, ...]:
-    from auditkit.data.load import SPLITS
-
-    return SPLITS[kind]
-
-
-def _in_memory() -> str:
-    from auditkit.data.load import IN_MEMORY
-
-    return IN_MEMORY
-
-
-_LAZY = {
-    "DATASET_KINDS": lambda: _dataset_kind().values,
-    "EXPLAINER_SETTINGS": explainer_settings,
-    "EXPLAINER_NAMES": lambda: tuple(explainer_settings()),
-    "COMPLETE_EXPLAINERS": complete_explainers,
-}
-"""Names kept for readers of the registries' facts through the schema, resolved on first use (PEP 562)."""
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return _LAZY[name]()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+from auditkit.policy.registries import (
+    channel_options,
+    complete_explainers,
+    dataset_kind_options,
+    dataset_splits,
+    explainer_name_options,
+    in_memory_kind,
+    model_family_options,
+)
 
 SEED = Interval(int, 0, 2**32 - 1)
 """A seed: an int in [0, 2^32 - 1] (the engine derives per-fold seeds from it)."""
@@ -198,7 +133,7 @@ class DatasetSpec(_Section):
         ("kind", "path", "split", "max_images"), "work is keyed by the fingerprint of the images they yield")
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
-        "kind": Deferred(_dataset_kind, Text()),
+        "kind": Deferred(dataset_kind_options, Text()),
         "path": Nullable(FilePath()),
         "split": Options(("train", "test", "all")),
         "max_images": Nullable(Interval(int, 20, MAX_COUNT)),
@@ -206,14 +141,14 @@ class DatasetSpec(_Section):
 
     @staticmethod
     def problems(values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-        kind, in_memory = values["kind"], _in_memory()
+        kind, in_memory = values["kind"], in_memory_kind()
         if kind == "digits" and values["path"] is not None:
             yield "path", "digits is bundled with scikit-learn and takes no path; remove 'path'"
         if kind == in_memory and values["path"] is not None:
             yield "path", "python images are passed to auditkit.audit(data=...), not read from a path"
         if kind not in ("digits", in_memory) and values["path"] is None:
             yield "path", f"{kind} is read from a folder: set 'path' to it"
-        if values["split"] not in _splits(kind):
+        if values["split"] not in dataset_splits(kind):
             yield "split", f"{kind} has no {values['split']!r} split; use 'all'"
 
 
@@ -266,7 +201,7 @@ class ModelSpec(_Section):
     own layer, else the model's ``target_layer`` attribute, else its last ``nn.Conv2d``."""
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
-        "family": Deferred(_model_family, Nullable(Text())),
+        "family": Deferred(model_family_options, Nullable(Text())),
         "base_filters": Nullable(Interval(int, 1, 1024)),
         "dropout": Nullable(Interval(float, 0, 1, closed="left")),
         "torchvision": Nullable(Pattern(r"[a-z][a-z0-9_]*", "a torchvision model name such as 'resnet50'")),
@@ -442,7 +377,7 @@ class PreprocessingSpec(_Section):
         "resize": Nullable(ListOf(Interval(int, 1, 16384), min_length=2)),
         "interpolation": Options(INTERPOLATIONS),
         "center_crop": Nullable(ListOf(Interval(int, 1, 16384), min_length=2)),
-        "channels": Deferred(_channels, Text()),
+        "channels": Deferred(channel_options, Text()),
         "normalize": Section(NormalizeSpec),
     }
 
@@ -560,11 +495,11 @@ class ExplainerSpec:
     """
 
     name: str
-    """A registered explainer (a key of :func:`explainer_settings`)."""
+    """A registered explainer (a key of :func:`~auditkit.policy.registries.explainer_settings`)."""
     settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     """Read-only setting -> value: those written in the policy, the rest from the profile or the paper."""
 
-    constraints: ClassVar[Mapping[str, Constraint]] = {"name": Deferred(_explainer_name, Text())}
+    constraints: ClassVar[Mapping[str, Constraint]] = {"name": Deferred(explainer_name_options, Text())}
 
     def __post_init__(self) -> None:
         if not isinstance(self.settings, MappingProxyType):
@@ -837,7 +772,7 @@ class InvarianceSpec(_Section):
 
 @dataclass(frozen=True, kw_only=True)
 class CompletenessSpec(_Section):
-    """Completeness, for the methods that claim it (:func:`complete_explainers`):
+    """Completeness, for the methods that claim it (:func:`~auditkit.policy.registries.complete_explainers`):
     ``|sum(phi) - (f_c(x) - f_c(baseline))| / |f_c(x) - f_c(baseline)|``. For Integrated Gradients it
     measures the error of the integration, so it says whether ``steps`` was enough."""
 
@@ -899,7 +834,8 @@ class ThresholdSpec(_Section):
     metric: str
     """One of :data:`METRIC_RANGES` (the metrics of :data:`~auditkit.catalog.METRICS`, whose range
     bounds ``value``; a lower-is-better one takes ``<=`` or ``<`` only). A property's metric needs its
-    property enabled; ``completeness_error`` exists only for :func:`complete_explainers`."""
+    property enabled; ``completeness_error`` exists only for
+    :func:`~auditkit.policy.registries.complete_explainers`."""
     op: str
     """Comparison of the measured value with ``value``: ``>=``, ``>``, ``<=`` or ``<`` (quote them in
     YAML)."""
@@ -924,7 +860,7 @@ class ThresholdSpec(_Section):
         "metric": Options(tuple(METRIC_RANGES)),
         "op": Options(tuple(COMPARISONS)),
         "value": Interval(float),
-        "explainers": AllOrList(ListOf(Deferred(_explainer_name, Text()), min_length=1, unique=True)),
+        "explainers": AllOrList(ListOf(Deferred(explainer_name_options, Text()), min_length=1, unique=True)),
         "estimate": Options(("point", "lower_bound")),
     }
     aliases: ClassVar[Mapping[str, str]] = {"on": "estimate"}
@@ -1353,11 +1289,11 @@ def _deployed_test(deployed: DeployedSpec, dataset: DatasetSpec) -> Iterator[tup
     if not deployed.held_out:
         return
     kind = dataset.kind
-    if kind in ("digits", _in_memory()):
+    if kind in ("digits", in_memory_kind()):
         key = "deployed.test_path" if deployed.test_path is not None else "deployed.test_split"
         yield key, (f"{kind} images cannot be split for the deployed model's test: audit a dataset "
                     "read from files, or leave test_path and test_split out")
-    elif deployed.test_split is not None and deployed.test_split not in _splits(kind):
+    elif deployed.test_split is not None and deployed.test_split not in dataset_splits(kind):
         yield "deployed.test_split", f"{kind} has no {deployed.test_split!r} split; use 'all'"
 
 
@@ -1384,3 +1320,12 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def __getattr__(name: str) -> Any:
+    """The registries' facts under their former names (``EXPLAINER_SETTINGS``, ...), read on first use."""
+    from auditkit.policy import registries
+
+    if name in registries.FORMER_NAMES:
+        return registries.FORMER_NAMES[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
