@@ -11,7 +11,7 @@ import torch
 
 from auditkit import catalog
 from auditkit.catalog import METRICS, names
-from auditkit.constraints import Invalid
+from auditkit.constraints import Invalid, Setting
 from auditkit.data.load import DATASET_KINDS, SPLITS
 from auditkit.engine import agreement, scoring, verdicts
 from auditkit.engine.sanity import GATED_METRICS, UNGATED_EXPLAINERS
@@ -84,7 +84,7 @@ def test_explainer_declares_its_facts_and_the_policy_reads_them(name: str) -> No
     keywords = explainer_settings(cls)
     assert set(cls.settings) <= set(keywords), "a declared setting must be an __init__ keyword"
     assert dict(schema.EXPLAINER_SETTINGS[name]) == {
-        key: schema.Setting(constraint, keywords[key]) for key, constraint in cls.settings.items()}
+        key: Setting(constraint, keywords[key]) for key, constraint in cls.settings.items()}
     for key, setting in schema.EXPLAINER_SETTINGS[name].items():
         assert setting.constraint.check(setting.default) == setting.default, (name, key)
     assert (name in schema.COMPLETE_EXPLAINERS) == (cls.completeness_baseline is not None)
