@@ -224,3 +224,12 @@ def test_keygen_overwrites_nothing_without_force(tmp_path: Path) -> None:
     done, _ = _run(["keygen", str(keys)], tmp_path)
     _check(done, "ca.pem", before, tmp_path)
     assert (keys / "ca.pem").read_text() == "mine\n"
+
+
+def test_history_finds_the_database_of_a_policy_file_without_torch(tmp_path: Path) -> None:
+    """``--policy-file`` needs only the policy's ``run.out``: the reading on paper gives it."""
+    (tmp_path / "p.yaml").write_text(GOOD + "run: {out: elsewhere}\n")
+    before = _snapshot(tmp_path)
+    done, imported = _run(["history", "--policy-file", "p.yaml"], tmp_path, importtime=True)
+    _check(done, str(tmp_path / "elsewhere" / "history.sqlite"), before, tmp_path)
+    assert "torch" not in imported

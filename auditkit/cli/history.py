@@ -69,7 +69,7 @@ def database(args: argparse.Namespace) -> Path:
     if args.policy_file is not None:
         from auditkit.policy import load_policy
 
-        return load_policy(args.policy_file).run.out / DB_FILE_NAME
+        return load_policy(args.policy_file, on_paper=True).run.out / DB_FILE_NAME  # no torch needed
     return DEFAULT_DB
 
 
