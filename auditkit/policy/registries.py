@@ -78,6 +78,15 @@ def complete_explainers() -> frozenset[str]:
     return frozenset(name for name, cls in EXPLAINERS.items() if cls.completeness_baseline is not None)
 
 
+@functools.cache
+def control_explainers() -> frozenset[str]:
+    """Explainers that are controls (``Explainer.control``: ``random``, ``input``), not methods under
+    audit."""
+    from auditkit.explainers.registry import EXPLAINERS
+
+    return frozenset(name for name, cls in EXPLAINERS.items() if cls.control)
+
+
 FORMER_NAMES: Mapping[str, Callable[[], Any]] = MappingProxyType({
     "DATASET_KINDS": lambda: dataset_kind_options().values,
     "EXPLAINER_SETTINGS": explainer_settings,

@@ -52,6 +52,7 @@ from auditkit.constraints import (
 from auditkit.policy.registries import (
     channel_options,
     complete_explainers,
+    control_explainers,
     dataset_kind_options,
     dataset_splits,
     explainer_name_options,
@@ -1281,7 +1282,8 @@ def pair_members(explainers: str | tuple[str, ...], names: list[str]) -> list[st
     """
     if explainers != "all":
         return list(explainers)
-    return [n for n in names if not (n in EXPLAINERS and EXPLAINERS[n].control)]
+    controls = control_explainers()
+    return [n for n in names if n not in controls]
 
 
 def _deployed_test(deployed: DeployedSpec, dataset: DatasetSpec) -> Iterator[tuple[str, str]]:
