@@ -123,6 +123,31 @@ def _set_signature(index: int, value: Callable[[list[Row]], Any]) -> Callable[[A
     return attack
 
 
+def _delete_newest_and_restore_top(h: Any, _: Any) -> None:
+    """Remove audit #3's row (triggers dropped and restored) and put audit #2's dossier back at the
+    top, as it was before #3 ran: only #3's kept dossier in audits/ is left to tell."""
+    rewrite(h.db, lambda rows: rows[:-1])
+    _restore_triggers_and_top(h)
+
+
+def _restore_triggers_and_top(h: Any) -> None:
+    conn = sqlite3.connect(h.db, isolation_level=None)
+    for kind in ("update", "delete"):
+        conn.execute(f"CREATE TRIGGER audits_no_{kind} BEFORE {kind.upper()} ON audits BEGIN SELECT "
+                     f"RAISE(ABORT, 'audits is append-only'); END")
+    conn.close()
+    for name in ("report.pdf", "report.html", "results.json", "report.html.p7s", "results.json.p7s",
+                 "summary.txt"):
+        shutil.copy(h.previous / name, h.out / name)
+
+
+def _replace_newest(h: Any, _: Any) -> None:
+    """Audit #3's row replaced by an unsigned one storing another results.json, chain recomputed."""
+    rewrite(h.db, lambda rows: [*rows[:-1], {**_summary(rows[-1], value=0.99), "chain_signature": None,
+                                             "report_files_json": "{}"}])
+    _restore_triggers_and_top(h)
+
+
 Attack = Callable[[Any, Any], None]
 """``attack(signed_copy, mallory)``: changes the copy in place."""
 
@@ -130,6 +155,11 @@ CHECK_ATTACKS: dict[str, tuple[Attack, str]] = {
     "the newest audit deleted": (
         lambda h, _: rewrite(h.db, lambda rows: rows[:-1]),
         "results.json on disk is audit #3's, which the history lacks (its newest is #2)"),
+    "the newest audit deleted, audit #2's dossier put back at the top": (
+        _delete_newest_and_restore_top,
+        "audit #3: its kept dossier audits/0003-"),
+    "the newest audit's row replaced, audit #2's dossier put back at the top": (
+        _replace_newest, "but the history's audit #3 stores another results.json"),
     "the middle audit deleted, the chain recomputed": (
         lambda h, _: rewrite(h.db, lambda rows: [rows[0], rows[2]]),
         "audit #2: chain signature modified: the chain hash of audit #2 changed after signing"),
@@ -261,8 +291,11 @@ def test_a_run_stamps_results_with_its_place_and_signs_its_row(signed_history: A
     results = json.loads((signed_history.out / "results.json").read_text())
     with HistoryStore.open(signed_history.db, create=False) as store:
         rows = store.chain()
+    with HistoryStore.open(signed_history.db, create=False) as store:
+        history_id = store.history_id
     assert results["history"] == {"audit_id": 3, "previous_audits": 2,
-                                  "previous_row_hash": rows[1].row_hash}
+                                  "previous_row_hash": rows[1].row_hash, "history_id": history_id}
+    assert history_id is not None and len(history_id) == 32
     assert all(row.chain_signature for row in rows)
     assert rows[2].summary_json == (signed_history.out / "results.json").read_text()
 

@@ -18,7 +18,8 @@ def test_a_moved_history_verifies(history_copy, capsys: pytest.CaptureFixture[st
     assert check(history_copy) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"{history_copy.db}: hash chain verified, 2 audit(s), head audit #2 ")
-    assert out.endswith("12 report file(s) match their digests (4 superseded by later audits)\n")
+    assert out.endswith("12 report file(s) match their digests (4 superseded by later audits); 2 kept "
+                        "dossier(s) listed by the chain\n")
 
 
 def test_a_changed_score_names_the_audit(history_copy, capsys: pytest.CaptureFixture[str]) -> None:
@@ -33,10 +34,11 @@ def test_a_changed_score_names_the_audit(history_copy, capsys: pytest.CaptureFix
     capsys.readouterr()
     assert check(history_copy) == 2
     captured = capsys.readouterr()
-    # ... and audit #1's kept dossier (audits/0001/) no longer matches what its row stores
+    # ... and audit #1's kept dossier (audits/0001-<digest>/) no longer matches what its row stores
+    kept = next((history_copy.out / "audits").glob("0001-*")).name
     assert captured.out == ("audit #1: row_hash does not match the row: it was changed after it "
                             "was recorded\n"
-                            "database: audits/0001/results.json on disk is audit #1's, but the history's "
+                            f"database: audits/{kept}/results.json on disk is audit #1's, but the history's "
                             "audit #1 stores another results.json: the database was replaced or rewritten\n")
     assert captured.err == (f"auditkit: error: history check of {history_copy.db} found 2 "
                             "problem(s)\n")
