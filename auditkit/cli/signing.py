@@ -1,6 +1,7 @@
 """``auditkit keygen`` (:func:`auditkit.signing.keygen`), ``auditkit verify``
 (:func:`auditkit.signing.verify_report`, and :func:`auditkit.history.verify.check_dossier` where a
-history database is found), and the signing options of ``run`` (:class:`~auditkit.signing.options.SigningOptions`).
+history database is found), and the signing options of ``run``
+(:class:`~auditkit.signing.options.SigningOptions`).
 
 ``verify`` names the audit it verified (number, policy, time) and holds the report to the history
 database beside it (``<folder>/history.sqlite``, or the out folder's for a kept dossier
@@ -139,8 +140,9 @@ def verify(args: argparse.Namespace) -> int:
             if not (args.quiet and verdict.ok):
                 print(f"{verdict.path}: {verdict.status.value}: {verdict.reason}")
         print(report.summary_line())
-        print("verified: " + ("no readable results.json names the audit" if report.audit is None
-                              else report.audit.text()))
+        if not args.quiet:
+            print("verified: " + ("no readable results.json names the audit" if report.audit is None
+                                  else report.audit.text()))
         for problem in problems or ():
             print(f"{problem.file}: not as recorded: {problem}" if problem.file else f"history: {problem}")
         if problems == [] and not args.quiet:

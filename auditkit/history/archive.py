@@ -29,6 +29,7 @@ from pathlib import Path
 
 from auditkit.history.errors import DossierExistsError
 from auditkit.history.verify import AUDITS, KEPT, RESULTS, history_link
+
 DIGITS = 12
 """Hex digits of results.json's SHA-256 in a kept folder's name (48 bits)."""
 
@@ -85,7 +86,7 @@ def keep_dossier(out_dir: Path, audit_id: int, files: Iterable[Path]) -> list[Pa
     contents = [path.read_bytes() for path in files]
     folder = audit_folder(out_dir, audit_id, contents[0])
     copies = []
-    for path, data in zip(files, contents):
+    for path, data in zip(files, contents, strict=True):
         keep_file(folder / path.name, data)
         copies.append(folder / path.name)
     return copies

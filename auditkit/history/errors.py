@@ -60,7 +60,8 @@ class DossierExistsError(HistoryError, FileExistsError):
     """
 
     def __init__(self, path: str | Path, source: str | Path | None = None) -> None:
-        what = f"{path} holds other bytes" if source is None else f"{source} differs from its kept copy {path}"
+        what = f"{path} holds other bytes" if source is None else \
+            f"{source} differs from its kept copy {path}"
         super().__init__(f"{what}: auditkit never overwrites a kept dossier; move the one that is "
                          "not an audit's away and run again", path=path)
         self.source = None if source is None else Path(source)

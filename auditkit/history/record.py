@@ -1,13 +1,13 @@
 """Recording one ``auditkit run`` in the history: :func:`record_audit` around the audit.
 
-Order of events: take the run locks (of the database, then of the out folder); open (and migrate) the database; mark the dead runs of this
-host failed; register this run as ``running`` (committed, so a kill leaves it to be found); run the
-audit inside the block (its results.json carries :attr:`Recording.stamp`, the place its row will
-take); then, in one transaction, append the finished audit with the digests of the files it wrote,
-its chain hash signed by the report's key when it was signed, and close the run. Any exception
-escaping the block, Ctrl-C included, appends a failed audit with the reason instead and is
-re-raised. A kill (SIGKILL, power loss) leaves the run
-``running`` and no audit row; the next run finds it.
+Order of events: take the run locks (of the database, then of the out folder); open (and migrate)
+the database; mark the dead runs of this host failed; register this run as ``running`` (committed,
+so a kill leaves it to be found); run the audit inside the block (its results.json carries
+:attr:`Recording.stamp`, the place its row will take); then, in one transaction, append the
+finished audit with the digests of the files it wrote, its chain hash signed by the report's key
+when it was signed, and close the run. Any exception escaping the block, Ctrl-C included, appends
+a failed audit with the reason instead and is re-raised. A kill (SIGKILL, power loss) leaves the
+run ``running`` and no audit row; the next run finds it.
 """
 
 from __future__ import annotations

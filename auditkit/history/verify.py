@@ -22,6 +22,14 @@ What :func:`check_history` checks:
   (``summary_json``, under the chain). Such files are counted as *superseded*;
 - each recorded results.json on disk is the one its ``history`` stamp's row stores: a results.json
   of an audit the database lacks means the newest audits were removed or the database replaced;
+  files at the top of an out folder that a run with another database (another ``history_id``)
+  replaced since are counted as superseded: this history's copies are kept in ``audits/``;
+- every kept dossier (``<out>/audits/*/results.json`` of the history's out folders) of this history
+  is an audit the chain lists. Its signed stamp states the chain's length and head when it was
+  appended (:class:`HistoryLink`, a signed tree head): a dossier beyond the chain's end (audits
+  removed from it), extending another head (the chain rewritten) or stored otherwise is one problem
+  naming the audit. Dossiers of other databases are counted; those from before history ids are
+  judged only beyond the chain's end (an audit #1 of another database cannot be told apart);
 - ``PRAGMA integrity_check`` and ``foreign_key_check``.
 
 :func:`check_dossier` (``verify --strict``) holds one report folder to the history: the chain and
@@ -30,7 +38,7 @@ results.json, signed by the report's signer) and the digests that row recorded f
 
 What no check can catch: someone holding the signing key and write access can write any history;
 without an external copy of the head (a signed dossier, a ticket), removing the newest audits *and*
-their report files leaves a shorter history that verifies.
+their report files and kept dossiers leaves a shorter history that verifies.
 """
 
 from __future__ import annotations

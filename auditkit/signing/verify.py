@@ -35,8 +35,9 @@ A dossier is one audit: results.json (with its ``created`` time, policy digest a
 the audit's place in the history's hash chain) and ``report.html`` are embedded in the signed PDF, so
 the detached files must be those copies. Another audit's whole dossier signed by the same key
 verifies as well, so the report names the audit it verified (:class:`AuditIdentity`: number, policy,
-time); ``auditkit verify`` also holds it to the history beside it. A malformed file is a verdict (``invalid`` with the reason),
-never an exception: whatever pyHanko or asn1crypto raise while parsing one is caught.
+time); ``auditkit verify`` also holds it to the history beside it. A malformed file is a verdict
+(``invalid`` with the reason), never an exception: whatever pyHanko or asn1crypto raise while
+parsing one is caught.
 
 Validation is offline (``allow_fetching=False``) and at the current time: no OCSP response or CRL is
 fetched and revocation is not checked (pyHanko's soft-fail mode without revocation information); the

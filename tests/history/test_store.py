@@ -280,3 +280,26 @@ def test_concurrent_writers_serialise(tmp_path: Path, document) -> None:
         report = check_history(store)
         assert report.ok and report.audits == 30
         assert all(run.status == "finished" for run in store.runs())
+
+
+def test_a_version_2_database_gets_a_history_id_and_its_old_stamps_still_check(
+        tmp_path: Path, document: Callable[..., AuditDocument]) -> None:
+    """Audits recorded before history ids carry stamps without one; they still sit in their place."""
+    from auditkit.history import check_history, connect
+
+    db = tmp_path / "v2.sqlite"
+    connect(db, MIGRATIONS[:2]).close()
+    assert raw(db).execute("PRAGMA user_version").fetchone()[0] == 2
+    with HistoryStore.open(db) as store:
+        assert len(store.history_id or "") == 32
+        stamp = {"audit_id": 1, "previous_audits": 0, "previous_row_hash": GENESIS}
+        append(store, document(history=stamp).to_json().decode())
+        assert check_history(store).ok
+        moved = {**stamp, "history_id": "0" * 32}  # a stamp naming another database
+        append(store, document(history={**moved, "audit_id": 2, "previous_audits": 1,
+                                        "previous_row_hash": store.head().row_hash}).to_json().decode())
+        assert [str(p) for p in check_history(store).problems] == [
+            f"audit #2: its results.json says it is {{'audit_id': 2, 'previous_audits': 1, "
+            f"'previous_row_hash': '{store.audit(1).row_hash}', 'history_id': '{'0' * 32}'}}, not its "
+            f"place in the chain {{'audit_id': 2, 'previous_audits': 1, 'previous_row_hash': "
+            f"'{store.audit(1).row_hash}', 'history_id': '{store.history_id}'}}"]

@@ -362,3 +362,37 @@ def test_verify_strict_without_a_database_is_exit_2(signed_copy: Any,
     signed_copy.db.unlink()
     assert main(["verify", str(signed_copy.out), "--trust", str(signed_copy.ca), "--strict"]) == 2
     assert capsys.readouterr().err.startswith("auditkit: error: no audit history at ")
+
+
+def test_verify_names_the_audit_of_a_swapped_dossier(signed_copy: Any, mallory: Any,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Audit #2's whole dossier put at the top where #3's was: every signature holds and the history
+    holds #2, so it verifies, and says it is audit #2 (text and --json), not the newest."""
+    _dossier_of("previous")(signed_copy, mallory)
+    capsys.readouterr()
+    assert main(["verify", str(signed_copy.out), "--trust", str(signed_copy.ca)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    sha = hashlib.sha256(b"version: 1\nname: signed-tiny\n").hexdigest()
+    assert lines[-2] == (f"verified: audit #2 of policy 'signed-tiny' (sha256 {sha[:12]}), created "
+                         "2026-02-01T02:00:00+00:00")
+    assert lines[-1].startswith("history: the dossier's audit is in ")
+    assert main(["verify", str(signed_copy.out), "--trust", str(signed_copy.ca), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    with HistoryStore.open(signed_copy.db, create=False) as store:
+        history_id = store.history_id
+    assert summary["audit"] == {"id": 2, "policy": "signed-tiny", "policy_sha256": sha,
+                                "created": "2026-02-01T02:00:00+00:00", "history_id": history_id}
+    assert summary["history"] == {"db": str(signed_copy.db), "ok": True, "problems": []}
+
+
+def test_verify_checks_the_history_beside_it_unless_told_not_to(signed_copy: Any,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The newest audit deleted: plain ``verify`` finds the database beside the dossier and fails;
+    ``--no-history`` checks the signatures only."""
+    rewrite(signed_copy.db, lambda rows: rows[:-1])
+    capsys.readouterr()
+    assert main(["verify", str(signed_copy.out), "--trust", str(signed_copy.ca)]) == 1
+    assert "history: audit #3: this dossier's audit is not in the history (its newest is #2)" in \
+        capsys.readouterr().out
+    assert main(["verify", str(signed_copy.out), "--trust", str(signed_copy.ca), "--no-history"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "history: not checked (--no-history)"
