@@ -321,7 +321,7 @@ def out_folders(store: HistoryStore) -> set[Path]:
 def _replaced_tops(store: HistoryStore, recorded: Iterable[str]) -> set[str]:
     """The recorded files at the top of an out folder whose results.json is now another history's:
     a run with another database wrote there later (this history's copies are kept in ``audits/``)."""
-    replaced = set()
+    replaced, history_id = set(), store.history_id
     for key in recorded:
         path = store.file_path(key)
         if path.name not in KEPT:
@@ -330,7 +330,7 @@ def _replaced_tops(store: HistoryStore, recorded: Iterable[str]) -> set[str]:
             link = history_link((path.parent / RESULTS).read_bytes())
         except OSError:
             continue
-        if link is not None and link.history_id not in (None, store.history_id):
+        if link is not None and link.history_id not in (None, history_id):
             replaced.add(key)
     return replaced
 
