@@ -167,7 +167,7 @@ class Certification:
     files: tuple[Path, ...]
     """The dossier's files at the top of ``out`` (results.json first)."""
     kept: Path
-    """The folder keeping this audit's copy of the dossier (``out/audits/<id>/``)."""
+    """The folder keeping this audit's copy of the dossier (``out/audits/<id>-<digest>/``)."""
     db: Path
     """The history database."""
     record: Any
@@ -196,7 +196,7 @@ def certify(policy: str | Path | Mapping[str, Any] | Policy, *,
             ray: bool = False, compare: bool = False, progress: bool = False,
             log: Callable[[str], None] = _quiet) -> Certification:
     """``auditkit run``: audit, write summary.txt and the report, sign it, record it in the history
-    (``db``, default ``out/history.sqlite``) and keep the dossier in ``out/audits/<id>/``.
+    (``db``, default ``out/history.sqlite``) and keep the dossier in ``out/audits/<id>-<digest>/``.
 
     The policy's digest is logged first; the signing key (``signing``, else the policy's
     ``signing`` section) is loaded before any fold trains. ``compare``: compare with the previous

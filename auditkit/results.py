@@ -594,11 +594,24 @@ class Deployed:
 
 @dataclass(frozen=True)
 class HistoryLink:
-    """This audit's place in the history's hash chain."""
+    """This audit's place in the history's hash chain: signed with the report, a statement of the
+    chain's length and head (as a Certificate Transparency signed tree head) that a verifier holds the
+    database to (``auditkit history --check``).
+
+    Attributes:
+        audit_id: the audit's sequence number, its row's id (``previous_audits + 1``).
+        previous_audits: the chain's length when the audit was appended to it.
+        previous_row_hash: the chain's head then, the ``row_hash`` of audit ``previous_audits`` (64
+            zeros for the first): the head this audit extends. Its own ``row_hash`` covers this
+            results.json, so it cannot be written in it.
+        history_id: the random id of the history database (128 bits, hex), so dossiers of two
+            histories written into one out folder are told apart; ``None`` before it was recorded.
+    """
 
     audit_id: int
     previous_audits: int
     previous_row_hash: str
+    history_id: str | None = field(default=None, metadata=_OMIT)
 
 
 @dataclass(frozen=True)

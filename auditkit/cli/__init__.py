@@ -6,11 +6,12 @@ Exit codes (one place, :func:`main`): 0 the audit ran and every threshold is met
 and a threshold, the fold-accuracy spread or a sanity check is not met (the report is still written,
 signed and recorded), or with ``--fail-on-regression`` a score
 dropped significantly since the previous audit of the policy; 2 the audit could not run: bad
-policy, missing data, another run holding the history database, any error (``history --check``:
+policy, missing data, another run holding the history database or the out folder, a kept dossier
+the run would overwrite, any error (``history --check``:
 a problem found). 130 after Ctrl-C (rerun the same command to resume).
 
 Every ``run`` is recorded in the history database (:mod:`auditkit.history`), ``<out>/history.sqlite``
-unless ``--db``, and keeps its dossier in ``<out>/audits/<id>/`` (:mod:`auditkit.history.archive`);
+unless ``--db``, and keeps its dossier in ``<out>/audits/<id>-<digest>/`` (:mod:`auditkit.history.archive`);
 ``history`` and ``diff`` read it (``--db``, or ``--policy-file`` for where ``run`` wrote it).
 
 One module per command group, each adding its commands' parsers (:func:`add_parsers`, which set the

@@ -1,11 +1,18 @@
 """``auditkit keygen`` (:func:`auditkit.signing.keygen`), ``auditkit verify``
-(:func:`auditkit.signing.verify_report`, and :func:`auditkit.history.verify.check_dossier` with
-``--strict``), and the signing options of ``run`` (:class:`~auditkit.signing.options.SigningOptions`).
+(:func:`auditkit.signing.verify_report`, and :func:`auditkit.history.verify.check_dossier` where a
+history database is found), and the signing options of ``run``
+(:class:`~auditkit.signing.options.SigningOptions`).
+
+``verify`` names the audit it verified (number, policy, time) and holds the report to the history
+database beside it (``<folder>/history.sqlite``, or the out folder's for a kept dossier
+``<out>/audits/<id>-<digest>/``) when there is one, or the one ``--db`` names; ``--strict`` requires
+one, ``--no-history`` skips it.
 
 Exit codes of ``verify``: 0 every signature is intact, valid, trusted and covers its whole file, the
-files are one audit's (and with ``--strict`` the history holds that audit as signed); 1 a check
+files are one audit's (and the history, where checked, holds that audit as signed); 1 a check
 failed (each file's status and reason on stdout, then a one-line summary); 2 nothing
-could be checked (a missing path, an unreadable trust anchor): these are raised as
+could be checked (a missing path, an unreadable trust anchor, ``--strict`` without a history
+database, an unreadable one): these are raised as
 :class:`~auditkit.errors.AuditError`, which :func:`auditkit.cli.main` turns into one line and exit 2.
 """
 
@@ -57,14 +64,19 @@ def _add_verify(commands: Any) -> None:
                              "only integrity is checked and the verdict fails")
     parser.add_argument("--json", action="store_true", help="print the verdicts as JSON")
     parser.add_argument("--quiet", action="store_true", help="print nothing when every signature is ok")
-    parser.add_argument("--strict", action="store_true",
-                        help="also hold the report to the history database: its audit's row is "
-                        "there, stores this results.json, is signed by the report's signer, the "
-                        "chain verifies, and each file's bytes are those the row recorded (catches "
-                        "edits a PDF signature tolerates, such as a metadata-only update)")
+    history = parser.add_mutually_exclusive_group()
+    history.add_argument("--strict", action="store_true",
+                         help="require the history database (exit 2 without one); by default it is "
+                         "checked when there is one")
+    history.add_argument("--no-history", action="store_true",
+                         help="check the signatures only, not the history database beside the report")
     parser.add_argument("--db", type=Path,
-                        help="history database for --strict (default: the report folder's "
-                        "history.sqlite, or for a kept dossier <out>/audits/<id>/ the out folder's)")
+                        help="history database to hold the report to (default: the report folder's "
+                        "history.sqlite, or for a kept dossier <out>/audits/<id>-<digest>/ the out folder's): "
+                        "its audit's row is there, stores this results.json, is signed by the "
+                        "report's signer, the chain verifies, and each file's bytes are those the "
+                        "row recorded (catches edits a PDF signature tolerates, such as a "
+                        "metadata-only update)")
     parser.set_defaults(handler=verify)
 
 
@@ -110,28 +122,35 @@ def keygen(args: argparse.Namespace) -> int:
 
 
 def verify(args: argparse.Namespace) -> int:
-    """``auditkit verify``: print each file's verdict and a summary, and with ``--strict`` what the
-    history says; 0 all ok, 1 a check failed."""
+    """``auditkit verify``: print each file's verdict, a summary, the audit verified and what the
+    history beside it says (unless ``--no-history``); 0 all ok, 1 a check failed."""
     from auditkit.signing import verify_report
 
     report = verify_report(args.path, trust=args.trust)
-    problems = _strict_problems(args, report) if args.strict else None
+    db = _db(args)
+    checked = not args.no_history and (args.strict or args.db is not None or db.exists())
+    problems = _history_problems(db, args, report) if checked else None
     if args.json:
         summary = report.summary()
-        if problems is not None:
-            summary["history"] = {"ok": not problems, "problems": [
-                {"audit_id": p.audit_id, "file": p.file, "message": p.message} for p in problems]}
+        summary["history"] = None if problems is None else {"db": str(db), "ok": not problems, "problems": [
+            {"audit_id": p.audit_id, "file": p.file, "message": p.message} for p in problems]}
         print(json.dumps(summary, indent=2))
     elif not (args.quiet and report.bottom_line and not problems):
         for verdict in report.files:
             if not (args.quiet and verdict.ok):
                 print(f"{verdict.path}: {verdict.status.value}: {verdict.reason}")
         print(report.summary_line())
+        if not args.quiet:
+            print("verified: " + ("no readable results.json names the audit" if report.audit is None
+                                  else report.audit.text()))
         for problem in problems or ():
             print(f"{problem.file}: not as recorded: {problem}" if problem.file else f"history: {problem}")
         if problems == [] and not args.quiet:
-            print(f"history: the dossier's audit is in {_db(args)}, signed, its chain verified, every "
+            print(f"history: the dossier's audit is in {db}, signed, its chain verified, every "
                   "file as recorded")
+        elif problems is None and not args.quiet:
+            print("history: not checked (" + ("--no-history" if args.no_history
+                                              else f"no database at {db}; give --db") + ")")
     return EXIT_OK if report.bottom_line and not problems else EXIT_FAILED
 
 
@@ -147,12 +166,12 @@ def _db(args: argparse.Namespace) -> Path:
     return folder / DB_FILE_NAME
 
 
-def _strict_problems(args: argparse.Namespace, report: Any) -> list[Any]:
-    """What :func:`auditkit.history.verify.check_dossier` finds for ``verify --strict``."""
+def _history_problems(db: Path, args: argparse.Namespace, report: Any) -> list[Any]:
+    """What :func:`auditkit.history.verify.check_dossier` finds in the history ``db``."""
     from auditkit.history import HistoryStore
     from auditkit.history.verify import check_dossier
 
     signers = {f.signer_fingerprint for f in report.files if f.ok}
-    with HistoryStore.open(_db(args), create=False) as store:
+    with HistoryStore.open(db, create=False) as store:
         return check_dossier(store, Path(args.path), trust=args.trust,
                              signer_fingerprint=signers.pop() if len(signers) == 1 else None)

@@ -61,16 +61,24 @@ class ChainHead:
     Attributes:
         audits: the newest row's id, 0 when empty (ids run 1, 2, ...: the number of audits).
         row_hash: the newest row's ``row_hash``; :data:`GENESIS` when the chain is empty.
+        history_id: the database's id (:mod:`auditkit.history.schema`, version 3).
     """
 
     audits: int
     row_hash: str
+    history_id: str | None = None
 
     def stamp(self) -> dict[str, object]:
-        """results.json's ``history``: the id the next audit gets and the head it is appended to.
+        """results.json's ``history``: the id the next audit gets, the head it is appended to and the
+        history's id (when it has one).
 
         >>> ChainHead(2, "ab").stamp()
         {'audit_id': 3, 'previous_audits': 2, 'previous_row_hash': 'ab'}
+        >>> ChainHead(0, "00", "c3").stamp()["history_id"]
+        'c3'
         """
-        return {"audit_id": self.audits + 1, "previous_audits": self.audits,
-                "previous_row_hash": self.row_hash}
+        stamp: dict[str, object] = {"audit_id": self.audits + 1, "previous_audits": self.audits,
+                                    "previous_row_hash": self.row_hash}
+        if self.history_id is not None:
+            stamp["history_id"] = self.history_id
+        return stamp

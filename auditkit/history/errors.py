@@ -49,3 +49,19 @@ class RowDataError(AuditError, ValueError):
         self.audit_id = audit_id
         self.column = column
         self.problem = problem
+
+
+class DossierExistsError(HistoryError, FileExistsError):
+    """A kept dossier's file would be overwritten with other bytes; nothing was written.
+
+    Attributes:
+        path: the kept file, left as it is.
+        source: the file that was to be kept there (``None``: bytes written by the run itself).
+    """
+
+    def __init__(self, path: str | Path, source: str | Path | None = None) -> None:
+        what = f"{path} holds other bytes" if source is None else \
+            f"{source} differs from its kept copy {path}"
+        super().__init__(f"{what}: auditkit never overwrites a kept dossier; move the one that is "
+                         "not an audit's away and run again", path=path)
+        self.source = None if source is None else Path(source)

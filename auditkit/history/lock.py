@@ -1,4 +1,4 @@
-"""The run lock: one ``auditkit run`` at a time per history database.
+"""The run lock: one ``auditkit run`` at a time per history database, and per out folder.
 
 The lock is an exclusive ``fcntl.flock`` on ``<db>.lock`` next to the database, taken without
 waiting and held for the whole run. A second run started meanwhile (two cron entries firing at
@@ -32,15 +32,21 @@ def lock_path(db: Path) -> Path:
     return db.with_name(db.name + ".lock")
 
 
+OUT_LOCK = ".auditkit-run.lock"
+"""The lock file of an out folder: one run at a time writes into it, whatever its database."""
+
+
 @contextlib.contextmanager
-def hold_lock(db: Path) -> Iterator[None]:
-    """Hold the run lock of ``db`` for the block.
+def hold_lock(db: Path, *, out_dir: Path | None = None) -> Iterator[None]:
+    """Hold the run lock of ``db`` for the block; with ``out_dir``, the lock of that out folder
+    instead (``<out>/.auditkit-run.lock``): two runs writing one out folder, even with two
+    databases, would mix their dossiers at its top.
 
     Raises:
         HistoryLockedError: another process holds it.
         HistoryError: the lock file cannot be created (missing folder, no permission).
     """
-    path = lock_path(db)
+    path = lock_path(db) if out_dir is None else out_dir / OUT_LOCK
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
@@ -49,7 +55,7 @@ def hold_lock(db: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise HistoryLockedError(db, _holder(fd)) from None
+            raise HistoryLockedError(db if out_dir is None else out_dir, _holder(fd)) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield

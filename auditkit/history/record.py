@@ -1,13 +1,13 @@
 """Recording one ``auditkit run`` in the history: :func:`record_audit` around the audit.
 
-Order of events: take the run lock; open (and migrate) the database; mark the dead runs of this
-host failed; register this run as ``running`` (committed, so a kill leaves it to be found); run the
-audit inside the block (its results.json carries :attr:`Recording.stamp`, the place its row will
-take); then, in one transaction, append the finished audit with the digests of the files it wrote,
-its chain hash signed by the report's key when it was signed, and close the run. Any exception
-escaping the block, Ctrl-C included, appends a failed audit with the reason instead and is
-re-raised. A kill (SIGKILL, power loss) leaves the run
-``running`` and no audit row; the next run finds it.
+Order of events: take the run locks (of the database, then of the out folder); open (and migrate)
+the database; mark the dead runs of this host failed; register this run as ``running`` (committed,
+so a kill leaves it to be found); run the audit inside the block (its results.json carries
+:attr:`Recording.stamp`, the place its row will take); then, in one transaction, append the
+finished audit with the digests of the files it wrote, its chain hash signed by the report's key
+when it was signed, and close the run. Any exception escaping the block, Ctrl-C included, appends
+a failed audit with the reason instead and is re-raised. A kill (SIGKILL, power loss) leaves the
+run ``running`` and no audit row; the next run finds it.
 """
 
 from __future__ import annotations
@@ -89,11 +89,13 @@ def record_audit(
     audit and raises :class:`HistoryError`.
 
     Raises:
-        HistoryLockedError: another run holds the lock; the database is not touched.
+        HistoryLockedError: another run holds the lock of ``db`` or of ``out_dir``; the database
+            is not touched.
         HistoryError: the database is unusable.
     """
     db.parent.mkdir(parents=True, exist_ok=True)
-    with hold_lock(db), HistoryStore.open(db) as store:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with hold_lock(db), hold_lock(db, out_dir=out_dir), HistoryStore.open(db) as store:
         for failed in store.recover_stale_runs():
             log(f"history: recorded audit #{failed.id} as failed: {failed.error}")
         run = store.start_run(policy_name, policy_sha256, out_dir)

@@ -23,6 +23,14 @@ Version 2:
     The detached CMS signature (DER) of a signed run's row (:func:`auditkit.history.chain.signed_message`),
     outside the hash it signs; NULL for unsigned runs, failed audits and rows recorded before.
 
+Version 3:
+
+``history``
+    One row: ``history_id``, 128 random bits (hex) drawn when the table is created, which every
+    audit's results.json names from then on (:class:`auditkit.results.HistoryLink`), so the kept
+    dossiers of two databases sharing an out folder are told apart. Outside the chain, but each
+    stamped results.json under it names the id, so changing it is found as a stamp out of place.
+
 Reading (``create=False``: ``history``, ``diff``, ``verify --strict``) never turns a file without a
 history into one: a file at version 0 (empty, truncated to zero bytes, or some other SQLite file)
 is refused as "holds no audit history" instead of being migrated.
@@ -83,6 +91,17 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     (
         "ALTER TABLE audits ADD COLUMN chain_signature BLOB",
+    ),
+    (
+        """CREATE TABLE history (
+            only INTEGER PRIMARY KEY CHECK (only = 1),
+            history_id TEXT NOT NULL CHECK (length(history_id) = 32)
+        )""",
+        "INSERT INTO history (only, history_id) VALUES (1, lower(hex(randomblob(16))))",
+        """CREATE TRIGGER history_no_update BEFORE UPDATE ON history
+           BEGIN SELECT RAISE(ABORT, 'the history id is never changed'); END""",
+        """CREATE TRIGGER history_no_delete BEFORE DELETE ON history
+           BEGIN SELECT RAISE(ABORT, 'the history id is never deleted'); END""",
     ),
 )
 """Migration ``i`` takes the schema from version ``i`` to ``i + 1``; never edit a released entry."""

@@ -249,7 +249,15 @@ class HistoryStore:
     @staticmethod
     def _head(conn: sqlite3.Connection) -> ChainHead:
         row = conn.execute("SELECT id, row_hash FROM audits ORDER BY id DESC LIMIT 1").fetchone()
-        return ChainHead(0, GENESIS) if row is None else ChainHead(row["id"], row["row_hash"])
+        ident = conn.execute("SELECT history_id FROM history").fetchone()
+        history_id = None if ident is None else str(ident[0])
+        return ChainHead(0, GENESIS, history_id) if row is None else \
+            ChainHead(row["id"], row["row_hash"], history_id)
+
+    @property
+    def history_id(self) -> str | None:
+        """The database's random id, which its audits' results.json name (``None`` if removed)."""
+        return self.head().history_id
 
     def audit(self, audit_id: int) -> AuditRow:
         """The audit with id ``audit_id``.

@@ -99,6 +99,8 @@ def check_text(report: CheckReport) -> str:
         by = ", ".join(f"{fp[:16]}..." for fp in report.signers)
         who = "trusted" if report.trusted else "not checked against a trust anchor (--trust CA_CERT)"
         signed = f"{report.signed} signed by certificate(s) {by}, {who}"
+    foreign = f", {report.kept_foreign} of other histories" if report.kept_foreign else ""
     return (f"{report.path}: hash chain verified, {report.audits} audit(s), {head}; {signed}; "
             f"{report.files_checked} report file(s) match their digests "
-            f"({report.files_superseded} superseded by later audits)\n")
+            f"({report.files_superseded} superseded by later audits); {report.kept_listed} kept "
+            f"dossier(s) listed by the chain{foreign}\n")

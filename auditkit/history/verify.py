@@ -22,6 +22,14 @@ What :func:`check_history` checks:
   (``summary_json``, under the chain). Such files are counted as *superseded*;
 - each recorded results.json on disk is the one its ``history`` stamp's row stores: a results.json
   of an audit the database lacks means the newest audits were removed or the database replaced;
+  files at the top of an out folder that a run with another database (another ``history_id``)
+  replaced since are counted as superseded: this history's copies are kept in ``audits/``;
+- every kept dossier (``<out>/audits/*/results.json`` of the history's out folders) of this history
+  is an audit the chain lists. Its signed stamp states the chain's length and head when it was
+  appended (:class:`HistoryLink`, a signed tree head): a dossier beyond the chain's end (audits
+  removed from it), extending another head (the chain rewritten) or stored otherwise is one problem
+  naming the audit. Dossiers of other databases are counted; those from before history ids are
+  judged only beyond the chain's end (an audit #1 of another database cannot be told apart);
 - ``PRAGMA integrity_check`` and ``foreign_key_check``.
 
 :func:`check_dossier` (``verify --strict``) holds one report folder to the history: the chain and
@@ -30,7 +38,7 @@ results.json, signed by the report's signer) and the digests that row recorded f
 
 What no check can catch: someone holding the signing key and write access can write any history;
 without an external copy of the head (a signed dossier, a ticket), removing the newest audits *and*
-their report files leaves a shorter history that verifies.
+their report files and kept dossiers leaves a shorter history that verifies.
 """
 
 from __future__ import annotations
@@ -52,6 +60,10 @@ from auditkit.results import AuditDocument, HistoryLink, ResultsError
 RESULTS = "results.json"
 DOSSIER = ("report.pdf", "report.html", "results.json", "report.html.p7s", "results.json.p7s")
 """The files of a report folder ``verify --strict`` holds to the digests its audit recorded."""
+KEPT = (*DOSSIER, "summary.txt")
+"""The files of a dossier, by name (kept in ``<out>/audits/<id>-<digest>/``)."""
+AUDITS = "audits"
+"""The folder of kept dossiers, inside the out folder (:mod:`auditkit.history.archive`)."""
 
 
 def history_link(data: bytes) -> HistoryLink | None:
@@ -87,6 +99,8 @@ class CheckReport:
         signed: audits whose chain signature verified.
         signers: SHA-256 fingerprints of the certificates that signed them, in order of appearance.
         trusted: whether the signers were checked against trust anchors (``--trust``).
+        kept_listed: kept dossiers (``<out>/audits/*/``) whose results.json the chain stores.
+        kept_foreign: kept dossiers of another history database (another ``history_id``).
     """
 
     path: Path
@@ -98,6 +112,8 @@ class CheckReport:
     signed: int = 0
     signers: tuple[str, ...] = ()
     trusted: bool = False
+    kept_listed: int = 0
+    kept_foreign: int = 0
 
     @property
     def ok(self) -> bool:
@@ -115,6 +131,7 @@ class CheckReport:
             "signers_trusted": self.trusted,
             "files_checked": self.files_checked,
             "files_superseded": self.files_superseded,
+            "kept_dossiers": {"listed": self.kept_listed, "of_other_histories": self.kept_foreign},
             "problems": [{"audit_id": p.audit_id, "file": p.file, "message": p.message}
                          for p in self.problems],
         }
@@ -143,7 +160,12 @@ def _signature_problem(store: HistoryStore, row: AuditRow, signature: bytes,
     return ""
 
 
-def _json_problems(row: AuditRow) -> list[Problem]:
+def stamp_of(link: HistoryLink) -> dict[str, object]:
+    """``link`` as :meth:`ChainHead.stamp` writes it (no ``history_id`` key when it has none)."""
+    return {k: v for k, v in dataclasses.asdict(link).items() if k != "history_id" or v is not None}
+
+
+def _json_problems(row: AuditRow, history_id: str | None) -> list[Problem]:
     problems = []
     for read in (lambda: row.document, lambda: row.report_files, lambda: row.model_digests):
         try:
@@ -152,15 +174,17 @@ def _json_problems(row: AuditRow) -> list[Problem]:
             problems.append(Problem(row.id, f"{exc.column} {exc.problem}"))
     link = None if problems or row.document is None else row.document.history
     if link is not None:
-        expected = ChainHead(row.id - 1, row.prev_hash).stamp()
-        if dataclasses.asdict(link) != expected:
-            problems.append(Problem(row.id, f"its results.json says it is {dataclasses.asdict(link)}, "
+        named = None if link.history_id is None else history_id
+        expected = ChainHead(row.id - 1, row.prev_hash, named).stamp()
+        if stamp_of(link) != expected:
+            problems.append(Problem(row.id, f"its results.json says it is {stamp_of(link)}, "
                                             f"not its place in the chain {expected}"))
     return problems
 
 
 def _chain(store: HistoryStore, chain: Sequence[AuditRow], roots: Sequence[x509.Certificate]) -> _Chain:
     problems: list[Problem] = []
+    history_id = store.history_id
     expected, before = GENESIS, "the start of the chain"
     signed, first_signed, signers, last_signer = 0, None, dict[str, None](), None
     for row in chain:
@@ -171,7 +195,7 @@ def _chain(store: HistoryStore, chain: Sequence[AuditRow], roots: Sequence[x509.
             problems.append(Problem(row.id, f"prev_hash does not link to {before}: an audit was "
                                             "removed or inserted before this one"))
         expected, before = row.row_hash, f"audit #{row.id}"
-        problems += _json_problems(row)
+        problems += _json_problems(row, history_id)
         if row.chain_signature is not None:
             problem = _signature_problem(store, row, row.chain_signature, roots)
             if not problem and not roots and last_signer not in (None, row.signer_fingerprint):
@@ -205,8 +229,8 @@ def _stamp_problem(store: HistoryStore, chain: Sequence[AuditRow], key: str) -> 
     except OSError:
         return ""  # missing: the digest check says so
     link = history_link(data)
-    if link is None:
-        return ""  # changed: the digest check says so; no stamp: an older auditkit
+    if link is None or link.history_id not in (None, store.history_id):
+        return ""  # changed: the digest check says so; no stamp: an older auditkit; another history's
     audit_id = link.audit_id
     rows = {row.id: row for row in chain}
     newest = chain[-1].id if chain else 0
@@ -256,10 +280,11 @@ def check_history(store: HistoryStore, trust: Iterable[str | Path | x509.Certifi
     for row in chain:
         for key in _files(row):
             newest_owner[key] = row.id
+    replaced = _replaced_tops(store, newest_owner)
     checked = superseded = 0
     for row in chain:
         for key, recorded in _files(row).items():
-            if newest_owner[key] != row.id:
+            if newest_owner[key] != row.id or key in replaced:
                 superseded += 1
                 continue
             checked += 1
@@ -276,8 +301,90 @@ def check_history(store: HistoryStore, trust: Iterable[str | Path | x509.Certifi
             problem = _signature_file_problem(store, owner, key)
             if problem and key + ".p7s" not in flagged:
                 problems.append(Problem(owner.id, problem, key + ".p7s"))
+    kept = _kept_dossiers(store, chain, set(newest_owner))
     return CheckReport(store.path, len(chain), chain[-1] if chain else None, checked, superseded,
-                       tuple(problems), checked_chain.signed, checked_chain.signers, bool(roots))
+                       tuple(problems + kept.problems), checked_chain.signed, checked_chain.signers,
+                       bool(roots), kept.listed, kept.foreign)
+
+
+def out_folders(store: HistoryStore) -> set[Path]:
+    """The out folders of the history: the database's folder and those its audits recorded files
+    in (found by the recorded files, which move with a copied folder, not by ``runs.out_dir``)."""
+    folders = {store.path.resolve().parent}
+    for row in store.chain():
+        for key in _files(row):
+            path = store.file_path(key).resolve()
+            folders.add(path.parent.parent.parent if path.parent.parent.name == AUDITS else path.parent)
+    return folders
+
+
+def _replaced_tops(store: HistoryStore, recorded: Iterable[str]) -> set[str]:
+    """The recorded files at the top of an out folder whose results.json is now another history's:
+    a run with another database wrote there later (this history's copies are kept in ``audits/``)."""
+    replaced, history_id = set(), store.history_id
+    for key in recorded:
+        path = store.file_path(key)
+        if path.name not in KEPT:
+            continue
+        try:
+            link = history_link((path.parent / RESULTS).read_bytes())
+        except OSError:
+            continue
+        if link is not None and link.history_id not in (None, history_id):
+            replaced.add(key)
+    return replaced
+
+
+@dataclass(frozen=True)
+class _Kept:
+    problems: list[Problem]
+    listed: int
+    foreign: int
+
+
+def _kept_dossiers(store: HistoryStore, chain: Sequence[AuditRow], recorded: set[str]) -> _Kept:
+    """Hold every kept dossier of this history's out folders to the chain: each must be an audit
+    the chain lists. Its results.json is signed with the report and names the chain's length and
+    head when it was appended (:class:`HistoryLink`): a dossier beyond the chain's end means audits
+    were removed from it; one extending another head, that the chain was rewritten. Dossiers of
+    other histories (another ``history_id``) are counted, not judged; those written before history
+    ids are judged only beyond the chain's end."""
+    from auditkit.history.archive import kept_results
+
+    rows = {row.id: row for row in chain}
+    history_id, problems, listed, foreign = store.history_id, [], 0, 0
+    for folder in sorted(out_folders(store)):
+        for path, data in kept_results(folder):
+            link = history_link(data)
+            if link is None:
+                continue
+            if link.history_id not in (None, history_id):
+                foreign += 1
+                continue
+            row = rows.get(link.audit_id)
+            if row is not None and (row.summary_json or "").encode("utf-8") == data:
+                listed += 1
+                continue
+            key = store.file_key(path)
+            if key in recorded or (link.history_id is None and row is not None):
+                continue  # the digest check judges it; before history ids: maybe another history's
+            problems.append(Problem(link.audit_id, _unlisted(link, rows, key), key))
+    return _Kept(problems, listed, foreign)
+
+
+def _unlisted(link: HistoryLink, rows: dict[int, AuditRow], key: str) -> str:
+    """Why the kept results.json at ``key`` (of audit ``link.audit_id``) is not in the chain."""
+    newest = max(rows, default=0)
+    claim = (f"its kept dossier {Path(key).parent.as_posix()}/ says it was appended to a history of "
+             f"{link.previous_audits} audit(s) with head {link.previous_row_hash[:16]}...")
+    if link.audit_id > newest:
+        return (f"{claim}, but the history ends at audit #{newest}: audits were removed from its end, "
+                "or the database was replaced")
+    before = rows.get(link.audit_id - 1)
+    head = GENESIS if link.audit_id == 1 else None if before is None else before.row_hash
+    if head != link.previous_row_hash:
+        return f"{claim}, but the history's head there is {str(head)[:16]}...: the history was rewritten"
+    return f"{claim}, but the history's audit #{link.audit_id} stores another results.json"
 
 
 def check_recorded_files(store: HistoryStore, paths: list[Path]) -> list[Problem]:
@@ -344,6 +451,10 @@ def check_dossier(store: HistoryStore, path: Path, *, trust: Iterable[str | Path
                                          "or without a history stamp): the dossier cannot be located "
                                          "in it"), *check_recorded_files(store, files)]
     audit_id = link.audit_id
+    if link.history_id not in (None, store.history_id):
+        return [*problems, Problem(audit_id, f"this dossier is of another history (id "
+                                             f"{link.history_id}), not of {store.path} (id "
+                                             f"{store.history_id}): give its database with --db")]
     row = next((row for row in chain if row.id == audit_id), None)
     if row is None:
         newest = chain[-1].id if chain else 0

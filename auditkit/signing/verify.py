@@ -33,8 +33,11 @@ Each file gets one :class:`Status`, the first of these checks that fails decidin
 
 A dossier is one audit: results.json (with its ``created`` time, policy digest and ``history`` stamp,
 the audit's place in the history's hash chain) and ``report.html`` are embedded in the signed PDF, so
-the detached files must be those copies. A malformed file is a verdict (``invalid`` with the reason),
-never an exception: whatever pyHanko or asn1crypto raise while parsing one is caught.
+the detached files must be those copies. Another audit's whole dossier signed by the same key
+verifies as well, so the report names the audit it verified (:class:`AuditIdentity`: number, policy,
+time); ``auditkit verify`` also holds it to the history beside it. A malformed file is a verdict
+(``invalid`` with the reason), never an exception: whatever pyHanko or asn1crypto raise while
+parsing one is caught.
 
 Validation is offline (``allow_fetching=False``) and at the current time: no OCSP response or CRL is
 fetched and revocation is not checked (pyHanko's soft-fail mode without revocation information); the
@@ -135,6 +138,38 @@ class FileVerdict:
 
 
 @dataclass(frozen=True)
+class AuditIdentity:
+    """Which audit a verified dossier is: signatures prove who signed it, not that it is the audit
+    the reader expects (another audit's dossier signed by the same key verifies too), so ``verify``
+    names it.
+
+    Attributes:
+        audit_id: its number in the history (results.json's ``history.audit_id``); ``None`` when
+            it names none.
+        policy: the policy's name; policy_sha256: its SHA-256.
+        created: the ISO 8601 time the audit ended (results.json's ``created``).
+        history_id: the history database it was recorded in (``None``: not named).
+    """
+
+    audit_id: int | None
+    policy: str
+    policy_sha256: str
+    created: str
+    history_id: str | None = None
+
+    def text(self) -> str:
+        """One line, e.g. ``audit #3 of policy 'digits' (sha256 0a1b2c3d4e5f), created 2026-...``."""
+        number = "an audit recorded in no history" if self.audit_id is None else f"audit #{self.audit_id}"
+        return (f"{number} of policy '{self.policy}' (sha256 {self.policy_sha256[:12]}), "
+                f"created {self.created}")
+
+    def summary(self) -> dict[str, Any]:
+        """The identity as plain JSON values."""
+        return {"id": self.audit_id, "policy": self.policy, "policy_sha256": self.policy_sha256,
+                "created": self.created, "history_id": self.history_id}
+
+
+@dataclass(frozen=True)
 class VerificationReport:
     """The verdicts on every signed file of a report.
 
@@ -142,11 +177,14 @@ class VerificationReport:
         path: the folder or file given.
         files: one verdict per file, in :data:`REPORT_FILES` order for a folder.
         trust_anchors: SHA-256 fingerprints of the trust anchors used (empty: none given).
+        audit: which audit the dossier is, read from the results.json the signed PDF embeds (else
+            the results.json file); ``None`` when no readable results.json is at hand.
     """
 
     path: Path
     files: tuple[FileVerdict, ...]
     trust_anchors: tuple[str, ...] = field(default=())
+    audit: AuditIdentity | None = None
 
     @property
     def bottom_line(self) -> bool:
@@ -176,6 +214,7 @@ class VerificationReport:
     def summary(self) -> dict[str, Any]:
         """The report as plain JSON values (``auditkit verify --json``)."""
         return {"path": str(self.path), "ok": self.bottom_line, "summary": self.summary_line(),
+                "audit": None if self.audit is None else self.audit.summary(),
                 "trust_anchors": list(self.trust_anchors), "files": [f.summary() for f in self.files]}
 
 
@@ -441,6 +480,27 @@ def _stamp(data: bytes) -> str:
         return "not a readable results.json"
 
 
+def audit_identity(path: Path) -> AuditIdentity | None:
+    """Which audit the report folder or file ``path`` is: from the results.json ``report.pdf``
+    embeds (what its signature covers), else from the results.json file; ``None`` when neither
+    reads."""
+    folder = path if path.is_dir() else path.parent
+    pdf = path if path.suffix.lower() == ".pdf" else folder / "report.pdf"
+    data = (embedded_files(pdf) or {}).get("results.json") if pdf.is_file() else None
+    if data is None and (path.is_dir() or path.name in (*EMBEDDED, "results.json" + SUFFIX)):
+        try:
+            data = (folder / "results.json").read_bytes()
+        except OSError:
+            return None
+    document = None if data is None else _document(data)
+    if document is None:
+        return None
+    link = document.history
+    return AuditIdentity(None if link is None else link.audit_id, document.policy.name,
+                         document.policy.sha256, document.created,
+                         None if link is None else link.history_id)
+
+
 def _dossier_verdicts(verdicts: list[FileVerdict]) -> list[FileVerdict]:
     """``verdicts`` (in :data:`REPORT_FILES` order) with the files that are not the copies the
     signed PDF embeds marked ``not of this dossier``."""
@@ -517,7 +577,7 @@ def verify_report(path: str | Path, trust: Iterable[str | Path | x509.Certificat
             else FileVerdict(path / name, "pades" if name.endswith(".pdf") else "cms", Status.MISSING,
                              f"{name} is absent from the report folder")
             for name in REPORT_FILES]
-        return VerificationReport(path, tuple(_dossier_verdicts(verdicts)), anchors)
+        return VerificationReport(path, tuple(_dossier_verdicts(verdicts)), anchors, audit_identity(path))
     if not path.is_file():
         raise VerificationInputError(f"{path} does not exist: give a report folder or one of its files",
                                      path=path)
@@ -527,5 +587,5 @@ def verify_report(path: str | Path, trust: Iterable[str | Path | x509.Certificat
             raise VerificationInputError(f"{content} (the file {path.name} signs) does not exist",
                                          path=content)
         path = content
-    return VerificationReport(path, (_verify_file(path, roots),), anchors)
+    return VerificationReport(path, (_verify_file(path, roots),), anchors, audit_identity(path))
 

@@ -101,7 +101,7 @@ def test_a_rerun_keeps_what_was_signed(signed_out: tuple[Path, Path], tmp_path: 
                                        kept_before: bool, signed_rerun: bool,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     """A rerun into a signed out folder: no signature stays beside content it does not sign, the
-    signed dossier stays whole in audits/0001/ (kept there by its own run, or by the rerun when the
+    signed dossier stays whole in audits/0001-<digest>/ (kept there by its own run, or by the rerun when the
     folder predates kept dossiers) and verifies there. (The history itself flags an unsigned audit
     after signed ones, by design, so only the signed rerun's history checks clean.)"""
     import shutil
@@ -109,7 +109,7 @@ def test_a_rerun_keeps_what_was_signed(signed_out: tuple[Path, Path], tmp_path: 
     signed, ca = signed_out
     out = tmp_path / "out"
     shutil.copytree(signed, out)
-    first = out / "audits" / "0001"
+    (first,) = (out / "audits").glob("0001-*")
     assert sorted(p.name for p in first.iterdir()) == sorted(
         ["report.pdf", "report.html", "results.json", "summary.txt", "report.html.p7s", "results.json.p7s"])
     if not kept_before:
@@ -117,14 +117,15 @@ def test_a_rerun_keeps_what_was_signed(signed_out: tuple[Path, Path], tmp_path: 
     signed_bytes = {name: (signed / name).read_bytes() for name in ("report.pdf", "results.json.p7s")}
     key = ["--sign-key", str(signed.parent / "keys" / "signer.p12")] if signed_rerun else []
     assert main(["run", str(policy_writer(tmp_path)), "--out", str(out), "--quiet", *key]) == 0
-    second = out / "audits" / "0002"
+    (second,) = (out / "audits").glob("0002-*")
     assert (out / "results.json").read_bytes() == (second / "results.json").read_bytes()
     p7s = sorted(p.name for p in out.glob("*.p7s"))
     assert p7s == sorted(p.name for p in second.glob("*.p7s")) == (
         ["report.html.p7s", "results.json.p7s"] if signed_rerun else [])
     assert {name: (first / name).read_bytes() for name in signed_bytes} == signed_bytes
     capsys.readouterr()
-    assert main(["verify", str(first), "--trust", str(ca)]) == 0
+    # the history beside it is checked by default: an unsigned audit after a signed one fails it
+    assert main(["verify", str(first), "--trust", str(ca), *([] if signed_rerun else ["--no-history"])]) == 0
     if signed_rerun:
         for folder in (first, second, out):  # a kept dossier finds <out>/history.sqlite
             assert main(["verify", str(folder), "--trust", str(ca), "--strict"]) == 0, capsys.readouterr()

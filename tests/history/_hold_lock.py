@@ -1,4 +1,5 @@
-"""Hold the run lock of a history database until stdin closes: ``python _hold_lock.py DB``.
+"""Hold the run lock of a history database until stdin closes: ``python _hold_lock.py DB``; with
+``OUT`` after it, the lock of that out folder instead.
 
 Run as a subprocess by the concurrency test, standing for an ``auditkit run`` in progress; prints
 ``locked`` once it holds the lock.
@@ -12,6 +13,6 @@ from pathlib import Path
 from auditkit.history import hold_lock
 
 if __name__ == "__main__":
-    with hold_lock(Path(sys.argv[1])):
+    with hold_lock(Path(sys.argv[1]), out_dir=Path(sys.argv[2]) if len(sys.argv) > 2 else None):
         print("locked", flush=True)
         sys.stdin.read()

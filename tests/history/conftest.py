@@ -177,10 +177,11 @@ class SignedHistory:
 def record_signed_audit(out: Path, signer: Any, created: str, *, mu: float = 0.5) -> None:
     """Record one audit as ``auditkit run --sign-key`` does, without training anything: results.json
     with the history stamp, report.html, report.pdf embedding both and the policy, all signed, and
-    the row appended with its chain hash signed."""
+    the dossier kept in ``audits/<id>-<digest>/`` and the row appended with its chain hash signed."""
     from unittest import mock
 
     from auditkit.history import record_audit
+    from auditkit.history.archive import keep_dossier
     from auditkit.report.pdf import PdfAttachment, PdfWriter
     from auditkit.signing import sign_report
 
@@ -203,9 +204,10 @@ def record_signed_audit(out: Path, signer: Any, created: str, *, mu: float = 0.5
         with mock.patch("auditkit.report.pdf.render_html", return_value=html):
             (out / "report.pdf").write_bytes(PdfWriter(attachments).render({"created_iso": created}))
         signed = sign_report(out, signer)
-        recording.finish(out / "results.json", [out / "summary.txt", out / "report.html",
-                                                out / "report.pdf", *signed.signatures],
-                         signer=signed.signer)
+        dossier = [out / "results.json", out / "summary.txt", out / "report.html", out / "report.pdf",
+                   *signed.signatures]
+        copies = keep_dossier(out, recording.head.audits + 1, dossier)  # as auditkit run keeps it
+        recording.finish(dossier[0], [*dossier[1:], *copies], signer=signed.signer)
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -38,7 +39,8 @@ def test_history_json_and_policy_filter(recorded, capsys: pytest.CaptureFixture[
     assert fidelity["value"] == summary["explainers"]["saliency"]["scores"]["mu_fidelity"]["value"]
     assert listed[0]["policy"] == {"name": "history-tiny", "sha256": sha}
     names = {"results.json", "summary.txt", "report.html", "report.pdf"}
-    assert listed[0]["report_files"].keys() == names | {f"audits/0002/{name}" for name in names}
+    kept = f"audits/0002-{hashlib.sha256((recorded.out / 'results.json').read_bytes()).hexdigest()[:12]}"
+    assert listed[0]["report_files"].keys() == names | {f"{kept}/{name}" for name in names}
     assert main(["history", "--db", str(recorded.db), "--policy", "other"]) == 0
     assert capsys.readouterr().out == f"no audits of policy 'other' in {recorded.db}\n"
 
@@ -111,12 +113,14 @@ def test_check_and_policy_are_exclusive() -> None:
 
 def test_every_audit_is_kept_in_its_own_folder(recorded) -> None:
     """Two runs into one out folder: two dossiers under audits/, the latest also at the top."""
-    kept = sorted(p.name for p in (recorded.out / "audits").iterdir())
-    assert kept == ["0001", "0002"]
+    kept = sorted((recorded.out / "audits").iterdir())
+    for number, folder in enumerate(kept, 1):  # named by number and results.json's digest
+        digest = hashlib.sha256((folder / "results.json").read_bytes()).hexdigest()
+        assert folder.name == f"{number:04d}-{digest[:12]}"
+        assert json.loads((folder / "results.json").read_text())["history"]["audit_id"] == number
+    assert len(kept) == 2
     for name in ("results.json", "summary.txt", "report.html", "report.pdf"):
-        assert (recorded.out / name).read_bytes() == (recorded.out / "audits" / "0002" / name).read_bytes()
-    first = json.loads((recorded.out / "audits" / "0001" / "results.json").read_text())
-    assert first["history"]["audit_id"] == 1
+        assert (recorded.out / name).read_bytes() == (kept[1] / name).read_bytes()
 
 
 @pytest.mark.parametrize("how", ["policy-file", "out-folder"])

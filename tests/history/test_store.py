@@ -47,10 +47,24 @@ def test_new_database_settings(tmp_path: Path) -> None:
     with HistoryStore.open(db):
         pass
     conn = raw(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"audits", "runs"} <= tables
+    assert {"audits", "runs", "history"} <= tables
+
+
+def test_each_database_draws_its_own_history_id_and_keeps_it(tmp_path: Path) -> None:
+    ids = []
+    for name in ("a.sqlite", "b.sqlite"):
+        with HistoryStore.open(tmp_path / name) as store:
+            ids.append(store.history_id)
+        with HistoryStore.open(tmp_path / name) as store:
+            assert store.history_id == ids[-1]  # drawn once, when the table is created
+    assert ids[0] != ids[1] and all(len(i or "") == 32 and int(i or "", 16) >= 0 for i in ids)
+    conn = raw(tmp_path / "a.sqlite")
+    for statement in ("UPDATE history SET history_id = 'x'", "DELETE FROM history"):
+        with pytest.raises(sqlite3.IntegrityError, match="the history id is never"):
+            conn.execute(statement)
 
 
 def test_version_0_database_is_upgraded(tmp_path: Path, summary_json: str) -> None:
@@ -61,7 +75,7 @@ def test_version_0_database_is_upgraded(tmp_path: Path, summary_json: str) -> No
     with HistoryStore.open(db) as store:
         assert append(store, summary_json) == 1
     conn = raw(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
     assert conn.execute("SELECT count(*) FROM notes").fetchone()[0] == 0
 
 
@@ -69,19 +83,19 @@ def test_each_migration_is_applied_in_its_own_transaction(tmp_path: Path) -> Non
     db = tmp_path / "h.sqlite"
     broken = [*MIGRATIONS, ("CREATE TABLE extra (x)", "INSERT INTO missing VALUES (1)")]
     conn = raw(db)
-    with pytest.raises(HistoryError, match="from version 2 to 3: no such table: missing"):
+    with pytest.raises(HistoryError, match="from version 3 to 4: no such table: missing"):
         migrate(conn, db, broken)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2  # migrations 0 and 1 kept
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3  # migrations 0 to 2 kept
     assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'extra'").fetchone() is None
-    assert migrate(conn, db, [*MIGRATIONS, ("CREATE TABLE extra (x)",)]) == 3
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert migrate(conn, db, [*MIGRATIONS, ("CREATE TABLE extra (x)",)]) == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
 
 
 def test_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
     db = tmp_path / "h.sqlite"
     raw(db).execute("PRAGMA user_version = 7")
     with pytest.raises(HistoryError, match=r"schema version 7, but this auditkit knows versions "
-                                           r"up to 2; use a newer auditkit") as info:
+                                           r"up to 3; use a newer auditkit") as info:
         HistoryStore.open(db)
     assert info.value.path == db
     conn = raw(db)
@@ -266,3 +280,26 @@ def test_concurrent_writers_serialise(tmp_path: Path, document) -> None:
         report = check_history(store)
         assert report.ok and report.audits == 30
         assert all(run.status == "finished" for run in store.runs())
+
+
+def test_a_version_2_database_gets_a_history_id_and_its_old_stamps_still_check(
+        tmp_path: Path, document: Callable[..., AuditDocument]) -> None:
+    """Audits recorded before history ids carry stamps without one; they still sit in their place."""
+    from auditkit.history import check_history, connect
+
+    db = tmp_path / "v2.sqlite"
+    connect(db, MIGRATIONS[:2]).close()
+    assert raw(db).execute("PRAGMA user_version").fetchone()[0] == 2
+    with HistoryStore.open(db) as store:
+        assert len(store.history_id or "") == 32
+        stamp = {"audit_id": 1, "previous_audits": 0, "previous_row_hash": GENESIS}
+        append(store, document(history=stamp).to_json().decode())
+        assert check_history(store).ok
+        moved = {**stamp, "history_id": "0" * 32}  # a stamp naming another database
+        append(store, document(history={**moved, "audit_id": 2, "previous_audits": 1,
+                                        "previous_row_hash": store.head().row_hash}).to_json().decode())
+        assert [str(p) for p in check_history(store).problems] == [
+            f"audit #2: its results.json says it is {{'audit_id': 2, 'previous_audits': 1, "
+            f"'previous_row_hash': '{store.audit(1).row_hash}', 'history_id': '{'0' * 32}'}}, not its "
+            f"place in the chain {{'audit_id': 2, 'previous_audits': 1, 'previous_row_hash': "
+            f"'{store.audit(1).row_hash}', 'history_id': '{store.history_id}'}}"]

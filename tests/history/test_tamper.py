@@ -123,6 +123,31 @@ def _set_signature(index: int, value: Callable[[list[Row]], Any]) -> Callable[[A
     return attack
 
 
+def _delete_newest_and_restore_top(h: Any, _: Any) -> None:
+    """Remove audit #3's row (triggers dropped and restored) and put audit #2's dossier back at the
+    top, as it was before #3 ran: only #3's kept dossier in audits/ is left to tell."""
+    rewrite(h.db, lambda rows: rows[:-1])
+    _restore_triggers_and_top(h)
+
+
+def _restore_triggers_and_top(h: Any) -> None:
+    conn = sqlite3.connect(h.db, isolation_level=None)
+    for kind in ("update", "delete"):
+        conn.execute(f"CREATE TRIGGER audits_no_{kind} BEFORE {kind.upper()} ON audits BEGIN SELECT "
+                     f"RAISE(ABORT, 'audits is append-only'); END")
+    conn.close()
+    for name in ("report.pdf", "report.html", "results.json", "report.html.p7s", "results.json.p7s",
+                 "summary.txt"):
+        shutil.copy(h.previous / name, h.out / name)
+
+
+def _replace_newest(h: Any, _: Any) -> None:
+    """Audit #3's row replaced by an unsigned one storing another results.json, chain recomputed."""
+    rewrite(h.db, lambda rows: [*rows[:-1], {**_summary(rows[-1], value=0.99), "chain_signature": None,
+                                             "report_files_json": "{}"}])
+    _restore_triggers_and_top(h)
+
+
 Attack = Callable[[Any, Any], None]
 """``attack(signed_copy, mallory)``: changes the copy in place."""
 
@@ -130,6 +155,11 @@ CHECK_ATTACKS: dict[str, tuple[Attack, str]] = {
     "the newest audit deleted": (
         lambda h, _: rewrite(h.db, lambda rows: rows[:-1]),
         "results.json on disk is audit #3's, which the history lacks (its newest is #2)"),
+    "the newest audit deleted, audit #2's dossier put back at the top": (
+        _delete_newest_and_restore_top,
+        "audit #3: its kept dossier audits/0003-"),
+    "the newest audit's row replaced, audit #2's dossier put back at the top": (
+        _replace_newest, "but the history's audit #3 stores another results.json"),
     "the middle audit deleted, the chain recomputed": (
         lambda h, _: rewrite(h.db, lambda rows: [rows[0], rows[2]]),
         "audit #2: chain signature modified: the chain hash of audit #2 changed after signing"),
@@ -261,8 +291,11 @@ def test_a_run_stamps_results_with_its_place_and_signs_its_row(signed_history: A
     results = json.loads((signed_history.out / "results.json").read_text())
     with HistoryStore.open(signed_history.db, create=False) as store:
         rows = store.chain()
+    with HistoryStore.open(signed_history.db, create=False) as store:
+        history_id = store.history_id
     assert results["history"] == {"audit_id": 3, "previous_audits": 2,
-                                  "previous_row_hash": rows[1].row_hash}
+                                  "previous_row_hash": rows[1].row_hash, "history_id": history_id}
+    assert history_id is not None and len(history_id) == 32
     assert all(row.chain_signature for row in rows)
     assert rows[2].summary_json == (signed_history.out / "results.json").read_text()
 
@@ -329,3 +362,37 @@ def test_verify_strict_without_a_database_is_exit_2(signed_copy: Any,
     signed_copy.db.unlink()
     assert main(["verify", str(signed_copy.out), "--trust", str(signed_copy.ca), "--strict"]) == 2
     assert capsys.readouterr().err.startswith("auditkit: error: no audit history at ")
+
+
+def test_verify_names_the_audit_of_a_swapped_dossier(signed_copy: Any, mallory: Any,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Audit #2's whole dossier put at the top where #3's was: every signature holds and the history
+    holds #2, so it verifies, and says it is audit #2 (text and --json), not the newest."""
+    _dossier_of("previous")(signed_copy, mallory)
+    capsys.readouterr()
+    assert main(["verify", str(signed_copy.out), "--trust", str(signed_copy.ca)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    sha = hashlib.sha256(b"version: 1\nname: signed-tiny\n").hexdigest()
+    assert lines[-2] == (f"verified: audit #2 of policy 'signed-tiny' (sha256 {sha[:12]}), created "
+                         "2026-02-01T02:00:00+00:00")
+    assert lines[-1].startswith("history: the dossier's audit is in ")
+    assert main(["verify", str(signed_copy.out), "--trust", str(signed_copy.ca), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    with HistoryStore.open(signed_copy.db, create=False) as store:
+        history_id = store.history_id
+    assert summary["audit"] == {"id": 2, "policy": "signed-tiny", "policy_sha256": sha,
+                                "created": "2026-02-01T02:00:00+00:00", "history_id": history_id}
+    assert summary["history"] == {"db": str(signed_copy.db), "ok": True, "problems": []}
+
+
+def test_verify_checks_the_history_beside_it_unless_told_not_to(signed_copy: Any,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The newest audit deleted: plain ``verify`` finds the database beside the dossier and fails;
+    ``--no-history`` checks the signatures only."""
+    rewrite(signed_copy.db, lambda rows: rows[:-1])
+    capsys.readouterr()
+    assert main(["verify", str(signed_copy.out), "--trust", str(signed_copy.ca)]) == 1
+    assert "history: audit #3: this dossier's audit is not in the history (its newest is #2)" in \
+        capsys.readouterr().out
+    assert main(["verify", str(signed_copy.out), "--trust", str(signed_copy.ca), "--no-history"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "history: not checked (--no-history)"

@@ -42,9 +42,15 @@ def test_verify_command_ok(signed_dir: Path, keys: GeneratedKeys, capsys) -> Non
     assert verify(parse("verify", signed_dir, "--trust", keys.ca_cert)) == EXIT_OK
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(f"{signed_dir / 'report.pdf'}: ok: signed by 'Jane Auditor'")
-    assert lines[-1].startswith("OK: 3 of 3 signatures")
+    assert lines[-3].startswith("OK: 3 of 3 signatures")
+    assert lines[-2] == "verified: no readable results.json names the audit"  # a stand-in results.json
+    assert lines[-1] == f"history: not checked (no database at {signed_dir / 'history.sqlite'}; give --db)"
     assert verify(parse("verify", signed_dir, "--trust", keys.ca_cert, "--quiet")) == EXIT_OK
     assert capsys.readouterr().out == ""
+    assert verify(parse("verify", signed_dir, "--trust", keys.ca_cert, "--no-history")) == EXIT_OK
+    assert capsys.readouterr().out.splitlines()[-1] == "history: not checked (--no-history)"
+    with pytest.raises(SystemExit):
+        parse("verify", signed_dir, "--strict", "--no-history")
 
 
 def test_verify_command_names_the_failed_file(signed_dir: Path, keys: GeneratedKeys, capsys) -> None:
@@ -65,6 +71,7 @@ def test_verify_command_json(signed_dir: Path, keys: GeneratedKeys, capsys) -> N
     args = parse("verify", signed_dir / "report.pdf", "--trust", keys.ca_cert, "--json")
     assert verify(args) == EXIT_OK
     summary = json.loads(capsys.readouterr().out)
+    assert summary.pop("history") is None  # no database beside the report
     assert summary == verify_report(signed_dir / "report.pdf", trust=[keys.ca_cert]).summary()
 
 
