@@ -71,10 +71,15 @@ class ExpectedGradients(Explainer):
         if self.background.shape[1:] != x.shape[1:]:
             raise ExplainerError(f"background images are {tuple(self.background.shape[1:])}, "
                                  f"the explained ones {tuple(x.shape[1:])}: they must match")
-        b, s = x.shape[0], self.samples
-        generator = torch.Generator().manual_seed(self.generator_seed)
-        index, alpha = path_draws(s, self.background.shape[0], generator)
-        baselines = self.background[index].to(device=x.device, dtype=x.dtype)
+        draws = path_draws(self.samples, self.background.shape[0],
+                           torch.Generator().manual_seed(self.generator_seed))
+        return self._path_gradients(x, targets, *draws)
+
+    def _path_gradients(self, x: Tensor, targets: Tensor, index: Tensor, alpha: Tensor) -> Tensor:
+        """``(1/S) sum_j (x - x'_j) * grad f_c(x'_j + a_j (x - x'_j))`` of every image, ``[B, C, H, W]``,
+        for the draws ``index`` ``[S]`` (into :attr:`background`) and ``alpha`` ``[S]``."""
+        b, s = x.shape[0], index.numel()
+        baselines = self.background[index.cpu()].to(device=x.device, dtype=x.dtype)
         alpha = alpha.to(device=x.device, dtype=x.dtype)[:, None, None, None]
         total = torch.zeros(x.shape, dtype=torch.float32, device=x.device)
         for pairs in batch_slices(b * s, self.batch_size):

@@ -39,7 +39,7 @@ class Occlusion(Explainer):
         model: classifier in eval mode returning logits ``[N, num_classes]``.
         batch_size: images per chunk, and the cap on occluded copies per forward pass.
         window: side of the square window in pixels, in [1, 4096]; at most the image's sides.
-        stride: step between window positions in pixels, in [1, 4096].
+        stride: step between window positions in pixels, in [1, window].
         baseline: the value written into the window (input units).
     """
 
@@ -67,6 +67,9 @@ class Occlusion(Explainer):
         if settings["window"] > min(h, w):
             yield "window", (f"must be at most the image's shorter side ({h} x {w} pixels), "
                              f"got {settings['window']}")
+        if settings["stride"] > settings["window"]:
+            yield "stride", (f"must be at most window ({settings['window']}) so that every pixel is "
+                             f"occluded, got {settings['stride']}")
 
     def _attribute(self, x: Tensor, targets: Tensor) -> Tensor:
         b, c = x.shape[:2]
