@@ -110,7 +110,8 @@ def test_the_class_refuses_exactly_what_the_policy_refuses(name: str) -> None:
             except Invalid:
                 policy_accepts = False
             try:
-                make_explainer(name, model, layer=model[0], **{key: value})
+                make_explainer(name, model, layer=model[0], background=torch.zeros(1, 1, 4, 4),
+                               **{key: value})
                 class_accepts = True
             except ExplainerError:
                 class_accepts = False

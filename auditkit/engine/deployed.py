@@ -28,7 +28,7 @@ from torch import nn
 
 from auditkit.catalog import METRICS
 from auditkit.engine.crosstrain import FoldModel, fresh_model
-from auditkit.engine.explain import make_explainers
+from auditkit.engine.explain import TrainingImages, make_explainers
 from auditkit.engine.faithfulness import fidelity_values
 from auditkit.engine.properties import property_values
 from auditkit.engine.scoring import accuracy_score, mean_score, property_scores
@@ -96,15 +96,16 @@ def _explainer_figures(ctx: RunContext, deployed: FoldModel, targets: torch.Tens
     props = policy.properties
     props = dataclasses.replace(props, completeness=dataclasses.replace(props.completeness, enabled=False))
     figures: dict[str, DeployedExplainer] = {}
+    training = TrainingImages(ctx.dataset, None)
     for spec in policy.explainers:
-        explainers = make_explainers(spec, [deployed], policy)
+        explainers = make_explainers(spec, [deployed], policy, training)
         mu = fidelity_values(explainers, [deployed], ctx.dataset, one_fold, ctx.sample, m.mu_fidelity,
                              targets, seed=seed, batch_size=m.explain_batch_size, device=ctx.device)
         mu_score, _ = mean_score(mu, ctx.sample, ctx.weights, boot.confidence, "no image sampled")
         entry = DeployedExplainer({"mu_fidelity": mu_score}, int(mu.numel()), int(torch.isnan(mu).sum()))
         if props.robustness.enabled or props.invariance.enabled:
-            values = property_values(make_explainers(spec, [deployed], policy), [deployed], ctx.dataset,
-                                     one_fold, props, targets, sample_seed=seed,
+            values = property_values(make_explainers(spec, [deployed], policy, training), [deployed],
+                                     ctx.dataset, one_fold, props, targets, sample_seed=seed,
                                      batch_size=m.explain_batch_size, device=ctx.device)
             p = property_scores(values, ctx.transformations, claims_completeness=False,
                                 weights=ctx.weights, confidence=boot.confidence).document()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from auditkit.engine.faithfulness import fidelity_values, sample_images
 from auditkit.engine.keys import keyed_settings, work_key
 from auditkit.engine.properties import PropertyValues, property_values
 from auditkit.engine.workfiles import explanation_finished, load_explanation, load_properties, save_work
-from auditkit.explainers import make_explainer
+from auditkit.explainers import EXPLAINERS, make_explainer
 from auditkit.metrics import ScoreDrops
 from auditkit.policy import ExplainerSpec, Policy
 
@@ -96,7 +97,7 @@ def explain_one(
         return *saved, True
     m = policy.metrics
     seed = policy.cross_validation.seed
-    explainers = make_explainers(spec, folds, policy)
+    explainers = make_explainers(spec, folds, policy, TrainingImages(dataset, fold_of))
     examples = example_images(dataset.labels, categories, N_EXAMPLES)
     with progress_bar(progress, len(dataset), f"explain {name}") as bar:
         record = collect_distances(
@@ -154,9 +155,12 @@ def own_classes(targets: torch.Tensor, fold_of: torch.Tensor) -> torch.Tensor:
     return targets.gather(1, fold_of[:, None])[:, 0]
 
 
-def make_explainers(spec: ExplainerSpec, folds: list[FoldModel], policy: Policy) -> list[Any]:
-    """One fresh explainer of ``spec`` per fold model, seeded per fold."""
+def make_explainers(spec: ExplainerSpec, folds: list[FoldModel], policy: Policy,
+                    training: TrainingImages) -> list[Any]:
+    """One fresh explainer of ``spec`` per fold model, seeded per fold; a method that draws baselines
+    from the model's training images (``background_size``) gets them from ``training``."""
     seed = policy.cross_validation.seed
+    size = EXPLAINERS[spec.name].background_size
     return [
         make_explainer(
             spec.name,
@@ -164,10 +168,29 @@ def make_explainers(spec: ExplainerSpec, folds: list[FoldModel], policy: Policy)
             layer=getattr(f.model, "target_layer", None),
             batch_size=policy.metrics.explain_batch_size,
             generator_seed=seed * 1000 + f.index,
+            background=training.of(f.index, size, seed * 1000 + f.index) if size else None,
             **dict(spec.settings),
         )
         for f in folds
     ]
+
+
+@dataclass(frozen=True)
+class TrainingImages:
+    """The images each fold model was trained on: those of ``dataset`` held out by another fold
+    (``fold_of[n] != i`` for model i); ``fold_of`` ``None``: every image (a model not trained by the
+    audit, such as the deployed checkpoint, is given the audited images as its distribution)."""
+
+    dataset: ImageDataset
+    fold_of: torch.Tensor | None
+
+    def of(self, fold: int, count: int, seed: int) -> torch.Tensor:
+        """At most ``count`` training images of model ``fold``, float32 ``[M, C, H, W]`` in [0, 1],
+        chosen by a permutation seeded with ``seed``."""
+        n = len(self.dataset)
+        index = torch.arange(n) if self.fold_of is None else (self.fold_of != fold).nonzero()[:, 0]
+        order = torch.randperm(index.numel(), generator=torch.Generator().manual_seed(seed))
+        return self.dataset.x(index[order[:count]].sort().values)
 
 
 def measures_properties(policy: Policy) -> bool:
@@ -207,7 +230,8 @@ def properties_one(
     if saved is not None:  # state None: unusable, explain_one rewrites it on the next run
         return saved, True, 0.0
     start = time.perf_counter()
-    values = property_values(make_explainers(spec, folds, policy), folds, dataset, fold_of,
+    explainers = make_explainers(spec, folds, policy, TrainingImages(dataset, fold_of))
+    values = property_values(explainers, folds, dataset, fold_of,
                              policy.properties, own_classes(targets, fold_of),
                              sample_seed=policy.cross_validation.seed,
                              batch_size=policy.metrics.explain_batch_size, device=device)

@@ -104,6 +104,7 @@ def check_setup(policy: Policy, data: ImageDataset | None = None) -> Setup:
                     "give one mean and one std per channel"
                     + (", or preprocessing.channels: rgb to read the grey images as RGB"
                        if setup.in_channels == 1 and len(norm.mean) == 3 else ""))
+    _check_explainers(policy, setup)
     if _operator_parts(policy):
         _check_model(policy, setup)
     if policy.training.function is not None:
@@ -111,6 +112,14 @@ def check_setup(policy: Policy, data: ImageDataset | None = None) -> Setup:
     if policy.deployed.checkpoint is not None:
         _check_deployed(policy, setup)
     return setup
+
+
+def _check_explainers(policy: Policy, setup: Setup) -> None:
+    """An explainer setting that images of this size cannot take (an occlusion window larger than
+    the image, more superpixels than pixels): the method's own ``size_problems``."""
+    for i, spec in enumerate(policy.explainers):
+        for setting, problem in EXPLAINERS[spec.name].size_problems(spec.settings, setup.image_size):
+            raise _fail(policy, f"explainers[{i}].{setting}", f"{spec.name}: {setting} {problem}")
 
 
 def _data_shape(policy: Policy, data: ImageDataset | None) -> Setup:

@@ -5,9 +5,13 @@ pixel methods and ``[N, 1, H, W]`` for Grad-CAM, Grad-CAM++ and RISE; see :class
 """
 
 from auditkit.explainers.base import Explainer
+from auditkit.explainers.expected_gradients import ExpectedGradients
 from auditkit.explainers.gradcam import GradCam, GradCamPlusPlus
 from auditkit.explainers.gradient_input import GradientInput
 from auditkit.explainers.integrated_gradients import IntegratedGradients
+from auditkit.explainers.kernel_shap import KernelShap
+from auditkit.explainers.lime import Lime
+from auditkit.explainers.occlusion import Occlusion
 from auditkit.explainers.random_baseline import RandomBaseline
 from auditkit.explainers.random_smooth import RandomSmooth, smoothness_width
 from auditkit.explainers.registry import EXPLAINERS, explainer_settings, make_explainer
@@ -17,11 +21,15 @@ from auditkit.explainers.smoothgrad import SmoothGrad
 
 __all__ = [
     "EXPLAINERS",
+    "ExpectedGradients",
     "Explainer",
     "GradCam",
     "GradCamPlusPlus",
     "GradientInput",
     "IntegratedGradients",
+    "KernelShap",
+    "Lime",
+    "Occlusion",
     "RandomBaseline",
     "RandomSmooth",
     "Rise",

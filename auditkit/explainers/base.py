@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from itertools import chain
 from typing import Any, ClassVar
 
@@ -72,6 +72,9 @@ class Explainer(ABC):
         needs_layer: needs a convolutional ``layer`` (Grad-CAM, Grad-CAM++).
         pixel_wise: maps are ``[N, C, H, W]`` (one value per input feature); ``False`` gives ``[N, 1, H, W]``.
         seeded: draws random numbers from a ``torch.Generator`` seeded with ``generator_seed``.
+        background_size: how many images of the explained model's own training set the method draws
+            its baselines from (Expected Gradients); ``0``: it needs none. :func:`make_explainer` hands
+            them over as ``background``.
         completeness_baseline: the default scalar baseline x0 of a method that claims completeness
             (its maps sum to ``f_c(x) - f_c(x0)``), checked by the audit's completeness property with
             the instance's :meth:`reference` (which a method with a baseline setting overrides);
@@ -89,6 +92,7 @@ class Explainer(ABC):
     needs_layer: ClassVar[bool] = False
     pixel_wise: ClassVar[bool] = True
     seeded: ClassVar[bool] = False
+    background_size: ClassVar[int] = 0
     completeness_baseline: ClassVar[float | None] = None
 
     def __init__(self, model: nn.Module, *, batch_size: int = 256) -> None:
@@ -104,6 +108,20 @@ class Explainer(ABC):
         if self.completeness_baseline is None:
             raise ExplainerError(f"{self.name} makes no completeness claim and has no baseline")
         return torch.full_like(x, self.completeness_baseline)
+
+    @classmethod
+    def size_problems(cls, settings: Mapping[str, Any],
+                      image_size: tuple[int, int]) -> Iterator[tuple[str, str]]:
+        """``(setting, problem)`` for each of ``settings`` (name -> value) that images of ``image_size``
+        ``(H, W)`` pixels cannot take (a window larger than the image); none for most methods.
+        ``auditkit validate`` reports them at the setting's line, and the method refuses such images."""
+        return iter(())
+
+    def _check_size(self, image_size: tuple[int, int]) -> None:
+        """Raise :class:`ExplainerError` for the first of :meth:`size_problems` of this instance."""
+        settings = {name: getattr(self, name) for name in self.settings}
+        for name, problem in self.size_problems(settings, image_size):
+            raise ExplainerError(f"{self.name}: {name} {problem}")
 
     @classmethod
     def _setting(cls, name: str, value: Any) -> Any:

@@ -6,15 +6,19 @@ import difflib
 import inspect
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
 from auditkit.constraints import Setting
 from auditkit.errors import ExplainerError
 from auditkit.explainers.base import Explainer
+from auditkit.explainers.expected_gradients import ExpectedGradients
 from auditkit.explainers.gradcam import GradCam, GradCamPlusPlus
 from auditkit.explainers.gradient_input import GradientInput
 from auditkit.explainers.input_control import InputControl
 from auditkit.explainers.integrated_gradients import IntegratedGradients
+from auditkit.explainers.kernel_shap import KernelShap
+from auditkit.explainers.lime import Lime
+from auditkit.explainers.occlusion import Occlusion
 from auditkit.explainers.random_baseline import RandomBaseline
 from auditkit.explainers.random_smooth import RandomSmooth
 from auditkit.explainers.rise import Rise
@@ -34,17 +38,21 @@ EXPLAINERS: dict[str, type[Explainer]] = {
         RandomBaseline,
         InputControl,
         RandomSmooth,
+        Occlusion,
+        KernelShap,
+        Lime,
+        ExpectedGradients,
     )
 }
 """Registry name -> explainer class, in the paper's order (SA, GI, IG, SG, GC, G+, RI, random), then
-the input control and the smooth random control."""
+the input control and the smooth random control, then methods beyond the paper."""
 
-_COMMON = ("batch_size", "layer", "generator_seed")
+_COMMON = ("batch_size", "layer", "generator_seed", "background")
 
 
 def explainer_settings(cls: type[Explainer]) -> dict[str, Any]:
     """Method-specific settings of ``cls`` and their defaults (its keyword-only ``__init__`` arguments
-    other than ``batch_size``, ``layer`` and ``generator_seed``).
+    other than ``batch_size``, ``layer``, ``generator_seed`` and ``background``).
 
     >>> explainer_settings(EXPLAINERS["integrated_gradients"])
     {'steps': 60, 'baseline': 'zero'}
@@ -71,14 +79,17 @@ def make_explainer(
     layer: nn.Module | None = None,
     batch_size: int = 256,
     generator_seed: int = 0,
+    background: Tensor | None = None,
     **settings: Any,
 ) -> Explainer:
     """Build the explainer registered as ``name`` for ``model``.
 
     ``layer`` is required by the methods with ``needs_layer`` (Grad-CAM, Grad-CAM++) and ignored by the
     others, so one call site can pass ``model.target_layer`` to every method; ``generator_seed`` is
-    likewise used only by ``seeded`` methods (SmoothGrad, RISE, random). ``settings`` are the method's
-    own (see :func:`explainer_settings`); an unknown key is an error, never ignored.
+    likewise used only by ``seeded`` methods (SmoothGrad, RISE, random), and ``background`` (images
+    ``[M, C, H, W]`` of the model's own training set, at most the class's ``background_size``) only
+    by the methods that draw baselines from it (Expected Gradients), which require it. ``settings``
+    are the method's own (see :func:`explainer_settings`); an unknown key is an error, never ignored.
 
     >>> import torch
     >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3)).eval()
@@ -105,4 +116,9 @@ def make_explainer(
         kwargs["layer"] = layer
     if cls.seeded:
         kwargs["generator_seed"] = generator_seed
+    if cls.background_size:
+        if background is None:
+            raise ExplainerError(f"{name} draws baselines from the model's training images: pass "
+                                 f"background=Tensor[M, C, H, W] (M <= {cls.background_size})")
+        kwargs["background"] = background
     return cls(model, **kwargs)

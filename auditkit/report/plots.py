@@ -37,9 +37,11 @@ THRESHOLD_COLOUR = "#b3261e"
 """Threshold lines: the report's colour for "not met"; no method uses it."""
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39")
+           "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#5254a3", "#8ca252", "#bd9e39",
+           "#a55194", "#6b6ecf", "#7b4173")
 """The methods' colours, in order: matplotlib's ``tab10`` without its cyan (:data:`S_NEQ_COLOUR`), then
-darker ones; never :data:`THRESHOLD_COLOUR`, :data:`S_EQ_COLOUR` or :data:`S_NEQ_COLOUR`."""
+darker ones (``tab20b``), more than there are registered methods so that spare ones remain; never
+:data:`THRESHOLD_COLOUR`, :data:`S_EQ_COLOUR` or :data:`S_NEQ_COLOUR`."""
 METHOD_COLOURS: Mapping[str, str] = dict(zip(EXPLAINERS, PALETTE, strict=False))
 """One colour per registered method (registry name, :data:`auditkit.explainers.EXPLAINERS`), the
 :data:`PALETTE` in the registry's order, so the same in every figure of the report."""
@@ -53,7 +55,7 @@ def method_colours(names: Sequence[str], label: Callable[[str], str]) -> dict[st
     """Printed label -> colour of each method in ``names`` (registry names).
 
     >>> method_colours(["gradcam", "mine"], str.upper)
-    {'GRADCAM': '#9467bd', 'MINE': '#393b79'}
+    {'GRADCAM': '#9467bd', 'MINE': '#5254a3'}
     """
     spare = iter(SPARE_COLOURS * (1 + len(names)))
     return {label(n): METHOD_COLOURS.get(n) or next(spare) for n in names}
@@ -312,7 +314,7 @@ def _line_colours(panels: Mapping[str, Mapping[str, object]], controls: Sequence
     """``colours`` with a spare colour for every other label of ``panels`` but the ``controls``.
 
     >>> _line_colours({"MeGe": {"a": [], "b": [], "r": []}}, ["r"], {"a": "#000000"})
-    {'a': '#000000', 'b': '#393b79'}
+    {'a': '#000000', 'b': '#5254a3'}
     """
     fixed = dict(colours or {})
     spare = iter(SPARE_COLOURS * (1 + len(fixed) + sum(len(lines) for lines in panels.values())))

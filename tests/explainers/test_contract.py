@@ -12,17 +12,23 @@ FAST = {
     "integrated_gradients": {"steps": 10},
     "smoothgrad": {"samples": 8},
     "rise": {"masks": 150, "grid_size": 3},
+    "occlusion": {"window": 3, "stride": 2},
+    "kernel_shap": {"samples": 40, "segments": 6},
+    "lime": {"samples": 40, "segments": 6},
+    "expected_gradients": {"samples": 12},
 }
 NAMES = list(EXPLAINERS)
 
 
-def build(name, model, batch_size=64, seed=0):
+def build(name, model, batch_size=64, seed=0, shape=(1, 8, 8)):
+    """``shape``: of the images, for the background images of Expected Gradients."""
     return make_explainer(
         name,
         model,
         layer=model.target_layer,
         batch_size=batch_size,
         generator_seed=seed,
+        background=torch.rand(5, *shape, generator=torch.Generator().manual_seed(3)),
         **FAST.get(name, {}),
     )
 
@@ -58,9 +64,9 @@ def test_shape_dtype_device_finite(name, cnn, images):
 def test_three_channel_non_square_input(name, cnn3):
     x = torch.rand(4, 3, 16, 12, generator=torch.Generator().manual_seed(2))
     y = torch.tensor([0, 1, 2, 1])
-    out = build(name, cnn3, batch_size=3).explain(x, y)
+    out = build(name, cnn3, batch_size=3, shape=(3, 16, 12)).explain(x, y)
     assert out.shape == (4, 3 if EXPLAINERS[name].pixel_wise else 1, 16, 12)
-    torch.testing.assert_close(out, build(name, cnn3).explain(x, y), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(out, build(name, cnn3, shape=(3, 16, 12)).explain(x, y), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", NAMES)

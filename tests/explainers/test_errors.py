@@ -62,7 +62,7 @@ def test_layer_ignored_by_methods_that_do_not_need_it(cnn, images):
 @pytest.mark.parametrize("name", list(EXPLAINERS))
 def test_model_in_train_mode(name, cnn, images):
     x, y = images
-    e = make_explainer(name, cnn, layer=cnn.target_layer)
+    e = make_explainer(name, cnn, layer=cnn.target_layer, background=torch.rand(3, 1, 8, 8))
     cnn.train()
     with pytest.raises(ExplainerError, match="model must be in eval mode, but 'model' is in training mode"):
         e.explain(x, y)
@@ -163,7 +163,8 @@ def test_model_must_be_a_module():
 )
 def test_bad_calls(name, x, targets, message, cnn):
     with pytest.raises(ExplainerError, match=message):
-        make_explainer(name, cnn, layer=cnn.target_layer).explain(x, targets)
+        explainer = make_explainer(name, cnn, layer=cnn.target_layer, background=torch.rand(3, 1, 8, 8))
+        explainer.explain(x, targets)
 
 
 def test_model_must_return_2d_logits(images):

@@ -1,0 +1,58 @@
+"""LIME (Ribeiro et al. 2016), through captum: :class:`Lime`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import torch
+from captum._utils.models.linear_model import SkLearnLinearRegression
+from captum.attr import Lime as _CaptumLime
+from torch import Tensor, nn
+
+from auditkit.explainers.groups import DRAW_BLOCK, SurrogateExplainer
+
+
+def bernoulli_coalitions(original_inp: Tensor, *, generator: torch.Generator, num_interp_features: int,
+                         **_: Any) -> Iterator[Tensor]:
+    """LIME's coalitions of G = ``num_interp_features`` groups, ``Tensor[1, G]`` int64 on
+    ``original_inp``'s device: each group kept with probability 1/2, independently (captum's default
+    sampler, drawn from ``generator`` in blocks of :data:`~auditkit.explainers.groups.DRAW_BLOCK`)."""
+    while True:
+        block = (torch.rand((DRAW_BLOCK, num_interp_features), generator=generator) < 0.5).long()
+        yield from block.to(original_inp.device).split(1)
+
+
+class Lime(SurrogateExplainer):
+    """Coefficients of LIME's local linear surrogate over the feature groups, ``[N, 1, H, W]``.
+
+    ``phi_g`` minimises ``sum_s pi(x, x_s) (f_c(x_s) - phi_0 - sum_g z_{s,g} phi_g)^2`` over coalitions
+    ``z_s`` (:func:`bernoulli_coalitions`; ``x_s`` keeps the groups of ``z_s`` and writes ``baseline``
+    into the others), with captum's default proximity ``pi = exp(-d^2 / 2)``, ``d`` the cosine
+    distance between ``x`` and ``x_s``. The surrogate is an unpenalised linear regression (captum's
+    ``SkLearnLinearRegression``; captum's default Lasso, alpha 0.01, would shrink every effect), so
+    for ``f = W x`` it recovers each group's effect ``sum_{i in g} W_{c,i} (x_i - baseline)`` exactly,
+    whatever the weights (tested). Groups, seeding and cost:
+    :class:`~auditkit.explainers.groups.SurrogateExplainer`.
+
+    Args:
+        model: classifier in eval mode returning logits ``[N, num_classes]``.
+        batch_size: images per chunk, and the cap on copies of one image per forward pass.
+        generator_seed: seed of the coalition generator.
+        samples: coalitions scored per image, in [1, 10^6].
+        groups: ``slic`` (superpixels) or ``grid``.
+        segments: number of groups asked for, in [1, H W]; SLIC may return fewer.
+        compactness: SLIC's colour/space trade-off in (0, 10^4] (images rescaled to [0, 1]).
+        baseline: the value written into removed groups (input units).
+    """
+
+    name: ClassVar[str] = "lime"
+    label: ClassVar[str] = "LIME"
+    coalitions = bernoulli_coalitions
+
+    def __init__(self, model: nn.Module, *, batch_size: int = 256, generator_seed: int = 0,
+                 samples: int = 200, groups: str = "slic", segments: int = 16, compactness: float = 0.1,
+                 baseline: float = 0.0) -> None:
+        super().__init__(model, batch_size=batch_size, generator_seed=generator_seed, samples=samples,
+                         groups=groups, segments=segments, compactness=compactness, baseline=baseline)
+        self._captum = _CaptumLime(model, interpretable_model=SkLearnLinearRegression())
