@@ -134,14 +134,16 @@ def test_target_layer_of_a_torchvision_model_suggests_close_names(ops, capsys) -
 
 def test_target_layer_that_is_not_convolutional(ops, capsys) -> None:
     _expect(_model(f"  factory: {OPS}:tiny\n  target_layer: '4'" + HERE + "\n"), "model.target_layer",
-            "Grad-CAM's layer '4' gives (2, 10), not a [N, C, h, w] activation", ops, capsys)
+            "Grad-CAM's layer '4' gives (2, 10), neither a feature map [N, C, h, w] nor a token "
+            "sequence [N, tokens, C]", ops, capsys)
 
 
 def test_model_without_convolution_for_gradcam(ops, capsys) -> None:
     text = _model(f"  factory: {OPS}:flat" + HERE + "\n") + "explainers_extra"
     text = text.replace("  - name: saliency\n", "  - name: saliency\n  - name: gradcam\n").replace(
         "explainers_extra", "")
-    _expect(text, "model.factory", "Grad-CAM needs a convolutional layer and this model has no nn.Conv2d",
+    _expect(text, "model.factory", "Grad-CAM needs a layer and Sequential has no nn.Conv2d: name one with "
+            "model.target_layer",
             ops, capsys)
 
 
