@@ -80,7 +80,7 @@ def build_audited_model(policy: Policy, *, in_channels: int, num_classes: int,
 
     A built-in family with nothing else declared is returned as :func:`~auditkit.models.build_model`
     builds it (its checkpoints unchanged). Anything else (a torchvision architecture, a factory,
-    initial weights, a Grad-CAM layer path, a normalisation) is wrapped in
+    initial weights, a Grad-CAM layer path, a token grid, a normalisation) is wrapped in
     :class:`~auditkit.models.AuditedModel`: normalisation inside, ``target_layer`` resolved in the
     operator's network, ``reset_parameters`` re-building it with its own initialisation.
 

@@ -6,13 +6,12 @@ dataset's shape without loading its pixels (class folders and image headers; a f
 sizes without ``preprocessing.resize`` is named with its sizes), checks ``normalize`` against the
 channels, and, when the policy names any of the operator's own pieces (torchvision architecture,
 factory, initial weights, Grad-CAM layer, token grid, normalisation, training function) or an
-explainer needs Grad-CAM's layer, imports them, checks
-their signatures, builds the model once and runs a dummy batch through it: the logits must be
-``[2, classes]`` and Grad-CAM's layer must give a ``[N, C, h, w]`` activation, or a transformer's
-tokens that its patch grid reads as one (:mod:`auditkit.explainers.tokens`); the layer chosen, and
-why, is returned for ``validate`` to show. Every problem is a
-:class:`~auditkit.errors.PolicyError` at the line of the key responsible, so the CLI prints one line
-and exits 2.
+explainer needs Grad-CAM's layer, imports them, checks their signatures, builds the model once and
+runs a dummy batch through it: the logits must be ``[2, classes]`` and Grad-CAM's layer must give a
+``[N, C, h, w]`` activation, or a transformer's tokens that its patch grid reads as one
+(:mod:`auditkit.explainers.tokens`); the layer chosen, and why, is returned for ``validate`` to show.
+Every problem is a :class:`~auditkit.errors.PolicyError` at the line of the key responsible, so the
+CLI prints one line and exits 2.
 """
 
 from __future__ import annotations

@@ -116,8 +116,8 @@ def test_a_grid_the_policy_declares_wins_and_must_match_the_tokens(vit, images28
     assert token_layout(right, layer) == TokenLayout((2, 8), 1, "AuditedModel.token_grid")
     assert GradCam(right, layer=layer).explain(x, y).shape == (5, 1, 28, 28)
     wrong = AuditedModel(vit, token_grid=(4, 4)).eval()
-    with pytest.raises(ExplainerError, match=r"^gradcam: the layer gives \(5, 17, 32\): 17 tokens, but 0 prefix "
-                       r"tokens \+ a 4 x 4 grid \(AuditedModel.token_grid\) makes 0 \+ 4 x 4 = 16$"):
+    with pytest.raises(ExplainerError, match=r"^gradcam: the layer gives \(5, 17, 32\): 17 tokens, but 0 "
+                       r"prefix tokens \+ a 4 x 4 grid \(AuditedModel.token_grid\) makes 0 \+ 4 x 4 = 16$"):
         GradCam(wrong, layer=layer).explain(x, y)
 
 
@@ -134,8 +134,8 @@ def test_a_declared_grid_that_is_not_one(vit, grid, prefix, message) -> None:
 
 def test_tokens_without_a_grid_and_outputs_that_are_neither() -> None:
     tokens = torch.zeros(2, 17, 8)
-    with pytest.raises(ExplainerError, match=r"^x gives \(2, 17, 8\), a token sequence \[N, tokens, C\], and no "
-                       r"token grid is known for it: declare model.token_grid"):
+    with pytest.raises(ExplainerError, match=r"^x gives \(2, 17, 8\), a token sequence \[N, tokens, C\], and "
+                       r"no token grid is known for it: declare model.token_grid"):
         feature_map(tokens, None, "x")
     for bad, shown in ((torch.zeros(2, 8), r"\(2, 8\)"), ((tokens, tokens), "tuple")):
         with pytest.raises(ExplainerError, match=rf"^x gives {shown}, neither a feature map"):

@@ -35,7 +35,8 @@ def test_a_swin_gets_its_last_stages_last_blocks_norm1() -> None:
     assert choice == LayerChoice("features.3.2.norm1", "the last SwinTransformerBlock's first norm")
     assert net.get_submodule(choice.name) is net.features[-1][-1].norm1
     v2 = _swin(block=SwinTransformerBlockV2)
-    assert choose_layer(v2) == LayerChoice("features.3.2.norm1", "the last SwinTransformerBlockV2's first norm")
+    why = "the last SwinTransformerBlockV2's first norm"
+    assert choose_layer(v2) == LayerChoice("features.3.2.norm1", why)
 
 
 def test_a_cnn_gets_its_last_convolution_and_a_family_its_own_layer() -> None:

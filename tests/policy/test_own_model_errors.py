@@ -188,33 +188,36 @@ def _transformer(lines: str) -> str:
 
 def test_token_grid_that_does_not_match_the_tokens(ops, capsys) -> None:
     _expect(_transformer(f"  factory: {OPS}:vit\n  token_grid: [5, 5]" + HERE + "\n  prefix_tokens: 1\n"),
-            "model.token_grid", "Grad-CAM's layer 'encoder.layers.encoder_layer_1.ln_1' gives (2, 17, 16): 17 "
-            "tokens, but 1 prefix token + a 5 x 5 grid (AuditedModel.token_grid) makes 1 + 5 x 5 = 26",
+            "model.token_grid", "Grad-CAM's layer 'encoder.layers.encoder_layer_1.ln_1' gives (2, 17, 16): "
+            "17 tokens, but 1 prefix token + a 5 x 5 grid (AuditedModel.token_grid) makes 1 + 5 x 5 = 26",
             ops, capsys)
 
 
 def test_token_grid_that_forgets_the_class_token(ops, capsys) -> None:
     _expect(_transformer(f"  factory: {OPS}:patches\n  target_layer: tokens\n  token_grid: [4, 4]" + HERE
-                         + "\n"), "model.token_grid", "17 tokens, but 0 prefix tokens + a 4 x 4 grid", ops, capsys)
+                         + "\n"), "model.token_grid", "17 tokens, but 0 prefix tokens + a 4 x 4 grid", ops,
+            capsys)
 
 
 def test_token_layer_without_a_grid(ops, capsys) -> None:
     _expect(_transformer(f"  factory: {OPS}:patches\n  target_layer: tokens" + HERE + "\n"),
-            "model.target_layer", "Grad-CAM's layer 'tokens' gives (2, 17, 8), a token sequence [N, tokens, C], "
-            "and no token grid is known for it: declare model.token_grid [h, w] (and model.prefix_tokens)",
+            "model.target_layer", "Grad-CAM's layer 'tokens' gives (2, 17, 8), a token sequence [N, tokens, "
+            "C], and no token grid is known for it: declare model.token_grid [h, w] (and "
+            "model.prefix_tokens)",
             ops, capsys)
 
 
 def test_transformer_layer_that_is_neither_map_nor_tokens(ops, capsys) -> None:
-    _expect(_transformer(f"  factory: {OPS}:vit\n  target_layer: encoder.layers.encoder_layer_1.self_attention"
-                         + HERE + "\n"), "model.target_layer", "Grad-CAM's layer "
-            "'encoder.layers.encoder_layer_1.self_attention' gives tuple, neither a feature map", ops, capsys)
+    layer = "encoder.layers.encoder_layer_1.self_attention"
+    _expect(_transformer(f"  factory: {OPS}:vit\n  target_layer: {layer}" + HERE + "\n"),
+            "model.target_layer", f"Grad-CAM's layer '{layer}' gives tuple, neither a feature map", ops,
+            capsys)
 
 
 def test_declared_grid_without_a_layer_is_not_the_patch_embedding(ops, capsys) -> None:
     _expect(_transformer(f"  factory: {OPS}:patches_with_grid" + HERE + "\n"), "model.factory",
-            "Grad-CAM needs a layer and Patches has a token grid but no transformer block auditkit knows (its "
-            "last convolution is the patch embedding): name one with model.target_layer", ops, capsys)
+            "Grad-CAM needs a layer and Patches has a token grid but no transformer block auditkit knows "
+            "(its last convolution is the patch embedding): name one with model.target_layer", ops, capsys)
     path = ops / "policy.yaml"
     path.write_text(_transformer(f"  factory: {OPS}:patches_with_grid\n  target_layer: tokens\n"), "utf-8")
     assert main(["validate", str(path)]) == 0
@@ -233,8 +236,8 @@ def test_token_keys_out_of_their_range(ops, capsys, lines, key, message) -> None
 
 
 @pytest.mark.parametrize(("factory", "line"), [
-    ("vit", "Grad-CAM layer: encoder.layers.encoder_layer_1.ln_1 (the last EncoderBlock's first norm), a 16 x 4 "
-     "x 4 map; tokens: 1 prefix token + a 4 x 4 grid (VisionTransformer)"),
+    ("vit", "Grad-CAM layer: encoder.layers.encoder_layer_1.ln_1 (the last EncoderBlock's first norm), a "
+     "16 x 4 x 4 map; tokens: 1 prefix token + a 4 x 4 grid (VisionTransformer)"),
     ("tiny", "Grad-CAM layer: 0 (the last nn.Conv2d), a 4 x 8 x 8 map"),
 ])
 def test_validate_names_the_layer_and_why(ops, capsys, factory, line) -> None:
