@@ -61,12 +61,17 @@ def validate(args: argparse.Namespace) -> int:
     policy = load_policy(args.policy)
     from auditkit.engine.preflight import check_setup
 
-    check_setup(policy)
+    setup = check_setup(policy)
+    layer = setup.layer
     if args.json:
-        print(json.dumps({"valid": True, "sha256": policy.sha256, "policy": policy.to_dict()},
-                         indent=2))
+        print(json.dumps({"valid": True, "sha256": policy.sha256, "policy": policy.to_dict(),
+                          "grad_cam_layer": None if layer is None else {
+                              "name": layer.name, "reason": layer.reason, "map": list(layer.map_shape),
+                              "tokens": layer.tokens}}, indent=2))
     elif not args.quiet:
         print(printable(f"{args.policy}: valid policy '{policy.name}' (sha256 {policy.sha256})"))
+        if layer is not None:
+            print(printable(layer.line()))
     return EXIT_OK
 
 

@@ -34,8 +34,8 @@ from auditkit.models import (
     accuracy,
     build_model,
     build_torchvision,
+    choose_layer,
     import_callable,
-    last_conv_name,
     load_checkpoint,
     load_init_weights,
     predict,
@@ -80,7 +80,7 @@ def build_audited_model(policy: Policy, *, in_channels: int, num_classes: int,
 
     A built-in family with nothing else declared is returned as :func:`~auditkit.models.build_model`
     builds it (its checkpoints unchanged). Anything else (a torchvision architecture, a factory,
-    initial weights, a Grad-CAM layer path, a normalisation) is wrapped in
+    initial weights, a Grad-CAM layer path, a token grid, a normalisation) is wrapped in
     :class:`~auditkit.models.AuditedModel`: normalisation inside, ``target_layer`` resolved in the
     operator's network, ``reset_parameters`` re-building it with its own initialisation.
 
@@ -89,7 +89,8 @@ def build_audited_model(policy: Policy, *, in_channels: int, num_classes: int,
             initial weights that do not fit; ``parameter`` names the policy key.
     """
     m, norm = policy.model, policy.preprocessing.normalize
-    plain = m.source == "family" and m.init_weights is None and m.target_layer is None and norm.mean is None
+    plain = (m.source == "family" and m.init_weights is None and m.target_layer is None and norm.mean is None
+             and m.token_grid is None)
     if plain:
         return _bare_network(policy, in_channels, num_classes, image_size)
 
@@ -100,12 +101,10 @@ def build_audited_model(policy: Policy, *, in_channels: int, num_classes: int,
         return net
 
     net = build()
-    layer = m.target_layer
-    own_layer = isinstance(getattr(net, "target_layer", None), nn.Module)
-    if layer is None and m.source != "family" and not own_layer:
-        layer = last_conv_name(net)
+    choice = choose_layer(net, m.target_layer, token_grid=m.token_grid is not None)
     rebuild = build if (m.source != "family" or m.init_weights is not None) else None
-    return AuditedModel(net, build=rebuild, layer=layer, mean=norm.mean, std=norm.std)
+    return AuditedModel(net, build=rebuild, layer=None if choice.own else choice.name, mean=norm.mean,
+                        std=norm.std, token_grid=m.token_grid, prefix_tokens=m.prefix_tokens)
 
 
 def target_layer_name(policy: Policy, model: nn.Module) -> str | None:

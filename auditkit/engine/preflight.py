@@ -5,15 +5,18 @@ Beyond the policy file itself (:func:`~auditkit.policy.load_policy`), :func:`che
 dataset's shape without loading its pixels (class folders and image headers; a folder of mixed
 sizes without ``preprocessing.resize`` is named with its sizes), checks ``normalize`` against the
 channels, and, when the policy names any of the operator's own pieces (torchvision architecture,
-factory, initial weights, Grad-CAM layer, normalisation, training function), imports them, checks
-their signatures, builds the model once and runs a dummy batch through it: the logits must be
-``[2, classes]`` and Grad-CAM's layer must give a ``[N, C, h, w]`` activation. Every problem is a
-:class:`~auditkit.errors.PolicyError` at the line of the key responsible, so the CLI prints one line
-and exits 2.
+factory, initial weights, Grad-CAM layer, token grid, normalisation, training function) or an
+explainer needs Grad-CAM's layer, imports them, checks their signatures, builds the model once and
+runs a dummy batch through it: the logits must be ``[2, classes]`` and Grad-CAM's layer must give a
+``[N, C, h, w]`` activation, or a transformer's tokens that its patch grid reads as one
+(:mod:`auditkit.explainers.tokens`); the layer chosen, and why, is returned for ``validate`` to show.
+Every problem is a :class:`~auditkit.errors.PolicyError` at the line of the key responsible, so the
+CLI prints one line and exits 2.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,23 +26,44 @@ from torch import nn
 from auditkit.data import ImageDataset, Resize, dataset_shape
 from auditkit.data.load import IN_MEMORY
 from auditkit.engine.crosstrain import build_audited_model, operator_callable, operator_code
-from auditkit.errors import DataError, PolicyError
+from auditkit.errors import DataError, ExplainerError, PolicyError
 from auditkit.explainers.registry import EXPLAINERS
-from auditkit.models import AuditedModel, ModelError, check_signature
+from auditkit.explainers.tokens import feature_map, token_layout
+from auditkit.models import AuditedModel, LayerChoice, ModelError, check_signature, choose_layer
 from auditkit.models.operator import load_deployed
 from auditkit.policy import Policy, check_paths
 from auditkit.results import Model, Training
 
-__all__ = ["Setup", "check_setup", "declared_resize", "describe_model", "describe_training"]
+__all__ = ["GradCamLayer", "Setup", "check_setup", "declared_resize", "describe_model", "describe_training"]
+
+
+@dataclass(frozen=True)
+class GradCamLayer:
+    """Grad-CAM's layer as validated: its dotted ``name``, why it was chosen, the feature map
+    ``[C, h, w]`` one image gives there, and how it was read (``None``: a feature map as it is)."""
+
+    name: str
+    reason: str
+    map_shape: tuple[int, int, int]
+    tokens: str | None = None
+
+    def line(self) -> str:
+        """One line: ``Grad-CAM layer: layer4.1.conv2 (the last nn.Conv2d), a 512 x 4 x 4 map``, and
+        ``; tokens: 1 prefix token + a 4 x 4 grid (VisionTransformer)`` where it reads tokens."""
+        c, h, w = self.map_shape
+        read = "" if self.tokens is None else f"; tokens: {self.tokens}"
+        return f"Grad-CAM layer: {self.name} ({self.reason}), a {c} x {h} x {w} map{read}"
 
 
 @dataclass(frozen=True)
 class Setup:
-    """What :func:`check_setup` found: the images the model will see."""
+    """What :func:`check_setup` found: the images the model will see, and Grad-CAM's layer where an
+    explainer uses one (``None`` otherwise)."""
 
     in_channels: int
     num_classes: int
     image_size: tuple[int, int]
+    layer: GradCamLayer | None = None
 
 
 def declared_resize(policy: Policy) -> Resize:
@@ -81,6 +105,7 @@ def _needs_layer(policy: Policy) -> bool:
 def _operator_parts(policy: Policy) -> bool:
     m = policy.model
     return (m.source != "family" or m.init_weights is not None or m.target_layer is not None
+            or m.token_grid is not None
             or policy.preprocessing.normalize.mean is not None or policy.training.function is not None)
 
 
@@ -105,8 +130,8 @@ def check_setup(policy: Policy, data: ImageDataset | None = None) -> Setup:
                     + (", or preprocessing.channels: rgb to read the grey images as RGB"
                        if setup.in_channels == 1 and len(norm.mean) == 3 else ""))
     _check_explainers(policy, setup)
-    if _operator_parts(policy):
-        _check_model(policy, setup)
+    if _operator_parts(policy) or _needs_layer(policy):
+        setup = dataclasses.replace(setup, layer=_check_model(policy, setup))
     if policy.training.function is not None:
         _check_function(policy, setup)
     if policy.deployed.checkpoint is not None:
@@ -161,7 +186,8 @@ def _check_deployed(policy: Policy, setup: Setup) -> None:
                     f"{setup.image_size[1]}: the deployed model is tested on images of the audited kind")
 
 
-def _check_model(policy: Policy, setup: Setup) -> None:
+def _check_model(policy: Policy, setup: Setup) -> GradCamLayer | None:
+    """Build the model once, run a dummy batch; return Grad-CAM's layer where one is used."""
     m = policy.model
     if m.factory is not None:
         try:
@@ -178,19 +204,42 @@ def _check_model(policy: Policy, setup: Setup) -> None:
                                         num_classes=setup.num_classes, image_size=setup.image_size)
     except ModelError as exc:
         raise _fail(policy, _model_key(policy, exc.parameter), str(exc)) from None
-    builder = _builder_key(policy)
-    layer_key = "model.target_layer" if m.target_layer is not None else builder
-    layer = None
-    if m.target_layer is not None or _needs_layer(policy):
-        try:
-            layer = model.target_layer if hasattr(model, "target_layer") else None
-        except ModelError as exc:
-            raise _fail(policy, "model.target_layer", str(exc)) from None
-        if layer is None:
-            raise _fail(policy, layer_key, "Grad-CAM needs a convolutional layer and this model has no "
-                        "nn.Conv2d: name one with model.target_layer")
+    choice, layer = _layer(policy, model)
     seen: list[Any] = []
     handle = None if layer is None else layer.register_forward_hook(lambda _m, _i, out: seen.append(out))
+    try:
+        _check_logits(policy, model, setup)
+    finally:
+        if handle is not None:
+            handle.remove()
+    return None if layer is None else _check_layer_output(policy, model, layer, choice, seen)
+
+
+def _layer_key(policy: Policy) -> str:
+    return "model.target_layer" if policy.model.target_layer is not None else _builder_key(policy)
+
+
+def _layer(policy: Policy, model: nn.Module) -> tuple[LayerChoice, nn.Module | None]:
+    """Grad-CAM's layer as chosen (:func:`~auditkit.models.choose_layer`) and the module, ``None``
+    where no explainer needs one and the policy names none."""
+    m = policy.model
+    net = model.net if isinstance(model, AuditedModel) else model
+    choice = choose_layer(net, m.target_layer, token_grid=m.token_grid is not None)
+    if m.target_layer is None and not _needs_layer(policy):
+        return choice, None
+    try:
+        layer = model.target_layer if hasattr(model, "target_layer") else None
+    except ModelError as exc:
+        raise _fail(policy, "model.target_layer", str(exc)) from None
+    if layer is None:
+        raise _fail(policy, _layer_key(policy), f"Grad-CAM needs a layer and {choice.reason}: name one "
+                    "with model.target_layer")
+    return choice, layer
+
+
+def _check_logits(policy: Policy, model: nn.Module, setup: Setup) -> None:
+    """The model runs on a batch of two images of the dataset's shape and gives ``[2, classes]``."""
+    builder = _builder_key(policy)
     x = torch.rand(2, setup.in_channels, *setup.image_size, generator=torch.Generator().manual_seed(0))
     model.eval()
     try:
@@ -200,23 +249,31 @@ def _check_model(policy: Policy, setup: Setup) -> None:
         shape = list(x.shape)
         raise _fail(policy, builder, f"the model fails on a batch of the dataset's shape {shape}: "
                     f"{type(exc).__name__}: {exc}") from None
-    finally:
-        if handle is not None:
-            handle.remove()
     if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (2, setup.num_classes):
         got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
         raise _fail(policy, builder, f"the model must give logits [N, {setup.num_classes}] (one per class of "
                     f"the dataset) for images {[2, setup.in_channels, *setup.image_size]}, got {got}")
-    if layer is not None:
-        name = model.layer_name if isinstance(model, AuditedModel) and model.layer_name else "target_layer"
-        if not seen:
-            raise _fail(policy, layer_key,
-                        f"Grad-CAM's layer {name!r} never runs in the model's forward pass")
-        out = seen[-1]
-        if not isinstance(out, torch.Tensor) or out.dim() != 4:
-            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise _fail(policy, layer_key, f"Grad-CAM's layer {name!r} gives {got}, not a [N, C, h, w] "
-                        "activation: name a convolutional layer")
+
+
+def _check_layer_output(policy: Policy, model: nn.Module, layer: nn.Module, choice: LayerChoice,
+                        seen: list[Any]) -> GradCamLayer:
+    """The layer ran and gives a feature map, or tokens its grid reads as one."""
+    key, name = _layer_key(policy), choice.name or "target_layer"
+    if not seen:
+        raise _fail(policy, key, f"Grad-CAM's layer {name!r} never runs in the model's forward pass")
+    out = seen[-1]
+    try:
+        layout = token_layout(model, layer)
+    except ExplainerError as exc:  # the operator's model declares a grid that is not one
+        raise _fail(policy, _builder_key(policy), str(exc)) from None
+    try:
+        fmap = feature_map(out, layout, f"Grad-CAM's layer {name!r}")
+    except ExplainerError as exc:
+        tokens = isinstance(out, torch.Tensor) and out.dim() == 3
+        raise _fail(policy, "model.token_grid" if tokens and policy.model.token_grid else key,
+                    str(exc)) from None
+    read = None if layout is None or fmap is out else layout.describe()
+    return GradCamLayer(name, choice.reason, (fmap.shape[1], fmap.shape[2], fmap.shape[3]), read)
 
 
 def _check_function(policy: Policy, setup: Setup) -> None:

@@ -9,13 +9,13 @@ network of Table 4, with ``deel.torchlip``).
 from auditkit.models.checkpoint import load_checkpoint, save_checkpoint
 from auditkit.models.errors import CheckpointError, ModelError
 from auditkit.models.inference import accuracy, predict
+from auditkit.models.layers import LayerChoice, choose_layer, last_conv_name
 from auditkit.models.lipschitz import LipschitzCNN
 from auditkit.models.operator import (
     AuditedModel,
     build_torchvision,
     check_signature,
     import_callable,
-    last_conv_name,
     load_init_weights,
     resolve_layer,
     source_record,
@@ -39,6 +39,7 @@ __all__ = [
     "SMALL_CNN_DIGITS_TRAINING",
     "AuditedModel",
     "CheckpointError",
+    "LayerChoice",
     "LipschitzCNN",
     "ModelError",
     "ResNet18",
@@ -48,6 +49,7 @@ __all__ = [
     "build_model",
     "build_torchvision",
     "check_signature",
+    "choose_layer",
     "import_callable",
     "last_conv_name",
     "load_checkpoint",

@@ -173,12 +173,6 @@ def adapt_first_conv(model: nn.Module, in_channels: int) -> str:
                      parameter="torchvision")
 
 
-def last_conv_name(model: nn.Module) -> str | None:
-    """Dotted name of the last ``nn.Conv2d`` of ``model`` in module order; ``None`` if it has none."""
-    names = [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
-    return names[-1] if names else None
-
-
 def resolve_layer(model: nn.Module, path: str) -> nn.Module:
     """The submodule ``path`` (``layer4.1.conv2``) of ``model``.
 
@@ -249,6 +243,9 @@ class AuditedModel(nn.Module):
             ``net.reset_parameters()`` (auditkit's families), else each layer's own.
         layer: dotted path of Grad-CAM's layer in ``net``; ``None``: ``net.target_layer``.
         mean, std: per-channel normalisation, or ``None``.
+        token_grid, prefix_tokens: the patch grid ``(h, w)`` of a transformer's tokens and the count of
+            tokens before it, as the policy declares them (read by Grad-CAM through these attributes,
+            :func:`~auditkit.explainers.tokens.token_layout`); ``None``: not declared.
 
     >>> m = AuditedModel(nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten()), layer="0",
     ...                  mean=[0.5] * 3, std=[0.25] * 3)
@@ -258,11 +255,14 @@ class AuditedModel(nn.Module):
 
     def __init__(self, net: nn.Module, *, build: Callable[[], nn.Module] | None = None,
                  layer: str | None = None, mean: Sequence[float] | None = None,
-                 std: Sequence[float] | None = None) -> None:
+                 std: Sequence[float] | None = None, token_grid: tuple[int, int] | None = None,
+                 prefix_tokens: int | None = None) -> None:
         super().__init__()
         self.net = net
         self._build = build
         self.layer_name = layer
+        self.token_grid = token_grid
+        self.prefix_tokens = prefix_tokens
         shape = (1, -1, 1, 1)
         self.register_buffer("mean", None if mean is None else torch.tensor(mean).view(shape))
         self.register_buffer("std", None if std is None else torch.tensor(std).view(shape))
@@ -272,7 +272,7 @@ class AuditedModel(nn.Module):
 
     @property
     def target_layer(self) -> nn.Module | None:
-        """The submodule of ``net`` whose output ``[N, K, h, w]`` Grad-CAM uses."""
+        """The submodule of ``net`` whose output (``[N, K, h, w]``, or tokens on a grid) Grad-CAM uses."""
         if self.layer_name is not None:
             return resolve_layer(self.net, self.layer_name)
         return getattr(self.net, "target_layer", None)

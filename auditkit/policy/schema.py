@@ -198,8 +198,19 @@ class ModelSpec(_Section):
     every fresh model before it is trained; it must fit the architecture as built (head sized to the
     classes). Relative to the policy file's folder."""
     target_layer: str | None = None
-    """Grad-CAM's layer as a dotted path in the model (``layer4.1.conv2``); ``None``: the family's
-    own layer, else the model's ``target_layer`` attribute, else its last ``nn.Conv2d``."""
+    """Grad-CAM's layer as a dotted path in the model (``layer4.1.conv2``,
+    ``encoder.layers.encoder_layer_11.ln_1``); ``None``: the family's own layer, else the model's
+    ``target_layer`` attribute, else for a torchvision ViT or Swin the last block's first norm, else
+    its last ``nn.Conv2d``. Its output is a feature map ``[N, C, h, w]`` or a transformer's tokens
+    (see ``token_grid``)."""
+    token_grid: tuple[int, ...] | None = None
+    """``[h, w]``: the patch grid of the tokens ``[N, prefix_tokens + h * w, C]`` that Grad-CAM's layer
+    gives, in row-major order; Grad-CAM drops the prefix tokens and lays the others on this grid.
+    ``None``: known for torchvision's ViT (one class token, ``image_size // patch_size`` square) and
+    Swin (channels-last maps), or read from the model's own ``token_grid`` and ``prefix_tokens``
+    attributes."""
+    prefix_tokens: int | None = None
+    """Tokens before the grid (class, register, distillation tokens), with ``token_grid``; ``None``: 0."""
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "family": Deferred(model_family_options, Nullable(Text())),
@@ -210,6 +221,8 @@ class ModelSpec(_Section):
         "kwargs": FreeMapping(),
         "init_weights": Nullable(FilePath()),
         "target_layer": Nullable(MODULE_PATH),
+        "token_grid": Nullable(ListOf(Interval(int, 1, 4096), min_length=2)),
+        "prefix_tokens": Nullable(Interval(int, 0, 4096)),
     }
 
     def __post_init__(self) -> None:
@@ -239,6 +252,11 @@ class ModelSpec(_Section):
         if "weights" in values["kwargs"]:
             yield "kwargs.weights", ("nothing is downloaded: torchvision models are built with "
                                      "weights=None; give a local state dict as model.init_weights")
+        if values["token_grid"] is not None and len(values["token_grid"]) != 2:
+            yield "token_grid", f"expected [h, w], got {len(values['token_grid'])} numbers"
+        if values["prefix_tokens"] is not None and values["token_grid"] is None:
+            yield "prefix_tokens", ("prefix_tokens counts the tokens before model.token_grid: "
+                                    "declare the grid too")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -62,3 +62,50 @@ def cnn3() -> TinyCNN:
 def images() -> tuple[torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(1)
     return torch.rand(7, 1, 8, 8, generator=gen), torch.randint(0, 3, (7,), generator=gen)
+
+
+def tiny_vit(classes: int = 3) -> nn.Module:
+    """torchvision's ViT for 1 x 28 x 28 images: 7-pixel patches (a 4 x 4 grid after one class token),
+    2 blocks of width 32, 2 heads; the patch embedding rebuilt for one channel as for operators' models.
+    torchvision zero-initialises the head (every gradient of an untrained ViT is 0): drawn here."""
+    from torchvision.models import VisionTransformer
+
+    from auditkit.models.operator import adapt_first_conv
+
+    net = VisionTransformer(image_size=28, patch_size=7, num_layers=2, num_heads=2, hidden_dim=32,
+                            mlp_dim=64, num_classes=classes)
+    adapt_first_conv(net, 1)
+    nn.init.normal_(net.heads.head.weight, std=0.5)
+    return net.eval()
+
+
+def tiny_swin(classes: int = 3) -> nn.Module:
+    """torchvision's Swin for 1 x 28 x 28 images: 4-pixel patches (7 x 7, merged to 4 x 4), width 16,
+    two stages of two blocks, 2 x 2 windows."""
+    from torchvision.models.swin_transformer import SwinTransformer
+
+    from auditkit.models.operator import adapt_first_conv
+
+    net = SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[2, 2], num_heads=[2, 2],
+                          window_size=[2, 2], num_classes=classes)
+    adapt_first_conv(net, 1)
+    return net.eval()
+
+
+@pytest.fixture
+def vit() -> nn.Module:
+    torch.manual_seed(0)
+    return tiny_vit()
+
+
+@pytest.fixture
+def swin() -> nn.Module:
+    torch.manual_seed(0)
+    return tiny_swin()
+
+
+@pytest.fixture
+def images28() -> tuple[torch.Tensor, torch.Tensor]:
+    """Five random 1 x 28 x 28 images and classes."""
+    gen = torch.Generator().manual_seed(2)
+    return torch.rand(5, 1, 28, 28, generator=gen), torch.randint(0, 3, (5,), generator=gen)

@@ -178,8 +178,10 @@ def test_model_must_return_2d_logits(images):
 def test_layer_output_must_be_a_feature_map(cnn, images):
     x, y = images
     for name in ("gradcam", "gradcam_pp"):
-        with pytest.raises(ExplainerError, match=r"layer output must be a Tensor\[N, K, h, w\]"):
+        with pytest.raises(ExplainerError, match=rf"{name}: the layer gives \(7, 24\), neither a feature map "
+                           r"\[N, C, h, w\] nor a token sequence \[N, tokens, C\]"):
             make_explainer(name, cnn, layer=cnn.head[2]).explain(x, y)
+
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

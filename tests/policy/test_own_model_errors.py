@@ -6,6 +6,7 @@ In each case the expected line is the one marked ``# <-``.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +44,37 @@ def not_a_module(num_classes, in_channels, image_size):
 
 def flat(num_classes, in_channels, image_size):
     return nn.Sequential(nn.Flatten(), nn.Linear(in_channels * image_size[0] * image_size[1], num_classes))
+
+
+def vit(num_classes, in_channels, image_size, patch=2):
+    from torchvision.models import VisionTransformer
+    net = VisionTransformer(image_size=image_size[0], patch_size=patch, num_layers=2, num_heads=2,
+                            hidden_dim=16, mlp_dim=32, num_classes=num_classes)
+    net.conv_proj = nn.Conv2d(in_channels, 16, patch, stride=patch)
+    return net
+
+
+class Patches(nn.Module):
+    """Tokens [N, 1 + h*w, 8] from 2-pixel patches, then a linear head; the grid is not declared."""
+    def __init__(self, num_classes, in_channels, image_size):
+        super().__init__()
+        self.embed = nn.Conv2d(in_channels, 8, 2, stride=2)
+        self.tokens = nn.Identity()
+        self.head = nn.Linear(8, num_classes)
+
+    def forward(self, x):
+        t = self.embed(x).flatten(2).transpose(1, 2)
+        return self.head(self.tokens(torch.cat([t.mean(1, keepdim=True), t], dim=1))[:, 0])
+
+
+def patches(num_classes, in_channels, image_size):
+    return Patches(num_classes, in_channels, image_size)
+
+
+def patches_with_grid(num_classes, in_channels, image_size):
+    net = Patches(num_classes, in_channels, image_size)
+    net.token_grid, net.prefix_tokens = (image_size[0] // 2, image_size[1] // 2), 1
+    return net
 
 
 def fit(model, images, labels, *, seed, device):
@@ -134,15 +166,87 @@ def test_target_layer_of_a_torchvision_model_suggests_close_names(ops, capsys) -
 
 def test_target_layer_that_is_not_convolutional(ops, capsys) -> None:
     _expect(_model(f"  factory: {OPS}:tiny\n  target_layer: '4'" + HERE + "\n"), "model.target_layer",
-            "Grad-CAM's layer '4' gives (2, 10), not a [N, C, h, w] activation", ops, capsys)
+            "Grad-CAM's layer '4' gives (2, 10), neither a feature map [N, C, h, w] nor a token "
+            "sequence [N, tokens, C]", ops, capsys)
 
 
 def test_model_without_convolution_for_gradcam(ops, capsys) -> None:
     text = _model(f"  factory: {OPS}:flat" + HERE + "\n") + "explainers_extra"
     text = text.replace("  - name: saliency\n", "  - name: saliency\n  - name: gradcam\n").replace(
         "explainers_extra", "")
-    _expect(text, "model.factory", "Grad-CAM needs a convolutional layer and this model has no nn.Conv2d",
+    _expect(text, "model.factory", "Grad-CAM needs a layer and Sequential has no nn.Conv2d: name one with "
+            "model.target_layer",
             ops, capsys)
+
+
+GRADCAM = "explainers:\n  - name: gradcam\n"
+
+
+def _transformer(lines: str) -> str:
+    return _model(lines).replace("explainers:\n  - name: saliency\n", "") + GRADCAM
+
+
+def test_token_grid_that_does_not_match_the_tokens(ops, capsys) -> None:
+    _expect(_transformer(f"  factory: {OPS}:vit\n  token_grid: [5, 5]" + HERE + "\n  prefix_tokens: 1\n"),
+            "model.token_grid", "Grad-CAM's layer 'encoder.layers.encoder_layer_1.ln_1' gives (2, 17, 16): "
+            "17 tokens, but 1 prefix token + a 5 x 5 grid (AuditedModel.token_grid) makes 1 + 5 x 5 = 26",
+            ops, capsys)
+
+
+def test_token_grid_that_forgets_the_class_token(ops, capsys) -> None:
+    _expect(_transformer(f"  factory: {OPS}:patches\n  target_layer: tokens\n  token_grid: [4, 4]" + HERE
+                         + "\n"), "model.token_grid", "17 tokens, but 0 prefix tokens + a 4 x 4 grid", ops,
+            capsys)
+
+
+def test_token_layer_without_a_grid(ops, capsys) -> None:
+    _expect(_transformer(f"  factory: {OPS}:patches\n  target_layer: tokens" + HERE + "\n"),
+            "model.target_layer", "Grad-CAM's layer 'tokens' gives (2, 17, 8), a token sequence [N, tokens, "
+            "C], and no token grid is known for it: declare model.token_grid [h, w] (and "
+            "model.prefix_tokens)",
+            ops, capsys)
+
+
+def test_transformer_layer_that_is_neither_map_nor_tokens(ops, capsys) -> None:
+    layer = "encoder.layers.encoder_layer_1.self_attention"
+    _expect(_transformer(f"  factory: {OPS}:vit\n  target_layer: {layer}" + HERE + "\n"),
+            "model.target_layer", f"Grad-CAM's layer '{layer}' gives tuple, neither a feature map", ops,
+            capsys)
+
+
+def test_declared_grid_without_a_layer_is_not_the_patch_embedding(ops, capsys) -> None:
+    _expect(_transformer(f"  factory: {OPS}:patches_with_grid" + HERE + "\n"), "model.factory",
+            "Grad-CAM needs a layer and Patches has a token grid but no transformer block auditkit knows "
+            "(its last convolution is the patch embedding): name one with model.target_layer", ops, capsys)
+    path = ops / "policy.yaml"
+    path.write_text(_transformer(f"  factory: {OPS}:patches_with_grid\n  target_layer: tokens\n"), "utf-8")
+    assert main(["validate", str(path)]) == 0
+    assert "Grad-CAM layer: tokens (model.target_layer), a 8 x 4 x 4 map; tokens: 1 prefix token + a 4 x 4 " \
+        "grid (Patches.token_grid)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("lines", "key", "message"), [
+    ("  prefix_tokens: 1" + HERE, "model.prefix_tokens", "prefix_tokens counts the tokens before "
+     "model.token_grid: declare the grid too"),
+    ("  token_grid: [4, 4, 4]" + HERE, "model.token_grid", "expected [h, w], got 3 numbers"),
+    ("  token_grid: [4, 0]" + HERE, "model.token_grid[1]", "expected an integer in [1, 4096], got 0"),
+])
+def test_token_keys_out_of_their_range(ops, capsys, lines, key, message) -> None:
+    _expect(_transformer(f"  factory: {OPS}:vit\n" + lines + "\n"), key, message, ops, capsys)
+
+
+@pytest.mark.parametrize(("factory", "line"), [
+    ("vit", "Grad-CAM layer: encoder.layers.encoder_layer_1.ln_1 (the last EncoderBlock's first norm), a "
+     "16 x 4 x 4 map; tokens: 1 prefix token + a 4 x 4 grid (VisionTransformer)"),
+    ("tiny", "Grad-CAM layer: 0 (the last nn.Conv2d), a 4 x 8 x 8 map"),
+])
+def test_validate_names_the_layer_and_why(ops, capsys, factory, line) -> None:
+    path = ops / "policy.yaml"
+    path.write_text(_transformer(f"  factory: {OPS}:{factory}\n"), encoding="utf-8")
+    assert main(["validate", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == line
+    assert main(["validate", "--json", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out)["grad_cam_layer"]["name"] == line.split()[2]
 
 
 def test_unknown_torchvision_name(ops, capsys) -> None:
