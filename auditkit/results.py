@@ -731,13 +731,13 @@ def _threshold_v1(check: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _SANITY_RESULTS = ("levels", "alpha", "min_fall", "chance_accuracy", "images", "passed", "status",
-                   "explainers")
+                   "explainers", "calibration", "degradation")
 
 
 def _sanity_v1(check: Mapping[str, Any]) -> dict[str, Any]:
     out = {key: check[key] for key in _SANITY_RESULTS[:1]}
     out["settings"] = {k: v for k, v in check.items() if k not in _SANITY_RESULTS}
-    out.update({key: check[key] for key in _SANITY_RESULTS[1:]})
+    out.update({key: check[key] for key in _SANITY_RESULTS[1:] if key in check})
     out["explainers"] = {name: {**e, "levels": [_scored_v1(level, _V1_SCORES, after="level")
                                                 for level in e["levels"]]}
                          for name, e in check["explainers"].items()}

@@ -86,7 +86,7 @@ def _module_weights(module: nn.Module, kinds: frozenset[str],
             return []
         own = [getattr(module, n) for n in _ATTENTION_WEIGHTS if getattr(module, n) is not None]
         return [(module, w) for w in own] + [(module.out_proj, _free(module.out_proj, "weight"))]
-    if isinstance(module, _CONV) and "conv" in kinds or (
+    if (isinstance(module, _CONV) and "conv" in kinds) or (
             isinstance(module, nn.Linear) and "linear" in kinds and id(module) not in projections):
         return [(module, _free(module, "weight"))]
     if isinstance(module, _NORM) and "norm" in kinds and getattr(module, "weight", None) is not None:
@@ -283,9 +283,10 @@ def find_scale(evaluate: Callable[[float], float], target: float, *, tolerance: 
     The lower bound is evaluated first, then the upper one; if the target lies outside what they
     reach, that bound is kept, not reached: the lower one when ``evaluate(lo) < target - tolerance``
     (the smallest scale already degrades too much), else the upper one when
-    ``evaluate(hi) > target + tolerance`` (the largest does not degrade enough). Otherwise each step evaluates ``m = sqrt(lo x hi)`` and keeps the half whose
-    ends straddle the target (``evaluate(m) > target``: ``lo = m``, else ``hi = m``), and stops at the
-    first scale within tolerance. After ``max_steps`` evaluations without one, the end of the last
+    ``evaluate(hi) > target + tolerance`` (the largest does not degrade enough). Otherwise each
+    step evaluates ``m = sqrt(lo x hi)`` and keeps the half whose ends straddle the target
+    (``evaluate(m) > target``: ``lo = m``, else ``hi = m``), and stops at the first scale within
+    tolerance. After ``max_steps`` evaluations without one, the end of the last
     bracket whose accuracy is nearer the target is kept (the smaller scale on a tie), not reached:
     the closest the bisection came to where the accuracy crosses the target. Deterministic: the same
     ``evaluate`` gives the same steps.

@@ -25,9 +25,10 @@ clean ones (:func:`auditkit.engine.stages.score_level`): S= and S≠ and the
 accuracy are formed with the TRUE labels of the held-out folds, and the bootstrap resamples are the
 clean audit's, so the scores of all levels are paired. A randomised fold model keeps the digest of
 the clean checkpoint it was copied from; its explanation pass is stored under a key that adds the
-level, the draw seed, the scale found and the check's settings, so a rerun reuses it. On an executor (Ray), the retrainings and the
-explanation passes of all levels of both checks are submitted in two waves
-(:func:`_all_levels_at_once`) before the levels are scored one by one from the work files.
+level, the draw seed, the scale found and the check's settings, so a rerun reuses it. On an
+executor (Ray), the retrainings and the explanation passes of all levels of both checks are
+submitted in two waves (:func:`_all_levels_at_once`) before the levels are scored one by one from
+the work files.
 
 Verdict, per explainer and gated metric (MeGe, and ReCo tested on its chance-corrected form, so that a
 change of the sizes of S= and S≠ alone cannot make it move): :func:`~auditkit.metrics.trend.trend_test`
@@ -44,8 +45,9 @@ resample, and the verdict has three values:
   nothing either way; and a would-be ``fail`` where the models' accuracy did not fall over the
   levels (:func:`accuracy_not_falling`: a label shuffling the models shrug off), since a degradation
   that did not degrade the models proves nothing either. The check records why its degradation is in
-  doubt (that, or a target accuracy not reached) as ``degradation``. The reason says why, with the numbers (|S=| and |S≠| per level, the smallest
-  fall the test could have detected: 1.645 standard errors of the slope, times p_L).
+  doubt (that, or a target accuracy not reached) as ``degradation``. The reason says why, with the
+  numbers (|S=| and |S≠| per level, the smallest fall the test could have detected: 1.645 standard
+  errors of the slope, times p_L).
 
 ReCo (raw), ReCo_AUC (appendix D) and muF are reported without a verdict: the paper's Fig. 4 shows
 that muF does not react to the degradation (section 4.3), which is the expected outcome, not a

@@ -331,7 +331,7 @@ def test_the_bisection_finds_what_a_brute_force_scan_finds(target: float) -> Non
     assert any(abs(a - target) <= 0.02 for s, a in zip(grid, scan, strict=True) if above <= s <= below)
 
 
-def test_lower_targets_need_larger_scales() -> None:
+def test_lower_targets_are_reached_lower() -> None:
     mlp, images, labels = _teacher_task()
     chance = float(torch.bincount(labels).max()) / len(labels)
     found = []
@@ -341,8 +341,12 @@ def test_lower_targets_need_larger_scales() -> None:
                                 1.0 - f * (1.0 - chance), tolerance=0.02, bounds=(0.001, 100.0),
                                 max_steps=30))
     assert all(c.reached for c in found)
-    assert found[0].accuracy > found[1].accuracy > found[2].accuracy
-    assert found[0].scale < found[1].scale < found[2].scale
+    assert found[0].accuracy > found[1].accuracy > found[2].accuracy  # by construction
+    # Each level has its own draw, so the scales need not increase; on one draw they must.
+    noise = WeightNoise(mlp, "all", torch.Generator().manual_seed(5))
+    one = [find_scale(lambda s: accuracy(noise.at(s), images, labels), c.target, tolerance=0.02,
+                      bounds=(0.001, 100.0), max_steps=30) for c in found]
+    assert one[0].scale < one[1].scale < one[2].scale
 
 
 def test_find_scale_on_a_closed_form() -> None:
