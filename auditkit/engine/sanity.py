@@ -58,7 +58,7 @@ verdict.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
@@ -386,7 +386,7 @@ def _randomised(ctx: RunContext, folds: list[FoldModel], li: int, level: float) 
     return Randomised(noisy, ids, f"weight_randomisation_{level:g}", tuple(found))
 
 
-def _weight_levels(sctx: RunContext, randomised: list[Randomised]) -> list[LevelScores]:
+def _weight_levels(sctx: RunContext, randomised: Iterable[Randomised]) -> list[LevelScores]:
     """The weight-randomised levels, scored in the sanity context ``sctx`` (:func:`sanity_context`)."""
     out = []
     for level, r in zip(sctx.policy.sanity_checks.weight_randomisation.levels, randomised, strict=True):
@@ -501,9 +501,11 @@ def run_sanity_checks(ctx: RunContext, folds: list[FoldModel], clean: LevelScore
         clean = LevelScores(0.0, accuracy, scores, tuple(f"0 {n}" for n in reused))
     chance = chance_rate(sctx.dataset.labels)
     w = s.weight_randomisation
-    randomised = ([_randomised(ctx, folds, li, level) for li, level in enumerate(w.levels)]
-                  if w.enabled else [])
+    # Level by level (one level's copies in memory at a time), but all at once for an executor.
+    randomised: Iterable[Randomised] = (_randomised(ctx, folds, li, level)
+                                        for li, level in enumerate(w.levels if w.enabled else ()))
     if ctx.executor is not None:
+        randomised = list(randomised)
         _all_levels_at_once(ctx, sctx, randomised, ctx.executor)
     checks = []
     images = len(sctx.dataset)

@@ -924,6 +924,8 @@ class WeightRandomisationSpec(_Section):
 
     key_neutral: ClassVar[Mapping[str, str]] = {
         "enabled": "whether the check runs; each level's work is keyed by the rest"}
+    defaults_by: ClassVar[tuple[str, Mapping[str, Mapping[str, Any]]]] = ("levels_by", WEIGHT_DEFAULTS)
+    """The key whose value decides the defaults of other keys, and those defaults per value."""
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "enabled": Flag(),
@@ -939,7 +941,7 @@ class WeightRandomisationSpec(_Section):
     }
 
     def __post_init__(self) -> None:
-        for name, default in WEIGHT_DEFAULTS[self.levels_by].items():
+        for name, default in self.defaults_by[1][self.levels_by].items():
             if getattr(self, name) == ():
                 object.__setattr__(self, name, default)
 

@@ -31,7 +31,7 @@ PASS, FAIL, INCONCLUSIVE = SanityVerdict.PASS, SanityVerdict.FAIL, SanityVerdict
 CHECKS = {
     "weight_randomisation": (
         "Weight randomisation",
-        "every trained model is damaged on purpose: a share of its convolution weights receives "
+        "every trained model is damaged on purpose: a share of its {layers} receives "
         "random Gaussian noise{std}, without retraining",
         "share of the convolution weights randomised",
     ),
@@ -316,14 +316,14 @@ def _reasons(explainer: str, entry: SanityExplainer, label: Callable[[str], str]
 
 def _described(name: str, check: SanityCheck) -> tuple[str, str, str]:
     """(title, what the degradation does, horizontal axis) of one check, as its settings say."""
+    layers = check.settings.get("layers", ["conv"])  # a document before levels_by: convolutions
+    words = "weights" if layers == "all" else _words([LAYER_WORDS.get(k, k) for k in layers])
     if check.settings.get("levels_by") == "accuracy":
         title, what, axis = GRADED
-        layers = check.settings.get("layers", "all")
-        words = "weights" if layers == "all" else _words([LAYER_WORDS.get(k, k) for k in layers])
         return title, what.format(layers=words), axis
     title, what, axis = CHECKS.get(name, (_title(name), "the models are degraded", "degradation level"))
     std = f" of standard deviation {check.settings['std']:g}" if "std" in check.settings else ""
-    return title, what.format(std=std), axis
+    return title, what.format(std=std, layers=words), axis
 
 
 def calibration_rows(check: SanityCheck) -> list[dict[str, str]]:
