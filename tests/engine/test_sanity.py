@@ -99,6 +99,9 @@ def test_results_json_has_the_sanity_section(sanity_audit: Path) -> None:
     for name in CHECKS:
         status = section[name].status.value.upper()
         assert f"sanity check {name}: {status} (levels 0 0.3;" in summary
+    targets = [c.target for c in found.folds]
+    assert (f"  level 0.3: target accuracy {min(targets):.3f}–{max(targets):.3f}, reached "
+            in summary)
 
 
 def test_the_random_controls_corrected_reco_stays_at_chance_at_every_level(sanity_audit: Path) -> None:
