@@ -358,6 +358,36 @@ class SanityExplainer:
 
 
 @dataclass(frozen=True)
+class FoldCalibration:
+    """The noise scale found for one fold model at one weight-randomisation level (``levels_by:
+    accuracy``): the target ``clean - level x (clean - chance)`` and what the bisection reached.
+
+    Attributes:
+        fold: fold index; clean: its clean held-out accuracy; chance: the majority-class rate.
+        target: the accuracy sought; accuracy: the held-out accuracy reached at ``scale``.
+        scale: the noise scale, in units of each weight tensor's standard deviation.
+        steps: accuracy evaluations of the bisection; reached: |accuracy - target| <= tolerance.
+    """
+
+    fold: int
+    clean: float
+    chance: float
+    target: float
+    accuracy: float
+    scale: float
+    steps: int
+    reached: bool
+
+
+@dataclass(frozen=True)
+class SanityCalibration:
+    """The scales found for every fold model at one weight-randomisation level."""
+
+    level: float
+    folds: tuple[FoldCalibration, ...]
+
+
+@dataclass(frozen=True)
 class SanityCheck:
     """One sanity check over its levels (Fel et al., section 4.2).
 
@@ -366,6 +396,10 @@ class SanityCheck:
         alpha, min_fall: the trend test's level and the smallest meaningful fall.
         chance_accuracy: the majority class's rate; images: images explained at every level.
         status: the check's verdict (passed: it is ``pass``); explainers: per explainer.
+        calibration: per degraded level, the noise scale found per fold (weight randomisation with
+            ``levels_by: accuracy``; absent otherwise).
+        degradation: why the degradation itself is in doubt (the models' accuracy did not fall
+            over the levels, or a target accuracy was not reached); absent when it is not.
     """
 
     levels: tuple[float, ...]
@@ -377,6 +411,8 @@ class SanityCheck:
     passed: bool
     status: SanityVerdict
     explainers: Mapping[str, SanityExplainer]
+    calibration: tuple[SanityCalibration, ...] | None = field(default=None, metadata=_OMIT)
+    degradation: str | None = field(default=None, metadata=_OMIT)
 
 
 @dataclass(frozen=True)
@@ -796,13 +832,13 @@ def _threshold_v1(check: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _SANITY_RESULTS = ("levels", "alpha", "min_fall", "chance_accuracy", "images", "passed", "status",
-                   "explainers")
+                   "explainers", "calibration", "degradation")
 
 
 def _sanity_v1(check: Mapping[str, Any]) -> dict[str, Any]:
     out = {key: check[key] for key in _SANITY_RESULTS[:1]}
     out["settings"] = {k: v for k, v in check.items() if k not in _SANITY_RESULTS}
-    out.update({key: check[key] for key in _SANITY_RESULTS[1:]})
+    out.update({key: check[key] for key in _SANITY_RESULTS[1:] if key in check})
     out["explainers"] = {name: {**e, "levels": [_scored_v1(level, _V1_SCORES, after="level")
                                                 for level in e["levels"]]}
                          for name, e in check["explainers"].items()}
@@ -925,6 +961,7 @@ __all__ = [
     "DeployedExplainer",
     "ExplainerEntry",
     "Fold",
+    "FoldCalibration",
     "FoldChance",
     "HistoryLink",
     "Model",
@@ -936,6 +973,7 @@ __all__ = [
     "Requirement",
     "ResultsError",
     "Reused",
+    "SanityCalibration",
     "SanityCheck",
     "SanityExplainer",
     "SanityLevel",

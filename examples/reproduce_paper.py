@@ -112,6 +112,11 @@ def build_policy(dataset: str, variant: str, data: Path | None, max_images: int 
     sanity = doc.setdefault("sanity_checks", {})
     for check in CHECKS:
         sanity.setdefault(check, {})["enabled"] = variant == "standard"
+    # The paper's weight randomisation (appendix E.2): shares of conv weights noised, not graded.
+    sanity["weight_randomisation"]["levels_by"] = "noise"
+    sanity["weight_randomisation"]["levels"] = [0.05, 0.1, 0.3]
+    for key in ("layers", "tolerance", "max_steps", "scale_bounds"):
+        sanity["weight_randomisation"].pop(key, None)
     if variant == "lipschitz":
         doc["model"] = {"family": "lipschitz_cnn"}
         doc["training"] = {**LIPSCHITZ_TRAINING[dataset], "seed": doc.get("training", {}).get("seed", 0)}

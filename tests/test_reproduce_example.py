@@ -25,6 +25,8 @@ def test_policies_validate(dataset: str, tmp_path: Path) -> None:
         assert policy.dataset.max_images == 500
         assert policy.sanity_checks.label_shuffling.enabled is (variant == "standard")
         assert policy.sanity_checks.weight_randomisation.enabled is (variant == "standard")
+        weights = policy.sanity_checks.weight_randomisation  # the paper's protocol, not graded
+        assert (weights.levels_by, weights.levels, weights.layers) == ("noise", (0.05, 0.1, 0.3), ("conv",))
         assert policy.thresholds == () and policy.requirements == ()
         if family:
             assert policy.model.family == family

@@ -187,3 +187,21 @@ def test_a_pair_score_is_found_by_its_pair_name_in_either_order() -> None:
     assert _example().score("saliency vs gradcam", "agreement") is None
     assert doc.agreement.pairs[0].name == "saliency vs gradcam"
     assert _check(explainer="saliency vs gradcam").subject == "T1[saliency vs gradcam]"
+
+
+def test_a_sanity_checks_calibration_and_doubts_round_trip_and_are_omitted_when_absent() -> None:
+    from auditkit.results import FoldCalibration, SanityCalibration, SanityCheck
+
+    bare = SanityCheck((0.0, 0.25), {"levels_by": "noise", "layers": ["conv"]}, 0.05, 0.05, 0.1, 40,
+                       True, SanityVerdict.PASS, {})
+    plain = _to_plain(bare)
+    assert "calibration" not in plain and "degradation" not in plain  # schema-2 documents still read
+    assert _from_plain(SanityCheck, plain, "s") == bare
+    found = FoldCalibration(0, 0.95, 0.1, 0.7375, 0.74, 0.31, 7, True)
+    graded = replace(bare, calibration=(SanityCalibration(0.25, (found,)),),
+                     degradation="target accuracy not reached")
+    plain = _to_plain(graded)
+    assert plain["calibration"] == [{"level": 0.25, "folds": [{
+        "fold": 0, "clean": 0.95, "chance": 0.1, "target": 0.7375, "accuracy": 0.74, "scale": 0.31,
+        "steps": 7, "reached": True}]}]
+    assert json.loads(json.dumps(plain)) == plain and _from_plain(SanityCheck, plain, "s") == graded

@@ -26,12 +26,14 @@ from torch import nn
 from auditkit.data import ImageDataset, Resize, dataset_shape
 from auditkit.data.load import IN_MEMORY
 from auditkit.engine.crosstrain import build_audited_model, operator_callable, operator_code
+from auditkit.engine.degrade import weight_tensors
 from auditkit.errors import DataError, ExplainerError, PolicyError
 from auditkit.explainers.registry import EXPLAINERS
 from auditkit.explainers.tokens import feature_map, token_layout
 from auditkit.models import AuditedModel, LayerChoice, ModelError, check_signature, choose_layer
 from auditkit.models.operator import load_deployed
 from auditkit.policy import Policy, check_paths
+from auditkit.policy.schema import LAYER_KINDS
 from auditkit.results import Model, Training
 
 __all__ = ["GradCamLayer", "Setup", "check_setup", "declared_resize", "describe_model", "describe_training"]
@@ -136,6 +138,7 @@ def check_setup(policy: Policy, data: ImageDataset | None = None) -> Setup:
         _check_function(policy, setup)
     if policy.deployed.checkpoint is not None:
         _check_deployed(policy, setup)
+    _check_randomised_layers(policy, setup)
     return setup
 
 
@@ -145,6 +148,25 @@ def _check_explainers(policy: Policy, setup: Setup) -> None:
     for i, spec in enumerate(policy.explainers):
         for setting, problem in EXPLAINERS[spec.name].size_problems(spec.settings, setup.image_size):
             raise _fail(policy, f"explainers[{i}].{setting}", f"{spec.name}: {setting} {problem}")
+
+
+def _check_randomised_layers(policy: Policy, setup: Setup) -> None:
+    """``sanity_checks.weight_randomisation.layers`` must name some weight of the model."""
+    spec = policy.sanity_checks.weight_randomisation
+    if not spec.enabled:
+        return
+    key = "sanity_checks.weight_randomisation.layers"
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        try:
+            model = build_audited_model(policy, in_channels=setup.in_channels,
+                                        num_classes=setup.num_classes, image_size=setup.image_size)
+        except ModelError as exc:
+            raise _fail(policy, _model_key(policy, exc.parameter), str(exc)) from None
+    if not weight_tensors(model, spec.layers):
+        named = spec.layers if isinstance(spec.layers, str) else ", ".join(spec.layers)
+        raise _fail(policy, key, f"the model has no weight of the layers named ({named}) for weight "
+                    f"randomisation to degrade: name others ({', '.join(LAYER_KINDS)}) or all")
 
 
 def _data_shape(policy: Policy, data: ImageDataset | None) -> Setup:

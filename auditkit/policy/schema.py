@@ -896,34 +896,97 @@ class ThresholdSpec(_Section):
             yield "op", f"lower is better for {metric}: the threshold is an upper limit ('<=' or '<')"
 
 
+LEVELS_BY = ("accuracy", "noise")
+"""What a weight-randomisation level names: a target accuracy, or the paper's share of noised weights."""
+LAYER_KINDS = ("conv", "linear", "attention", "norm")
+"""The kinds of weights ``weight_randomisation.layers`` may name (the engine's
+:data:`auditkit.engine.degrade.LAYER_KINDS` documents each)."""
+WEIGHT_DEFAULTS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
+    "accuracy": MappingProxyType({"levels": (0.25, 0.5, 0.75), "layers": "all"}),
+    "noise": MappingProxyType({"levels": (0.05, 0.1, 0.3), "layers": ("conv",)}),
+})
+"""Defaults of ``levels`` and ``layers`` per ``levels_by`` (written values win)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class WeightRandomisationSpec(_Section):
-    """Sanity check: explanation scores must drop as the models' weights are progressively randomised."""
+    """Sanity check: explanation scores must drop as the models' weights are progressively randomised.
+
+    With ``levels_by: accuracy`` (the default) level l is a fraction f_l of the way from each fold
+    model's clean held-out accuracy to chance (the majority-class rate, ``folds[i].chance``): target
+    ``a_l = clean - f_l x (clean - chance)``. Every selected weight tensor t is moved by
+    ``s x z_t``, ``z_t ~ N(0, sd_t²)`` one seeded draw per fold and level (sd_t: the trained tensor's
+    entries' standard deviation), and s is found per fold by bisection in log s within
+    ``scale_bounds`` until the fold's held-out accuracy is within ``tolerance`` of a_l
+    (:func:`auditkit.engine.degrade.find_scale`). The accuracy thus falls with the level by
+    construction, on any architecture. With ``levels_by: noise`` level l is the paper's share of
+    weights given ``N(0, std²)`` noise (appendix E.2), convolutions only by default."""
 
     enabled: bool = True
     """Whether to run it."""
-    levels: tuple[float, ...] = (0.05, 0.1, 0.3)
-    """Fractions of weights randomised, in (0, 1], strictly increasing."""
+    levels_by: str = "accuracy"
+    """``accuracy``: levels are fractions of the way from clean accuracy to chance, the noise scale
+    is found per fold; ``noise``: levels are shares of weights noised with ``std`` (the paper)."""
+    levels: tuple[float, ...] = ()
+    """Strictly increasing. ``accuracy``: fractions in (0, 1) of the way to chance (default 0.25,
+    0.5, 0.75: each level's target accuracy is lower); ``noise``: shares of weights in (0, 1]
+    (default 0.05, 0.1, 0.3)."""
+    layers: str | tuple[str, ...] = ()
+    """Which weights are degraded: ``all`` or a list of ``conv``, ``linear``, ``attention`` (the
+    projections of ``nn.MultiheadAttention``) and ``norm`` (the affine scales of batch, layer and
+    group norms). Biases and batch-norm running statistics are left as trained. Default ``all``
+    with ``levels_by: accuracy``, ``[conv]`` (the paper's) with ``noise``."""
+    tolerance: float = 0.02
+    """``accuracy`` only: accepted |reached - target| accuracy, as a fraction of the held-out images."""
+    max_steps: int = 30
+    """``accuracy`` only: accuracy evaluations of the bisection per fold and level (both bounds
+    included); a target not reached within them is recorded as not reached, never waited for."""
+    scale_bounds: tuple[float, float] = (0.001, 100.0)
+    """``accuracy`` only: the smallest and largest noise scale s tried, in units of each tensor's
+    standard deviation (0.001: the model unchanged; 100: its weights drowned in noise)."""
     std: float = 0.5
-    """Standard deviation of the noise the randomised weights are drawn with: in weight units
-    (``scale: absolute``, the paper's N(0, 0.5)) or in units of each layer's own weight standard
-    deviation (``scale: relative``)."""
+    """``noise`` only: standard deviation of the noise the randomised weights are drawn with: in
+    weight units (``scale: absolute``, the paper's N(0, 0.5)) or in units of each tensor's own
+    weight standard deviation (``scale: relative``)."""
     scale: str = "absolute"
-    """``absolute`` or ``relative``: what ``std`` is measured in. Relative noise grades a small model
-    whose weights are much smaller than 0.5, which absolute noise can push to chance at once."""
+    """``noise`` only: ``absolute`` or ``relative``, what ``std`` is measured in. Relative noise
+    grades a small model whose weights are much smaller than 0.5, which absolute noise can push to
+    chance at once."""
     seed: int = 0
     """Seed of the randomisation."""
 
     key_neutral: ClassVar[Mapping[str, str]] = {
         "enabled": "whether the check runs; each level's work is keyed by the rest"}
+    defaults_by: ClassVar[tuple[str, Mapping[str, Mapping[str, Any]]]] = ("levels_by", WEIGHT_DEFAULTS)
+    """The key whose value decides the defaults of other keys, and those defaults per value."""
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
         "enabled": Flag(),
+        "levels_by": Options(LEVELS_BY),
         "levels": ListOf(Interval(float, 0, 1, closed="right"), min_length=1, increasing=True),
+        "layers": AllOrList(ListOf(Options(LAYER_KINDS), min_length=1, unique=True)),
+        "tolerance": Interval(float, 0, 0.5),
+        "max_steps": Interval(int, 2, 1000),
+        "scale_bounds": ListOf(Interval(float, 0, 1e6, closed="right"), min_length=2, increasing=True),
         "std": Interval(float, 0, 100, closed="right"),
         "scale": Options(("absolute", "relative")),
         "seed": SEED,
     }
+
+    def __post_init__(self) -> None:
+        for name, default in self.defaults_by[1][self.levels_by].items():
+            if getattr(self, name) == ():
+                object.__setattr__(self, name, default)
+
+    @staticmethod
+    def problems(values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+        bounds = values["scale_bounds"]
+        if len(bounds) != 2:
+            yield "scale_bounds", f"expected two scales [smallest, largest], got {len(bounds)}"
+        if values["levels_by"] == "accuracy" and values["levels"] and values["levels"][-1] >= 1:
+            yield "levels", (f"with levels_by: accuracy a level is a fraction of the way from the "
+                             f"clean accuracy to chance, in (0, 1); {values['levels'][-1]:g} targets "
+                             "chance itself or below: use fractions below 1 (e.g. 0.25, 0.5, 0.75)")
 
 
 @dataclass(frozen=True, kw_only=True)

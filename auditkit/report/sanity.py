@@ -31,7 +31,7 @@ PASS, FAIL, INCONCLUSIVE = SanityVerdict.PASS, SanityVerdict.FAIL, SanityVerdict
 CHECKS = {
     "weight_randomisation": (
         "Weight randomisation",
-        "every retrained model is damaged on purpose: a share of its convolution weights receives "
+        "every trained model is damaged on purpose: a share of its {layers} receives "
         "random Gaussian noise{std}, without retraining",
         "share of the convolution weights randomised",
     ),
@@ -43,6 +43,17 @@ CHECKS = {
     ),
 }
 """Check name -> (title, what the degradation does, label of the horizontal axis)."""
+GRADED = (
+    "Weight randomisation",
+    "every trained model is damaged on purpose, without retraining: Gaussian noise scaled to each "
+    "weight tensor's own spread is added to its {layers}, just enough for its held-out accuracy to "
+    "reach a target a fraction of the way from its clean accuracy to chance",
+    "fraction of the way from clean accuracy to chance",
+)
+"""The ``weight_randomisation`` entry of :data:`CHECKS` under ``levels_by: accuracy``."""
+LAYER_WORDS = {"conv": "convolution weights", "linear": "linear-layer weights",
+               "attention": "attention projections", "norm": "normalisation scales"}
+"""``layers`` kind -> its words in the report."""
 
 GATED = names(gated=True)
 """The metrics with a verdict (``Metric.gated``)."""
@@ -278,7 +289,7 @@ def _curves(check: SanityCheck, name: str, label: Callable[[str], str]) -> str:
             if not entry.in_verdict and label(explainer) not in controls:
                 controls.append(label(explainer))
             lines[label(explainer)] = [_point(s.scores[metric]) for s in entry.levels]
-    xlabel = CHECKS.get(name, ("", "", "degradation level"))[2]
+    xlabel = _described(name, check)[2]
     colours = plots.method_colours(list(check.explainers), label)
     return plots.data_uri(plots.score_curves(levels, panels, xlabel=xlabel, controls=controls,
                                              colours=colours))
@@ -303,12 +314,50 @@ def _reasons(explainer: str, entry: SanityExplainer, label: Callable[[str], str]
             if verdict in (FAIL, INCONCLUSIVE) and entry.trend[m].reason]
 
 
+def _described(name: str, check: SanityCheck) -> tuple[str, str, str]:
+    """(title, what the degradation does, horizontal axis) of one check, as its settings say."""
+    layers = check.settings.get("layers", ["conv"])  # a document before levels_by: convolutions
+    words = "weights" if layers == "all" else _words([LAYER_WORDS.get(k, k) for k in layers])
+    if check.settings.get("levels_by") == "accuracy":
+        title, what, axis = GRADED
+        return title, what.format(layers=words), axis
+    title, what, axis = CHECKS.get(name, (_title(name), "the models are degraded", "degradation level"))
+    std = f" of standard deviation {check.settings['std']:g}" if "std" in check.settings else ""
+    return title, what.format(std=std, layers=words), axis
+
+
+def calibration_rows(check: SanityCheck) -> list[dict[str, str]]:
+    """One row per graded level: the folds' target and reached accuracies, scales and steps.
+
+    Each cell gives the range over the fold models (one value when they agree to the digits shown);
+    ``reached``: how many folds got within tolerance of their target.
+
+    >>> from dataclasses import replace
+    >>> from auditkit.results import FoldCalibration as F, SanityCalibration as C
+    >>> check = _example()["label_shuffling"]
+    >>> found = (F(0, 0.99, 0.1, 0.7675, 0.77, 0.21, 7, True), F(1, 0.98, 0.1, 0.76, 0.52, 100, 2, False))
+    >>> (row,) = calibration_rows(replace(check, calibration=(C(0.25, found),)))
+    >>> row
+    {'level': '0.25', 'target': '0.760–0.767', 'accuracy': '0.520–0.770', 'scale': '0.21–100', \
+'steps': '2–7', 'reached': '1 of 2'}
+    """
+    def span(values: list[float], fmt: str) -> str:
+        low, high = format(min(values), fmt), format(max(values), fmt)
+        return low if low == high else f"{low}–{high}"
+
+    return [{"level": f"{c.level:g}",
+             "target": span([f.target for f in c.folds], ".3f"),
+             "accuracy": span([f.accuracy for f in c.folds], ".3f"),
+             "scale": span([f.scale for f in c.folds], ".3g"),
+             "steps": span([f.steps for f in c.folds], "d"),
+             "reached": f"{sum(f.reached for f in c.folds)} of {len(c.folds)}"}
+            for c in check.calibration or ()]
+
+
 def _section(name: str, check: SanityCheck, label: Callable[[str], str], confidence: str,
              audited: int) -> dict[str, Any]:
     """Template context of one check."""
-    title, what, _ = CHECKS.get(name, (_title(name), "the models are degraded", ""))
-    std = f" of standard deviation {check.settings['std']:g}" if "std" in check.settings else ""
-    what = what.format(std=std)
+    title, what, _ = _described(name, check)
     return {
         "id": name,
         "title": title,
@@ -327,6 +376,10 @@ def _section(name: str, check: SanityCheck, label: Callable[[str], str], confide
         "confidence": confidence,
         "alpha": f"{check.alpha:g}",
         "rows": [_row(explainer, e, label) for explainer, e in check.explainers.items()],
+        "calibration": calibration_rows(check),
+        "tolerance": f"{check.settings.get('tolerance', 0):g}",
+        "degradation": (check.degradation[0].upper() + check.degradation[1:] + ".")
+        if check.degradation else "",
     }
 
 

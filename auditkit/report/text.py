@@ -10,6 +10,7 @@ from pathlib import Path
 from auditkit import _atomic
 from auditkit.catalog import METRICS, names
 from auditkit.report.deployed import COLUMNS, accuracy_line
+from auditkit.report.sanity import calibration_rows
 from auditkit.results import AuditDocument, Deployed, Estimate, SanityCheck
 
 SCORE_COLUMNS = names(scope="explainer")
@@ -96,6 +97,9 @@ def _sanity_lines(name: str, check: SanityCheck) -> list[str]:
         f"sanity check {name}: {check.status.value.upper()} (levels "
         f"{' '.join(f'{level:g}' for level in check.levels)}; accuracy "
         f"{' '.join(Estimate(s.accuracy.value).text() for s in _levels(check))})",
+        *(f"  level {r['level']}: target accuracy {r['target']}, reached {r['accuracy']}, noise scale "
+          f"{r['scale']} ({r['reached']} folds within tolerance)" for r in calibration_rows(check)),
+        *([f"  degradation in doubt: {check.degradation}"] if check.degradation else []),
         f"  {'explainer':22s} {'metric':6s} {'score at each level':<{width}s} "
         f"{'slope [CI]':>26s} {'p':>6s}  result",
     ]

@@ -206,7 +206,7 @@ class PolicyReference(_Generated):
             yield f".. _policy-{key.replace('[]', '')}:"
             yield ""
         yield literal(key)
-        yield f"   :default: {self.default(field, key)}"
+        yield f"   :default: {self.default(field, key, cls)}"
         yield f"   :allowed: {escape(constraint.expected())}"
         if isinstance(constraint, self.ListOf) and isinstance(constraint.item, self.Explainer):
             yield "   :settings: see :ref:`explainer-settings`"
@@ -218,10 +218,14 @@ class PolicyReference(_Generated):
                    "writing both is an error.")
             yield ""
 
-    def default(self, field: dataclasses.Field, key: str) -> str:
+    def default(self, field: dataclasses.Field, key: str, cls: type | None = None) -> str:
         disputed = profile_default(key)
         if disputed:
             return disputed
+        by, choices = getattr(cls, "defaults_by", (None, {}))
+        if by is not None and field.name in next(iter(choices.values()), {}):  # set by another key
+            return "; ".join(f"{literal(yaml(values[field.name]))} (``{by}: {choice}``)"
+                             for choice, values in choices.items())
         if field.default is not dataclasses.MISSING:
             return literal(yaml(field.default))
         if field.default_factory is not dataclasses.MISSING:

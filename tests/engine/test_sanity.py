@@ -15,7 +15,14 @@ from auditkit.engine.sanity import ALPHA, LevelScores, assess_levels
 from auditkit.engine.scoring import SCORE_METRICS, explainer_scores
 from auditkit.metrics.bootstrap import resample_weights
 from auditkit.metrics.chance import image_permutations
-from auditkit.results import AuditDocument, Estimate, Reused, SanityVerdict
+from auditkit.results import (
+    AuditDocument,
+    Estimate,
+    FoldCalibration,
+    Reused,
+    SanityCalibration,
+    SanityVerdict,
+)
 
 CHECKS = ("weight_randomisation", "label_shuffling")
 METRICS = SCORE_METRICS  # every per-explainer metric of the catalog
@@ -75,7 +82,16 @@ def test_results_json_has_the_sanity_section(sanity_audit: Path) -> None:
                 gated.append(entry.status)
         assert check.passed is all(s is PASS for s in gated)
         assert check.status is next((v for v in (FAIL, INCONCLUSIVE) if v in gated), PASS)
-    assert section["weight_randomisation"].settings["std"] == 0.5
+    weights = section["weight_randomisation"]
+    assert weights.settings["levels_by"] == "accuracy" and weights.settings["layers"] == "all"
+    assert section["label_shuffling"].calibration is None
+    (found,) = weights.calibration  # one level, one record per fold
+    assert found.level == 0.3 and [c.fold for c in found.folds] == [0, 1, 2]
+    for c, fold in zip(found.folds, doc.folds, strict=True):
+        assert (c.clean, c.chance) == (fold.accuracy, fold.chance.chance)
+        assert c.target == pytest.approx(c.clean - 0.3 * (c.clean - c.chance))
+        assert c.reached is (abs(c.accuracy - c.target) <= 0.02) and 2 <= c.steps <= 30
+        assert 0.001 <= c.scale <= 100
     thresholds_ok = all(t.passed for t in doc.thresholds) and doc.accuracy.comparable
     sanity_ok = all(c.status is not FAIL for c in section.values())
     assert doc.verdict == ("pass" if thresholds_ok and sanity_ok else "fail")
@@ -83,6 +99,9 @@ def test_results_json_has_the_sanity_section(sanity_audit: Path) -> None:
     for name in CHECKS:
         status = section[name].status.value.upper()
         assert f"sanity check {name}: {status} (levels 0 0.3;" in summary
+    targets = [c.target for c in found.folds]
+    assert (f"  level 0.3: target accuracy {min(targets):.3f}–{max(targets):.3f}, reached "
+            in summary)
 
 
 def test_the_random_controls_corrected_reco_stays_at_chance_at_every_level(sanity_audit: Path) -> None:
@@ -122,7 +141,10 @@ def test_the_random_controls_corrected_reco_stays_at_chance_at_every_level(sanit
 def test_degraded_models_are_less_accurate(sanity_audit: Path) -> None:
     checks = _load(sanity_audit).sanity_checks
     clean, noisy = checks["weight_randomisation"].explainers["saliency"].levels
-    assert noisy.accuracy.value < clean.accuracy.value - 0.2  # measured 0.939 -> 0.478
+    # Target: 30 % of the way to chance; the folds' reached accuracies, pooled, are near it.
+    targets = [c.target for c in checks["weight_randomisation"].calibration[0].folds]
+    assert noisy.accuracy.value == pytest.approx(sum(targets) / len(targets), abs=0.03)
+    assert noisy.accuracy.high < clean.accuracy.value
     clean, shuffled = checks["label_shuffling"].explainers["saliency"].levels
     assert shuffled.accuracy.high < clean.accuracy.value  # measured 0.939 -> 0.861
 
@@ -174,7 +196,8 @@ def _synthetic(level: float, mege_shift: float, generator: torch.Generator, *, n
                                      permutations=image_permutations(n, 199,
                                                                      torch.Generator().manual_seed(0)))
               for name in ("saliency", "random")}
-    return LevelScores(level, accuracy or Estimate(0.9, 0.85, 0.95), scores)
+    falling = Estimate(0.9 - level / 2, 0.88 - level / 2, 0.92 - level / 2)  # the models degrade
+    return LevelScores(level, accuracy or falling, scores)
 
 
 def test_verdict_gates_mege_and_reco_but_not_random() -> None:
@@ -237,6 +260,40 @@ def test_models_at_chance_make_a_flat_score_inconclusive() -> None:
     check = assess_levels("weight_randomisation", levels, 0.95, {}, chance=0.1)
     t = check.trends["saliency"]["mege"]
     assert t.verdict == "inconclusive" and "at chance" in t.reason and "level 0.3" in t.reason
+
+
+def test_a_flat_score_under_a_flat_accuracy_is_inconclusive_not_failed() -> None:
+    """Label shuffling the models shrug off: their accuracy does not fall, so neither need MeGe."""
+    g = torch.Generator().manual_seed(3)
+    flat = Estimate(0.9, 0.88, 0.92)
+    levels = tuple(_synthetic(level, 0.0, g, n=4000, accuracy=flat) for level in (0.0, 0.1, 0.3))
+    check = assess_levels("label_shuffling", levels, 0.95, {})
+    t = check.trends["saliency"]["mege"]
+    assert t.verdict == "inconclusive"
+    assert "did not fall" in t.reason and "the models' accuracy did not fall over the levels" in t.reason
+    assert check.degradation == ("the models' accuracy did not fall over the levels (0.900, 0.900, "
+                                 "0.900 at levels 0, 0.1, 0.3)")
+    assert check.document().degradation == check.degradation
+    # The same scores over falling accuracies: a failure, and no doubt recorded.
+    falling = tuple(_synthetic(level, 0.0, g, n=4000) for level in (0.0, 0.1, 0.3))
+    check = assess_levels("label_shuffling", falling, 0.95, {})
+    assert check.verdict("saliency", "mege") == "fail" and check.degradation == ""
+    assert check.document().degradation is None
+    # A falling score passes, whatever the accuracy did.
+    fell = tuple(_synthetic(level, -0.2 + level, g, accuracy=flat) for level in (0.0, 0.1, 0.3))
+    assert assess_levels("label_shuffling", fell, 0.95, {}).verdict("saliency", "mege") == "pass"
+
+
+def test_an_unreached_target_is_recorded_as_a_doubt() -> None:
+    g = torch.Generator().manual_seed(5)
+    missed = FoldCalibration(1, 0.9, 0.1, 0.3, 0.52, 100.0, 2, False)
+    hit = FoldCalibration(0, 0.9, 0.1, 0.7, 0.71, 0.4, 9, True)
+    levels = (_synthetic(0.0, -0.2, g), replace(_synthetic(0.75, 0.0, g), calibration=(hit, missed)))
+    check = assess_levels("weight_randomisation", levels, 0.95, {})
+    assert check.degradation == ("target accuracy not reached within tolerance (level 0.75 fold 1: "
+                                 "0.520 for 0.300 at scale 100 after 2 steps)")
+    record = check.document()
+    assert record.calibration == (SanityCalibration(0.75, (hit, missed)),)
 
 
 def test_an_undefined_level_is_inconclusive() -> None:

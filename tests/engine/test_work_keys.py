@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import torch
 from torch import nn
 
 from auditkit.engine import keys
@@ -69,14 +70,18 @@ def _leaves(cls: type = Policy, path: str = "") -> Iterator[tuple[type, str, str
 def all_keys(policy: Policy, spec_index: int = 1) -> dict[str, Any]:
     """Every work key this policy gives, by kind, for fixed inputs (images, labels, models)."""
     spec = policy.explainers[spec_index]
-    dataset = SimpleNamespace(fingerprint="images")
-    model = nn.Sequential(nn.Conv2d(1, 2, 3))
-    fold = FoldModel(0, model, 1.0, 10, "checkpoint", False)
+    images = torch.rand(12, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    dataset = SimpleNamespace(fingerprint="images", images=images, labels=torch.arange(12) % 3)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(72, 3)).eval()
+    fold = FoldModel(0, model, 1.0, 12, "checkpoint", False)
+    ctx = SimpleNamespace(policy=policy, dataset=dataset, folds_idx=[torch.arange(12)],
+                          device=torch.device("cpu"))
     return {
         "fold": fold_key(policy, dataset, 0, "labels"),  # type: ignore[arg-type]
         "explanation": explainer_key(spec, ["checkpoint"], policy, "images"),
         "properties": properties_key(spec, ["checkpoint"], policy, "images"),
-        "weight_randomisation": _randomised(policy, [fold], 0, 0.1)[1],
+        "weight_randomisation": _randomised(ctx, [fold], 0, 0.1).ids,  # type: ignore[arg-type]
     }
 
 
@@ -142,6 +147,11 @@ def test_key_neutral_declarations_name_fields_and_give_a_reason() -> None:
     ("sanity_checks.weight_randomisation.std", 0.25, {"weight_randomisation"}),
     ("sanity_checks.weight_randomisation.scale", "relative", {"weight_randomisation"}),
     ("sanity_checks.weight_randomisation.seed", 7, {"weight_randomisation"}),
+    ("sanity_checks.weight_randomisation.levels_by", "noise", {"weight_randomisation"}),
+    ("sanity_checks.weight_randomisation.layers", ("conv",), {"weight_randomisation"}),
+    ("sanity_checks.weight_randomisation.tolerance", 0.1, {"weight_randomisation"}),
+    ("sanity_checks.weight_randomisation.max_steps", 5, {"weight_randomisation"}),
+    ("sanity_checks.weight_randomisation.scale_bounds", (0.01, 10.0), {"weight_randomisation"}),
 ])
 def test_a_keyed_field_changes_the_keys_of_the_work_that_reads_it(dotted: str, value: Any,
                                                                   changed: set[str]) -> None:

@@ -92,7 +92,8 @@ def test_defaults_are_the_papers_choices(write) -> None:
     assert policy.metrics.distance == "spearman" and policy.metrics.reco_form == "youden"
     assert policy.metrics.mu_fidelity.subset_fraction == 0.15 and policy.metrics.mu_fidelity.baseline == 0.0
     assert policy.metrics.bootstrap == schema.BootstrapSpec(resamples=1000, confidence=0.95, seed=0)
-    assert policy.sanity_checks.weight_randomisation.levels == (0.05, 0.1, 0.3)
+    weights = policy.sanity_checks.weight_randomisation  # graded by accuracy, not the paper's shares
+    assert (weights.levels_by, weights.levels, weights.layers) == ("accuracy", (0.25, 0.5, 0.75), "all")
     assert policy.thresholds == () and policy.requirements == ()
     assert policy.run.device == "auto" and policy.run.out == path.parent / "out"
     assert policy.dataset.split == "all" and policy.dataset.max_images is None
