@@ -145,7 +145,9 @@ def test_tokens_without_a_grid_and_outputs_that_are_neither() -> None:
     torch.testing.assert_close(feature_map(a, TokenLayout(None, 0, "s"), "x")[1, :, 2, 0], a[1, 2, 0, :])
 
 
-SMALL = {"integrated_gradients": {"steps": 8}, "smoothgrad": {"samples": 4}, "rise": {"masks": 16}}
+SMALL = {"integrated_gradients": {"steps": 8}, "smoothgrad": {"samples": 4}, "rise": {"masks": 16},
+         "occlusion": {"window": 7, "stride": 7}, "kernel_shap": {"samples": 16, "groups": "grid"},
+         "lime": {"samples": 16, "groups": "grid"}, "expected_gradients": {"samples": 4}}
 """Settings that keep each method a few passes on these tiny models."""
 
 
@@ -155,10 +157,11 @@ def test_every_explainer_runs_on_a_small_vit_and_swin(name, arch, request, image
     model = request.getfixturevalue(arch)
     x, y = images28
     layer = model.get_submodule(choose_layer(model).name)
+    background = torch.rand(8, *x.shape[1:], generator=torch.Generator().manual_seed(1))
 
     def maps(batch_size: int) -> torch.Tensor:
         return make_explainer(name, model, layer=layer, batch_size=batch_size, generator_seed=3,
-                              **SMALL.get(name, {})).explain(x, y)
+                              background=background, **SMALL.get(name, {})).explain(x, y)
 
     whole = maps(5)
     channels = 1 if not EXPLAINERS[name].pixel_wise else x.shape[1]
