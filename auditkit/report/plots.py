@@ -55,7 +55,7 @@ def method_colours(names: Sequence[str], label: Callable[[str], str]) -> dict[st
     """Printed label -> colour of each method in ``names`` (registry names).
 
     >>> method_colours(["gradcam", "mine"], str.upper)
-    {'GRADCAM': '#9467bd', 'MINE': '#5254a3'}
+    {'GRADCAM': '#9467bd', 'MINE': '#8ca252'}
     """
     spare = iter(SPARE_COLOURS * (1 + len(names)))
     return {label(n): METHOD_COLOURS.get(n) or next(spare) for n in names}
@@ -314,7 +314,7 @@ def _line_colours(panels: Mapping[str, Mapping[str, object]], controls: Sequence
     """``colours`` with a spare colour for every other label of ``panels`` but the ``controls``.
 
     >>> _line_colours({"MeGe": {"a": [], "b": [], "r": []}}, ["r"], {"a": "#000000"})
-    {'a': '#000000', 'b': '#5254a3'}
+    {'a': '#000000', 'b': '#8ca252'}
     """
     fixed = dict(colours or {})
     spare = iter(SPARE_COLOURS * (1 + len(fixed) + sum(len(lines) for lines in panels.values())))

@@ -34,6 +34,13 @@ def test_every_catalog_metric_is_where_the_readers_look(tiny_run) -> None:
             found = doc.score(None, name)
             assert isinstance(found, Estimate) and found.value is not None, name
             continue
+        if metric.scope == "pair":
+            assert doc.agreement is not None and doc.agreement.pairs, name
+            for pair in doc.agreement.pairs:
+                found = doc.score(pair.name, name)
+                assert isinstance(found, Estimate), (pair.name, name)
+                assert found.value is not None or found.undefined, (pair.name, name)
+            continue
         for explainer in doc.explainers:
             found = doc.score(explainer, name)
             if metric.scope == "property" and doc.explainers[explainer].properties is None:
@@ -166,7 +173,7 @@ def test_every_status_agrees_with_its_outcome(engine_run: EngineRun) -> None:
 def test_a_schema_1_document_upgrades_to_the_same_document(engine_run: EngineRun, to_schema_1) -> None:
     plain = json.loads(engine_run.written)
     v1 = to_schema_1(plain)
-    assert '"scores"' not in json.dumps(v1) and all("status" not in c for c in v1["thresholds"])
+    assert '"scores"' not in json.dumps(v1["explainers"]) and all("status" not in c for c in v1["thresholds"])
     assert "mege" in v1["explainers"]["saliency"]
     assert "levels_by" in v1["sanity_checks"]["weight_randomisation"]
     upgraded = AuditDocument.from_json(json.dumps(v1, indent=2))

@@ -31,7 +31,7 @@ def test_table_has_a_row_per_method_and_a_column_per_property(rendered) -> None:
         assert last.startswith('<span class="value">n/a<')
     assert "required ≥ 0.1 (T1): met" in rows[0][1] and "required ≥ 0.1 (T1): met" in rows[1][1]
     assert "the random control" not in rendered.html.split("Properties of the explanations")[1].split(
-        "Sizes of the sets")[0]  # no random explainer in this audit: nothing to say
+        "Agreement between the methods")[0]  # no random explainer in this audit: nothing to say
     assert "Fokkema, de Heide and van Erven" in rendered.html
     assert [r["property"] for r in rendered.context["properties"]["rows"]] == [r[0] for r in PROPERTY_ROWS]
 

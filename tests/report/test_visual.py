@@ -133,7 +133,8 @@ def test_html_in_chromium_has_every_image_and_fits_1024_px(full, tmp_path: Path)
     found = re.search(r'data-probe="([^"]+)"', dom)
     assert found, "the page did not finish loading"
     layout = json.loads(found.group(1).replace("&quot;", '"'))
-    assert len(layout["images"]) == full.html.count("<img ") == 5  # folds, histograms, maps, sanity, since
+    assert len(layout["images"]) == full.html.count("<img ") == 6  # folds, histograms, maps, agreement,
+    # sanity, since
     for image in layout["images"]:
         assert image["complete"] and image["width"] > 0, "an image did not decode"
         assert image["right"] <= layout["window"]
@@ -159,7 +160,7 @@ def pdf_text(pdf: Path, page: int) -> str:
 def test_page_one_holds_what_a_reader_decides_on_and_nothing_spills(report, request, signer_keys) -> None:
     """Issue 17, item 1: the verdict, what was audited, every requirement, the strength of the
     evidence, the change since the last audit, the signer and how to verify, all on page one; with
-    two requirements and with the demo policy's eight (``crowded``), each optional section shown."""
+    two requirements and with the demo policy's nine (``crowded``), each optional section shown."""
     rendered = request.getfixturevalue(report)
     pdf = rendered.out / "report.pdf"
     first = " ".join(pdf_text(pdf, 1).split())
@@ -171,7 +172,7 @@ def test_page_one_holds_what_a_reader_decides_on_and_nothing_spills(report, requ
         assert value in first, value
     assert "Contact" not in first  # absent in the policy: omitted, not invented
     assert "5e" * 32 in flat and "triage-2.4.1.pt" in first  # the deployed checkpoint's digest
-    assert len(results["requirements"]) == {"full": 2, "crowded": 8}[report]
+    assert len(results["requirements"]) == {"full": 2, "crowded": 9}[report]
     for req in results["requirements"]:
         assert f"{req['id']} {req['title']}" in first
     assert "Comparable models" in first
@@ -246,6 +247,6 @@ def test_figures_are_laid_out_at_print_size(full) -> None:
     listing = subprocess.run([need("pdfimages", "poppler-utils"), "-list", str(full.out / "report.pdf")],
                              capture_output=True, text=True, check=True, timeout=30).stdout
     rows = [line.split() for line in listing.splitlines()[2:] if line.split()[2] == "image"]
-    assert len(rows) == 5
+    assert len(rows) == 6
     for row in rows:
         assert abs(int(row[12]) - plots.DPI) <= 1 and abs(int(row[13]) - plots.DPI) <= 1, row
