@@ -198,24 +198,25 @@ def certify(policy: str | Path | Mapping[str, Any] | Policy, *,
     """``auditkit run``: audit, write summary.txt and the report, sign it, record it in the history
     (``db``, default ``out/history.sqlite``) and keep the dossier in ``out/audits/<id>-<digest>/``.
 
-    The policy's digest is logged first; the signing key (``signing``, else the policy's
-    ``signing`` section) is loaded before any fold trains. ``compare``: compare with the previous
+    Bad input fails before anything is logged (one error, nothing else on the CLI's stderr): the
+    policy, its paths, model and image sizes (:func:`~auditkit.engine.preflight.check_setup`) and the
+    signing key (``signing``, else the policy's ``signing`` section), loaded before any fold trains;
+    then the policy's digest is logged first. ``compare``: compare with the previous
     finished audit of the policy's name (:attr:`Certification.regressions`).
 
     Raises:
         PolicyError, SigningError, AuditError: as :func:`audit`, and a key that cannot be loaded.
     """
+    from auditkit.engine.preflight import check_setup
     from auditkit.history import DB_FILE_NAME, record_audit
-    from auditkit.policy.paths import check_paths
     from auditkit.signing.options import plan_signing
 
     loaded, dataset = prepare(policy, model_factory=model_factory, train_fn=train_fn, data=data)
-    log(f"policy '{loaded.name}' sha256 {loaded.sha256}")
     folder = _out(loaded, out)
     database = Path(db) if db is not None else folder / DB_FILE_NAME
-    check_paths(loaded)  # the data, the files the policy names and its out folder, at their lines
+    check_setup(loaded, dataset)  # the paths, the model and the image sizes, at their policy lines
     plan = plan_signing(signing.or_policy(loaded.signing))  # read now: the key signs at the end
-    # The run lock comes first, so a run that loses it exits without loading the engine (torch).
+    log(f"policy '{loaded.name}' sha256 {loaded.sha256}")
     with record_audit(database, loaded.name, loaded.sha256, folder, log=log) as recording:
         from auditkit.engine import AuditOptions
 

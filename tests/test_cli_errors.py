@@ -168,8 +168,8 @@ def test_a_valid_policy_is_checked_in_full(tmp_path: Path) -> None:
     assert {"torch", "auditkit.engine.preflight", "auditkit.explainers.registry"} <= imported
 
 
-def _quiet_out(tmp: Path) -> list[str]:
-    return ["--quiet", "--out", str(tmp / "out")]
+def _out(tmp: Path) -> list[str]:
+    return ["--out", str(tmp / "out")]
 
 
 def _keys(tmp: Path) -> None:
@@ -178,15 +178,18 @@ def _keys(tmp: Path) -> None:
 
 
 COMMAND_CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
-    # The other commands' bad inputs that need no audit (run --quiet: without it, its log line naming
-    # the policy comes first on stderr).
-    "run: a missing policy": (lambda tmp: ["run", str(tmp / "absent.yaml"), *_quiet_out(tmp)], "absent.yaml"),
-    "run: a bad policy": (lambda tmp: ["run", *_write(GOOD + "trainig: {}\n")(tmp), *_quiet_out(tmp)],
+    # The other commands' bad inputs that need no audit (run without --quiet: its first log line
+    # comes only once the policy, its paths, the model's fit to the images and the key are checked).
+    "run: a missing policy": (lambda tmp: ["run", str(tmp / "absent.yaml"), *_out(tmp)], "absent.yaml"),
+    "run: a bad policy": (lambda tmp: ["run", *_write(GOOD + "trainig: {}\n")(tmp), *_out(tmp)],
                           "unknown key 'trainig'"),
     "run: an out folder that is a file": (
-        lambda tmp: ["run", *_write(GOOD)(tmp), "--quiet", "--out", str(tmp / "p.yaml")], "p.yaml"),
+        lambda tmp: ["run", *_write(GOOD)(tmp), "--out", str(tmp / "p.yaml")], "p.yaml"),
     "run: a missing signing key": (
-        lambda tmp: ["run", *_write(GOOD)(tmp), *_quiet_out(tmp), "--sign-key", str(tmp / "k.p12")], "k.p12"),
+        lambda tmp: ["run", *_write(GOOD)(tmp), *_out(tmp), "--sign-key", str(tmp / "k.p12")], "k.p12"),
+    "run: a normalisation that does not fit the images": (
+        lambda tmp: ["run", *_write(GOOD + "preprocessing: {normalize: {mean: [0.5, 0.5, 0.5], "
+                                    "std: [1, 1, 1]}}\n")(tmp), *_out(tmp)], "preprocessing.normalize.mean"),
     "verify: a missing path": (lambda tmp: ["verify", str(tmp / "absent")], "absent"),
     "verify: an unreadable trust anchor": (
         lambda tmp: (_keys(tmp), ["verify", str(tmp), "--trust", str(tmp / "keys" / "ca.pem")])[1], "ca.pem"),
