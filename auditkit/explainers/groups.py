@@ -1,18 +1,18 @@
 """Feature groups of an image and the parent of the surrogate methods (LIME, KernelSHAP):
-:func:`feature_groups` and :class:`SurrogateExplainer`."""
+:func:`feature_groups`, :func:`weighted_least_squares` and :class:`SurrogateExplainer`."""
 
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping
-from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from captum.attr import Lime as _CaptumLime
 from torch import Tensor, nn
 
+from auditkit._batching import batch_slices
 from auditkit.constraints import Constraint, Interval, Options, must
 from auditkit.errors import ExplainerError
 from auditkit.explainers.base import GENERATOR_SEED, Explainer
@@ -22,6 +22,11 @@ GROUPINGS: tuple[str, ...] = ("slic", "grid")
 
 DRAW_BLOCK = 256
 """Coalitions drawn per call of a sampler; fixed, so the draws never depend on ``batch_size``."""
+
+RCOND = 1e-6
+"""Singular values of the weighted design below ``RCOND`` times the largest count as zero in
+:func:`weighted_least_squares`: the ``cond`` of :func:`scipy.linalg.lstsq` in scikit-learn's
+``LinearRegression`` (its default ``tol``), which captum's ``SkLearnLinearRegression`` fits."""
 
 
 def grid_groups(image_size: tuple[int, int], segments: int) -> Tensor:
@@ -66,22 +71,84 @@ def feature_groups(x: Tensor, groups: str, segments: int, compactness: float) ->
     return torch.stack([slic_groups(image, segments, compactness) for image in x]).to(x.device)
 
 
+def weighted_least_squares(z: Tensor, scores: Tensor, weights: Tensor) -> Tensor:
+    r"""The slopes of a weighted linear regression with an intercept, for N problems at once,
+    ``Tensor[N, G]`` float64:
+
+    .. math::
+
+        \hat\phi = \arg\min_{\phi_0, \phi} \sum_{s=1}^{S} w_s (y_s - \phi_0 - z_s \cdot \phi)^2
+        = (W^{1/2} \tilde Z)^+ \, W^{1/2} \tilde y,
+
+    with ``Z`` and ``y`` centred on their ``w``-weighted means (which removes ``phi_0``) and ``^+`` the
+    pseudo-inverse (one SVD per problem, :func:`torch.linalg.pinv`, singular values below
+    :data:`RCOND` times the largest set to zero). That is scikit-learn's ``LinearRegression`` with
+    ``sample_weight`` (centring, scaling by ``sqrt(w)``, :func:`scipy.linalg.lstsq` at ``cond``
+    :data:`RCOND`), the fit captum's ``SkLearnLinearRegression`` makes, in float64 rather than
+    captum's float32. Rank deficiency (fewer distinct coalitions than groups, a group never toggled,
+    two groups always toggled together) gets the minimum-norm solution, as there: a group that is
+    never toggled gets 0, groups always toggled together share their joint effect equally (tested).
+    No ridge.
+
+    Args:
+        z: coalitions ``Tensor[N, S, G]`` (0/1, any dtype).
+        scores: ``Tensor[N, S]``, the model's score of each coalition.
+        weights: ``Tensor[N, S]``, positive.
+
+    >>> z = torch.tensor([[[0., 0.], [1., 0.], [0., 1.], [1., 1.]]])
+    >>> weighted_least_squares(z, z @ torch.tensor([2., -1.]), torch.ones(1, 4)).round(decimals=6).tolist()
+    [[2.0, -1.0]]
+    """
+    z, scores, weights = z.double(), scores.double(), weights.double()
+    total = weights.sum(dim=1, keepdim=True)  # [N, 1]
+    z_mean = (weights[:, :, None] * z).sum(dim=1, keepdim=True) / total[:, :, None]  # [N, 1, G]
+    score_mean = (weights * scores).sum(dim=1, keepdim=True) / total  # [N, 1]
+    root = weights.sqrt()
+    design = root[:, :, None] * (z - z_mean)  # [N, S, G]
+    target = root * (scores - score_mean)  # [N, S]
+    return (torch.linalg.pinv(design, rtol=RCOND) * target[:, None, :]).sum(dim=2)
+
+
+def first_rows(blocks: Iterator[Tensor], rows: int) -> Tensor:
+    """The first ``rows`` rows of the concatenated ``blocks`` ``Tensor[k, G]``, ``Tensor[rows, G]``."""
+    taken: list[Tensor] = []
+    count = 0
+    while count < rows:
+        taken.append(next(blocks))
+        count += taken[-1].shape[0]
+    return torch.cat(taken)[:rows]
+
+
 class SurrogateExplainer(Explainer):
-    """A linear surrogate of ``f_c`` over feature groups, fitted by captum's ``LimeBase``: the parent of
-    :class:`~auditkit.explainers.lime.Lime` and :class:`~auditkit.explainers.kernel_shap.KernelShap`.
+    """A linear surrogate of ``f_c`` over feature groups, fitted for a chunk of images at once: the parent
+    of :class:`~auditkit.explainers.lime.Lime` and :class:`~auditkit.explainers.kernel_shap.KernelShap`.
 
     Each image is cut into G groups (:func:`feature_groups`: from the image alone, so the k fold models
     explaining one image share its groups and their maps are comparable). A coalition ``z`` in {0, 1}^G
     keeps the groups with ``z_g = 1`` and writes ``baseline`` into the others; ``samples`` coalitions
-    are scored by the model (batches of up to ``batch_size`` copies of one image) and a weighted linear
-    regression of the scores on ``z`` (captum's ``SkLearnLinearRegression``) gives one coefficient per
-    group, written into every pixel of that group. Cost: ``samples`` model evaluations per image.
+    per image ``Tensor[N, S, G]`` are scored by the model, the masked copies built and evaluated
+    ``batch_size`` at a time across the images of a chunk, each is weighted (:meth:`_weights`) and
+    one :func:`weighted_least_squares` per image, all solved together, gives one coefficient per group,
+    written into every pixel of that group. Cost: ``samples`` model evaluations per image. Memory:
+    ``batch_size`` masked copies at a time, the scores and weights ``[N, S]`` and each fit's design
+    ``[n, S, G]`` in float64.
 
-    Seeding: the coalitions of every image come from a ``torch.Generator`` reset to
-    ``generator_seed`` for that image (a subclass's ``coalitions`` sampler replaces captum's, which
-    draws from torch's global generator), so a map is a function of (image, seed) whatever the batch
-    it is explained in; images with the same number of groups get the same coalitions. An image that
-    is a single group gets ``f_c(x) - f_c(baseline)`` (:meth:`_single_group`).
+    This is captum's ``LimeBase`` estimator (``Lime`` with ``SkLearnLinearRegression``, ``KernelShap``)
+    given the same coalitions, to float rounding (tested against captum fed our draws). captum builds,
+    weighs and stores each coalition in Python, one at a time, and fits one scikit-learn regression per
+    image; on a small model that loop, not the model, set the rate (15-39 % of the forward rate in
+    ``benchmarks/bench_captum_methods.py``, about 90 % batched), so the masking, the weights and the
+    fits are batched here.
+    What captum offers that is not kept: arbitrary Python ``perturb_func`` / ``similarity_func``
+    callables per coalition (each method fixes its sampler and kernel) and other interpretable models
+    (captum's default Lasso is not used: it would shrink every effect).
+
+    Seeding: the coalitions of every image are the first ``samples`` rows of its subclass's
+    ``coalition_blocks``, drawn from a ``torch.Generator`` reset to ``generator_seed`` for that image,
+    so a map is a function of (image, seed) whatever the batch it is explained in (tested bit for bit);
+    images with the same number of groups get the same coalitions (drawn once per call). An image that
+    is a single group gets ``f_c(x) - f_c(baseline)`` (:meth:`_single_group`), the exact answer of both
+    surrogates, in 2 model evaluations.
     """
 
     settings: ClassVar[Mapping[str, Constraint]] = {
@@ -93,9 +160,8 @@ class SurrogateExplainer(Explainer):
     }
     pixel_wise: ClassVar[bool] = False
     seeded: ClassVar[bool] = True
-    coalitions: ClassVar[Callable[..., Iterator[Tensor]]]
-    """``(original_inp, *, generator, num_interp_features, **captum_kwargs)`` -> coalitions
-    ``Tensor[1, G]`` int64, captum's ``perturb_func`` contract with our generator."""
+    coalition_blocks: ClassVar[Callable[[int, torch.Generator], Iterator[Tensor]]]
+    """``(G, generator)`` -> the method's coalitions of G groups, in blocks ``Tensor[k, G]`` int64 (CPU)."""
 
     def __init__(self, model: nn.Module, *, batch_size: int, generator_seed: int, samples: int,
                  groups: str, segments: int, compactness: float, baseline: float) -> None:
@@ -106,7 +172,6 @@ class SurrogateExplainer(Explainer):
         self.segments = self._setting("segments", segments)
         self.compactness = self._setting("compactness", compactness)
         self.baseline = self._setting("baseline", baseline)
-        self._captum: _CaptumLime
 
     @classmethod
     def size_problems(cls, settings: Mapping[str, Any],
@@ -119,25 +184,67 @@ class SurrogateExplainer(Explainer):
     def _attribute(self, x: Tensor, targets: Tensor) -> Tensor:
         b, _, h, w = x.shape
         self._check_size((h, w))
-        groups = feature_groups(x, self.groups, self.segments, self.compactness)
-        maps = torch.empty((b, 1, h, w), dtype=torch.float32, device=x.device)
-        for i in range(b):
-            if int(groups[i].max()) == 0:
-                maps[i] = self._single_group(x[i : i + 1], targets[i : i + 1])
-                continue
-            generator = torch.Generator().manual_seed(self.generator_seed)
-            self._captum.perturb_func = partial(type(self).coalitions, generator=generator)
-            maps[i] = self._captum.attribute(
-                x[i : i + 1], baselines=self.baseline, target=targets[i : i + 1],
-                feature_mask=groups[i][None, None], n_samples=self.samples,
-                perturbations_per_eval=min(self.samples, self.batch_size),
-            )[0, :1].float()
-        return maps
+        groups = feature_groups(x, self.groups, self.segments, self.compactness).flatten(1)  # [B, H W]
+        counts = groups.amax(dim=1) + 1  # G of each image
+        coefs = torch.zeros((b, int(counts.max())), dtype=torch.float64, device=x.device)
+        single = (counts == 1).nonzero().squeeze(1)
+        coefs[single, 0] = self._single_group(x[single], targets[single])
+        many = (counts > 1).nonzero().squeeze(1)
+        if len(many):
+            distinct = counts[many].unique()  # sorted
+            table = self._draw(distinct.tolist()).to(x.device)  # [D, S, G_max]
+            row = torch.searchsorted(distinct, counts[many])  # each image's entry of the table
+            scores, weights = self._evaluate(x[many], targets[many], groups[many], table, row, counts[many])
+            for d, g in enumerate(distinct.tolist()):  # one batched fit per number of groups
+                same = (row == d).nonzero().squeeze(1)
+                z = table[d, :, :g].expand(len(same), -1, -1)
+                coefs[many[same], :g] = weighted_least_squares(z, scores[same], weights[same])
+        return coefs.gather(1, groups).view(b, 1, h, w).float()
 
-    def _single_group(self, x: Tensor, target: Tensor) -> Tensor:
-        """``f_c(x) - f_c(baseline)`` everywhere, ``[1, H, W]``: the exact answer of both surrogates for
-        an image that is one group (SLIC on a flat image), where captum's KernelSHAP sampler has no
-        coalition size to draw from; 2 model evaluations."""
+    def _draw(self, counts: list[int]) -> Tensor:
+        """The first ``samples`` coalitions of ``counts[d]`` groups for each d, zero-padded to the largest
+        count, ``Tensor[D, S, G_max]`` bool (CPU): one draw per number of groups, shared by its images."""
+        table = torch.zeros((len(counts), self.samples, max(counts)), dtype=torch.bool)
+        for d, g in enumerate(counts):
+            blocks = type(self).coalition_blocks(g, torch.Generator().manual_seed(self.generator_seed))
+            table[d, :, :g] = first_rows(blocks, self.samples).bool()
+        return table
+
+    def _evaluate(self, x: Tensor, targets: Tensor, groups: Tensor, table: Tensor, row: Tensor,
+                  counts: Tensor) -> tuple[Tensor, Tensor]:
+        """``f_c`` of every masked copy (image n with ``groups[n]`` ``[H W]`` of ``counts[n]`` groups,
+        coalition ``table[row[n], s]``) and its weight, ``Tensor[M, S]`` float64 each; ``batch_size``
+        copies per forward pass."""
+        m, s = len(x), table.shape[1]
+        scores = torch.empty(m * s, dtype=torch.float64, device=x.device)
+        weights = torch.empty_like(scores)
         with torch.no_grad():
-            scores = self.model(torch.cat([x, torch.full_like(x, self.baseline)])).float()[:, target[0]]
-        return (scores[0] - scores[1]).expand(1, *x.shape[2:])
+            for part in batch_slices(m * s, self.batch_size):
+                index = torch.arange(part.start, part.stop, device=x.device)
+                image, sample = index // s, index % s
+                kept = table[row[image], sample]  # [k, G_max]
+                removed = ~kept.gather(1, groups[image]).view(-1, 1, *x.shape[2:])
+                originals = x[image]
+                copies = originals.masked_fill(removed, self.baseline)
+                out = self.model(copies).float().gather(1, targets[image, None])
+                scores[part] = out.squeeze(1).double()
+                weights[part] = self._weights(kept, counts[image], copies, originals)
+        return scores.view(m, s), weights.view(m, s)
+
+    @abstractmethod
+    def _weights(self, z: Tensor, counts: Tensor, copies: Tensor, originals: Tensor) -> Tensor:
+        """The regression weight of each coalition ``z`` ``[k, G_max]`` (bool, zero-padded; ``counts``
+        ``[k]`` groups) whose masked copy of ``originals`` ``[k, C, H, W]`` is ``copies``,
+        ``Tensor[k]`` float64."""
+
+    def _single_group(self, x: Tensor, targets: Tensor) -> Tensor:
+        """``f_c(x) - f_c(baseline)`` of each image ``x`` ``[k, C, H, W]``, ``Tensor[k]`` float64: the exact
+        answer of both surrogates for an image that is one group (SLIC on a flat image), where
+        KernelSHAP's sampler has no coalition size to draw from; 2 model evaluations per image."""
+        both = torch.cat([x, torch.full_like(x, self.baseline)])
+        scores = torch.empty(len(both), dtype=torch.float64, device=x.device)
+        with torch.no_grad():
+            for part in batch_slices(len(both), self.batch_size):
+                out = self.model(both[part]).float().gather(1, targets.repeat(2)[part, None])
+                scores[part] = out.squeeze(1).double()
+        return scores[: len(x)] - scores[len(x) :]

@@ -1,4 +1,4 @@
-"""KernelSHAP (Lundberg and Lee 2017), through captum: :class:`KernelShap`."""
+"""KernelSHAP (Lundberg and Lee 2017), captum's estimator batched: :class:`KernelShap`."""
 
 from __future__ import annotations
 
@@ -6,49 +6,59 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import torch
-from captum.attr import KernelShap as _CaptumKernelShap
 from torch import Tensor, nn
 
 from auditkit.explainers.groups import DRAW_BLOCK, SurrogateExplainer
 
+ENDPOINT_WEIGHT = 1e6
+"""Regression weight of the full and empty coalitions (captum's ``KernelShap.inf_weight``): large, so
+the fit nearly satisfies ``phi_0 = f_c(baseline)`` and ``phi_0 + sum_g phi_g = f_c(x)``."""
 
-def shapley_coalitions(original_inp: Tensor, *, generator: torch.Generator, num_interp_features: int,
-                       **_: Any) -> Iterator[Tensor]:
-    """KernelSHAP's coalitions of G = ``num_interp_features`` groups, ``Tensor[1, G]`` int64 on
-    ``original_inp``'s device: all ones, all zeros, then coalitions of size k drawn with
-    ``p(k) ∝ (G - 1) / (k (G - k))``, ``k = 1 .. G-1``, each of the ``C(G, k)`` subsets equally likely,
-    which with unit weights is the Shapley kernel (captum's sampler, drawn from ``generator`` in
-    blocks of :data:`~auditkit.explainers.groups.DRAW_BLOCK`). For G = 1 the two first are all there is:
-    fair coin flips follow."""
-    g, device = num_interp_features, original_inp.device
-    yield torch.ones((1, g), dtype=torch.long, device=device)
-    yield torch.zeros((1, g), dtype=torch.long, device=device)
+
+def shapley_blocks(num_groups: int, generator: torch.Generator) -> Iterator[Tensor]:
+    """KernelSHAP's coalitions of G = ``num_groups`` groups in blocks ``Tensor[k, G]`` int64 (CPU): all
+    ones, all zeros, then blocks of :data:`~auditkit.explainers.groups.DRAW_BLOCK` coalitions of size
+    k drawn with ``p(k) ∝ (G - 1) / (k (G - k))``, ``k = 1 .. G-1``, each of the ``C(G, k)`` subsets
+    equally likely, which with unit weights is the Shapley kernel (captum's sampler, drawn from
+    ``generator``). For G = 1 the two first are all there is: fair coin flips follow."""
+    g = num_groups
+    yield torch.stack([torch.ones(g, dtype=torch.long), torch.zeros(g, dtype=torch.long)])
     sizes = torch.arange(1, g, dtype=torch.float64)
     weights = (g - 1) / (sizes * (g - sizes))
     while True:
         if g == 1:
-            block = (torch.rand((DRAW_BLOCK, 1), generator=generator) < 0.5).long()
+            yield (torch.rand((DRAW_BLOCK, 1), generator=generator) < 0.5).long()
         else:
             k = 1 + torch.multinomial(weights, DRAW_BLOCK, replacement=True, generator=generator)
             rank = torch.rand((DRAW_BLOCK, g), generator=generator).argsort(dim=1).argsort(dim=1)
-            block = (rank < k[:, None]).long()
-        yield from block.to(device).split(1)
+            yield (rank < k[:, None]).long()
+
+
+def shapley_coalitions(original_inp: Tensor, *, generator: torch.Generator, num_interp_features: int,
+                       **_: Any) -> Iterator[Tensor]:
+    """The coalitions of :func:`shapley_blocks` one at a time, ``Tensor[1, G]`` int64 on
+    ``original_inp``'s device: captum's ``perturb_func`` contract, to feed captum's ``KernelShap``
+    the same draws (how the batched fit is tested to be captum's)."""
+    for block in shapley_blocks(num_interp_features, generator):
+        yield from block.to(original_inp.device).split(1)
 
 
 class KernelShap(SurrogateExplainer):
     """Shapley values of the feature groups, estimated by KernelSHAP, ``[N, 1, H, W]``.
 
     ``phi_g`` is the weighted least-squares fit of ``f_c(z) = phi_0 + sum_g z_g phi_g`` over the sampled
-    coalitions (:func:`shapley_coalitions`; the empty and full coalitions get captum's weight 10^6, the
-    others 1, which with the size distribution is the Shapley kernel); with enough samples it is the
-    exact Shapley value of each group of the game ``v(S) = f_c(x_S, baseline elsewhere)``, and
-    ``sum_g phi_g = f_c(x) - f_c(baseline)``. For ``f = W x`` it is ``sum_{i in g} W_{c,i} (x_i - baseline)``
-    (tested, also against a brute-force Shapley value over all 2^G coalitions). Groups, seeding and
-    cost: :class:`~auditkit.explainers.groups.SurrogateExplainer`.
+    coalitions (:func:`shapley_blocks`; the empty and full coalitions get captum's weight
+    :data:`ENDPOINT_WEIGHT`, the others 1, which with the size distribution is the Shapley kernel);
+    with enough samples it is the exact Shapley value of each group of the game
+    ``v(S) = f_c(x_S, baseline elsewhere)``, and ``sum_g phi_g = f_c(x) - f_c(baseline)``. For ``f = W x``
+    it is ``sum_{i in g} W_{c,i} (x_i - baseline)`` (tested, also against a brute-force Shapley value
+    over all 2^G coalitions). The same estimator as captum's ``KernelShap`` given the same coalitions,
+    all images' fits solved at once instead of captum's per-coalition loop (tested against captum):
+    :class:`~auditkit.explainers.groups.SurrogateExplainer` (groups, seeding, cost, rank deficiency).
 
     Args:
         model: classifier in eval mode returning logits ``[N, num_classes]``.
-        batch_size: images per chunk, and the cap on copies of one image per forward pass.
+        batch_size: images per chunk, and the cap on masked copies per forward pass.
         generator_seed: seed of the coalition generator.
         samples: coalitions scored per image, in [1, 10^6] (the two first are the full and empty ones).
         groups: ``slic`` (superpixels) or ``grid``.
@@ -59,11 +69,17 @@ class KernelShap(SurrogateExplainer):
 
     name: ClassVar[str] = "kernel_shap"
     label: ClassVar[str] = "KernelSHAP"
-    coalitions = shapley_coalitions
+    coalition_blocks = shapley_blocks
 
     def __init__(self, model: nn.Module, *, batch_size: int = 256, generator_seed: int = 0,
                  samples: int = 200, groups: str = "slic", segments: int = 16, compactness: float = 0.1,
                  baseline: float = 0.0) -> None:
         super().__init__(model, batch_size=batch_size, generator_seed=generator_seed, samples=samples,
                          groups=groups, segments=segments, compactness=compactness, baseline=baseline)
-        self._captum = _CaptumKernelShap(model)
+
+    def _weights(self, z: Tensor, counts: Tensor, copies: Tensor, originals: Tensor) -> Tensor:
+        """:data:`ENDPOINT_WEIGHT` for the empty and full coalitions, 1 otherwise (captum's
+        ``kernel_shap_similarity_kernel``)."""
+        size = z.sum(dim=1)
+        endpoint = (size == 0) | (size == counts)
+        return torch.where(endpoint, ENDPOINT_WEIGHT, 1.0).double()

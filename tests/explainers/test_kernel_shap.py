@@ -1,14 +1,17 @@
 """KernelSHAP against exact Shapley values (closed form on a linear model, brute force over all
-2^G coalitions otherwise), its coalition sampler, feature groups, per-image seeding, bad input."""
+2^G coalitions otherwise) and against captum's KernelShap given the same coalitions, its coalition
+sampler, feature groups, per-image seeding, rank deficiency, bad input."""
 
 from __future__ import annotations
 
 import itertools
 import math
+from functools import partial
 from pathlib import Path
 
 import pytest
 import torch
+from captum.attr import KernelShap as CaptumKernelShap
 from torch import nn
 
 from auditkit.cli import main
@@ -159,3 +162,38 @@ def test_validate_names_the_setting_line(tmp_path: Path, capsys, setting, line, 
                     f"    {setting}\n", encoding="utf-8")
     assert main(["validate", str(path)]) == 2
     assert capsys.readouterr().err == f"auditkit: error: {path}:{line}: {message}\n"
+
+
+def captum_kernel_shap(model, x, y, groups, samples, seed, baseline):
+    """captum's own ``KernelShap``, one image at a time, fed our coalitions through its perturb_func."""
+    method = CaptumKernelShap(model)
+    maps = []
+    for n in range(len(x)):
+        method.perturb_func = partial(shapley_coalitions, generator=torch.Generator().manual_seed(seed))
+        maps.append(method.attribute(x[n : n + 1], baselines=baseline, target=int(y[n]),
+                                     feature_mask=groups[n][None, None], n_samples=samples,
+                                     perturbations_per_eval=min(samples, 64))[0])
+    return torch.stack(maps)
+
+
+@pytest.mark.parametrize("samples", [2, 6, 150])
+def test_batched_fit_is_captums_kernel_shap_given_the_same_coalitions(cnn, images, samples):
+    """2 coalitions (full and empty: every group gets the same share of the drop) and 6 (fewer than the
+    groups) are rank deficient; captum's float32 fit against our float64 one."""
+    x, y = images
+    got = KernelShap(cnn, samples=samples, segments=10, baseline=0.2, generator_seed=7, batch_size=64)
+    got = got.explain(x, y)
+    groups = feature_groups(x, "slic", 10, 0.1)
+    expected = captum_kernel_shap(cnn, x, y, groups, samples, 7, 0.2)
+    scale = float(expected.abs().max())
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-5 * scale)
+
+
+def test_full_and_empty_coalitions_alone_share_the_drop_equally(cnn, images):
+    """Rank 1 (every column is the same): the minimum-norm fit gives each of the G groups
+    (f_c(x) - f_c(baseline)) / G."""
+    x, y = images
+    got = KernelShap(cnn, samples=2, groups="grid", segments=4).explain(x, y)
+    with torch.no_grad():
+        drop = cnn(x).gather(1, y[:, None]) - cnn(torch.zeros_like(x)).gather(1, y[:, None])
+    torch.testing.assert_close(got, (drop / 4)[:, :, None, None].expand(7, 1, 8, 8), rtol=1e-5, atol=1e-6)

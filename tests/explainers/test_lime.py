@@ -1,20 +1,25 @@
-"""LIME against group effects on a linear model and an independent weighted least-squares fit of the
-same coalitions; its sampler, per-image seeding, bad input."""
+"""LIME against group effects on a linear model, an independent weighted least-squares fit of the
+same coalitions and captum's Lime given the same coalitions; the batched fit's rank deficiency, its
+sampler, per-image seeding, bad input."""
 
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from captum._utils.models.linear_model import SkLearnLinearRegression
+from captum.attr import Lime as CaptumLime
 from torch import nn
 
 from auditkit.cli import main
 from auditkit.errors import ExplainerError
 from auditkit.explainers import Lime
 from auditkit.explainers.groups import DRAW_BLOCK, feature_groups, grid_groups
+from auditkit.explainers.groups import weighted_least_squares as batched_fit
 from auditkit.explainers.lime import bernoulli_coalitions
 
 
@@ -98,3 +103,37 @@ def test_validate_names_the_segments_line(tmp_path: Path, capsys):
     assert main(["validate", str(path)]) == 2
     assert capsys.readouterr().err == (f"auditkit: error: {path}:9: explainers[1].segments: lime: segments "
                                        "must be at most the number of pixels (8 x 8 = 64), got 81\n")
+
+
+@pytest.mark.parametrize("samples", [1, 5, 100])
+def test_batched_fit_is_captums_lime_given_the_same_coalitions(cnn, images, samples):
+    """captum's own Lime (SkLearnLinearRegression, cosine kernel), one image at a time, fed our
+    coalitions through its perturb_func; 1 and 5 coalitions (fewer than the groups) are rank deficient."""
+    x, y = images
+    got = Lime(cnn, samples=samples, segments=8, baseline=-0.1, generator_seed=3, batch_size=64).explain(x, y)
+    groups = feature_groups(x, "slic", 8, 0.1)
+    method = CaptumLime(cnn, interpretable_model=SkLearnLinearRegression())
+    for n in range(len(x)):
+        method.perturb_func = partial(bernoulli_coalitions, generator=torch.Generator().manual_seed(3))
+        expected = method.attribute(x[n : n + 1], baselines=-0.1, target=int(y[n]),
+                                    feature_mask=groups[n][None, None], n_samples=samples,
+                                    perturbations_per_eval=min(samples, 64))[0]
+        scale = float(expected.abs().max())
+        torch.testing.assert_close(got[n], expected, rtol=0, atol=1e-5 * scale)
+
+
+def test_fit_of_a_group_never_toggled_or_always_toggled_together():
+    """Rank deficiency gets the minimum-norm least-squares solution: scores exactly linear,
+    y = 1 + 2 z_0 - 3 z_1 + 4 z_2 + 5 z_3. In problem 0 group 2 is always kept (its centred column is
+    0: its effect goes into the intercept, its coefficient is 0) and groups 0 and 3 are always toggled
+    together (they share 2 + 5 equally); problem 1, solved in the same call, has full rank."""
+    gen = torch.Generator().manual_seed(0)
+    first, second = (torch.rand((2, 40), generator=gen) < 0.5).double()
+    deficient = torch.stack([first, second, torch.ones(40, dtype=torch.float64), first], dim=1)  # [S, G]
+    full = (torch.rand((40, 4), generator=gen) < 0.5).double()
+    z = torch.stack([deficient, full])  # [2, S, G]
+    scores = 1 + z @ torch.tensor([2.0, -3.0, 4.0, 5.0], dtype=torch.float64)
+    weights = torch.rand((2, 40), generator=gen, dtype=torch.float64) + 0.1
+    got = batched_fit(z, scores, weights)
+    expected = torch.tensor([[3.5, -3.0, 0.0, 3.5], [2.0, -3.0, 4.0, 5.0]], dtype=torch.float64)
+    torch.testing.assert_close(got, expected)
