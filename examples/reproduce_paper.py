@@ -84,12 +84,17 @@ PAPER = {
 
 
 def build_policy(dataset: str, variant: str, data: Path | None, max_images: int | None,
-                 out: Path, model: str = "policy", rise_masks: int | None = None) -> Path:
+                 out: Path, model: str = "policy", rise_masks: int | None = None,
+                 weights: str = "paper") -> Path:
     """Write the policy of one audit to ``out/<variant>/policy.yaml`` and return its path.
 
     The shipped policy is the base; the variant changes the model (and its training) and the
     sanity checks; the extra properties (robustness, invariance) are switched off, since the paper
-    does not measure them; thresholds and requirements are dropped (this is a study, not an audit).
+    does not measure them; thresholds and requirements are dropped (this is a study, not an audit);
+    the explainers are the paper's seven and the two controls (a method of the shipped policy
+    beyond the paper is left out). ``weights``: ``paper``, the weight randomisation of appendix E.2
+    (shares 0.05, 0.1, 0.3 of the conv weights given N(0, 0.5) noise), or ``graded``, the shipped
+    policy's own (by default ``levels_by: accuracy``: each level a target accuracy).
     """
     doc = yaml.safe_load((ROOT / "policies" / BASE_POLICY[dataset]).read_text())
     doc["name"] = f"reproduce-{dataset}-{variant}"
@@ -101,6 +106,7 @@ def build_policy(dataset: str, variant: str, data: Path | None, max_images: int 
         if isinstance(section, dict):
             section["enabled"] = False
     doc["thresholds"], doc["requirements"] = [], []
+    doc["explainers"] = [e for e in doc["explainers"] if e["name"] in SHORT]
     named = {e["name"] for e in doc["explainers"]}
     doc["explainers"] += [{"name": c} for c in CONTROLS if c not in named]
     for e in doc["explainers"]:
@@ -112,11 +118,11 @@ def build_policy(dataset: str, variant: str, data: Path | None, max_images: int 
     sanity = doc.setdefault("sanity_checks", {})
     for check in CHECKS:
         sanity.setdefault(check, {})["enabled"] = variant == "standard"
-    # The paper's weight randomisation (appendix E.2): shares of conv weights noised, not graded.
-    sanity["weight_randomisation"]["levels_by"] = "noise"
-    sanity["weight_randomisation"]["levels"] = [0.05, 0.1, 0.3]
-    for key in ("layers", "tolerance", "max_steps", "scale_bounds"):
-        sanity["weight_randomisation"].pop(key, None)
+    if weights == "paper":  # appendix E.2: shares of conv weights noised, not graded
+        sanity["weight_randomisation"]["levels_by"] = "noise"
+        sanity["weight_randomisation"]["levels"] = [0.05, 0.1, 0.3]
+        for key in ("layers", "tolerance", "max_steps", "scale_bounds"):
+            sanity["weight_randomisation"].pop(key, None)
     if variant == "lipschitz":
         doc["model"] = {"family": "lipschitz_cnn"}
         doc["training"] = {**LIPSCHITZ_TRAINING[dataset], "seed": doc.get("training", {}).get("seed", 0)}
@@ -380,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the standard audit's model: the shipped policy's (ResNet-18 outside digits, "
                              "as the paper) or auditkit's small_cnn with its measured recipe (CPU-sized)")
     parser.add_argument("--rise-masks", type=int, help="RISE masks (default: the policy's)")
+    parser.add_argument("--weights", choices=("paper", "graded"), default="paper",
+                        help="weight randomisation: the paper's shares of noised conv weights, or the "
+                             "shipped policy's graded levels (target accuracies)")
     args = parser.parse_args(argv)
     if args.dataset != "digits" and args.data is None:
         parser.error(f"--data is required for {args.dataset}")
@@ -389,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     for variant in ("standard", "lipschitz"):
         print(f"audit {variant} ...", flush=True)
         policy = build_policy(args.dataset, variant, args.data, args.max_images, out, args.model,
-                              args.rise_masks)
+                              args.rise_masks, args.weights)
         results[variant] = audit(policy, args.device, not args.no_progress)
     std, lip = results["standard"], results["lipschitz"]
     plot_sanity(std, ("mege", "reco"), out / "fig3_sanity.png",

@@ -33,6 +33,14 @@ def test_policies_validate(dataset: str, tmp_path: Path) -> None:
         if data is not None:
             assert policy.dataset.path == data.resolve()
         assert {"random", "input"} <= {e.name for e in policy.explainers}  # both controls, always
+        assert {e.name for e in policy.explainers} <= set(reproduce.SHORT)  # the paper's methods only
+
+
+def test_the_graded_weight_randomisation_is_chosen_by_a_flag(tmp_path: Path) -> None:
+    policy = load_policy(reproduce.build_policy("digits", "standard", None, 500, tmp_path, weights="graded"))
+    weights = policy.sanity_checks.weight_randomisation
+    shipped = load_policy(reproduce.ROOT / "policies" / "digits.yaml").sanity_checks.weight_randomisation
+    assert weights.levels_by == "accuracy" and weights == shipped
 
 
 def test_the_cpu_sized_model_and_rise_masks_are_chosen_by_flags(tmp_path: Path) -> None:
