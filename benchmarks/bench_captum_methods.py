@@ -7,7 +7,7 @@ for the three perturbation methods, the forward+backward rate for Expected Gradi
 (:func:`raw_passes`, :func:`paired_seconds`). Evaluations per image: Occlusion ``1 + n_h n_w``
 windows, KernelSHAP and LIME ``samples``, Expected Gradients ``samples`` (forward and backward).
 
-Run: ``nice .venv/bin/python benchmarks/bench_captum_methods.py [--images N]``.
+Run: ``nice .venv/bin/python benchmarks/bench_captum_methods.py [--images N] [--methods NAME ...]``.
 """
 
 from __future__ import annotations
@@ -91,6 +91,8 @@ def evaluations(name: str, settings: dict[str, object], image_size: tuple[int, i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=32, help="images explained per method")
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
+                        help="methods measured (default: all)")
     args = parser.parse_args()
     print(json.dumps({"machine": platform.machine(), "processor": platform.processor(),
                       "torch": torch.__version__, "threads": torch.get_num_threads(),
@@ -101,7 +103,8 @@ def main() -> None:
     x, y = data.x(slice(None)), data.labels
     background = data.x(torch.arange(200, 1200))
     xs, ys = x[: args.images], y[: args.images]
-    for name, settings in METHODS.items():
+    for name in args.methods:
+        settings = METHODS[name]
         explainer = make_explainer(name, model, batch_size=BATCH, background=background, **settings)
         gradient = name == "expected_gradients"
         m = evaluations(name, settings, data.image_size)

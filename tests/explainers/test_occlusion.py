@@ -1,4 +1,5 @@
-"""Occlusion against window sums on a linear model and a brute-force loop over windows; bad sizes."""
+"""Occlusion against window sums on a linear model, a brute-force loop over windows and captum's
+``Occlusion``; bad sizes."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from captum.attr import Occlusion as CaptumOcclusion
 from torch import nn
 
 from auditkit.cli import main
 from auditkit.errors import ExplainerError
 from auditkit.explainers import Occlusion
-from auditkit.explainers.occlusion import window_count
+from auditkit.explainers.occlusion import window_count, window_cover
+from tests.explainers.conftest import TinyCNN
 
 
 def test_linear_tiling_windows_carry_their_window_sum():
@@ -53,6 +56,36 @@ def test_matches_a_loop_over_windows(cnn, images, window, stride):
     for n in range(len(x)):
         expected = brute_force(cnn, x[n], y[n], window, stride, -0.25)
         torch.testing.assert_close(got[n, 0], expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(("window", "stride", "size"), [
+    (3, 2, (8, 8)),  # 8 - 3 = 5 not a multiple of 2: the last window of each side is cut
+    (2, 2, (7, 10)),  # cut along the rows only
+    (3, 2, (7, 10)),  # cut along the columns only
+    (5, 3, (16, 12)),  # cut along both
+    (7, 4, (7, 10)),  # one window down, two across (the second cut)
+    (4, 1, (16, 12)),
+    (1, 1, (7, 10)),
+])
+def test_matches_captums_occlusion(window, stride, size):
+    """Three channels (one window spans them all), non-square images, a batch smaller than the copies."""
+    torch.manual_seed(0)
+    model = TinyCNN(in_channels=3, size=size).eval()
+    gen = torch.Generator().manual_seed(2)
+    x, y = torch.randn(5, 3, *size, generator=gen), torch.randint(0, 3, (5,), generator=gen)
+    got = Occlusion(model, window=window, stride=stride, baseline=0.3, batch_size=7).explain(x, y)
+    expected = CaptumOcclusion(model).attribute(x, sliding_window_shapes=(3, window, window),
+                                                strides=(3, stride, stride), baselines=0.3, target=y)
+    assert expected.abs().amax() > 0.01  # the maps are not all zero
+    torch.testing.assert_close(got, expected[:, :1], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(expected[:, 1:], expected[:, :1].expand(-1, 2, -1, -1))  # channels equal
+
+
+def test_window_cover_is_cut_at_the_edge():
+    assert window_cover(7, 3, 2).int().tolist() == [
+        [1, 1, 1, 0, 0, 0, 0], [0, 0, 1, 1, 1, 0, 0], [0, 0, 0, 0, 1, 1, 1]]
+    assert window_cover(6, 3, 2).int().tolist() == [
+        [1, 1, 1, 0, 0, 0], [0, 0, 1, 1, 1, 0], [0, 0, 0, 0, 1, 1]]
 
 
 def test_map_of_an_image_does_not_depend_on_its_batch(cnn, images):
