@@ -72,7 +72,8 @@ def _add_verify(commands: Any) -> None:
                          help="check the signatures only, not the history database beside the report")
     parser.add_argument("--db", type=Path,
                         help="history database to hold the report to (default: the report folder's "
-                        "history.sqlite, or for a kept dossier <out>/audits/<id>-<digest>/ the out folder's): "
+                        "history.sqlite, or for a kept dossier <out>/audits/<id>-<digest>/ the out "
+                        "folder's): "
                         "its audit's row is there, stores this results.json, is signed by the "
                         "report's signer, the chain verifies, and each file's bytes are those the "
                         "row recorded (catches edits a PDF signature tolerates, such as a "
