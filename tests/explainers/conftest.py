@@ -59,6 +59,14 @@ def cnn3() -> TinyCNN:
 
 
 @pytest.fixture
+def linear():
+    """``f(x) = W x + b`` on ``[2, 3, 3]`` images, 4 classes; returns (model, W as [4, 2, 3, 3])."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(18, 4)).eval()
+    return model, model[1].weight.detach().reshape(4, 2, 3, 3)
+
+
+@pytest.fixture
 def images() -> tuple[torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(1)
     return torch.rand(7, 1, 8, 8, generator=gen), torch.randint(0, 3, (7,), generator=gen)

@@ -7,21 +7,12 @@ import numpy as np
 import pytest
 import torch
 from captum.attr import GradientShap
-from torch import nn
 
 from auditkit.data import ImageDataset
 from auditkit.engine.explain import TrainingImages
 from auditkit.errors import ExplainerError
 from auditkit.explainers import EXPLAINERS, ExpectedGradients, make_explainer
 from auditkit.explainers.expected_gradients import path_draws
-
-
-@pytest.fixture
-def linear():
-    """``f(x) = W x + b`` on ``[2, 3, 3]`` images, 4 classes; returns (model, W as [4, 2, 3, 3])."""
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(18, 4)).eval()
-    return model, model[1].weight.detach().reshape(4, 2, 3, 3)
 
 
 @pytest.fixture

@@ -19,14 +19,6 @@ from auditkit.explainers import (
 
 
 @pytest.fixture
-def linear():
-    """``f(x) = W x + b`` on ``[2, 3, 3]`` images, 4 classes; returns (model, W as [4, 2, 3, 3])."""
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(18, 4)).eval()
-    return model, model[1].weight.detach().reshape(4, 2, 3, 3)
-
-
-@pytest.fixture
 def data():
     gen = torch.Generator().manual_seed(3)
     return torch.randn(5, 2, 3, 3, generator=gen), torch.tensor([0, 3, 1, 2, 3])
