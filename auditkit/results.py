@@ -629,6 +629,49 @@ class Deployed:
 
 
 @dataclass(frozen=True)
+class FoldCheckpoint:
+    """One fold model f_i kept with the dossier, so a decision sheet can be made when ``work/`` is
+    gone (``auditkit explain``).
+
+    Attributes:
+        fold: i, from 1; file: its path relative to the kept dossier's folder (``folds/fold_1.pt``);
+        sha256: the digest of its bytes (covered by the signature of results.json).
+    """
+
+    fold: int
+    file: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class DecisionReference:
+    """What a decision sheet (``auditkit explain``) compares one image with, measured at the clean
+    level on the audited images, each by the fold model that did not train on it.
+
+    Every distribution is :data:`QUANTILES` + 1 quantiles (0 %, 1 %, ..., 100 %), so the share of
+    audited images below a value is read off it without keeping any image's figure.
+
+    Attributes:
+        fold_checkpoints: the k fold models, in fold order (empty when they were not kept).
+        confidence: quantiles of the top-class softmax probability of the held-out fold model.
+        fold_agreement: quantiles of the share of the k fold models that predict the class the
+            held-out fold model predicts.
+        consistency: per explainer, quantiles of the per-image mean distance (the audit's MeGe
+            distance) between the maps of the pairs of fold models that both predict that class;
+            images with no such pair are left out.
+    """
+
+    fold_checkpoints: tuple[FoldCheckpoint, ...]
+    confidence: tuple[float, ...]
+    fold_agreement: tuple[float, ...]
+    consistency: Mapping[str, tuple[float, ...]]
+
+
+QUANTILES = 100
+"""A :class:`DecisionReference` distribution holds quantiles 0/100, 1/100, ..., 100/100."""
+
+
+@dataclass(frozen=True)
 class HistoryLink:
     """This audit's place in the history's hash chain: signed with the report, a statement of the
     chain's length and head (as a Certificate Transparency signed tree head) that a verifier holds the
@@ -664,6 +707,8 @@ class AuditDocument:
         seeds, environment, run_seconds, reused_from_earlier_run: how it ran.
         deployed: the deployed checkpoint's figures; history: the place in the history.
         agreement: the agreement between the explainers (absent with fewer than two).
+        decisions: what ``auditkit explain`` compares one decision with (absent when the policy
+            has no deployed checkpoint).
     """
 
     schema_version: int
@@ -690,6 +735,7 @@ class AuditDocument:
     deployed: Deployed | None = field(default=None, metadata=_OMIT)
     history: HistoryLink | None = field(default=None, metadata=_OMIT)
     agreement: Agreement | None = field(default=None, metadata=_OMIT)
+    decisions: DecisionReference | None = field(default=None, metadata=_OMIT)
 
     @property
     def passed(self) -> bool:
@@ -946,6 +992,7 @@ def _example() -> AuditDocument:
 __all__ = [
     "IGNORED",
     "PAIR_SEPARATOR",
+    "QUANTILES",
     "SCHEMA_VERSION",
     "S_EQ",
     "S_NEQ",
@@ -956,12 +1003,14 @@ __all__ = [
     "CheckStatus",
     "Correlation",
     "Dataset",
+    "DecisionReference",
     "Deployed",
     "DeployedAccuracy",
     "DeployedExplainer",
     "ExplainerEntry",
     "Fold",
     "FoldCalibration",
+    "FoldCheckpoint",
     "FoldChance",
     "HistoryLink",
     "Model",
