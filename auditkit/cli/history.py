@@ -14,6 +14,8 @@ from auditkit.errors import AuditError
 DEFAULT_DB = Path("out") / "history.sqlite"
 """Database of ``history`` and ``diff`` without ``--db``, in the current folder: where ``run`` puts
 it for a policy of this folder with the default ``run.out``."""
+ALL = 0
+"""``--decisions`` without an audit id: every recorded sheet (audit ids start at 1)."""
 DB_HELP = f"history database, or the out folder holding it (default: ./{DEFAULT_DB})"
 POLICY_FILE_HELP = ("the database `auditkit run POLICY` writes: the policy's run.out/"
                     "history.sqlite (a run with --out or --db wrote elsewhere: give --db)")
@@ -28,13 +30,18 @@ def add_parsers(commands: Any) -> None:
 def _add_history(commands: Any) -> None:
     parser = commands.add_parser(
         "history", help="list recorded audits, or verify the history",
-        description="List the recorded audits, newest first, or verify the hash chain and the "
-        "recorded report files (--check; exit 2 on any problem).")
+        description="List the recorded audits, newest first, or the decision sheets explained under "
+        "them (--decisions), or verify the hash chain, the recorded report files and decision sheets "
+        "(--check; exit 2 on any problem).")
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--policy", metavar="NAME_OR_SHA",
                       help="only audits of this policy name or SHA-256 prefix")
     what.add_argument("--check", action="store_true",
-                      help="verify the hash chain and every recorded report file's digest")
+                      help="verify the hash chain and every recorded report file's and decision "
+                      "sheet's digest")
+    what.add_argument("--decisions", nargs="?", type=int, const=ALL, default=None, metavar="AUDIT_ID",
+                      help="list the recorded decision sheets (auditkit explain), oldest first; "
+                      "with AUDIT_ID only those explained under that audit")
     parser.add_argument("--db", type=Path, help=DB_HELP)
     parser.add_argument("--policy-file", type=Path, metavar="POLICY", help=POLICY_FILE_HELP)
     parser.add_argument("--json", action="store_true", help="print JSON")
@@ -90,6 +97,8 @@ def history(args: argparse.Namespace) -> int:
             if not report.ok:
                 err(f"history check of {db} found {len(report.problems)} problem(s)")
             return EXIT_OK if report.ok else EXIT_ERROR
+        if args.decisions is not None:
+            return _decisions(store, args)
         rows = store.audits(args.policy)
     if args.json:
         print(json.dumps([row.to_dict() for row in rows], indent=2))
@@ -97,6 +106,24 @@ def history(args: argparse.Namespace) -> int:
         print(history_table(rows), end="")
     else:
         print(f"no audits{'' if args.policy is None else f' of policy {args.policy!r}'} in {db}")
+    return EXIT_OK
+
+
+def _decisions(store: Any, args: argparse.Namespace) -> int:
+    """``history --decisions [AUDIT_ID]``: the recorded sheets as a table or JSON; exit 0 (2 for an
+    audit the history lacks)."""
+    from auditkit.history.text import decisions_table
+
+    audit_id = None if args.decisions == ALL else args.decisions
+    if audit_id is not None:
+        store.audit(audit_id)  # an audit the history lacks is an error, not an empty list
+    rows = store.decisions(audit_id)
+    if args.json:
+        print(json.dumps([row.to_dict() for row in rows], indent=2))
+    elif rows:
+        print(decisions_table(rows), end="")
+    else:
+        print(f"no decision sheets{'' if audit_id is None else f' of audit #{audit_id}'} in {store.path}")
     return EXIT_OK
 
 

@@ -3,6 +3,9 @@
 history database is found), and the signing options of ``run``
 (:class:`~auditkit.signing.options.SigningOptions`).
 
+``verify`` of a decision sheet's folder (``<out>/decisions/<id>/``, holding sheet.json) checks the
+sheet and the audit it names instead (:mod:`auditkit.cli.sheets`).
+
 ``verify`` names the audit it verified (number, policy, time) and holds the report to the history
 database beside it (``<folder>/history.sqlite``, or the out folder's for a kept dossier
 ``<out>/audits/<id>-<digest>/``) when there is one, or the one ``--db`` names; ``--strict`` requires
@@ -58,7 +61,8 @@ def _add_verify(commands: Any) -> None:
                     "report.html and results.json, offline. Exit 0 only when every signature is "
                     "intact, valid, trusted and covers its whole file.")
     parser.add_argument("path", type=Path, metavar="REPORT_DIR_OR_FILE",
-                        help="the out folder of `auditkit run`, or one of its files")
+                        help="the out folder of `auditkit run`, or one of its files, or a decision "
+                        "sheet's folder (OUT/decisions/ID/: the sheet and the audit it names)")
     parser.add_argument("--trust", type=Path, action="append", default=[], metavar="CA_CERT",
                         help="CA certificate (PEM or DER) to trust; repeat for several. Without it "
                              "only integrity is checked and the verdict fails")
@@ -78,6 +82,9 @@ def _add_verify(commands: Any) -> None:
                         "report's signer, the chain verifies, and each file's bytes are those the "
                         "row recorded (catches edits a PDF signature tolerates, such as a "
                         "metadata-only update)")
+    parser.add_argument("--audit", type=Path, metavar="AUDIT_DIR",
+                        help="with a decision sheet: the dossier of the audit it names (default: the "
+                        "kept dossier in OUT/audits/ whose results.json has the digest the sheet names)")
     parser.set_defaults(handler=verify)
 
 
@@ -125,8 +132,18 @@ def keygen(args: argparse.Namespace) -> int:
 def verify(args: argparse.Namespace) -> int:
     """``auditkit verify``: print each file's verdict, a summary, the audit verified and what the
     history beside it says (unless ``--no-history``); 0 all ok, 1 a check failed."""
+    from auditkit.decision.dossier import is_sheet
     from auditkit.signing import verify_report
 
+    if is_sheet(args.path):
+        from auditkit.cli.sheets import verify_sheet_command
+
+        return verify_sheet_command(args)
+    if args.audit is not None:
+        from auditkit.signing import VerificationInputError
+
+        raise VerificationInputError(f"--audit is for a decision sheet's folder; {args.path} holds no "
+                                     "sheet.json", path=args.path)
     report = verify_report(args.path, trust=args.trust)
     db = _db(args)
     checked = not args.no_history and (args.strict or args.db is not None or db.exists())

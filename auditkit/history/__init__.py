@@ -9,7 +9,8 @@ safe when no run is active, as the last connection folds the WAL back into the f
 - :mod:`~auditkit.history.store`: :class:`HistoryStore`, reading and appending in transactions.
 - :mod:`~auditkit.history.lock`: one run at a time per database; a second exits instead of waiting.
 - :mod:`~auditkit.history.record`: :func:`record_audit`, what ``auditkit run`` wraps the audit in.
-- :mod:`~auditkit.history.verify`: :func:`check_history`, behind ``auditkit history --check``.
+- :mod:`~auditkit.history.verify`: :func:`check_history`, behind ``auditkit history --check``
+  (recorded decision sheets included).
 - :mod:`~auditkit.history.compare`: score changes, significance and regressions (``auditkit diff``).
 - :mod:`~auditkit.history.report`: :func:`report_data`, the report's "Since the last audit" input.
 """
@@ -20,11 +21,11 @@ from auditkit.history.lock import hold_lock, lock_path
 from auditkit.history.record import Recording, record_audit
 from auditkit.history.report import report_data
 from auditkit.history.schema import MIGRATIONS, SCHEMA_VERSION, connect, migrate
-from auditkit.history.store import DB_FILE_NAME, AuditRow, HistoryStore, RunRow
+from auditkit.history.store import DB_FILE_NAME, AuditRow, DecisionRow, HistoryStore, RunRow
 from auditkit.history.verify import CheckReport, Problem, check_history
 
 __all__ = [
-    "DB_FILE_NAME", "MIGRATIONS", "SCHEMA_VERSION", "AuditRow", "CheckReport",
+    "DB_FILE_NAME", "MIGRATIONS", "SCHEMA_VERSION", "AuditRow", "CheckReport", "DecisionRow",
     "HistoryError", "HistoryLockedError", "HistoryStore", "Problem", "Recording", "RunRow",
     "ScoreChange", "check_history", "connect", "hold_lock", "lock_path", "migrate", "record_audit",
     "regressions", "report_data", "score_changes",

@@ -31,6 +31,17 @@ Version 3:
     dossiers of two databases sharing an out folder are told apart. Outside the chain, but each
     stamped results.json under it names the id, so changing it is found as a stamp out of place.
 
+Version 4:
+
+``decisions``
+    One row per decision sheet (``auditkit explain``; :func:`auditkit.decision.dossier.record_sheet`):
+    the decision's id, the audit it was explained under (its row), the SHA-256 of the sheet's
+    ``sheet.json``, the sheet's ``created`` time, when it was recorded, its folder (as report files
+    are recorded: relative to the database's folder when inside it) and the SHA-256 of every file
+    of the folder. Append-only (triggers refuse ``UPDATE`` and ``DELETE``), outside the chain: a
+    sheet names its audit, not the other way round, and sheets are recorded while a later audit
+    may hold the run lock.
+
 Reading (``create=False``: ``history``, ``diff``, ``verify --strict``) never turns a file without a
 history into one: a file at version 0 (empty, truncated to zero bytes, or some other SQLite file)
 is refused as "holds no audit history" instead of being migrated.
@@ -102,6 +113,23 @@ MIGRATIONS: tuple[Migration, ...] = (
            BEGIN SELECT RAISE(ABORT, 'the history id is never changed'); END""",
         """CREATE TRIGGER history_no_delete BEFORE DELETE ON history
            BEGIN SELECT RAISE(ABORT, 'the history id is never deleted'); END""",
+    ),
+    (
+        """CREATE TABLE decisions (
+            id INTEGER PRIMARY KEY,
+            decision_id TEXT NOT NULL,
+            audit_id INTEGER NOT NULL REFERENCES audits (id),
+            sheet_sha256 TEXT NOT NULL CHECK (length(sheet_sha256) = 64),
+            created TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            folder TEXT NOT NULL UNIQUE,
+            files_json TEXT NOT NULL
+        )""",
+        "CREATE INDEX decisions_by_audit ON decisions (audit_id, id)",
+        """CREATE TRIGGER decisions_no_update BEFORE UPDATE ON decisions
+           BEGIN SELECT RAISE(ABORT, 'decisions is append-only: recorded sheets are never changed'); END""",
+        """CREATE TRIGGER decisions_no_delete BEFORE DELETE ON decisions
+           BEGIN SELECT RAISE(ABORT, 'decisions is append-only: recorded sheets are never deleted'); END""",
     ),
 )
 """Migration ``i`` takes the schema from version ``i`` to ``i + 1``; never edit a released entry."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import hashlib
 import json
 import os
 import socket
@@ -177,8 +178,46 @@ class RunRow:
     audit_id: int | None
 
 
+@dataclass(frozen=True)
+class DecisionRow:
+    """One row of ``decisions``: a decision sheet recorded under an audit (schema version 4).
+
+    Attributes:
+        id: the row's number; decision_id: the decision's id (the sheet's folder name).
+        audit_id: the audit it was explained under; sheet_sha256: SHA-256 of its ``sheet.json``.
+        created: the sheet's own time; recorded_at: when it was recorded (both ISO 8601).
+        folder: the sheet's folder as :meth:`HistoryStore.file_key` records a file.
+        files_json: JSON object, each file of the folder -> its SHA-256 when recorded.
+    """
+
+    id: int
+    decision_id: str
+    audit_id: int
+    sheet_sha256: str
+    created: str
+    recorded_at: str
+    folder: str
+    files_json: str
+
+    @property
+    def files(self) -> dict[str, str]:
+        """File name -> SHA-256 (empty when the stored JSON is damaged: the check names the files)."""
+        try:
+            files = json.loads(self.files_json)
+        except ValueError:
+            return {}
+        return files if isinstance(files, dict) else {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row for ``auditkit history --decisions --json``."""
+        return {"id": self.id, "decision_id": self.decision_id, "audit_id": self.audit_id,
+                "sheet_sha256": self.sheet_sha256, "created": self.created,
+                "recorded_at": self.recorded_at, "folder": self.folder, "files": self.files}
+
+
 _AUDIT_COLUMNS = ", ".join(f.name for f in dataclasses.fields(AuditRow))
 _RUN_COLUMNS = ", ".join(f.name for f in dataclasses.fields(RunRow))
+_DECISION_COLUMNS = ", ".join(f.name for f in dataclasses.fields(DecisionRow))
 
 
 class HistoryStore:
@@ -297,6 +336,16 @@ class HistoryStore:
             documents.append(document)
         return score_changes(*documents)
 
+    def decisions(self, audit_id: int | None = None) -> list[DecisionRow]:
+        """Recorded decision sheets, oldest first; ``audit_id``: only those of that audit."""
+        query = f"SELECT {_DECISION_COLUMNS} FROM decisions"
+        params: tuple[int, ...] = ()
+        if audit_id is not None:
+            query, params = query + " WHERE audit_id = ?", (audit_id,)
+        with self._transaction("read the decisions", write=False) as conn:
+            rows = conn.execute(query + " ORDER BY id", params).fetchall()
+        return [DecisionRow(**dict(row)) for row in rows]
+
     def runs(self) -> list[RunRow]:
         """Every recorded run, oldest first."""
         with self._transaction("read the runs", write=False) as conn:
@@ -378,6 +427,58 @@ class HistoryStore:
                             report_files_json=json.dumps(dict(report_files), sort_keys=True),
                             signer_fingerprint=signer_fingerprint,
                             _head=head, _signer=signer)
+
+    def record_decision(self, decision_id: str, created: str, folder: Path, files: Mapping[str, str], *,
+                        sheet_sha256: str, audit_id: int, results_sha256: str,
+                        history_id: str | None) -> DecisionRow:
+        """Append the decision sheet in ``folder`` (``files``: each file's name -> SHA-256; its
+        ``sheet.json`` has SHA-256 ``sheet_sha256``) explained under audit ``audit_id``; recording
+        the same sheet again returns its row. Needs no run lock: one transaction, outside the chain.
+
+        Args:
+            results_sha256: SHA-256 of the results.json the sheet names: the row must store it.
+            history_id: the history the sheet's audit was recorded in (``None``: not named).
+
+        Raises:
+            HistoryError: the history lacks that audit, stores another results.json for it or is
+                another history, or ``folder`` was recorded with another ``sheet.json``.
+        """
+        key = self.file_key(folder)
+        with self._transaction("record the decision", write=True) as conn:
+            problem = self._audit_problem(conn, audit_id, results_sha256, history_id)
+            if problem:
+                raise HistoryError(f"cannot record decision {decision_id!r}: {problem}", path=self.path)
+            old = conn.execute(f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE folder = ?",
+                               (key,)).fetchone()
+            if old is not None:
+                if old["sheet_sha256"] != sheet_sha256:
+                    raise HistoryError(f"cannot record decision {decision_id!r}: its folder {key} is "
+                                       f"recorded with another sheet.json (row {old['id']})", path=self.path)
+                return DecisionRow(**dict(old))
+            cursor = conn.execute(
+                "INSERT INTO decisions (decision_id, audit_id, sheet_sha256, created, recorded_at, "
+                "folder, files_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (decision_id, audit_id, sheet_sha256, created, now(), key,
+                 json.dumps(dict(files), sort_keys=True)))
+            row = conn.execute(f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE id = ?",
+                               (cursor.lastrowid,)).fetchone()
+        return DecisionRow(**dict(row))
+
+    def _audit_problem(self, conn: sqlite3.Connection, audit_id: int, results_sha256: str,
+                       history_id: str | None) -> str:
+        """Why audit ``audit_id`` of this history is not the audit whose results.json has SHA-256
+        ``results_sha256`` in history ``history_id``; ``""`` when it is."""
+        ident = self._head(conn).history_id
+        if history_id is not None and history_id != ident:
+            return f"its audit is of another history (id {history_id}), not of {self.path} (id {ident})"
+        row = conn.execute("SELECT summary_json FROM audits WHERE id = ?", (audit_id,)).fetchone()
+        if row is None:
+            return f"its audit #{audit_id} is not in {self.path}"
+        stored = hashlib.sha256((row["summary_json"] or "").encode("utf-8")).hexdigest()
+        if stored != results_sha256:
+            return (f"audit #{audit_id} in {self.path} stores another results.json (sha256 "
+                    f"{stored[:16]}...) than the sheet names ({results_sha256[:16]}...)")
+        return ""
 
     def fail_run(self, run: RunRow, reason: str) -> AuditRow:
         """Append a failed audit for ``run`` (``reason`` in its ``error``) and mark the run failed."""

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from auditkit.catalog import names
 from auditkit.history.compare import COMPARED, ScoreChange
-from auditkit.history.store import AuditRow
+from auditkit.history.store import AuditRow, DecisionRow
 from auditkit.history.verify import CheckReport
 from auditkit.results import Estimate
 
@@ -45,6 +45,16 @@ def history_table(rows: Sequence[AuditRow]) -> str:
                 for name in explainers)
         lines.append(f"{row.id:>5}  {_when(row.finished_at):19}  {row.status:8}  "
                      f"{row.verdict or '-':7}  {_policy(row):28}  {accuracy:>8}  {scores}")
+    return "\n".join(lines) + "\n"
+
+
+def decisions_table(rows: Sequence[DecisionRow]) -> str:
+    """The recorded decision sheets as a table, in the given order: row, audit, decision id, the
+    sheet's time, the first 16 hex digits of its sheet.json's SHA-256, its folder."""
+    lines = [f"{'row':>5}  {'audit':>5}  {'decision':24}  {'created (UTC)':19}  {'sheet.json sha256':17}  folder"]
+    for row in rows:
+        lines.append(f"{row.id:>5}  {'#' + str(row.audit_id):>5}  {row.decision_id:24}  "
+                     f"{_when(row.created):19}  {row.sheet_sha256[:16]:17}  {row.folder}")
     return "\n".join(lines) + "\n"
 
 
@@ -100,7 +110,8 @@ def check_text(report: CheckReport) -> str:
         who = "trusted" if report.trusted else "not checked against a trust anchor (--trust CA_CERT)"
         signed = f"{report.signed} signed by certificate(s) {by}, {who}"
     foreign = f", {report.kept_foreign} of other histories" if report.kept_foreign else ""
+    sheets = f"; {report.decisions} decision sheet(s) as recorded" if report.decisions else ""
     return (f"{report.path}: hash chain verified, {report.audits} audit(s), {head}; {signed}; "
             f"{report.files_checked} report file(s) match their digests "
             f"({report.files_superseded} superseded by later audits); {report.kept_listed} kept "
-            f"dossier(s) listed by the chain{foreign}\n")
+            f"dossier(s) listed by the chain{foreign}{sheets}\n")

@@ -30,6 +30,10 @@ What :func:`check_history` checks:
   removed from it), extending another head (the chain rewritten) or stored otherwise is one problem
   naming the audit. Dossiers of other databases are counted; those from before history ids are
   judged only beyond the chain's end (an audit #1 of another database cannot be told apart);
+- every recorded decision sheet (``decisions``, :func:`check_decisions`): its folder still holds
+  each file with the SHA-256 recorded (``sheet.json`` first), and every sheet found in the
+  ``decisions/`` folder of the history's out folders that names an audit of this history is
+  recorded (a row removed after dropping the triggers, or a sheet never recorded);
 - ``PRAGMA integrity_check`` and ``foreign_key_check``.
 
 :func:`check_dossier` (``verify --strict``) holds one report folder to the history: the chain and
@@ -45,6 +49,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +59,7 @@ from cryptography import x509
 
 from auditkit.history.chain import GENESIS, ChainHead, row_hash, signed_message
 from auditkit.history.errors import RowDataError
-from auditkit.history.store import AuditRow, HistoryStore
+from auditkit.history.store import AuditRow, DecisionRow, HistoryStore
 from auditkit.results import AuditDocument, HistoryLink, ResultsError
 
 RESULTS = "results.json"
@@ -64,6 +69,10 @@ KEPT = (*DOSSIER, "summary.txt")
 """The files of a dossier, by name (kept in ``<out>/audits/<id>-<digest>/``)."""
 AUDITS = "audits"
 """The folder of kept dossiers, inside the out folder (:mod:`auditkit.history.archive`)."""
+DECISIONS = "decisions"
+"""The folder of decision sheets, inside the out folder: ``<out>/decisions/<decision_id>/``."""
+SHEET = "sheet.json"
+"""A decision sheet's figures, the file of its folder its history row names by digest."""
 
 
 def history_link(data: bytes) -> HistoryLink | None:
@@ -101,6 +110,7 @@ class CheckReport:
         trusted: whether the signers were checked against trust anchors (``--trust``).
         kept_listed: kept dossiers (``<out>/audits/*/``) whose results.json the chain stores.
         kept_foreign: kept dossiers of another history database (another ``history_id``).
+        decisions: recorded decision sheets checked.
     """
 
     path: Path
@@ -114,6 +124,7 @@ class CheckReport:
     trusted: bool = False
     kept_listed: int = 0
     kept_foreign: int = 0
+    decisions: int = 0
 
     @property
     def ok(self) -> bool:
@@ -132,6 +143,7 @@ class CheckReport:
             "files_checked": self.files_checked,
             "files_superseded": self.files_superseded,
             "kept_dossiers": {"listed": self.kept_listed, "of_other_histories": self.kept_foreign},
+            "decisions": self.decisions,
             "problems": [{"audit_id": p.audit_id, "file": p.file, "message": p.message}
                          for p in self.problems],
         }
@@ -302,9 +314,56 @@ def check_history(store: HistoryStore, trust: Iterable[str | Path | x509.Certifi
             if problem and key + ".p7s" not in flagged:
                 problems.append(Problem(owner.id, problem, key + ".p7s"))
     kept = _kept_dossiers(store, chain, set(newest_owner))
+    decisions = store.decisions()
     return CheckReport(store.path, len(chain), chain[-1] if chain else None, checked, superseded,
-                       tuple(problems + kept.problems), checked_chain.signed, checked_chain.signers,
-                       bool(roots), kept.listed, kept.foreign)
+                       tuple(problems + kept.problems + check_decisions(store, decisions)),
+                       checked_chain.signed, checked_chain.signers, bool(roots), kept.listed,
+                       kept.foreign, len(decisions))
+
+
+def check_decisions(store: HistoryStore, rows: Sequence[DecisionRow]) -> list[Problem]:
+    """Hold each recorded sheet of ``rows`` (every row of ``store``) to the digests of its row, then
+    look for sheets of this history's audits in the ``decisions/`` folders of its out folders that no
+    row records."""
+    problems = _sheet_problems(store, rows)
+    recorded = {row.folder for row in rows}
+    for folder in sorted(out_folders(store)):
+        for path in sorted((folder / DECISIONS).glob(f"*/{SHEET}")):
+            key = store.file_key(path.parent)
+            if key not in recorded:
+                problems += _unrecorded(store, path, key)
+    return problems
+
+
+def _sheet_problems(store: HistoryStore, rows: Sequence[DecisionRow]) -> list[Problem]:
+    """Each sheet of ``rows`` whose folder does not hold the files with the digests recorded."""
+    problems = []
+    for row in rows:
+        folder = store.file_path(row.folder)
+        files = row.files
+        if files.get(SHEET) != row.sheet_sha256:
+            problems.append(Problem(row.audit_id, f"decision {row.decision_id!r}: files_json of its row "
+                                                  f"does not hold its {SHEET} digest: the row was damaged"))
+        for name, digest in files.items():
+            problem = _file_problem(folder / name, digest)
+            if problem:
+                key = f"{row.folder}/{name}"
+                problems.append(Problem(row.audit_id, f"decision {row.decision_id!r}: sheet file {key} "
+                                                      f"{problem}", key))
+    return problems
+
+
+def _unrecorded(store: HistoryStore, path: Path, key: str) -> list[Problem]:
+    """A problem when the sheet at ``path`` (not recorded) names an audit of this history."""
+    try:
+        audit = json.loads(path.read_bytes())["audit"]
+        audit_id, history_id = int(audit["audit_id"]), audit["history_id"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return []  # not a sheet this history can place
+    if history_id != store.history_id:
+        return []
+    return [Problem(audit_id, f"the decision sheet {key}/ names this audit but no row records it: "
+                              "its row was removed, or it was never recorded", f"{key}/{SHEET}")]
 
 
 def out_folders(store: HistoryStore) -> set[Path]:
@@ -385,6 +444,16 @@ def _unlisted(link: HistoryLink, rows: dict[int, AuditRow], key: str) -> str:
     if head != link.previous_row_hash:
         return f"{claim}, but the history's head there is {str(head)[:16]}...: the history was rewritten"
     return f"{claim}, but the history's audit #{link.audit_id} stores another results.json"
+
+
+def check_decision(store: HistoryStore, folder: Path) -> list[Problem]:
+    """Hold the decision sheet in ``folder`` to its row (``verify`` of a sheet): recorded, and each
+    file with the digest recorded; a folder no row records is one problem."""
+    key = store.file_key(folder)
+    rows = [row for row in store.decisions() if row.folder == key]
+    if not rows:
+        return [Problem(None, f"no decision sheet is recorded in {store.path} for {key}/", key)]
+    return _sheet_problems(store, rows)
 
 
 def check_recorded_files(store: HistoryStore, paths: list[Path]) -> list[Problem]:

@@ -94,8 +94,8 @@ def _validation_context(signer: Signer, extra_roots: Sequence[x509.Certificate])
 
 
 def sign_pdf_bytes(data: bytes, signer: Signer, *, level: str | None = None, tsa_url: str | None = None,
-                   timestamper: TimeStamper | None = None,
-                   extra_roots: Sequence[x509.Certificate] = ()) -> tuple[bytes, str]:
+                   timestamper: TimeStamper | None = None, extra_roots: Sequence[x509.Certificate] = (),
+                   reason: str = REASON) -> tuple[bytes, str]:
     """The PDF ``data`` with an invisible PAdES signature appended, and the level signed at.
 
     Args:
@@ -107,6 +107,7 @@ def sign_pdf_bytes(data: bytes, signer: Signer, *, level: str | None = None, tsa
             ``DummyTimeStamper`` to stay offline).
         extra_roots: trust roots besides the self-signed certificates of ``signer.chain`` for B-LT's
             validation before signing; the TSA's root must be among them.
+        reason: the signature's ``/Reason``: what the PDF is.
 
     Raises:
         SigningError: an unreadable PDF or one already signed, a level that does not match the timestamp
@@ -117,7 +118,7 @@ def sign_pdf_bytes(data: bytes, signer: Signer, *, level: str | None = None, tsa
     level = resolve_level(level, timestamper is not None)
     long_term = level == "B-LT"
     meta = signers.PdfSignatureMetadata(
-        field_name=FIELD_NAME, reason=REASON, name=signer.name, md_algorithm="sha256",
+        field_name=FIELD_NAME, reason=reason, name=signer.name, md_algorithm="sha256",
         subfilter=fields.SigSeedSubFilter.PADES, embed_validation_info=long_term,
         validation_context=_validation_context(signer, extra_roots) if long_term else None,
         dss_settings=DSSContentSettings(placement=SigDSSPlacementPreference.TOGETHER_WITH_SIGNATURE,

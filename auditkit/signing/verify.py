@@ -179,12 +179,16 @@ class VerificationReport:
         trust_anchors: SHA-256 fingerprints of the trust anchors used (empty: none given).
         audit: which audit the dossier is, read from the results.json the signed PDF embeds (else
             the results.json file); ``None`` when no readable results.json is at hand.
+        whose: what a folder's files are, together: one ``audit``'s (or one ``decision sheet``'s).
+        binding: why they are: the signed file that embeds the others.
     """
 
     path: Path
     files: tuple[FileVerdict, ...]
     trust_anchors: tuple[str, ...] = field(default=())
     audit: AuditIdentity | None = None
+    whose: str = "audit"
+    binding: str = "report.pdf embeds results.json and report.html"
 
     @property
     def bottom_line(self) -> bool:
@@ -197,13 +201,12 @@ class VerificationReport:
         good = sum(f.ok for f in self.files)
         dossier = len(self.files) == len(REPORT_FILES)
         if self.bottom_line:
-            one = "; the files are one audit's (report.pdf embeds results.json and report.html)" \
-                if dossier else ""
+            one = f"; the files are one {self.whose}'s ({self.binding})" if dossier else ""
             return (f"OK: {good} of {len(self.files)} signatures valid, trusted and covering their "
                     f"whole file{one}")
         statuses = {f.status for f in self.files}
         if not self.trust_anchors and statuses == {Status.UNTRUSTED}:
-            one = ", the files are one audit's" if dossier else ""
+            one = f", the files are one {self.whose}'s" if dossier else ""
             return (f"NOT VERIFIED: checked: {len(self.files)} of {len(self.files)} signatures intact"
                     f"{one}; not checked: who signed (no trust anchor: give --trust CA_CERT)")
         bad = sorted({f.status.value for f in self.files if not f.ok})

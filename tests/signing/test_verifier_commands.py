@@ -26,10 +26,13 @@ AUDIT_STACK = ("torch", "torchvision", "captum", "numpy", "scipy", "sklearn", "m
 
 
 def light_modules() -> tuple[list[str], list[str]]:
-    """The auditkit modules and packages verifier/pyproject.toml packages."""
+    """The auditkit modules and packages verifier/pyproject.toml packages: its ``py-modules``, with
+    the packages that hold them (setuptools adds their ``__init__``), and its ``packages``."""
     config = tomllib.loads((ROOT / "verifier" / "pyproject.toml").read_text(encoding="utf-8"))
     setuptools = config["tool"]["setuptools"]
-    return ["auditkit", *setuptools["py-modules"]], setuptools["packages"]
+    listed = setuptools["py-modules"]
+    parents = {".".join(name.split(".")[:end]) for name in listed for end in range(1, name.count(".") + 1)}
+    return sorted(parents) + listed, setuptools["packages"]
 
 
 def _history_conftest() -> ModuleType:

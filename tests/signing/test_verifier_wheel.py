@@ -35,7 +35,8 @@ def build_wheel(tmp_path: Path) -> Path:
 def expected_files() -> set[str]:
     """The source files the wheel must hold: the listed modules, every module of the listed packages."""
     modules, packages = light_modules()
-    files = {name.replace(".", "/") + ("/__init__.py" if name == "auditkit" else ".py") for name in modules}
+    files = {name.replace(".", "/") + ("/__init__.py" if (ROOT / name.replace(".", "/")).is_dir() else ".py")
+             for name in modules}
     for package in packages:
         folder = ROOT / package.replace(".", "/")
         files |= {path.relative_to(ROOT).as_posix() for path in folder.glob("*.py")}
