@@ -452,7 +452,7 @@ def check_decision(store: HistoryStore, folder: Path) -> list[Problem]:
     key = store.file_key(folder)
     rows = [row for row in store.decisions() if row.folder == key]
     if not rows:
-        return [Problem(None, f"no decision sheet is recorded in {store.path} for {key}/", key)]
+        return [Problem(None, f"no decision sheet is recorded in {store.path} for {key}/")]
     return _sheet_problems(store, rows)
 
 
