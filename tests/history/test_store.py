@@ -47,7 +47,7 @@ def test_new_database_settings(tmp_path: Path) -> None:
     with HistoryStore.open(db):
         pass
     conn = raw(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"audits", "runs", "history"} <= tables
@@ -75,7 +75,7 @@ def test_version_0_database_is_upgraded(tmp_path: Path, summary_json: str) -> No
     with HistoryStore.open(db) as store:
         assert append(store, summary_json) == 1
     conn = raw(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
     assert conn.execute("SELECT count(*) FROM notes").fetchone()[0] == 0
 
 
@@ -83,19 +83,19 @@ def test_each_migration_is_applied_in_its_own_transaction(tmp_path: Path) -> Non
     db = tmp_path / "h.sqlite"
     broken = [*MIGRATIONS, ("CREATE TABLE extra (x)", "INSERT INTO missing VALUES (1)")]
     conn = raw(db)
-    with pytest.raises(HistoryError, match="from version 3 to 4: no such table: missing"):
+    with pytest.raises(HistoryError, match="from version 4 to 5: no such table: missing"):
         migrate(conn, db, broken)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3  # migrations 0 to 2 kept
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 4  # migrations 0 to 3 kept
     assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'extra'").fetchone() is None
-    assert migrate(conn, db, [*MIGRATIONS, ("CREATE TABLE extra (x)",)]) == 4
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert migrate(conn, db, [*MIGRATIONS, ("CREATE TABLE extra (x)",)]) == 5
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
 
 
 def test_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
     db = tmp_path / "h.sqlite"
     raw(db).execute("PRAGMA user_version = 7")
     with pytest.raises(HistoryError, match=r"schema version 7, but this auditkit knows versions "
-                                           r"up to 3; use a newer auditkit") as info:
+                                           r"up to 4; use a newer auditkit") as info:
         HistoryStore.open(db)
     assert info.value.path == db
     conn = raw(db)

@@ -168,3 +168,32 @@ def test_the_command_line_of_auditkit_verify(capsys) -> None:
     assert "invalid choice: 'run'" in capsys.readouterr().err
     assert verifier_main(["verify", str(ROOT / "no-such-folder")]) == 2
     assert "auditkit: error: " in capsys.readouterr().err
+
+
+def test_light_verify_checks_a_decision_sheet_and_its_audit(tmp_path: Path, flip, capsys) -> None:
+    """A sheet (tests/decision/conftest.py: a signed audit and hand-written sheet.json) verifies
+    without the audit stack, and a changed byte of its sheet.json fails, as with ``auditkit``."""
+    from auditkit.decision.dossier import record_sheet, write_sheet
+    from auditkit.signing import keygen, load_signer
+    from auditkit.signing.options import SigningOptions
+
+    spec = importlib.util.spec_from_file_location("_decision_conftest_for_verifier",
+                                                  ROOT / "tests" / "decision" / "conftest.py")
+    assert spec is not None and spec.loader is not None
+    sheets = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(sheets)
+    keys = keygen(tmp_path / "keys", name="Decision Officer", days=30)
+    out = tmp_path / "audit" / "out"
+    out.parent.mkdir()
+    sheets.record_audit(out, load_signer(keys.pkcs12), "2026-03-01T02:00:00+00:00")
+    data = sheets.sheet_json(out, "d-1")
+    folder = out / "decisions" / "d-1"
+    write_sheet(folder, sheets.sheet_files(data), SigningOptions(key=keys.pkcs12))
+    record_sheet(out / "history.sqlite", data)
+    light = run_light("verify", folder, "--trust", keys.ca_cert)
+    assert main(["verify", str(folder), "--trust", str(keys.ca_cert)]) == light.returncode == 0
+    assert light.stdout == capsys.readouterr().out and light.stderr == ""
+    assert light.stdout.splitlines()[-1].startswith("OK: the decision sheet's signatures verify")
+    flip(folder / "sheet.json")
+    light = run_light("verify", folder, "--trust", keys.ca_cert)
+    assert light.returncode == 1 and f"{folder / 'sheet.json'}: modified: " in light.stdout
