@@ -51,7 +51,8 @@ def history_table(rows: Sequence[AuditRow]) -> str:
 def decisions_table(rows: Sequence[DecisionRow]) -> str:
     """The recorded decision sheets as a table, in the given order: row, audit, decision id, the
     sheet's time, the first 16 hex digits of its sheet.json's SHA-256, its folder."""
-    lines = [f"{'row':>5}  {'audit':>5}  {'decision':24}  {'created (UTC)':19}  {'sheet.json sha256':17}  folder"]
+    lines = [f"{'row':>5}  {'audit':>5}  {'decision':24}  {'created (UTC)':19}  "
+             f"{'sheet.json sha256':17}  folder"]
     for row in rows:
         lines.append(f"{row.id:>5}  {'#' + str(row.audit_id):>5}  {row.decision_id:24}  "
                      f"{_when(row.created):19}  {row.sheet_sha256[:16]:17}  {row.folder}")

@@ -47,7 +47,8 @@ def verify(folder: Path, audited: Audited, *extra: str) -> int:
 
 # Writing -----------------------------------------------------------------------------------------
 
-def test_an_unsigned_sheet_is_written_in_order_and_again_only_as_it_is(tmp_path: Path, audited: Audited) -> None:
+def test_an_unsigned_sheet_is_written_in_order_and_again_only_as_it_is(tmp_path: Path,
+                                                                       audited: Audited) -> None:
     files = sheet_files(sheet_json(audited.out, "d-1"))
     folder = tmp_path / "decisions" / "d-1"
     written = write_sheet(folder, files)
@@ -79,7 +80,8 @@ def test_an_empty_folder_is_filled_and_a_partial_one_refused(tmp_path: Path, aud
 
 
 @pytest.mark.parametrize(("files", "message"), [
-    ({"sheet.html": b"x", "sheet.json": b"{}"}, r"a sheet's files begin with sheet.json, got \['sheet.html'\]"),
+    ({"sheet.html": b"x", "sheet.json": b"{}"},
+     r"a sheet's files begin with sheet.json, got \['sheet.html'\]"),
     ({}, r"a sheet's files begin with sheet.json, got none"),
     ({"sheet.json": None, "../x": b""}, r"'../x' is not a plain file name"),
     ({"sheet.json": None, ".hidden": b""}, r"'.hidden' is not a plain file name"),
@@ -248,7 +250,9 @@ def test_verify_of_a_folder_that_is_no_sheet(audited: Audited, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["verify", str(audited.out), "--audit", str(audited.out), "--trust", str(audited.ca)]) == 2
     assert "--audit is for a decision sheet's folder" in capsys.readouterr().err
-    with pytest.raises(Exception, match="holds no sheet.json: give a decision sheet's folder"):
+    from auditkit.signing import VerificationInputError
+
+    with pytest.raises(VerificationInputError, match=r"holds no sheet\.json: give a decision sheet's folder"):
         verify_sheet(tmp_path)
 
 
@@ -259,7 +263,8 @@ def test_sheets_are_listed_by_audit(audited: Audited, capsys: pytest.CaptureFixt
     signed_sheet(audited, "d-2")
     assert main(["history", "--decisions", "--db", str(audited.out)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["row", "audit", "decision", "created", "(UTC)", "sheet.json", "sha256", "folder"]
+    assert lines[0].split() == ["row", "audit", "decision", "created", "(UTC)", "sheet.json", "sha256",
+                                "folder"]
     sha = hashlib.sha256((audited.out / "decisions" / "d-2" / "sheet.json").read_bytes()).hexdigest()
     assert lines[2].split() == ["2", "#1", "d-2", "2026-04-01", "09:00:00", sha[:16], "decisions/d-2"]
     assert main(["history", "--decisions", "1", "--db", str(audited.out), "--json"]) == 0
@@ -316,13 +321,14 @@ def test_history_check_covers_recorded_sheets(audited: Audited, capsys: pytest.C
     shutil.rmtree(first)
     assert main(check) == 2
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith(f"audit #1: decision 'd-1': sheet file decisions/d-1/sheet.html is missing ")
+    assert out[0].startswith("audit #1: decision 'd-1': sheet file decisions/d-1/sheet.html is missing ")
     assert sum("decision 'd-1'" in line for line in out) == len(SIGNED)
     assert out[-1].startswith("audit #1: decision 'd-2': sheet file decisions/d-2/sheet.pdf was changed "
                               "(sha256 recorded ")
 
 
-def test_history_check_finds_a_sheet_no_row_records(audited: Audited, capsys: pytest.CaptureFixture[str]) -> None:
+def test_history_check_finds_a_sheet_no_row_records(audited: Audited,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
     data = sheet_json(audited.out, "d-1")
     write_sheet(audited.out / "decisions" / "d-1", sheet_files(data))
     write_sheet(audited.out / "decisions" / "other", sheet_files(sheet_json(
