@@ -26,10 +26,6 @@ def verify_sheet_command(args: argparse.Namespace) -> int:
     db = _db(args, found)
     checked = found.audit_folder is not None and not args.no_history and (
         args.strict or args.db is not None or db.exists())
-    if args.strict and not checked and found.audit_folder is not None:
-        from auditkit.history import HistoryError
-
-        raise HistoryError(f"no audit history at {db}; give --db, or drop --strict", path=db)
     problems = _history_problems(db, args, found) if checked else None
     ok = found.bottom_line and not problems
     if args.json:
