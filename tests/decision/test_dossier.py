@@ -244,6 +244,9 @@ def test_verify_of_a_sheet_holds_it_to_its_history_row(audited: Audited,
     record_sheet(audited.db, data)
     assert verify(folder, audited, "--strict", "--quiet") == 0
     assert capsys.readouterr().out == ""
+    audited.db.rename(audited.out / "moved.sqlite")
+    assert verify(folder, audited, "--strict") == 2
+    assert f"auditkit: error: no audit history at {audited.db}" in capsys.readouterr().err
 
 
 def test_verify_of_a_folder_that_is_no_sheet(audited: Audited, tmp_path: Path,
