@@ -269,4 +269,41 @@ def _certified(options: Any, recording: Any, plan: Any, database: Path,
                          None if signed is None else signed.signer_fingerprint)
 
 
-__all__ = ["Certification", "audit", "certify", "dotted_name", "prepare", "read_policy", "with_objects"]
+def explain(audit: str | Path, images: str | Path | list[str | Path], *, trust: Any = (),
+            decision_id: str | None = None, out: str | Path | None = None,
+            checkpoint: str | Path | None = None, methods: list[str] | None = None,
+            signing: SigningOptions | None = None, device: str = "cpu", progress: bool = False,
+            log: Callable[[str], None] = _quiet) -> Any:
+    """``auditkit explain``: a decision sheet for each decision of ``images`` under the signed audit in
+    ``audit``, explained with the methods it certified (:mod:`auditkit.decision`); the
+    :class:`~auditkit.decision.sheets.Explained` sheets.
+
+    Args:
+        audit: the out folder of a signed ``auditkit run``, or a kept dossier ``audits/<id>-<hex>/``.
+        images: image files, folders of image files, or CSV logs ``decision_id,image_path``.
+        trust: CA certificates the audit's signatures must chain to (as ``auditkit verify --trust``).
+        decision_id: the id of a single image's decision (default its file's stem).
+        out: where the sheets go (default ``<audit out folder>/decisions/``), one folder each.
+        checkpoint: the deployed checkpoint, when not where the audit found it (its SHA-256 must be
+            the audited one).
+        methods: explain with these certified methods only (default: every certified one).
+        signing: the key that signs each sheet as the audit's files are signed (default: unsigned).
+
+    Raises:
+        DecisionError, DataError, SigningError: a bad input, nothing written.
+
+    Example (a notebook)::
+
+        done = auditkit.explain("out", ["appeal-17.png"], trust=["ca.pem"], decision_id="appeal-17")
+        done.sheets[0].sheet.decision.predicted.label
+    """
+    from auditkit.decision.sheets import explain_all
+
+    paths = [images] if isinstance(images, (str, Path)) else list(images)
+    return explain_all(audit, paths, trust=list(trust), decision_id=decision_id, out=out,
+                       checkpoint=checkpoint, methods=methods, signing=signing, device=device,
+                       progress=progress, log=log)
+
+
+__all__ = ["Certification", "audit", "certify", "dotted_name", "explain", "prepare", "read_policy",
+           "with_objects"]

@@ -42,6 +42,12 @@ class OutputError(AuditError, OSError):
     device, or not writable)."""
 
 
+class DecisionError(AuditError, ValueError):
+    """A decision sheet cannot be made (``auditkit explain``): an image that is not of the audited
+    kind, a decision id it cannot be filed under, an audit that does not verify, a checkpoint that is
+    not the audited one, a method the audit did not certify. One line, naming what is wrong."""
+
+
 class PolicyError(AuditError, ValueError):
     """A policy file is invalid: one problem, or several found in one reading of the file.
 

@@ -509,13 +509,15 @@ class PolicyRecord:
 
 @dataclass(frozen=True)
 class System:
-    """The audited AI system as the policy declares it."""
+    """The audited AI system as the policy declares it (``contest``: how a person affected by one
+    of its decisions contests it; absent when the policy says nothing)."""
 
     name: str | None
     version: str | None
     owner: str | None
     intended_purpose: str | None
     contact: str | None
+    contest: str | None = field(default=None, metadata=_OMIT)
 
 
 @dataclass(frozen=True)

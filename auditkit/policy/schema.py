@@ -425,13 +425,20 @@ class SystemSpec(_Section):
     intended_purpose: str | None = None
     """What it is meant to do, in the provider's words (AI Act Art. 3(12))."""
     contact: str | None = None
-    """Whom to ask about it."""
+    """Whom to ask about it; a decision sheet (``auditkit explain``) gives it to the person a
+    decision affects."""
+    contest: str | None = None
+    """How a person affected by one of its decisions contests it (whom to write to, by when, what to
+    send), in the operator's words; printed on every decision sheet (``auditkit explain``, EU AI Act
+    Art. 86, GDPR Art. 22(3))."""
 
     key_neutral: ClassVar[Mapping[str, str]] = dict.fromkeys(
-        ("name", "version", "owner", "intended_purpose", "contact"), "recorded in results.json only")
+        ("name", "version", "owner", "intended_purpose", "contact", "contest"),
+        "recorded in results.json only")
 
     constraints: ClassVar[Mapping[str, Constraint]] = {
-        name: Nullable(Text()) for name in ("name", "version", "owner", "intended_purpose", "contact")
+        name: Nullable(Text())
+        for name in ("name", "version", "owner", "intended_purpose", "contact", "contest")
     }
 
 

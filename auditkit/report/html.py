@@ -25,9 +25,10 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render_html(context: Mapping[str, Any]) -> str:
-    """The report's HTML for ``context``; a key the template needs but the context lacks is an error."""
-    return _environment().get_template(TEMPLATE).render(context)
+def render_html(context: Mapping[str, Any], template: str = TEMPLATE) -> str:
+    """The report's HTML for ``context`` (``template``: another page of templates/, such as a decision
+    sheet's); a key the template needs but the context lacks is an error."""
+    return _environment().get_template(template).render(context)
 
 
 class HtmlWriter(ReportWriter):

@@ -17,7 +17,7 @@ from typing import Any
 
 import weasyprint
 
-from auditkit.report.html import render_html
+from auditkit.report.html import TEMPLATE, render_html
 from auditkit.report.interface import ReportWriter
 
 PDF_VARIANT = "pdf/a-3b"
@@ -93,20 +93,22 @@ class PdfWriter(ReportWriter):
 
     Args:
         attachments: files to embed, in this order; names must be unique.
+        template: the page of templates/ to lay out (default the report's).
     """
 
     name = "pdf"
     suffix = ".pdf"
 
-    def __init__(self, attachments: Sequence[PdfAttachment] = ()) -> None:
+    def __init__(self, attachments: Sequence[PdfAttachment] = (), template: str = TEMPLATE) -> None:
         names = [a.name for a in attachments]
         if len(set(names)) != len(names):
             raise ValueError(f"attachment names must be unique, got {names}")
         self.attachments = tuple(attachments)
+        self.template = template
 
     def render(self, context: Mapping[str, Any]) -> bytes:
         fetcher = weasyprint.URLFetcher(allowed_protocols={"data"}, fail_on_errors=True)
-        document = weasyprint.HTML(string=render_html(context), url_fetcher=fetcher)
+        document = weasyprint.HTML(string=render_html(context, self.template), url_fetcher=fetcher)
         dated = _utc(context["created_iso"])
         attachments = [
             weasyprint.Attachment(file_obj=io.BytesIO(a.data), name=a.name, description=a.description,

@@ -1,134 +1,176 @@
-"""A signed audit with a deployed checkpoint, recorded without training, and decision sheets made
-from hand-written sheet.json bytes (no explanation computed): what the dossier tests sign, record
-and verify."""
+"""A tiny signed audit with a deployed checkpoint, made once per session, for the sheet tests.
+
+Its policy fails on purpose: saliency meets its threshold (certified), Integrated Gradients cannot
+(MeGe >= 0.99), so requirement R1 is not met and the audit's verdict is FAIL.
+
+The audit's reference for decisions (results.json ``decisions``: the kept fold checkpoints and the
+quantiles) is added here as the engine will keep it (``folds/fold_<i>.pt`` in the kept dossier,
+their digests in results.json), and the dossier is rendered and signed again, so the sheets are
+tested with and without it.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.util
-import json
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import Any
-from unittest import mock
 
 import pytest
+import torch
+from PIL import Image
+from torch import nn
 
-from auditkit import results as r
-
-ROOT = Path(__file__).resolve().parents[2]
-POLICY = b"version: 1\nname: sheets\n"
-CHECKPOINT = "c" * 64
-"""The deployed checkpoint's SHA-256 the audit records."""
-
-
-def _history_conftest() -> ModuleType:
-    """tests/history/conftest.py, for ``results_document`` (a results.json without an audit)."""
-    spec = importlib.util.spec_from_file_location("_history_conftest_for_sheets",
-                                                  ROOT / "tests" / "history" / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
-    spec.loader.exec_module(module)
-    return module
-
-
-def pdf(attachments: dict[str, bytes], html: str, created: str) -> bytes:
-    """A PDF/A-3b as auditkit's PdfWriter makes it, showing ``html`` and embedding ``attachments``."""
-    from auditkit.report.pdf import PdfAttachment, PdfWriter
-
-    files = [PdfAttachment(name, data, "Data") for name, data in attachments.items()]
-    with mock.patch("auditkit.report.pdf.render_html", return_value=html):
-        return PdfWriter(files).render({"created_iso": created})
-
-
-def record_audit(out: Path, signer: Any, created: str, *, verdict: str = "pass") -> None:
-    """One signed audit with a deployed checkpoint, recorded and kept as ``auditkit run`` does."""
-    from auditkit.history import record_audit as recording_of
-    from auditkit.history.archive import keep_dossier
-    from auditkit.signing import sign_report
-
-    (out.parent / "policy.yaml").write_bytes(POLICY)
-    sha = hashlib.sha256(POLICY).hexdigest()
-    out.mkdir(exist_ok=True)
-    deployed = r.Deployed("deployed.pt", CHECKPOINT, r.DeployedAccuracy(0.9, 0.8, 0.95), {}, "all")
-    with recording_of(out / "history.sqlite", "sheets", sha, out) as recording:
-        document = _history_conftest().results_document(
-            created=created, policy="sheets", policy_path=str(out.parent / "policy.yaml"),
-            policy_sha256=sha, history=recording.stamp)
-        results = dataclasses.replace(document, deployed=deployed, verdict=verdict).to_json()
-        html = f"<!doctype html><html><head><title>Audit</title></head><body><p>{created}</p></body></html>"
-        (out / "results.json").write_bytes(results)
-        (out / "report.html").write_text(html)
-        (out / "summary.txt").write_text(f"verdict {verdict}\n")
-        (out / "report.pdf").write_bytes(pdf({"results.json": results, "policy.yaml": POLICY,
-                                              "report.html": html.encode()}, html, created))
-        signed = sign_report(out, signer)
-        dossier = [out / "results.json", out / "summary.txt", out / "report.html", out / "report.pdf",
-                   *signed.signatures]
-        copies = keep_dossier(out, recording.head.audits + 1, dossier)
-        recording.finish(dossier[0], [*dossier[1:], *copies], signer=signed.signer)
-
-
-def sheet_json(out: Path, decision_id: str, **changes: Any) -> bytes:
-    """sheet.json of a decision explained under the audit at the top of ``out``; ``changes``
-    replace top-level keys, or ``audit`` keys when named ``audit_<key>``."""
-    results = (out / "results.json").read_bytes()
-    document = r.AuditDocument.from_json(results)
-    assert document.history is not None
-    audit = {"audit_id": document.history.audit_id, "history_id": document.history.history_id,
-             "results_sha256": hashlib.sha256(results).hexdigest(),
-             "report_sha256": hashlib.sha256((out / "report.pdf").read_bytes()).hexdigest(),
-             "policy": document.policy.name, "verdict": document.verdict}
-    sheet = {"kind": "auditkit-decision-sheet", "sheet_version": 1, "decision_id": decision_id,
-             "created": "2026-04-01T09:00:00+00:00", "audit": audit, "checkpoint_sha256": CHECKPOINT,
-             "image_sha256": "e" * 64, "decision": {"class": "3", "probability": 0.97}}
-    for key, value in changes.items():
-        if key.startswith("audit_"):
-            audit[key.removeprefix("audit_")] = value
-        else:
-            sheet[key] = value
-    return json.dumps(sheet, indent=2).encode() + b"\n"
-
-
-def sheet_files(data: bytes) -> dict[str, bytes]:
-    """sheet.json ``data``, a sheet.html naming the decision, and sheet.pdf embedding both."""
-    head = json.loads(data)
-    html = f"<!doctype html><html><head><title>Decision</title></head><body><h1>Decision " \
-           f"{head['decision_id']}</h1></body></html>"
-    return {"sheet.json": data, "sheet.html": html.encode(),
-            "sheet.pdf": pdf({"sheet.json": data, "sheet.html": html.encode()}, html, head["created"])}
+POLICY = """\
+version: 1
+name: tiny-decisions
+system:
+  name: Digit reader
+  contact: appeals@example.org
+  contest: Write to the appeals office within 30 days, quoting the decision id.
+dataset:
+  kind: digits
+  max_images: 240
+model:
+  family: small_cnn
+training:
+  epochs: 8
+  batch_size: 16
+  learning_rate: 0.003
+  seed: 0
+cross_validation:
+  k: 3
+  max_accuracy_spread: 1.0
+explainers:
+  - name: saliency
+  - name: integrated_gradients
+    steps: 8
+  - name: random
+metrics:
+  min_pairs: 1
+  mu_fidelity: {samples: 20, n_subsets: 8}
+  bootstrap: {resamples: 30}
+properties:
+  robustness: {enabled: false}
+  invariance: {enabled: false}
+  completeness: {enabled: false}
+sanity_checks:
+  weight_randomisation: {enabled: false}
+  label_shuffling: {enabled: false}
+thresholds:
+  - id: T1
+    metric: mege
+    op: ">="
+    value: 0.1
+    explainers: [saliency]
+  - id: T2
+    metric: mege
+    op: ">="
+    value: 0.99
+    explainers: [integrated_gradients]
+requirements:
+  - id: R1
+    title: Explanations generalise
+    articles: ["EU AI Act Art. 15"]
+    evidence: [T1, T2]
+deployed:
+  checkpoint: deployed.pt
+"""
 
 
 @dataclass(frozen=True)
-class Audited:
-    """``out``: a signed audit (#1, kept in ``out/audits/``) with its history; ``ca``: the anchor;
-    ``key``: the signer's PKCS#12 file."""
+class SignedAudit:
+    """A signed audit's out folder, its CA and its key, and digit images of the audited kind."""
 
     out: Path
     ca: Path
     key: Path
+    checkpoint: Path
+    images: tuple[Path, ...]
 
-    @property
-    def db(self) -> Path:
-        return self.out / "history.sqlite"
+
+def _deployed(path: Path) -> None:
+    """A small_cnn trained on the audited digits, full batch (the operator's deployed model)."""
+    from auditkit.data import load_dataset
+    from auditkit.models import build_model
+
+    data = load_dataset("digits", max_images=240, seed=0)
+    torch.manual_seed(0)
+    net = build_model("small_cnn", num_classes=10, in_channels=1, image_size=(8, 8))
+    optimiser = torch.optim.Adam(net.parameters(), lr=0.01)
+    for _ in range(40):
+        optimiser.zero_grad()
+        nn.functional.cross_entropy(net(data.x(slice(None))), data.labels).backward()
+        optimiser.step()
+    torch.save(net.state_dict(), path)
+
+
+def _digits(folder: Path) -> tuple[Path, ...]:
+    """Three digits the audit did not see, as 8-bit PNG files."""
+    from auditkit.data import load_dataset
+
+    data = load_dataset("digits", max_images=400, seed=0)
+    paths = []
+    for i in (300, 301, 302):
+        path = folder / f"digit-{i}.png"
+        Image.fromarray((data.images[i, 0].numpy() * 255).round().astype("uint8"), "L").save(path)
+        paths.append(path)
+    return tuple(paths)
+
+
+def keep_reference(out: Path, key: Path) -> None:
+    """Add results.json ``decisions`` as the engine keeps it, then render and sign the dossier again
+    (the history, which recorded the first results.json, is set aside)."""
+    from auditkit.history.archive import audit_folder
+    from auditkit.report import render_report
+    from auditkit.results import AuditDocument, DecisionReference, FoldCheckpoint
+    from auditkit.signing import load_signer, sign_report
+    from auditkit.signing.sign import remove_signatures
+
+    doc = AuditDocument.from_json((out / "results.json").read_bytes())
+    folds = tuple(FoldCheckpoint(i + 1, f"folds/fold_{i + 1}.pt",
+                                 hashlib.sha256((out / "work" / f"fold_{i}.pt").read_bytes()).hexdigest())
+                  for i in range(len(doc.folds)))
+    steps = tuple(i / 100 for i in range(101))
+    doc = dataclasses.replace(doc, decisions=DecisionReference(
+        folds, tuple(0.5 + s / 2 for s in steps), tuple(min(1.0, 0.5 + s) for s in steps),
+        {n: tuple(s * 0.6 for s in steps) for n in doc.explainers}))
+    shutil.rmtree(out / "audits")
+    (out / "history.sqlite").unlink()
+    remove_signatures(out)
+    (out / "results.json").write_bytes(doc.to_json())
+    signer = load_signer(key)
+    render_report(doc, out, signer=signer)
+    sign_report(out, signer)
+    kept = audit_folder(out, doc.history.audit_id, (out / "results.json").read_bytes())
+    (kept / "folds").mkdir(parents=True)
+    for name in ("results.json", "results.json.p7s", "report.html", "report.html.p7s", "report.pdf"):
+        shutil.copy(out / name, kept / name)
+    for i, fold in enumerate(folds):
+        shutil.copy(out / "work" / f"fold_{i}.pt", kept / fold.file)
 
 
 @pytest.fixture(scope="session")
-def audited_once(tmp_path_factory: pytest.TempPathFactory) -> Audited:
-    from auditkit.signing import keygen, load_signer
+def signed_audit(tmp_path_factory: pytest.TempPathFactory) -> SignedAudit:
+    """The failing tiny audit, signed, without a reference for decisions (read-only)."""
+    import auditkit
+    import auditkit.signing
 
-    keys = keygen(tmp_path_factory.mktemp("keys"), name="Decision Officer", days=30)
-    out = tmp_path_factory.mktemp("audited") / "out"
-    record_audit(out, load_signer(keys.pkcs12), "2026-03-01T02:00:00+00:00")
-    return Audited(out, keys.ca_cert, keys.pkcs12)
+    folder = tmp_path_factory.mktemp("decision_audit")
+    _deployed(folder / "deployed.pt")
+    keys = auditkit.signing.keygen(folder / "keys", name="Sheet Tester", days=30)
+    (folder / "policy.yaml").write_text(POLICY)
+    done = auditkit.certify(folder / "policy.yaml", out=folder / "out",
+                            signing=auditkit.SigningOptions(key=keys.pkcs12))
+    assert not done.passed
+    return SignedAudit(folder / "out", keys.ca_cert, keys.pkcs12, folder / "deployed.pt",
+                       _digits(folder))
 
 
-@pytest.fixture
-def audited(audited_once: Audited, tmp_path: Path) -> Audited:
-    """A private copy of :func:`audited_once`."""
-    shutil.copytree(audited_once.out.parent, tmp_path / "audit")
-    return Audited(tmp_path / "audit" / "out", audited_once.ca, audited_once.key)
+@pytest.fixture(scope="session")
+def referenced_audit(signed_audit: SignedAudit, tmp_path_factory: pytest.TempPathFactory) -> SignedAudit:
+    """The same audit with its reference for decisions and kept fold models (read-only)."""
+    out = Path(shutil.copytree(signed_audit.out, tmp_path_factory.mktemp("referenced") / "out"))
+    keep_reference(out, signed_audit.key)
+    return dataclasses.replace(signed_audit, out=out)
