@@ -33,6 +33,8 @@ def test_docs_build_without_warnings(tmp_path: Path) -> None:
     assert "training.epochs" in policy and "sqrt_spearman" in policy  # generated from the schema
     metrics = (tmp_path / "html" / "guide" / "metrics.html").read_text(encoding="utf-8")
     assert "reco_corrected" in metrics  # generated from the catalog
+    explainers = (tmp_path / "html" / "guide" / "explainers.html").read_text(encoding="utf-8")
+    assert explainers.count("SLIC may return fewer") == 2  # KernelSHAP's and LIME's, from their parent's Args
 
 
 def test_docs_examples_run(tmp_path: Path) -> None:

@@ -44,19 +44,24 @@ def grid_groups(image_size: tuple[int, int], segments: int) -> Tensor:
     return row[:, None] * cols + col[None, :]
 
 
-def slic_groups(image: Tensor, segments: int, compactness: float) -> Tensor:
-    """SLIC superpixels (Achanta et al. 2012; scikit-image ``slic``) of one image ``[C, H, W]``,
-    numbered ``0 .. G-1``, ``Tensor[H, W]`` int64. The image is rescaled to [0, 1] first (a constant
-    image to 0), its channels used as they are (no Lab conversion: inputs may be normalised), so the
-    groups depend on the image alone; SLIC may return fewer than ``segments`` groups."""
+def slic_groups(x: Tensor, segments: int, compactness: float) -> Tensor:
+    """SLIC superpixels (Achanta et al. 2012; scikit-image ``slic``) of each image of ``x``
+    ``[B, C, H, W]``, numbered ``0 .. G-1``, ``Tensor[B, H, W]`` int64 (CPU). Each image is rescaled
+    to [0, 1] first (a constant image to 0; all images at once, in float64), its channels used as
+    they are (no Lab conversion: inputs may be normalised), so the groups depend on the image alone;
+    SLIC may return fewer than ``segments`` groups. One ``slic`` call per image: scikit-image
+    segments one image at a time."""
     from skimage.segmentation import slic  # imported when used: validate never loads it
 
-    pixels = image.detach().double().cpu()
-    low, high = pixels.min(), pixels.max()
-    scaled = ((pixels - low) / (high - low) if high > low else torch.zeros_like(pixels)).permute(1, 2, 0)
-    labels = slic(scaled.numpy(), n_segments=segments, compactness=compactness, channel_axis=-1,
-                  convert2lab=False, start_label=0)
-    return torch.from_numpy(np.unique(labels, return_inverse=True)[1].reshape(labels.shape)).long()
+    pixels = x.detach().double().cpu()
+    low, high = pixels.amin(dim=(1, 2, 3), keepdim=True), pixels.amax(dim=(1, 2, 3), keepdim=True)
+    scaled = torch.where(high > low, (pixels - low) / (high - low), 0.0).permute(0, 2, 3, 1).numpy()
+    out = np.empty(scaled.shape[:3], dtype=np.int64)
+    for n, image in enumerate(scaled):
+        labels = slic(image, n_segments=segments, compactness=compactness, channel_axis=-1,
+                      convert2lab=False, start_label=0)
+        out[n] = np.unique(labels, return_inverse=True)[1].reshape(labels.shape)
+    return torch.from_numpy(out)
 
 
 def feature_groups(x: Tensor, groups: str, segments: int, compactness: float) -> Tensor:
@@ -66,9 +71,7 @@ def feature_groups(x: Tensor, groups: str, segments: int, compactness: float) ->
     b, _, h, w = x.shape
     if groups == "grid":
         return grid_groups((h, w), segments).to(x.device).expand(b, h, w)
-    if b == 0:
-        return torch.zeros((0, h, w), dtype=torch.long, device=x.device)
-    return torch.stack([slic_groups(image, segments, compactness) for image in x]).to(x.device)
+    return slic_groups(x, segments, compactness).to(x.device)
 
 
 def weighted_least_squares(z: Tensor, scores: Tensor, weights: Tensor) -> Tensor:
@@ -91,20 +94,21 @@ def weighted_least_squares(z: Tensor, scores: Tensor, weights: Tensor) -> Tensor
     No ridge.
 
     Args:
-        z: coalitions ``Tensor[N, S, G]`` (0/1, any dtype).
+        z: coalitions ``Tensor[N, S, G]`` (0/1, any dtype), or ``Tensor[1, S, G]`` shared by all N.
         scores: ``Tensor[N, S]``, the model's score of each coalition.
-        weights: ``Tensor[N, S]``, positive.
+        weights: ``Tensor[N, S]``, positive, or ``Tensor[1, S]`` shared by all N (with a shared ``z``:
+            one design, one pseudo-inverse).
 
     >>> z = torch.tensor([[[0., 0.], [1., 0.], [0., 1.], [1., 1.]]])
     >>> weighted_least_squares(z, z @ torch.tensor([2., -1.]), torch.ones(1, 4)).round(decimals=6).tolist()
     [[2.0, -1.0]]
     """
     z, scores, weights = z.double(), scores.double(), weights.double()
-    total = weights.sum(dim=1, keepdim=True)  # [N, 1]
-    z_mean = (weights[:, :, None] * z).sum(dim=1, keepdim=True) / total[:, :, None]  # [N, 1, G]
+    total = weights.sum(dim=1, keepdim=True)  # [N or 1, 1]
+    z_mean = (weights[:, :, None] * z).sum(dim=1, keepdim=True) / total[:, :, None]  # [N or 1, 1, G]
     score_mean = (weights * scores).sum(dim=1, keepdim=True) / total  # [N, 1]
     root = weights.sqrt()
-    design = root[:, :, None] * (z - z_mean)  # [N, S, G]
+    design = root[:, :, None] * (z - z_mean)  # [N or 1, S, G]
     target = root * (scores - score_mean)  # [N, S]
     return (torch.linalg.pinv(design, rtol=RCOND) * target[:, None, :]).sum(dim=2)
 
@@ -121,24 +125,27 @@ def first_rows(blocks: Iterator[Tensor], rows: int) -> Tensor:
 
 class SurrogateExplainer(Explainer):
     """A linear surrogate of ``f_c`` over feature groups, fitted for a chunk of images at once: the parent
-    of :class:`~auditkit.explainers.lime.Lime` and :class:`~auditkit.explainers.kernel_shap.KernelShap`.
+    of :class:`~auditkit.explainers.lime.Lime` and :class:`~auditkit.explainers.kernel_shap.KernelShap`,
+    and the one home of their settings.
 
     Each image is cut into G groups (:func:`feature_groups`: from the image alone, so the k fold models
     explaining one image share its groups and their maps are comparable). A coalition ``z`` in {0, 1}^G
     keeps the groups with ``z_g = 1`` and writes ``baseline`` into the others; ``samples`` coalitions
     per image ``Tensor[N, S, G]`` are scored by the model, the masked copies built and evaluated
-    ``batch_size`` at a time across the images of a chunk, each is weighted (:meth:`_weights`) and
-    one :func:`weighted_least_squares` per image, all solved together, gives one coefficient per group,
-    written into every pixel of that group. Cost: ``samples`` model evaluations per image. Memory:
-    ``batch_size`` masked copies at a time, the scores and weights ``[N, S]`` and each fit's design
-    ``[n, S, G]`` in float64.
+    ``batch_size`` at a time across the images of a chunk (:meth:`_scores`: a few tensor operations
+    per forward pass, nothing per copy), each coalition is weighted from ``z`` and the image's group
+    sums, for all images at once (:meth:`_weights`, never from the copies), and one
+    :func:`weighted_least_squares` per image, all solved together, gives one coefficient per group,
+    written into every pixel of that group. Cost: ``samples`` model evaluations per image, and SLIC
+    once per image (``groups: slic``). Memory: ``batch_size`` masked copies at a time, the coalitions,
+    scores and weights of the chunk ``[N, S, G]``, ``[N, S]`` and each fit's design ``[n, S, G]`` in
+    float64.
 
     This is captum's ``LimeBase`` estimator (``Lime`` with ``SkLearnLinearRegression``, ``KernelShap``)
     given the same coalitions, to float rounding (tested against captum fed our draws). captum builds,
     weighs and stores each coalition in Python, one at a time, and fits one scikit-learn regression per
     image; on a small model that loop, not the model, set the rate (15-39 % of the forward rate in
-    ``benchmarks/bench_captum_methods.py``, about 90 % batched), so the masking, the weights and the
-    fits are batched here.
+    ``benchmarks/bench_captum_methods.py``), so the masking, the weights and the fits are batched here.
     What captum offers that is not kept: arbitrary Python ``perturb_func`` / ``similarity_func``
     callables per coalition (each method fixes its sampler and kernel) and other interpretable models
     (captum's default Lasso is not used: it would shrink every effect).
@@ -149,6 +156,16 @@ class SurrogateExplainer(Explainer):
     images with the same number of groups get the same coalitions (drawn once per call). An image that
     is a single group gets ``f_c(x) - f_c(baseline)`` (:meth:`_single_group`), the exact answer of both
     surrogates, in 2 model evaluations.
+
+    Args:
+        model: classifier in eval mode returning logits ``[N, num_classes]``.
+        batch_size: images per chunk, and the cap on masked copies per forward pass.
+        generator_seed: seed of the coalition generator.
+        samples: coalitions scored per image (its model evaluations), in [1, 10^6].
+        groups: ``slic`` (superpixels) or ``grid``.
+        segments: number of groups asked for, in [1, H W]; SLIC may return fewer.
+        compactness: SLIC's colour/space trade-off in (0, 10^4] (images rescaled to [0, 1]).
+        baseline: the value written into removed groups (input units).
     """
 
     settings: ClassVar[Mapping[str, Constraint]] = {
@@ -163,8 +180,9 @@ class SurrogateExplainer(Explainer):
     coalition_blocks: ClassVar[Callable[[int, torch.Generator], Iterator[Tensor]]]
     """``(G, generator)`` -> the method's coalitions of G groups, in blocks ``Tensor[k, G]`` int64 (CPU)."""
 
-    def __init__(self, model: nn.Module, *, batch_size: int, generator_seed: int, samples: int,
-                 groups: str, segments: int, compactness: float, baseline: float) -> None:
+    def __init__(self, model: nn.Module, *, batch_size: int = 256, generator_seed: int = 0,
+                 samples: int = 200, groups: str = "slic", segments: int = 16, compactness: float = 0.1,
+                 baseline: float = 0.0) -> None:
         super().__init__(model, batch_size=batch_size)
         self.generator_seed = must(generator_seed, "generator_seed", GENERATOR_SEED, ExplainerError)
         self.samples = self._setting("samples", samples)
@@ -191,15 +209,26 @@ class SurrogateExplainer(Explainer):
         coefs[single, 0] = self._single_group(x[single], targets[single])
         many = (counts > 1).nonzero().squeeze(1)
         if len(many):
-            distinct = counts[many].unique()  # sorted
-            table = self._draw(distinct.tolist()).to(x.device)  # [D, S, G_max]
-            row = torch.searchsorted(distinct, counts[many])  # each image's entry of the table
-            scores, weights = self._evaluate(x[many], targets[many], groups[many], table, row, counts[many])
-            for d, g in enumerate(distinct.tolist()):  # one batched fit per number of groups
-                same = (row == d).nonzero().squeeze(1)
-                z = table[d, :, :g].expand(len(same), -1, -1)
-                coefs[many[same], :g] = weighted_least_squares(z, scores[same], weights[same])
+            coefs[many] = self._fit(x[many], targets[many], groups[many], counts[many])
         return coefs.gather(1, groups).view(b, 1, h, w).float()
+
+    def _fit(self, x: Tensor, targets: Tensor, groups: Tensor, counts: Tensor) -> Tensor:
+        """The surrogate's coefficients of images ``x`` ``[M, C, H, W]`` of ``counts`` ``[M]`` >= 2 groups
+        ``groups`` ``[M, H W]``, ``Tensor[M, G_max]`` float64 (0 beyond an image's count). Images of G
+        groups share their coalitions, and where they also share their weights (KernelSHAP's depend on
+        ``z`` alone) their design, whose pseudo-inverse is then computed once."""
+        distinct = counts.unique()  # sorted
+        table = self._draw(distinct.tolist()).to(x.device)  # [D, S, G_max]
+        z = table[torch.searchsorted(distinct, counts)]  # [M, S, G_max]: each image's coalitions
+        scores = self._scores(x, targets, groups, z)
+        weights = self._weights(z, counts, x, groups)
+        coefs = torch.zeros((len(x), z.shape[2]), dtype=torch.float64, device=x.device)
+        for d, g in enumerate(distinct.tolist()):  # one batched fit per number of groups
+            same = (counts == g).nonzero().squeeze(1)
+            w = weights[same]
+            shared = w[:1] if torch.equal(w, w[:1].expand_as(w)) else w
+            coefs[same, :g] = weighted_least_squares(table[d, None, :, :g], scores[same], shared)
+        return coefs
 
     def _draw(self, counts: list[int]) -> Tensor:
         """The first ``samples`` coalitions of ``counts[d]`` groups for each d, zero-padded to the largest
@@ -210,32 +239,28 @@ class SurrogateExplainer(Explainer):
             table[d, :, :g] = first_rows(blocks, self.samples).bool()
         return table
 
-    def _evaluate(self, x: Tensor, targets: Tensor, groups: Tensor, table: Tensor, row: Tensor,
-                  counts: Tensor) -> tuple[Tensor, Tensor]:
-        """``f_c`` of every masked copy (image n with ``groups[n]`` ``[H W]`` of ``counts[n]`` groups,
-        coalition ``table[row[n], s]``) and its weight, ``Tensor[M, S]`` float64 each; ``batch_size``
-        copies per forward pass."""
-        m, s = len(x), table.shape[1]
+    def _scores(self, x: Tensor, targets: Tensor, groups: Tensor, z: Tensor) -> Tensor:
+        """``f_c`` of every masked copy, ``Tensor[M, S]`` float64: image ``x[n]`` ``[C, H, W]`` with
+        ``groups[n]`` ``[H W]`` and coalition ``z[n, s]`` ``[G_max]`` (bool); ``batch_size`` copies per
+        forward pass, taken in order across the images, each pass built by five tensor operations."""
+        m, s = z.shape[:2]
+        removed = ~z.flatten(0, 1)  # [M S, G_max]
+        image = torch.arange(m, device=x.device).repeat_interleave(s)  # the image of each copy
+        target = targets.repeat_interleave(s)[:, None]
         scores = torch.empty(m * s, dtype=torch.float64, device=x.device)
-        weights = torch.empty_like(scores)
         with torch.no_grad():
             for part in batch_slices(m * s, self.batch_size):
-                index = torch.arange(part.start, part.stop, device=x.device)
-                image, sample = index // s, index % s
-                kept = table[row[image], sample]  # [k, G_max]
-                removed = ~kept.gather(1, groups[image]).view(-1, 1, *x.shape[2:])
-                originals = x[image]
-                copies = originals.masked_fill(removed, self.baseline)
-                out = self.model(copies).float().gather(1, targets[image, None])
-                scores[part] = out.squeeze(1).double()
-                weights[part] = self._weights(kept, counts[image], copies, originals)
-        return scores.view(m, s), weights.view(m, s)
+                pixels = removed[part].gather(1, groups.index_select(0, image[part]))  # [k, H W]
+                copies = x.index_select(0, image[part]).masked_fill_(pixels.view(-1, 1, *x.shape[2:]),
+                                                                     self.baseline)
+                scores[part] = self.model(copies).float().gather(1, target[part])[:, 0]
+        return scores.view(m, s)
 
     @abstractmethod
-    def _weights(self, z: Tensor, counts: Tensor, copies: Tensor, originals: Tensor) -> Tensor:
-        """The regression weight of each coalition ``z`` ``[k, G_max]`` (bool, zero-padded; ``counts``
-        ``[k]`` groups) whose masked copy of ``originals`` ``[k, C, H, W]`` is ``copies``,
-        ``Tensor[k]`` float64."""
+    def _weights(self, z: Tensor, counts: Tensor, x: Tensor, groups: Tensor) -> Tensor:
+        """The regression weight of each coalition ``z`` ``[M, S, G_max]`` (bool, zero-padded beyond
+        ``counts`` ``[M]`` groups) of image ``x`` ``[M, C, H, W]`` with ``groups`` ``[M, H W]``,
+        ``Tensor[M, S]`` float64."""
 
     def _single_group(self, x: Tensor, targets: Tensor) -> Tensor:
         """``f_c(x) - f_c(baseline)`` of each image ``x`` ``[k, C, H, W]``, ``Tensor[k]`` float64: the exact

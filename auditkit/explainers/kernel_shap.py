@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from auditkit.explainers.groups import DRAW_BLOCK, SurrogateExplainer
 
@@ -54,32 +54,17 @@ class KernelShap(SurrogateExplainer):
     it is ``sum_{i in g} W_{c,i} (x_i - baseline)`` (tested, also against a brute-force Shapley value
     over all 2^G coalitions). The same estimator as captum's ``KernelShap`` given the same coalitions,
     all images' fits solved at once instead of captum's per-coalition loop (tested against captum):
-    :class:`~auditkit.explainers.groups.SurrogateExplainer` (groups, seeding, cost, rank deficiency).
-
-    Args:
-        model: classifier in eval mode returning logits ``[N, num_classes]``.
-        batch_size: images per chunk, and the cap on masked copies per forward pass.
-        generator_seed: seed of the coalition generator.
-        samples: coalitions scored per image, in [1, 10^6] (the two first are the full and empty ones).
-        groups: ``slic`` (superpixels) or ``grid``.
-        segments: number of groups asked for, in [1, H W]; SLIC may return fewer.
-        compactness: SLIC's colour/space trade-off in (0, 10^4] (images rescaled to [0, 1]).
-        baseline: the value written into removed groups (input units).
+    :class:`~auditkit.explainers.groups.SurrogateExplainer` (groups, seeding, cost, rank deficiency,
+    the settings and their defaults).
     """
 
     name: ClassVar[str] = "kernel_shap"
     label: ClassVar[str] = "KernelSHAP"
     coalition_blocks = shapley_blocks
 
-    def __init__(self, model: nn.Module, *, batch_size: int = 256, generator_seed: int = 0,
-                 samples: int = 200, groups: str = "slic", segments: int = 16, compactness: float = 0.1,
-                 baseline: float = 0.0) -> None:
-        super().__init__(model, batch_size=batch_size, generator_seed=generator_seed, samples=samples,
-                         groups=groups, segments=segments, compactness=compactness, baseline=baseline)
-
-    def _weights(self, z: Tensor, counts: Tensor, copies: Tensor, originals: Tensor) -> Tensor:
+    def _weights(self, z: Tensor, counts: Tensor, x: Tensor, groups: Tensor) -> Tensor:
         """:data:`ENDPOINT_WEIGHT` for the empty and full coalitions, 1 otherwise (captum's
-        ``kernel_shap_similarity_kernel``)."""
-        size = z.sum(dim=1)
-        endpoint = (size == 0) | (size == counts)
+        ``kernel_shap_similarity_kernel``): a function of ``z`` alone."""
+        size = z.sum(dim=2)
+        endpoint = (size == 0) | (size == counts[:, None])
         return torch.where(endpoint, ENDPOINT_WEIGHT, 1.0).double()

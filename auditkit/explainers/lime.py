@@ -6,8 +6,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from auditkit.explainers.groups import DRAW_BLOCK, SurrogateExplainer
 
@@ -40,31 +39,30 @@ class Lime(SurrogateExplainer):
     effect), so for ``f = W x`` it recovers each group's effect ``sum_{i in g} W_{c,i} (x_i - baseline)``
     exactly, whatever the weights (tested). All images' fits are solved at once instead of captum's
     per-coalition loop, the same estimator given the same coalitions (tested against captum):
-    :class:`~auditkit.explainers.groups.SurrogateExplainer` (groups, seeding, cost, rank deficiency).
-
-    Args:
-        model: classifier in eval mode returning logits ``[N, num_classes]``.
-        batch_size: images per chunk, and the cap on masked copies per forward pass.
-        generator_seed: seed of the coalition generator.
-        samples: coalitions scored per image, in [1, 10^6].
-        groups: ``slic`` (superpixels) or ``grid``.
-        segments: number of groups asked for, in [1, H W]; SLIC may return fewer.
-        compactness: SLIC's colour/space trade-off in (0, 10^4] (images rescaled to [0, 1]).
-        baseline: the value written into removed groups (input units).
+    :class:`~auditkit.explainers.groups.SurrogateExplainer` (groups, seeding, cost, rank deficiency,
+    the settings and their defaults).
     """
 
     name: ClassVar[str] = "lime"
     label: ClassVar[str] = "LIME"
     coalition_blocks = bernoulli_blocks
 
-    def __init__(self, model: nn.Module, *, batch_size: int = 256, generator_seed: int = 0,
-                 samples: int = 200, groups: str = "slic", segments: int = 16, compactness: float = 0.1,
-                 baseline: float = 0.0) -> None:
-        super().__init__(model, batch_size=batch_size, generator_seed=generator_seed, samples=samples,
-                         groups=groups, segments=segments, compactness=compactness, baseline=baseline)
-
-    def _weights(self, z: Tensor, counts: Tensor, copies: Tensor, originals: Tensor) -> Tensor:
-        """``exp(-d^2 / 2)``, ``d = 1 - cos(x, x_s)`` on the flattened float32 images (captum's
-        ``get_exp_kernel_similarity_function("cosine", 1.0)``; a zero copy has cosine 0)."""
-        distance = 1 - F.cosine_similarity(originals.flatten(1).float(), copies.flatten(1).float(), dim=1)
-        return torch.exp(-(distance.double() ** 2) / 2)
+    def _weights(self, z: Tensor, counts: Tensor, x: Tensor, groups: Tensor) -> Tensor:
+        """``exp(-d^2 / 2)`` with ``d = 1 - cos(x, x_s)``, ``cos = <x, x_s> / (max(|x|, e) max(|x_s|, e))``,
+        ``e = 10^-8`` (captum's ``get_exp_kernel_similarity_function("cosine", 1.0)``, torch's
+        ``cosine_similarity``), in float64 from the image's group sums rather than from each copy: with
+        ``q_g = sum_{i in g} x_i^2``, ``l_g = sum_{i in g} x_i`` and ``n_g`` the values in group g (all
+        channels) and b the baseline, ``<x, x_s> = sum_g z_g q_g + b sum_g (1 - z_g) l_g`` and
+        ``|x_s|^2 = sum_g z_g q_g + b^2 sum_g (1 - z_g) n_g`` (tested against torch on each copy)."""
+        pixels = x.double().flatten(2)  # [M, C, H W]
+        per_pixel = torch.stack([pixels.square().sum(dim=1), pixels.sum(dim=1),
+                                 torch.full_like(pixels[:, 0], pixels.shape[1])], dim=2)  # [M, H W, 3]
+        sums = torch.zeros((len(x), z.shape[2], 3), dtype=torch.float64, device=x.device)
+        sums.scatter_add_(1, groups[:, :, None].expand(-1, -1, 3), per_pixel)  # q, l, n per group
+        total = sums.sum(dim=1, keepdim=True)  # [M, 1, 3]
+        kept = z.double() @ sums  # [M, S, 3]
+        removed = total - kept
+        dot = kept[..., 0] + self.baseline * removed[..., 1]
+        norms = (kept[..., 0] + self.baseline**2 * removed[..., 2]).sqrt(), total[..., 0].sqrt()
+        distance = 1 - dot / (norms[0].clamp_min(1e-8) * norms[1].clamp_min(1e-8))
+        return torch.exp(-(distance**2) / 2)

@@ -123,9 +123,9 @@ def _block(lines: list[str], indent: str = "   ") -> Iterator[str]:
         yield (indent + escape_bars(line)) if line.strip() else ""
 
 
-def _args(cls: type) -> dict[str, list[str]]:
-    """The ``Args:`` entries of ``cls``'s docstring: name -> its lines (first line after the colon)."""
-    doc = inspect.cleandoc(cls.__doc__ or "").splitlines()
+def _own_args(cls: type) -> dict[str, list[str]]:
+    """The ``Args:`` entries of ``cls``'s own docstring: name -> its lines (first line after the colon)."""
+    doc = inspect.cleandoc(cls.__dict__.get("__doc__") or "").splitlines()
     entries: dict[str, list[str]] = {}
     try:
         start = doc.index("Args:") + 1
@@ -141,6 +141,16 @@ def _args(cls: type) -> dict[str, list[str]]:
             entries[name] = [m.group(2)]
         elif name is not None:
             entries[name].append(line.strip())
+    return entries
+
+
+def _args(cls: type) -> dict[str, list[str]]:
+    """The ``Args:`` entries of ``cls`` and of its parents (its method resolution order): a setting
+    documented where it is declared, once for a family (KernelSHAP and LIME take theirs from
+    ``SurrogateExplainer``), and a class's own entry before a parent's."""
+    entries: dict[str, list[str]] = {}
+    for klass in reversed(cls.__mro__):
+        entries.update(_own_args(klass))
     return entries
 
 

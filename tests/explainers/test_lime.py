@@ -137,3 +137,36 @@ def test_fit_of_a_group_never_toggled_or_always_toggled_together():
     got = batched_fit(z, scores, weights)
     expected = torch.tensor([[3.5, -3.0, 0.0, 3.5], [2.0, -3.0, 4.0, 5.0]], dtype=torch.float64)
     torch.testing.assert_close(got, expected)
+
+
+@pytest.mark.parametrize("baseline", [0.0, -0.7])
+def test_proximity_from_group_sums_is_torchs_cosine_kernel_on_each_copy(baseline):
+    """The weights, computed from each image's group sums, against exp(-(1 - cos)^2 / 2) with torch's
+    cosine_similarity on every masked copy built explicitly (3 channels; the empty coalition with
+    baseline 0 is a zero copy, cosine 0; a zero image has cosine 0 with every copy)."""
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(3, 3, 5, 4, generator=gen)
+    x[2] = 0.0
+    groups = torch.stack([grid_groups((5, 4), 4), grid_groups((5, 4), 4), grid_groups((5, 4), 6)]).flatten(1)
+    z = torch.rand((3, 30, 6), generator=gen) < 0.5
+    z[:, 0], z[:, 1] = False, True
+    z[:2, :, 4:] = False  # zero padding beyond the 4 groups of images 0 and 1
+    got = Lime(nn.Flatten(), baseline=baseline)._weights(z, torch.tensor([4, 4, 6]), x, groups)
+    keep = z.gather(2, groups[:, None].expand(-1, 30, -1)).view(3, 30, 1, 5, 4)
+    copies = torch.where(keep, x[:, None].double(), baseline)  # [3, 30, 3, 5, 4], the baseline in float64
+    cosine = torch.nn.functional.cosine_similarity(x[:, None].double().expand_as(copies).flatten(2),
+                                                   copies.flatten(2), dim=2)
+    torch.testing.assert_close(got, torch.exp(-((1 - cosine) ** 2) / 2), rtol=1e-12, atol=1e-12)
+    assert (float(got[0, 0]) == pytest.approx(math.exp(-0.5))) == (baseline == 0.0)
+
+
+def test_a_shared_design_is_solved_once_to_the_same_bits():
+    """Problems with the same coalitions and weights (KernelSHAP's): ``z`` and ``weights`` given once
+    ``[1, ...]`` give the bits of the same fit repeated per problem."""
+    gen = torch.Generator().manual_seed(5)
+    z = (torch.rand((1, 50, 7), generator=gen) < 0.5).double()
+    scores = torch.randn((4, 50), generator=gen, dtype=torch.float64)
+    weights = torch.rand((1, 50), generator=gen, dtype=torch.float64) + 0.1
+    repeated = batched_fit(z.expand(4, -1, -1), scores, weights.expand(4, -1))
+    assert torch.equal(batched_fit(z, scores, weights), repeated)
+    assert torch.equal(batched_fit(z, scores, weights.expand(4, -1)), repeated)
