@@ -143,8 +143,8 @@ def test_a_signed_sheet_is_recorded_in_the_history_and_verifies(signed_audit: Si
     assert [p.name for p in done.sheets[0].files] == ["sheet.json", "sheet.html", "sheet.pdf",
                                                       "sheet.json.p7s", "sheet.html.p7s"]
     command = [str(Path(sys.executable).with_name("auditkit"))]
-    listed = subprocess.run([*command, "history", "--decisions", "--json", "--db", str(out / "history.sqlite")],
-                            capture_output=True, text=True)
+    listed = subprocess.run([*command, "history", "--decisions", "--json", "--db",
+                             str(out / "history.sqlite")], capture_output=True, text=True)
     assert listed.returncode == 0, listed.stderr
     (row,) = json.loads(listed.stdout)
     assert row["decision_id"] == "appeal-2"
