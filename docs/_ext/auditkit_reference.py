@@ -243,13 +243,13 @@ def cost_line(cls: type) -> str:
     from auditkit.explainers.registry import explainer_settings
 
     e = cls.evaluations_per_image(explainer_settings(cls), COST_IMAGE)
-    parts = [f"{n:,} {what}{'es' if n > 1 else ''}" for n, what in (
-        (e.forward, "forward pass"), (e.grad, "forward and backward pass")) if n]
+    parts = [f"{n:,} {what}{'es' if n > 1 else ''}{tail}" for n, what, tail in (
+        (e.forward, "forward pass", ""), (e.grad, "forward and backward pass", " to the input")) if n]
     if not parts:
         return "Cost: no model evaluation."
     grows = f", growing with {', '.join(literal(d.strip()) for d in e.driver.split(','))}" if e.driver else ""
     return (f"Cost per map at the defaults, on a {COST_IMAGE[0]} x {COST_IMAGE[1]} image: "
-            f"{' and '.join(parts)} (to the input){grows}, as ``auditkit plan`` counts it.")
+            f"{' and '.join(parts)}{grows}, as ``auditkit plan`` counts it.")
 
 
 class ExplainerSettings(_Generated):
