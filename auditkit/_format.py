@@ -1,4 +1,5 @@
-"""Text of a score with its interval, shared by the engine and the history (which must not load torch)."""
+"""Text of a score with its interval and of a duration, shared by the engine, the cost plan, the report
+and the history (which must not load torch)."""
 
 from __future__ import annotations
 
@@ -15,3 +16,16 @@ def interval_text(value: float | None, low: float | None, high: float | None, di
     if low is None or high is None:
         return f"{value:.{digits}f}"
     return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def duration(seconds: float) -> str:
+    """
+    >>> duration(0.179), duration(151.2), duration(7322)
+    ('0.2 s', '2 min 31 s', '2 h 2 min')
+    """
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    return f"{minutes // 60} h {minutes % 60} min"

@@ -4,6 +4,8 @@
   :class:`~auditkit.engine.AuditResult`.
 - :func:`certify` is ``auditkit run``: audit, summary, report, signature, history record and kept
   dossier; it returns a :class:`Certification`. :func:`auditkit.cli.main` calls it.
+- :func:`plan` is ``auditkit plan``: what the audit will cost on this device, phase by phase, and
+  whether its evidence will be measurable (:class:`~auditkit.cost.Plan`), before anything trains.
 
 ``policy`` is a path to a policy file, a dict in the file's shape (its problems name the key path, as
 a file's name the line: :func:`~auditkit.policy.policy_from_dict`) or a loaded
@@ -28,9 +30,11 @@ from auditkit.errors import OutputError, PolicyError
 from auditkit.signing.options import SigningOptions
 
 if TYPE_CHECKING:
+    from auditkit.cost import Plan
     from auditkit.data import ImageDataset
     from auditkit.engine import AuditResult
     from auditkit.policy import Policy
+    from auditkit.results import CostPlan
 
 def _quiet(_: str) -> None:
     """The default log: nothing."""
@@ -117,14 +121,44 @@ def prepare(policy: str | Path | Mapping[str, Any] | Policy, *,
     return loaded, from_python(data, declared_resize(loaded))
 
 
+def plan(policy: str | Path | Mapping[str, Any] | Policy, *,
+         model_factory: Callable[..., Any] | None = None, train_fn: Callable[..., Any] | None = None,
+         data: Any = None, device: str | None = None, accuracy: float | None = None) -> Plan:
+    """``auditkit plan``: the model evaluations of every phase of the audit ``policy`` describes, this
+    device's rates measured on its own model (seconds), the estimated time of each phase and in
+    total, and the S= and S≠ pairs to expect (at the clean ``accuracy`` when given); nothing is
+    trained or written. ``.lines()`` is the text, ``.to_dict()`` the JSON (:class:`~auditkit.cost.Plan`).
+
+    Raises:
+        PolicyError: a bad policy, as :func:`audit`. CalibrationError: a batch that does not fit the
+            device's memory (which, and the setting to lower).
+    """
+    from auditkit.cost import make_plan
+
+    loaded, dataset = prepare(policy, model_factory=model_factory, train_fn=train_fn, data=data)
+    return make_plan(loaded, device=device or loaded.run.device, accuracy=accuracy, data=dataset)
+
+
+def _estimate(policy: Policy, dataset: ImageDataset | None, device: str,
+              log: Callable[[str], None]) -> CostPlan:
+    """The cost plan of a run about to start, its headline logged: results.json's ``plan``."""
+    from auditkit.cost import make_plan
+
+    made = make_plan(policy, device=device, data=dataset)
+    for line in made.headline():
+        log(line)
+    return made.record()
+
+
 def audit(policy: str | Path | Mapping[str, Any] | Policy, *,
           model_factory: Callable[..., Any] | None = None, train_fn: Callable[..., Any] | None = None,
           data: Any = None, out: str | Path | None = None, device: str | None = None,
-          fresh: bool = False, ray: bool = False, progress: bool = False,
+          fresh: bool = False, ray: bool = False, progress: bool = False, plan: bool = False,
           log: Callable[[str], None] = _quiet) -> AuditResult:
     """Run the audit ``policy`` describes and write results.json into ``out`` (default: the
     policy's ``run.out``); the :class:`~auditkit.engine.AuditResult` (``.passed``; ``.document()``,
-    results.json's content).
+    results.json's content). ``plan``: estimate its cost first (:func:`plan`, logged), recorded in
+    results.json beside the measured time of each stage.
 
     Raises:
         PolicyError: a bad policy, or objects or data that do not fit it, naming the key.
@@ -139,8 +173,9 @@ def audit(policy: str | Path | Mapping[str, Any] | Policy, *,
     from auditkit.engine import AuditOptions, run_audit
 
     loaded, dataset = prepare(policy, model_factory=model_factory, train_fn=train_fn, data=data)
-    options = AuditOptions(loaded, _out(loaded, out), device=device or loaded.run.device,
-                           progress=progress, ray=ray, fresh=fresh, data=dataset)
+    where = device or loaded.run.device
+    options = AuditOptions(loaded, _out(loaded, out), device=where, progress=progress, ray=ray, fresh=fresh,
+                           data=dataset, plan=_estimate(loaded, dataset, where, log) if plan else None)
     return run_audit(options, log=log)
 
 
@@ -193,7 +228,7 @@ def certify(policy: str | Path | Mapping[str, Any] | Policy, *,
             model_factory: Callable[..., Any] | None = None, train_fn: Callable[..., Any] | None = None,
             data: Any = None, out: str | Path | None = None, device: str | None = None,
             signing: SigningOptions = _POLICY_SIGNING, db: str | Path | None = None, fresh: bool = False,
-            ray: bool = False, compare: bool = False, progress: bool = False,
+            ray: bool = False, compare: bool = False, progress: bool = False, plan: bool = True,
             log: Callable[[str], None] = _quiet) -> Certification:
     """``auditkit run``: audit, write summary.txt and the report, sign it, record it in the history
     (``db``, default ``out/history.sqlite``) and keep the dossier in ``out/audits/<id>-<digest>/``.
@@ -202,7 +237,9 @@ def certify(policy: str | Path | Mapping[str, Any] | Policy, *,
     policy, its paths, model and image sizes (:func:`~auditkit.engine.preflight.check_setup`) and the
     signing key (``signing``, else the policy's ``signing`` section), loaded before any fold trains;
     then the policy's digest is logged first. ``compare``: compare with the previous
-    finished audit of the policy's name (:attr:`Certification.regressions`).
+    finished audit of the policy's name (:attr:`Certification.regressions`). ``plan``: estimate the
+    audit's cost before the first fold trains (:func:`plan`; its headline logged after the policy's
+    digest), recorded in results.json beside the measured time of each stage.
 
     Raises:
         PolicyError, SigningError, AuditError: as :func:`audit`, and a key that cannot be loaded.
@@ -215,14 +252,16 @@ def certify(policy: str | Path | Mapping[str, Any] | Policy, *,
     folder = _out(loaded, out)
     database = Path(db) if db is not None else folder / DB_FILE_NAME
     check_setup(loaded, dataset)  # the paths, the model and the image sizes, at their policy lines
-    plan = plan_signing(signing.or_policy(loaded.signing))  # read now: the key signs at the end
+    signing_plan = plan_signing(signing.or_policy(loaded.signing))  # read now: the key signs at the end
     log(f"policy '{loaded.name}' sha256 {loaded.sha256}")
+    where = device or loaded.run.device
+    estimate = _estimate(loaded, dataset, where, log) if plan else None
     with record_audit(database, loaded.name, loaded.sha256, folder, log=log) as recording:
         from auditkit.engine import AuditOptions
 
-        options = AuditOptions(loaded, folder, device=device or loaded.run.device, progress=progress,
-                               ray=ray, history=recording.stamp, fresh=fresh, data=dataset)
-        done = _certified(options, recording, plan, database, log)
+        options = AuditOptions(loaded, folder, device=where, progress=progress, ray=ray,
+                               history=recording.stamp, fresh=fresh, data=dataset, plan=estimate)
+        done = _certified(options, recording, signing_plan, database, log)
         previous = recording.store.previous_finished(done.record) if compare else None
         changes = [] if previous is None else recording.store.changes(previous, done.record)
     log(f"recorded as audit #{done.record.id} in {database}; its dossier is kept in {done.kept}")
@@ -305,5 +344,5 @@ def explain(audit: str | Path, images: str | Path | list[str | Path], *, trust: 
                        progress=progress, log=log)
 
 
-__all__ = ["Certification", "audit", "certify", "dotted_name", "explain", "prepare", "read_policy",
+__all__ = ["Certification", "audit", "certify", "dotted_name", "explain", "plan", "prepare", "read_policy",
            "with_objects"]

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from enum import Enum
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
@@ -696,6 +696,63 @@ class HistoryLink:
 
 
 @dataclass(frozen=True)
+class PlanStage:
+    """One stage of the audit: its work and time as ``auditkit plan`` estimated them before the first
+    fold trained, and the wall time the engine measured (``auditkit.engine.timing``).
+
+    Attributes:
+        stage: ``training``, ``clean.<method>``, ``properties.<method>``, ``scoring``, ... (``other``:
+            the run's time outside every timed stage).
+        estimated_seconds: None for a stage the plan did not foresee (``other``, ``tasks``).
+        measured_seconds: None for a stage that did not run.
+        train_images, forward, grad: the model evaluations counted for it (images, by kind).
+    """
+
+    stage: str
+    estimated_seconds: float | None
+    measured_seconds: float | None
+    train_images: int = 0
+    forward: int = 0
+    grad: int = 0
+
+
+@dataclass(frozen=True)
+class CostPlan:
+    """The audit's cost plan beside its measured times (``auditkit plan``).
+
+    Attributes:
+        device: where the rates were measured. rates: images per second of ``train``, ``forward``
+            and ``grad`` evaluations and ``scoring`` seconds per scoring, measured before the run.
+        estimated_seconds: the plan's total; measured_seconds: the audit's (``run_seconds``).
+        stages: per stage, largest estimate first.
+    """
+
+    device: str
+    rates: Mapping[str, float]
+    estimated_seconds: float
+    measured_seconds: float | None
+    stages: tuple[PlanStage, ...]
+
+    def measured(self, seconds: Mapping[str, float], total: float) -> CostPlan:
+        """This plan with the measured ``seconds`` per stage and the run's ``total``; a timed stage
+        the plan did not foresee is added, and ``other`` holds the rest of ``total``.
+
+        >>> plan = CostPlan("cpu", {}, 2.0, None, (PlanStage("training", 2.0, None),))
+        >>> [(s.stage, s.measured_seconds) for s in plan.measured({"training": 1.5}, 2.0).stages]
+        [('training', 1.5), ('other', 0.5)]
+        """
+        known = {s.stage for s in self.stages}
+        stages = [replace(s, measured_seconds=_seconds(seconds.get(s.stage))) for s in self.stages]
+        stages += [PlanStage(name, None, _seconds(t)) for name, t in seconds.items() if name not in known]
+        stages.append(PlanStage("other", None, _seconds(max(0.0, total - sum(seconds.values())))))
+        return replace(self, measured_seconds=_seconds(total), stages=tuple(stages))
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+@dataclass(frozen=True)
 class AuditDocument:
     """The whole of results.json.
 
@@ -711,6 +768,8 @@ class AuditDocument:
         agreement: the agreement between the explainers (absent with fewer than two).
         decisions: what ``auditkit explain`` compares one decision with (absent when the policy
             has no deployed checkpoint).
+        plan: the cost plan estimated before the run beside the measured times (absent when the run
+            made none).
     """
 
     schema_version: int
@@ -738,6 +797,7 @@ class AuditDocument:
     history: HistoryLink | None = field(default=None, metadata=_OMIT)
     agreement: Agreement | None = field(default=None, metadata=_OMIT)
     decisions: DecisionReference | None = field(default=None, metadata=_OMIT)
+    plan: CostPlan | None = field(default=None, metadata=_OMIT)
 
     @property
     def passed(self) -> bool:
@@ -1004,6 +1064,7 @@ __all__ = [
     "AuditDocument",
     "CheckStatus",
     "Correlation",
+    "CostPlan",
     "Dataset",
     "DecisionReference",
     "Deployed",
@@ -1016,6 +1077,7 @@ __all__ = [
     "FoldCheckpoint",
     "HistoryLink",
     "Model",
+    "PlanStage",
     "PolicyRecord",
     "Properties",
     "PropertyChecks",

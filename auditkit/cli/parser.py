@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from auditkit._version import __version__
-from auditkit.cli import explain, history, run, signing
+from auditkit.cli import explain, history, plan, run, signing
 
 DEBUG_HELP = ("show the traceback of an unexpected error, and other libraries' warnings and log "
               "records, on stderr")
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"auditkit {__version__}")
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (run, signing, history, explain):  # the order of --help
+    for group in (run, plan, signing, history, explain):  # the order of --help
         group.add_parsers(commands)
     for command in commands.choices.values():  # also after the command: auditkit run P --debug
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)

@@ -51,17 +51,9 @@ def _add_validate(commands: Any) -> None:
 
 
 def validate(args: argparse.Namespace) -> int:
-    """``auditkit validate``: load the policy and check its setup; exit 0 (a problem raises).
-
-    What needs no registry (the policy on paper, then its paths) is checked before torch is imported,
-    so such a problem is reported in a fraction of a second; then the full policy and the setup."""
-    from auditkit.policy import check_paths, load_policy
-
-    check_paths(load_policy(args.policy, on_paper=True))
-    policy = load_policy(args.policy)
-    from auditkit.engine.preflight import check_setup
-
-    setup = check_setup(policy)
+    """``auditkit validate``: load the policy and check its setup (:func:`checked_policy`); exit 0 (a
+    problem raises)."""
+    policy, setup = checked_policy(args.policy)
     layer = setup.layer
     if args.json:
         print(json.dumps({"valid": True, "sha256": policy.sha256, "policy": policy.to_dict(),
@@ -73,6 +65,19 @@ def validate(args: argparse.Namespace) -> int:
         if layer is not None:
             print(printable(layer.line()))
     return EXIT_OK
+
+
+def checked_policy(path: Path) -> tuple[Any, Any]:
+    """The policy at ``path`` and its setup (:func:`~auditkit.engine.preflight.check_setup`), as
+    ``validate`` checks them: what needs no registry (the policy on paper, then its paths) before
+    torch is imported, so such a problem is reported in a fraction of a second."""
+    from auditkit.policy import check_paths, load_policy
+
+    check_paths(load_policy(path, on_paper=True))
+    policy = load_policy(path)
+    from auditkit.engine.preflight import check_setup
+
+    return policy, check_setup(policy)
 
 
 def run(args: argparse.Namespace) -> int:

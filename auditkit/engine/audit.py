@@ -16,7 +16,8 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from auditkit.results import (
     Accuracy,
     Agreement,
     AuditDocument,
+    CostPlan,
     Dataset,
     Deployed,
     Estimate,
@@ -78,6 +80,8 @@ class AuditOptions:
             once verified, :mod:`auditkit.engine.workfiles`).
         data: the images of a policy whose dataset is ``kind: python``
             (:func:`~auditkit.data.memory.from_python`, already resized).
+        plan: the cost plan estimated before the run (:meth:`auditkit.cost.Plan.record`), written
+            into results.json beside the time measured for each stage; None: none.
     """
 
     policy: Policy
@@ -88,6 +92,7 @@ class AuditOptions:
     history: Mapping[str, Any] | None = None
     fresh: bool = False
     data: ImageDataset | None = None
+    plan: CostPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,10 @@ class AuditResult:
     """The deployed checkpoint's digest and figures (:func:`~auditkit.engine.deployed.deployed_stage`)."""
     agreement: Agreement | None = None
     """The agreement between the explainers (:func:`~auditkit.engine.agreement.agreement_scores`)."""
+    plan: CostPlan | None = None
+    """The cost plan estimated before the run (``AuditOptions.plan``)."""
+    timings: Mapping[str, float] = field(default_factory=dict)
+    """Wall seconds per stage (:mod:`auditkit.engine.timing`)."""
 
     @property
     def spread_ok(self) -> bool:
@@ -168,6 +177,7 @@ class AuditResult:
             deployed=self.deployed,
             history=None if self.history is None else HistoryLink(**self.history),
             agreement=self.agreement,
+            plan=None if self.plan is None else self.plan.measured(self.timings, self.seconds),
         )
 
     def _chance(self) -> tuple[float, float]:
@@ -249,7 +259,8 @@ def run_audit(options: AuditOptions, log: Callable[[str], None] = lambda _: None
     try:
         ctx = build_context(policy, Path(options.out_dir), device, executor, fresh=options.fresh,
                             progress=options.progress, log=log, data=options.data)
-        result = _audit(ctx, options.history, start)
+        result = replace(_audit(ctx, options.history, start), plan=options.plan,
+                         timings=dict(ctx.timings.seconds))
     finally:
         if executor is not None:
             executor.close()
@@ -270,7 +281,8 @@ def _audit(ctx: RunContext, history: Mapping[str, Any] | None, start: float) -> 
                                  confidence=policy.metrics.bootstrap.confidence)
     checks = check_thresholds(policy, clean.explainers, clean.accuracy, spread, sanity_gates(sanity),
                               agreement)
-    deployed = deployed_stage(ctx)
+    with ctx.timings.stage("deployed") if policy.deployed.checkpoint else nullcontext():
+        deployed = deployed_stage(ctx)
     reused_work = {
         "folds": [f.index for f in folds if f.reused],
         "explainers": clean.reused,

@@ -376,7 +376,8 @@ def _randomised(ctx: RunContext, folds: list[FoldModel], li: int, level: float) 
             model = randomise_weights(f.model, level, spec.std, generator, scale=spec.scale,
                                       layers=spec.layers)
         else:
-            model, calibration = _calibrated(ctx, f, level, generator, chance)
+            with ctx.timings.stage("weight_randomisation.calibration"):
+                model, calibration = _calibrated(ctx, f, level, generator, chance)
             found.append(calibration)
             derived = {"derived_from": f.checkpoint_sha256, "level": level, "draw_seed": seed,
                        "scale": calibration.scale}
@@ -429,8 +430,9 @@ def _label_levels(ctx: RunContext, sctx: RunContext) -> list[LevelScores]:
 def _retrain(ctx: RunContext, labels: torch.Tensor, tag: str,
              hook: Callable[[int, int], Callable[[int], None]] | None = None) -> list[FoldModel]:
     """The k fold models retrained on ``labels`` (checkpoints tagged ``tag``)."""
-    return cross_train(ctx.policy, ctx.dataset, ctx.folds_idx, ctx.workdir, ctx.device, labels=labels,
-                       tag=tag, on_fold=hook, executor=ctx.executor)
+    with ctx.timings.stage("label_shuffling.retraining"):
+        return cross_train(ctx.policy, ctx.dataset, ctx.folds_idx, ctx.workdir, ctx.device,
+                           labels=labels, tag=tag, on_fold=hook, executor=ctx.executor)
 
 
 def _all_levels_at_once(ctx: RunContext, sctx: RunContext, randomised: list[Randomised],
@@ -453,13 +455,15 @@ def _all_levels_at_once(ctx: RunContext, sctx: RunContext, randomised: list[Rand
                                 tag=train_tag)
     for r in randomised:
         first += level_tasks(sctx, r.models, r.ids, r.tag)
-    executor.run(first)
+    with ctx.timings.stage("tasks"):
+        executor.run(first)
     second: list[Task] = []
     for li, level in label_levels:
         labels, train_tag, tag = _shuffled(policy, dataset, li, level)
         retrained = _retrain(ctx, labels, train_tag)
         second += level_tasks(sctx, retrained, [f.checkpoint_sha256 for f in retrained], tag)
-    executor.run(second)
+    with ctx.timings.stage("tasks"):
+        executor.run(second)
 
 
 def weight_settings(spec: WeightRandomisationSpec) -> dict[str, Any]:

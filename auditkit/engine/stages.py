@@ -41,6 +41,7 @@ from auditkit.engine.scoring import (
     property_scores,
 )
 from auditkit.engine.smooth import lists_smooth_control, matched_control
+from auditkit.engine.timing import Timings, stage_of
 from auditkit.engine.workfiles import prepare_workdir
 from auditkit.explainers import EXPLAINERS
 from auditkit.metrics import ScoreDrops
@@ -60,7 +61,8 @@ class RunContext:
         permutations: ``[P, N]`` image permutations of ReCo's null, shared by every explainer.
         sample: the images muF is measured on.
         transformations: the declared invariance transformations as ``(name, setting)``.
-        bars: the open training progress bar (a holder the stages close; the one mutable part).
+        bars: the open training progress bar (a holder the stages close).
+        timings: the wall time of each stage (:mod:`auditkit.engine.timing`), filled as they run.
     """
 
     policy: Policy
@@ -77,6 +79,7 @@ class RunContext:
     progress: bool = False
     log: Callable[[str], None] = lambda _: None
     bars: list[tqdm] = field(default_factory=list, compare=False, repr=False)
+    timings: Timings = field(default_factory=Timings, compare=False, repr=False)
 
 
 class LevelResult(NamedTuple):
@@ -162,8 +165,9 @@ def close_bars(ctx: RunContext) -> None:
 
 def train(ctx: RunContext) -> list[FoldModel]:
     """The k fold models of Algorithm 1, from the work folder where already trained."""
-    folds = cross_train(ctx.policy, ctx.dataset, ctx.folds_idx, ctx.workdir, ctx.device,
-                        on_fold=on_fold(ctx, ""), executor=ctx.executor)
+    with ctx.timings.stage("training"):
+        folds = cross_train(ctx.policy, ctx.dataset, ctx.folds_idx, ctx.workdir, ctx.device,
+                            on_fold=on_fold(ctx, ""), executor=ctx.executor)
     ctx.log("fold accuracies: " + ", ".join(f"{f.accuracy:.4f}" for f in folds))
     return folds
 
@@ -195,29 +199,35 @@ def score_level(ctx: RunContext, models: list[FoldModel], model_ids: list[str], 
     """
     close_bars(ctx)  # the training of these models is over
     policy, boot = ctx.policy, ctx.policy.metrics.bootstrap
-    preds, categories, targets = _level_inputs(ctx, models)
+    with ctx.timings.stage("predictions"):
+        preds, categories, targets = _level_inputs(ctx, models)
     produced: set[Path] = set()  # work files written by tasks of this run: not reused
     if ctx.executor is not None:
-        ctx.executor.run(explain_tasks(ctx.executor, models, model_ids, ctx.dataset, ctx.fold_of,
-                                       categories, targets, policy, ctx.workdir, tag))
+        with ctx.timings.stage("tasks"):
+            ctx.executor.run(explain_tasks(ctx.executor, models, model_ids, ctx.dataset, ctx.fold_of,
+                                           categories, targets, policy, ctx.workdir, tag))
         produced = ctx.executor.produced
     scores: dict[str, ExplainerScores] = {}
     reused: list[str] = []
     drops: dict[int, ScoreDrops] = {}  # muF's model evaluations, shared by this level's passes
     for spec in policy.explainers:
-        record, mu, loaded = explain_one(spec, models, model_ids, ctx.dataset, ctx.fold_of, categories,
-                                         targets, policy, ctx.device, ctx.workdir, ctx.progress, tag,
-                                         drops)
+        with ctx.timings.stage(stage_of(tag, spec.name)):
+            record, mu, loaded = explain_one(spec, models, model_ids, ctx.dataset, ctx.fold_of, categories,
+                                             targets, policy, ctx.device, ctx.workdir, ctx.progress, tag,
+                                             drops)
         was_reused = loaded and explainer_path(ctx.workdir, spec, tag) not in produced
-        s = explainer_scores(spec.name, record, mu, ctx.sample, reco_form=policy.metrics.reco_form,
-                             weights=ctx.weights, confidence=boot.confidence,
-                             permutations=ctx.permutations, min_pairs=policy.metrics.min_pairs)
+        with ctx.timings.stage("scoring"):
+            s = explainer_scores(spec.name, record, mu, ctx.sample, reco_form=policy.metrics.reco_form,
+                                 weights=ctx.weights, confidence=boot.confidence,
+                                 permutations=ctx.permutations, min_pairs=policy.metrics.min_pairs)
         _log_scores(ctx, s, tag)
         if not tag and measures_properties(policy):
-            s, properties_reused = _with_properties(ctx, s, spec, models, model_ids, targets, produced)
+            with ctx.timings.stage(f"properties.{spec.name}"):
+                s, properties_reused = _with_properties(ctx, s, spec, models, model_ids, targets, produced)
             was_reused = was_reused and properties_reused  # reused only when all of it was
         if not tag and lists_smooth_control(policy) and not EXPLAINERS[spec.name].control:
-            s = _with_smooth_control(ctx, s, record, models, model_ids, (categories, targets), drops)
+            with ctx.timings.stage("scoring"):
+                s = _with_smooth_control(ctx, s, record, models, model_ids, (categories, targets), drops)
         scores[spec.name] = s
         if was_reused:
             reused.append(spec.name)

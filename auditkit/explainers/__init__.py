@@ -4,7 +4,7 @@ Every explainer maps ``(x [N, C, H, W], targets [N])`` to float32 maps, ``[N, C,
 pixel methods and ``[N, 1, H, W]`` for Grad-CAM, Grad-CAM++ and RISE; see :class:`Explainer`.
 """
 
-from auditkit.explainers.base import Explainer
+from auditkit.explainers.base import Evaluations, Explainer
 from auditkit.explainers.expected_gradients import ExpectedGradients
 from auditkit.explainers.gradcam import GradCam, GradCamPlusPlus
 from auditkit.explainers.gradient_input import GradientInput
@@ -21,6 +21,7 @@ from auditkit.explainers.smoothgrad import SmoothGrad
 
 __all__ = [
     "EXPLAINERS",
+    "Evaluations",
     "ExpectedGradients",
     "Explainer",
     "GradCam",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from itertools import chain
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -18,6 +18,21 @@ BATCH_SIZE = Interval(int, 1, 2**31 - 1)
 """What ``batch_size`` accepts."""
 GENERATOR_SEED = Interval(int, 0, 2**63 - 1)
 """What ``generator_seed`` of a ``seeded`` method accepts (what ``torch.Generator.manual_seed`` takes)."""
+
+
+class Evaluations(NamedTuple):
+    """The model evaluations one explanation of one image costs
+    (:meth:`Explainer.evaluations_per_image`), as the audit's cost plan counts them.
+
+    Attributes:
+        forward: forward passes without autograd (masked or occluded copies).
+        grad: forward passes followed by a backward to the input (to the layer for Grad-CAM).
+        driver: the settings the count grows with, as ``auditkit plan`` names them (``""``: fixed).
+    """
+
+    forward: int = 0
+    grad: int = 0
+    driver: str = ""
 
 
 def target_gradients(forward_fn: Callable[..., Tensor], inputs: tuple[Tensor, ...], target_ind: Tensor,
@@ -101,6 +116,14 @@ class Explainer(ABC):
         self.model = model
         self.batch_size = must(batch_size, "batch_size", BATCH_SIZE, ExplainerError)
         self._num_classes: int | None = None
+
+    @classmethod
+    def evaluations_per_image(cls, settings: Mapping[str, Any],
+                              image_size: tuple[int, int]) -> Evaluations:
+        """The model evaluations one map of an ``image_size`` ``(H, W)`` image costs with ``settings``
+        (the method's settings, every one given): the cost plan's count (``auditkit plan``) and the
+        cost column of the documentation's table of methods. None for a control (the default)."""
+        return Evaluations()
 
     def reference(self, x: Tensor) -> Tensor:
         """The baseline x0 of images ``x`` ``[N, C, H, W]`` that completeness is measured against:

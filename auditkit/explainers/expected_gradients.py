@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from auditkit._batching import batch_slices
 from auditkit.constraints import Constraint, Interval, must
 from auditkit.errors import ExplainerError
-from auditkit.explainers.base import GENERATOR_SEED, Explainer, target_gradients
+from auditkit.explainers.base import GENERATOR_SEED, Evaluations, Explainer, target_gradients
 
 
 def path_draws(samples: int, background: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
@@ -66,6 +66,11 @@ class ExpectedGradients(Explainer):
             raise ExplainerError("background must be a floating-point Tensor[M, C, H, W] with M >= 1, "
                                  f"got {got}")
         self.background = background.detach()
+
+    @classmethod
+    def evaluations_per_image(cls, settings: Mapping[str, Any], image_size: tuple[int, int]) -> Evaluations:
+        """One gradient per draw: ``samples``."""
+        return Evaluations(grad=settings["samples"], driver="samples")
 
     def _attribute(self, x: Tensor, targets: Tensor) -> Tensor:
         if self.background.shape[1:] != x.shape[1:]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
@@ -9,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from auditkit.errors import ExplainerError
-from auditkit.explainers.base import Explainer
+from auditkit.explainers.base import Evaluations, Explainer
 from auditkit.explainers.tokens import feature_map, token_layout
 
 
@@ -41,6 +42,11 @@ class _LayerCam(Explainer):
             )
         self.layer = layer
         self.layout = token_layout(model, layer)
+
+    @classmethod
+    def evaluations_per_image(cls, settings: Mapping[str, Any], image_size: tuple[int, int]) -> Evaluations:
+        """One forward pass and a backward to the layer, counted as a full gradient (an upper bound)."""
+        return Evaluations(grad=1)
 
     def _activations_and_gradients(self, x: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
         """``A`` and ``d f_c / d A`` as feature maps ``[B, K, h, w]`` (one batched backward), detached."""

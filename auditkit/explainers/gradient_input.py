@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from captum.attr import InputXGradient
 from torch import Tensor, nn
 
 from auditkit.constraints import Constraint, Options
-from auditkit.explainers.base import Explainer
+from auditkit.explainers.base import Evaluations, Explainer
 from auditkit.explainers.saliency import Saliency
 
 CONVENTIONS: tuple[str, ...] = ("abs", "signed")
@@ -39,6 +39,11 @@ class GradientInput(Explainer):
         self.convention = self._setting("convention", convention)
         self._saliency = Saliency(model, batch_size=batch_size)
         self._signed = InputXGradient(model)
+
+    @classmethod
+    def evaluations_per_image(cls, settings: Mapping[str, Any], image_size: tuple[int, int]) -> Evaluations:
+        """One gradient: ``Evaluations(grad=1)``."""
+        return Evaluations(grad=1)
 
     def _attribute(self, x: Tensor, targets: Tensor) -> Tensor:
         if self.convention == "abs":

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from auditkit._batching import batch_slices
 from auditkit.constraints import Constraint, Interval, Options, must
 from auditkit.errors import ExplainerError
-from auditkit.explainers.base import GENERATOR_SEED, Explainer
+from auditkit.explainers.base import GENERATOR_SEED, Evaluations, Explainer
 
 GROUPINGS: tuple[str, ...] = ("slic", "grid")
 """Accepted values of ``groups``."""
@@ -198,6 +198,11 @@ class SurrogateExplainer(Explainer):
         if settings["segments"] > pixels:
             yield "segments", (f"must be at most the number of pixels ({image_size[0]} x {image_size[1]} = "
                                f"{pixels}), got {settings['segments']}")
+
+    @classmethod
+    def evaluations_per_image(cls, settings: Mapping[str, Any], image_size: tuple[int, int]) -> Evaluations:
+        """One forward pass per coalition: ``samples`` (the grouping's own CPU time aside)."""
+        return Evaluations(forward=settings["samples"], driver="samples")
 
     def _attribute(self, x: Tensor, targets: Tensor) -> Tensor:
         b, _, h, w = x.shape

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from captum.attr import IntegratedGradients as _CaptumIG
 from torch import Tensor, nn
 from torchvision.transforms.functional import gaussian_blur
 
 from auditkit.constraints import Constraint, Interval, Options
-from auditkit.explainers.base import Explainer, target_gradients
+from auditkit.explainers.base import Evaluations, Explainer, target_gradients
 
 BASELINES: tuple[str, ...] = ("zero", "mean", "blur")
 """Accepted ``baseline`` settings (see :meth:`IntegratedGradients.reference`)."""
@@ -59,6 +59,11 @@ class IntegratedGradients(Explainer):
         self.baseline = self._setting("baseline", baseline)
         self._captum = _CaptumIG(model, multiply_by_inputs=True)
         self._captum.gradient_func = target_gradients  # the same gradients, one backward per batch
+
+    @classmethod
+    def evaluations_per_image(cls, settings: Mapping[str, Any], image_size: tuple[int, int]) -> Evaluations:
+        """One gradient per point of the path: ``steps``."""
+        return Evaluations(grad=settings["steps"], driver="steps")
 
     def reference(self, x: Tensor) -> Tensor:
         """The baseline x0 of images ``x`` ``[N, C, H, W]`` (class docstring), same shape."""

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from auditkit._batching import batch_slices
 from auditkit.constraints import Constraint, Interval
-from auditkit.explainers.base import Explainer
+from auditkit.explainers.base import Evaluations, Explainer
 
 
 def window_count(size: int, window: int, stride: int) -> int:
@@ -96,6 +96,14 @@ class Occlusion(Explainer):
         if settings["stride"] > settings["window"]:
             yield "stride", (f"must be at most window ({settings['window']}) so that every pixel is "
                              f"occluded, got {settings['stride']}")
+
+    @classmethod
+    def evaluations_per_image(cls, settings: Mapping[str, Any], image_size: tuple[int, int]) -> Evaluations:
+        """``1 + n_h n_w`` forward passes (:func:`window_count` of each side)."""
+        h, w = image_size
+        window, stride = settings["window"], settings["stride"]
+        return Evaluations(forward=1 + window_count(h, window, stride) * window_count(w, window, stride),
+                           driver="window, stride")
 
     def _attribute(self, x: Tensor, targets: Tensor) -> Tensor:
         b, _, h, w = x.shape

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from auditkit._batching import batch_slices
 from auditkit.constraints import Constraint, Interval, Options, must
 from auditkit.errors import ExplainerError
-from auditkit.explainers.base import GENERATOR_SEED, Explainer
+from auditkit.explainers.base import GENERATOR_SEED, Evaluations, Explainer
 
 SCORES: tuple[str, ...] = ("logit", "probability")
 """Accepted values of ``score``."""
@@ -131,6 +131,11 @@ class Rise(Explainer):
         self.grid_size = self._setting("grid_size", grid_size)
         self.keep_probability = self._setting("keep_probability", keep_probability)
         self.score = self._setting("score", score)
+
+    @classmethod
+    def evaluations_per_image(cls, settings: Mapping[str, Any], image_size: tuple[int, int]) -> Evaluations:
+        """One forward pass per mask: ``masks``."""
+        return Evaluations(forward=settings["masks"], driver="masks")
 
     def mask_blocks(self, image_size: tuple[int, int], device: torch.device) -> Iterator[Tensor]:
         """The masks of every call, in blocks ``Tensor[<= MASK_BLOCK, 1, H, W]`` on ``device``."""

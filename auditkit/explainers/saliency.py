@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
 from auditkit.constraints import Flag, must
 from auditkit.errors import ExplainerError
-from auditkit.explainers.base import Explainer, target_gradients
+from auditkit.explainers.base import Evaluations, Explainer, target_gradients
 
 
 class Saliency(Explainer):
@@ -38,6 +39,11 @@ class Saliency(Explainer):
     def __init__(self, model: nn.Module, *, batch_size: int = 256, absolute: bool = True) -> None:
         super().__init__(model, batch_size=batch_size)
         self.absolute = must(absolute, "absolute", Flag(), ExplainerError)
+
+    @classmethod
+    def evaluations_per_image(cls, settings: Mapping[str, Any], image_size: tuple[int, int]) -> Evaluations:
+        """One gradient: ``Evaluations(grad=1)``."""
+        return Evaluations(grad=1)
 
     def _attribute(self, x: Tensor, targets: Tensor) -> Tensor:
         (grad,) = target_gradients(self.model, (x.detach().requires_grad_(True),), targets)

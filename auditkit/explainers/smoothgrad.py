@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from auditkit._batching import batch_slices
 from auditkit.constraints import Constraint, Flag, Interval, Options, must
 from auditkit.errors import ExplainerError
-from auditkit.explainers.base import GENERATOR_SEED, Explainer
+from auditkit.explainers.base import GENERATOR_SEED, Evaluations, Explainer
 from auditkit.explainers.saliency import Saliency
 
 SIGMA_CONVENTIONS: tuple[str, ...] = ("range", "absolute")
@@ -77,6 +77,11 @@ class SmoothGrad(Explainer):
         self.sigma_convention = self._setting("sigma_convention", sigma_convention)
         self.inner = Saliency(model, batch_size=batch_size,
                               absolute=must(absolute, "absolute", Flag(), ExplainerError))
+
+    @classmethod
+    def evaluations_per_image(cls, settings: Mapping[str, Any], image_size: tuple[int, int]) -> Evaluations:
+        """One gradient per noisy copy: ``samples``."""
+        return Evaluations(grad=settings["samples"], driver="samples")
 
     def _std(self, x: Tensor) -> Tensor:
         """Noise standard deviation of each image, ``Tensor[B]``."""

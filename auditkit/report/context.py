@@ -3,7 +3,7 @@
 :func:`build_context` assembles it from one module per section of the report (:mod:`.verdict`,
 :mod:`.requirements`, :mod:`.thresholds`, :mod:`.scores`, :mod:`.facts`, :mod:`.limits`,
 :mod:`.figures`, :mod:`.sanity`, :mod:`.properties`, :mod:`.deployed`, :mod:`.since`,
-:mod:`.agreement`), each reading the
+:mod:`.agreement`, :mod:`.plan`), each reading the
 typed document (:class:`auditkit.results.AuditDocument`). The templates only place these strings and
 flags; they never compute. The context holds aggregated scores, counts, digests and a few figures (PNG
 data URIs) - never per-image values, predictions, logits or weights (``tests/report/test_privacy.py``
@@ -23,6 +23,7 @@ from auditkit.report.errors import ReportError
 from auditkit.report.figures import figures
 from auditkit.report.inputs import ExampleInputs, load_evidence, load_example_inputs
 from auditkit.report.limits import limits
+from auditkit.report.plan import plan_section
 from auditkit.report.properties import properties_section
 from auditkit.report.requirements import articles, requirements
 from auditkit.report.sanity import (
@@ -98,6 +99,7 @@ def build_context(doc: AuditDocument, out_dir: Path, history: Mapping[str, Any] 
         "deployed_section": deployed_section(doc, explainer_label),
         "agreement": agreement_section(doc, explainer_label),
         "disagreements": disagreement_lines(doc, explainer_label, confidence),
+        "plan": plan_section(doc),
     }
 
 

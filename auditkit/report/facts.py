@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from auditkit._format import duration
 from auditkit.policy import policy_sha256
 from auditkit.report.words import and_list
 from auditkit.results import AuditDocument, Deployed, PolicyRecord, Reused, System, Training
@@ -26,19 +27,6 @@ def created(iso: str) -> str:
     """
     moment = datetime.fromisoformat(iso).astimezone(timezone.utc)
     return f"{moment.day} {moment:%B %Y}, {moment:%H:%M} UTC"
-
-
-def duration(seconds: float) -> str:
-    """
-    >>> duration(0.179), duration(151.2), duration(7322)
-    ('0.2 s', '2 min 31 s', '2 h 2 min')
-    """
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s"
-    return f"{minutes // 60} h {minutes % 60} min"
 
 
 def model_facts(doc: AuditDocument) -> dict[str, str]:

@@ -243,6 +243,25 @@ class PolicyReference(_Generated):
         return "required"
 
 
+COST_IMAGE = (32, 32)
+"""The image size the settings' table states each method's cost at (occlusion's depends on it)."""
+
+
+def cost_line(cls: type) -> str:
+    """A method's model evaluations per map at its defaults, from its ``evaluations_per_image`` (what
+    ``auditkit plan`` counts)."""
+    from auditkit.explainers.registry import explainer_settings
+
+    e = cls.evaluations_per_image(explainer_settings(cls), COST_IMAGE)
+    parts = [f"{n:,} {what}{'es' if n > 1 else ''}{tail}" for n, what, tail in (
+        (e.forward, "forward pass", ""), (e.grad, "forward and backward pass", " to the input")) if n]
+    if not parts:
+        return "Cost: no model evaluation."
+    grows = f", growing with {', '.join(literal(d.strip()) for d in e.driver.split(','))}" if e.driver else ""
+    return (f"Cost per map at the defaults, on a {COST_IMAGE[0]} x {COST_IMAGE[1]} image: "
+            f"{' and '.join(parts)}{grows}, as ``auditkit plan`` counts it.")
+
+
 class ExplainerSettings(_Generated):
     """Each registered explainer: its facts and its settings."""
 
@@ -265,6 +284,8 @@ class ExplainerSettings(_Generated):
             yield ""
             yield (f"{escape(cls.label)}: :class:`{cls.__module__}.{cls.__qualname__}`"
                    + (f"; {', '.join(facts)}." if facts else "."))
+            yield ""
+            yield cost_line(cls)
             yield ""
             settings = declared_settings(cls)
             if not settings:
