@@ -29,7 +29,6 @@ object store (:meth:`Executor.share`), so they are serialised once per audit or 
 from __future__ import annotations
 
 import os
-import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
+
+from auditkit.engine.progress import progress_bar
 
 __all__ = ["Executor", "SerialExecutor", "Task", "torch_settings"]
 
@@ -88,8 +88,7 @@ class Executor(ABC):
         ``done`` is called with each task as it finishes. An exception of a task is raised here as the
         task raised it, after the other tasks were cancelled or finished.
         """
-        with tqdm(total=len(tasks), desc="tasks", unit="task", disable=not (self.progress and tasks),
-                  file=sys.stderr, leave=False, dynamic_ncols=True) as bar:
+        with progress_bar(self.progress and bool(tasks), len(tasks), "tasks", unit="task") as bar:
 
             def finished(task: Task) -> None:
                 if task.output is not None:
