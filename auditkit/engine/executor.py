@@ -67,7 +67,8 @@ class Executor(ABC):
     Args:
         device: the audit's device (the driver's).
         progress: show a progress bar of the finished tasks of each :meth:`run` on stderr.
-        log: receives a line ``"<task name>: done"`` as each task finishes.
+        log: receives a line ``"<task name>: done"`` as each task finishes (with ``" on node <id>"``
+            on Ray).
     """
 
     def __init__(self, device: torch.device, *, progress: bool = False,
@@ -94,11 +95,15 @@ class Executor(ABC):
                 if task.output is not None:
                     self.produced.add(task.output)
                 bar.update()
-                self.log(f"{task.name}: done")
+                self.log(f"{task.name}: done{self._where(task)}")
                 if done is not None:
                     done(task)
 
             return self._run(tasks, finished)
+
+    def _where(self, task: Task) -> str:
+        """Where ``task`` ran, for its log line: ``""`` (in this process); a Ray executor names the node."""
+        return ""
 
     @abstractmethod
     def _run(self, tasks: Sequence[Task], done: Callable[[Task], None]) -> list[Any]:
