@@ -160,7 +160,7 @@ def close_bars(ctx: RunContext) -> None:
     ctx.bars.clear()
 
 
-def phase(ctx: RunContext, line: str) -> None:
+def _phase(ctx: RunContext, line: str) -> None:
     """Log that a phase starts, when no progress bar is drawn (a bar names its phase itself)."""
     if not ctx.progress:
         ctx.log(line)
@@ -168,8 +168,8 @@ def phase(ctx: RunContext, line: str) -> None:
 
 def train(ctx: RunContext) -> list[FoldModel]:
     """The k fold models of Algorithm 1, from the work folder where already trained."""
-    phase(ctx, f"training {ctx.policy.cross_validation.k} fold models (epochs: {ctx.policy.training.epochs}; "
-          "those already in the work folder are reused)")
+    k, epochs = ctx.policy.cross_validation.k, ctx.policy.training.epochs
+    _phase(ctx, f"training {k} fold models (epochs: {epochs}; those already in the work folder are reused)")
     folds = cross_train(ctx.policy, ctx.dataset, ctx.folds_idx, ctx.workdir, ctx.device,
                         on_fold=on_fold(ctx, ""), executor=ctx.executor)
     ctx.log("fold accuracies: " + ", ".join(f"{f.accuracy:.4f}" for f in folds))
@@ -214,8 +214,8 @@ def score_level(ctx: RunContext, models: list[FoldModel], model_ids: list[str], 
     drops: dict[int, ScoreDrops] = {}  # muF's model evaluations, shared by this level's passes
     for spec in policy.explainers:
         if ctx.executor is None:
-            phase(ctx, f"{f'{tag} ' if tag else ''}{spec.name}: explaining {len(ctx.dataset)} images "
-                  f"with {len(models)} models, then muF")
+            _phase(ctx, f"{f'{tag} ' if tag else ''}{spec.name}: explaining {len(ctx.dataset)} images "
+                   f"with {len(models)} models, then muF")
         record, mu, loaded = explain_one(spec, models, model_ids, ctx.dataset, ctx.fold_of, categories,
                                          targets, policy, ctx.device, ctx.workdir, ctx.progress, tag,
                                          drops)
@@ -271,7 +271,7 @@ def _with_properties(ctx: RunContext, s: ExplainerScores, spec: ExplainerSpec, m
     """``s`` with the explainer's robustness, invariance and completeness (clean audit only), and
     whether these were reused from an earlier run's work file (not one of ``produced``)."""
     if ctx.executor is None:
-        phase(ctx, f"{spec.name}: measuring robustness, invariance and completeness")
+        _phase(ctx, f"{spec.name}: measuring robustness, invariance and completeness")
     values, loaded, seconds = properties_one(spec, models, model_ids, ctx.dataset, ctx.fold_of, targets,
                                              ctx.policy, ctx.device, ctx.workdir, ctx.progress)
     by_task = loaded and explainer_path(ctx.workdir, spec, "") in produced
@@ -287,5 +287,5 @@ def _with_properties(ctx: RunContext, s: ExplainerScores, spec: ExplainerSpec, m
     return replace(s, properties=p), was_reused
 
 
-__all__ = ["LevelResult", "RunContext", "build_context", "close_bars", "level_tasks", "on_fold", "phase",
+__all__ = ["LevelResult", "RunContext", "build_context", "close_bars", "level_tasks", "on_fold",
            "score_level", "train"]

@@ -100,13 +100,13 @@ class Node:
 
     def stop(self) -> None:
         """End the node's process group (``ray start --block`` and every process it started):
-        SIGTERM, then SIGKILL to what is left after 10 s."""
+        SIGTERM, then SIGKILL to what is left after 5 s."""
         for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
                 os.killpg(self.process.pid, sig)
             except ProcessLookupError:
                 return
-            end = time.monotonic() + 10
+            end = time.monotonic() + 5
             while time.monotonic() < end:
                 self.process.poll()  # reaps the group's leader once it exits
                 if not _group_alive(self.process.pid):
