@@ -153,12 +153,21 @@ def _estimate(policy: Policy, dataset: ImageDataset | None, device: str,
 def audit(policy: str | Path | Mapping[str, Any] | Policy, *,
           model_factory: Callable[..., Any] | None = None, train_fn: Callable[..., Any] | None = None,
           data: Any = None, out: str | Path | None = None, device: str | None = None,
-          fresh: bool = False, ray: bool = False, progress: bool = False, plan: bool = False,
+          fresh: bool = False, ray: bool = False, progress: bool | None = None, plan: bool = False,
           log: Callable[[str], None] = _quiet) -> AuditResult:
     """Run the audit ``policy`` describes and write results.json into ``out`` (default: the
     policy's ``run.out``); the :class:`~auditkit.engine.AuditResult` (``.passed``; ``.document()``,
     results.json's content). ``plan``: estimate its cost first (:func:`plan`, logged), recorded in
     results.json beside the measured time of each stage.
+
+    Progress: ``progress=None`` (the default) draws bars when someone is watching: tqdm's notebook
+    bar in a Jupyter kernel (its text bar on stderr without ipywidgets), its text bar on stderr when
+    stderr is a terminal, none otherwise (a script piped to a file, a cron job); ``True`` always
+    draws them, ``False`` never (:func:`~auditkit.engine.progress.bar_class`). ``log`` (default:
+    nothing) receives the run's lines, ``log=print`` for instance: the data set, each phase's
+    figures as it ends (fold accuracies, each method's scores, each sanity level), and, when no bar
+    is drawn, a line as each long phase starts (the trainings, each explanation pass, each method's
+    properties), so a run without a terminal is never silent for a whole phase.
 
     Raises:
         PolicyError: a bad policy, or objects or data that do not fit it, naming the key.
@@ -228,7 +237,7 @@ def certify(policy: str | Path | Mapping[str, Any] | Policy, *,
             model_factory: Callable[..., Any] | None = None, train_fn: Callable[..., Any] | None = None,
             data: Any = None, out: str | Path | None = None, device: str | None = None,
             signing: SigningOptions = _POLICY_SIGNING, db: str | Path | None = None, fresh: bool = False,
-            ray: bool = False, compare: bool = False, progress: bool = False, plan: bool = True,
+            ray: bool = False, compare: bool = False, progress: bool | None = None, plan: bool = True,
             log: Callable[[str], None] = _quiet) -> Certification:
     """``auditkit run``: audit, write summary.txt and the report, sign it, record it in the history
     (``db``, default ``out/history.sqlite``) and keep the dossier in ``out/audits/<id>-<digest>/``.
@@ -239,7 +248,8 @@ def certify(policy: str | Path | Mapping[str, Any] | Policy, *,
     then the policy's digest is logged first. ``compare``: compare with the previous
     finished audit of the policy's name (:attr:`Certification.regressions`). ``plan``: estimate the
     audit's cost before the first fold trains (:func:`plan`; its headline logged after the policy's
-    digest), recorded in results.json beside the measured time of each stage.
+    digest), recorded in results.json beside the measured time of each stage. ``progress`` and
+    ``log`` as in :func:`audit` (bars by default in a terminal or a notebook).
 
     Raises:
         PolicyError, SigningError, AuditError: as :func:`audit`, and a key that cannot be loaded.

@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
 
     done = certify(args.policy, out=args.out, device=args.device,
                    signing=signing.signing_options(args), db=args.db, fresh=args.fresh, ray=args.ray,
-                   compare=args.fail_on_regression, progress=talk and sys.stderr.isatty(), log=log)
+                   compare=args.fail_on_regression, progress=None if talk else False, log=log)
     if args.json:  # the bytes that were signed and recorded, not a second rendering
         sys.stdout.write((done.out / "results.json").read_text(encoding="utf-8"))
     elif not args.quiet or not done.result.passed:

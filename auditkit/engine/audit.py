@@ -33,6 +33,7 @@ from auditkit.engine.deployed import deployed_stage
 from auditkit.engine.executor import Executor, SerialExecutor, torch_settings
 from auditkit.engine.explain import input_sample
 from auditkit.engine.preflight import describe_model, describe_training
+from auditkit.engine.progress import show_progress
 from auditkit.engine.sanity import LevelScores, SanityCheck, run_sanity_checks
 from auditkit.engine.scoring import ExplainerScores, random_scores_worst
 from auditkit.engine.stages import RunContext, build_context, score_level, train
@@ -70,7 +71,8 @@ class AuditOptions:
         policy: the loaded policy.
         out_dir: folder for results.json, the summary and the work files.
         device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-        progress: show progress bars on stderr.
+        progress: draw progress bars: ``True``, ``False``, or ``None`` for "when someone is watching"
+            (a terminal or a notebook), decided by :func:`~auditkit.engine.progress.bar_class`.
         ray: run the fold trainings, retrainings and explanation passes as Ray tasks, configured
             by the policy's ``ray`` section (as when it says ``enabled: true``); the numbers are
             the same (:mod:`auditkit.engine.ray_executor`).
@@ -87,7 +89,7 @@ class AuditOptions:
     policy: Policy
     out_dir: Path
     device: str = "auto"
-    progress: bool = True
+    progress: bool | None = None
     ray: bool = False
     history: Mapping[str, Any] | None = None
     fresh: bool = False
@@ -252,13 +254,14 @@ def run_audit(options: AuditOptions, log: Callable[[str], None] = lambda _: None
     policy = options.policy
     device = resolve_device(options.device)
     torch_settings(device, policy.run.deterministic)
+    progress = show_progress(options.progress)
     executor = None
     if options.ray or policy.ray.enabled:
         executor = make_executor(policy.ray, device, deterministic=policy.run.deterministic, log=log,
-                                 progress=options.progress)
+                                 progress=progress)
     try:
         ctx = build_context(policy, Path(options.out_dir), device, executor, fresh=options.fresh,
-                            progress=options.progress, log=log, data=options.data)
+                            progress=progress, log=log, data=options.data)
         result = replace(_audit(ctx, options.history, start), plan=options.plan,
                          timings=dict(ctx.timings.seconds))
     finally:

@@ -29,7 +29,6 @@ object store (:meth:`Executor.share`), so they are serialised once per audit or 
 from __future__ import annotations
 
 import os
-import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
+
+from auditkit.engine.progress import progress_bar
 
 __all__ = ["Executor", "SerialExecutor", "Task", "torch_settings"]
 
@@ -67,7 +67,8 @@ class Executor(ABC):
     Args:
         device: the audit's device (the driver's).
         progress: show a progress bar of the finished tasks of each :meth:`run` on stderr.
-        log: receives a line ``"<task name>: done"`` as each task finishes.
+        log: receives a line ``"<task name>: done"`` as each task finishes (with ``" on node <id>"``
+            on Ray).
     """
 
     def __init__(self, device: torch.device, *, progress: bool = False,
@@ -88,18 +89,21 @@ class Executor(ABC):
         ``done`` is called with each task as it finishes. An exception of a task is raised here as the
         task raised it, after the other tasks were cancelled or finished.
         """
-        with tqdm(total=len(tasks), desc="tasks", unit="task", disable=not (self.progress and tasks),
-                  file=sys.stderr, leave=False, dynamic_ncols=True) as bar:
+        with progress_bar(self.progress and bool(tasks), len(tasks), "tasks", unit="task") as bar:
 
             def finished(task: Task) -> None:
                 if task.output is not None:
                     self.produced.add(task.output)
                 bar.update()
-                self.log(f"{task.name}: done")
+                self.log(f"{task.name}: done{self._where(task)}")
                 if done is not None:
                     done(task)
 
             return self._run(tasks, finished)
+
+    def _where(self, task: Task) -> str:
+        """Where ``task`` ran, for its log line: ``""`` (in this process); a Ray executor names the node."""
+        return ""
 
     @abstractmethod
     def _run(self, tasks: Sequence[Task], done: Callable[[Task], None]) -> list[Any]:

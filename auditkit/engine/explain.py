@@ -10,14 +10,12 @@ depends on, so a rerun reuses exactly the passes whose inputs did not change.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from auditkit.data import ImageDataset
 from auditkit.engine.crosstrain import FoldModel, fresh_model
@@ -25,7 +23,8 @@ from auditkit.engine.distances import S_NEQ, DistanceRecord, collect_distances
 from auditkit.engine.executor import Executor, Task
 from auditkit.engine.faithfulness import fidelity_values, sample_images
 from auditkit.engine.keys import keyed_settings, work_key
-from auditkit.engine.properties import PropertyValues, property_values
+from auditkit.engine.progress import progress_bar
+from auditkit.engine.properties import PropertyValues, property_samples, property_values
 from auditkit.engine.workfiles import explanation_finished, load_explanation, load_properties, save_work
 from auditkit.explainers import EXPLAINERS, make_explainer
 from auditkit.metrics import ScoreDrops
@@ -36,12 +35,6 @@ N_EXAMPLES = 6
 INPUT_SAMPLE = 256
 """Images whose maps are compared with the input control's (``DistanceRecord.input_rho``) and between
 methods (``DistanceRecord.own_maps``): the first of the seeded muF permutation (:func:`input_sample`)."""
-
-
-def progress_bar(progress: bool, total: int, desc: str) -> tqdm:
-    """A progress bar on stderr (counting images), drawn only when ``progress``."""
-    return tqdm(total=total, desc=desc, unit="img", disable=not progress, file=sys.stderr,
-                leave=False, dynamic_ncols=True)
 
 
 def _explaining(spec: ExplainerSpec, model_ids: list[str], policy: Policy, images: str) -> dict[str, Any]:
@@ -217,6 +210,7 @@ def properties_one(
     policy: Policy,
     device: torch.device,
     workdir: Path,
+    progress: bool = False,
 ) -> tuple[PropertyValues, bool, float]:
     """Robustness, invariance and completeness values of one explainer on the clean fold models.
 
@@ -231,10 +225,14 @@ def properties_one(
         return saved, True, 0.0
     start = time.perf_counter()
     explainers = make_explainers(spec, folds, policy, TrainingImages(dataset, fold_of))
-    values = property_values(explainers, folds, dataset, fold_of,
-                             policy.properties, own_classes(targets, fold_of),
-                             sample_seed=policy.cross_validation.seed,
-                             batch_size=policy.metrics.explain_batch_size, device=device)
+    seed = policy.cross_validation.seed
+    total = sum(s.numel() for s in property_samples(
+        len(dataset), policy.properties, type(explainers[0]).completeness_baseline is not None, seed))
+    with progress_bar(progress, total, f"properties {spec.name}") as bar:
+        values = property_values(explainers, folds, dataset, fold_of,
+                                 policy.properties, own_classes(targets, fold_of), sample_seed=seed,
+                                 batch_size=policy.metrics.explain_batch_size, device=device,
+                                 progress=bar.update)
     seconds = time.perf_counter() - start
     if state is not None:
         save_work(path, {**state, "properties": {"key": key, "values": values.to_state()}})

@@ -20,7 +20,7 @@ Distances here are always ``1 - |rho|``, whatever ``metrics.distance`` says for 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -104,6 +104,7 @@ def property_values(
     sample_seed: int,
     batch_size: int,
     device: torch.device,
+    progress: Callable[[int], None] | None = None,
 ) -> PropertyValues:
     """Robustness, invariance and completeness values of one explainer (one instance per fold model).
 
@@ -114,14 +115,12 @@ def property_values(
         sample_seed: seed of the image sample (the cross-validation seed, as muF).
         batch_size: images explained per call; robustness explains ``batch_size // (n + 1)`` images
             (and their n noisy copies) per call. The noise does not depend on it.
+        progress: called after each batch with its number of images (they sum to the sizes of
+            the three samples, :func:`property_samples`).
     """
-    n = len(dataset)
-    r, inv, comp = spec.robustness, spec.invariance, spec.completeness
-    empty = torch.empty(0, dtype=torch.long)
-    robust_sample = sample_images(n, r.samples, sample_seed) if r.enabled else empty
-    inv_sample = sample_images(n, inv.samples, sample_seed) if inv.enabled else empty
-    claims = type(explainers[0]).completeness_baseline is not None
-    comp_sample = sample_images(n, comp.samples, sample_seed) if comp.enabled and claims else empty
+    r, inv = spec.robustness, spec.invariance
+    robust_sample, inv_sample, comp_sample = property_samples(
+        len(dataset), spec, type(explainers[0]).completeness_baseline is not None, sample_seed)
     transforms = [transformation(t) for t in inv.transformations] if inv.enabled else []
     sens = torch.full((robust_sample.numel(),), torch.nan, dtype=torch.float64)
     rdist = sens.clone()
@@ -132,25 +131,44 @@ def property_values(
         explain, model = explainers[i].explain, fold_model.model
         mine = (fold_of[robust_sample] == i).nonzero().squeeze(1)
         gen = torch.Generator().manual_seed(r.seed + i)
-        for part in batch_slices(mine.numel(), chunk):
+        for part in _counted(mine.numel(), chunk, progress):
             where = mine[part]
             x, y = _images(dataset, targets, robust_sample[where], device)
             s, d = sensitivity(explain, x, y, r.radius, r.perturbations, generator=gen)
             sens[where], rdist[where] = s.double().cpu(), d.double().cpu()
         mine = (fold_of[inv_sample] == i).nonzero().squeeze(1)
-        for part in batch_slices(mine.numel(), batch_size):
+        for part in _counted(mine.numel(), batch_size, progress):
             where = mine[part]
             x, y = _images(dataset, targets, inv_sample[where], device)
             for t, (fn, geometric) in enumerate(transforms):
                 inv_values[t, where] = invariance_distance(model, explain, x, y, fn, geometric).cpu()
         mine = (fold_of[comp_sample] == i).nonzero().squeeze(1)
-        for part in batch_slices(mine.numel(), batch_size):
+        for part in _counted(mine.numel(), batch_size, progress):
             where = mine[part]
             x, y = _images(dataset, targets, comp_sample[where], device)
             maps = explain(x, y)
             comp_values[where] = completeness_error(model, x, maps, y,
                                                     baseline=explainers[i].reference(x)).cpu()
     return PropertyValues(robust_sample, sens, rdist, inv_sample, inv_values, comp_sample, comp_values)
+
+
+def property_samples(n: int, spec: PropertiesSpec, claims_completeness: bool,
+                     seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The images of robustness, invariance and completeness among ``n`` (empty where disabled, or
+    for completeness where the method makes no claim): the first ``samples`` of muF's permutation."""
+    r, inv, comp = spec.robustness, spec.invariance, spec.completeness
+    empty = torch.empty(0, dtype=torch.long)
+    return (sample_images(n, r.samples, seed) if r.enabled else empty,
+            sample_images(n, inv.samples, seed) if inv.enabled else empty,
+            sample_images(n, comp.samples, seed) if comp.enabled and claims_completeness else empty)
+
+
+def _counted(n: int, size: int, progress: Callable[[int], None] | None) -> Iterator[slice]:
+    """:func:`~auditkit._batching.batch_slices`, calling ``progress`` with each slice's length after it."""
+    for part in batch_slices(n, size):
+        yield part
+        if progress is not None:
+            progress(part.stop - part.start)
 
 
 def _images(dataset: ImageDataset, targets: torch.Tensor, index: torch.Tensor,

@@ -50,15 +50,18 @@ __all__ = ["RayExecutor"]
 
 
 def _run_task(fn: Callable[..., Any], device_type: str, threads: int, deterministic: bool,
-              *args: Any) -> Any:
-    """Body of every Ray task: pin the torch settings, then call ``fn(*args, device=...)``.
+              *args: Any) -> tuple[str, Any]:
+    """Body of every Ray task: pin the torch settings, then call ``fn(*args, device=...)``; the id of
+    the node it ran on (hex, for the log) and what ``fn`` returned.
 
     ``args`` are top-level arguments of the Ray task, so object references among them arrive
     resolved.
     """
+    import ray
+
     device = torch.device(device_type)
     torch_settings(device, deterministic, threads)
-    return fn(*args, device=device)
+    return ray.get_runtime_context().get_node_id(), fn(*args, device=device)
 
 
 class RayExecutor(Executor):
@@ -68,7 +71,8 @@ class RayExecutor(Executor):
         spec: the policy's ``ray`` section.
         device: the audit's device; tasks run on CUDA when it is CUDA.
         deterministic: the policy's ``run.deterministic``, applied in every task.
-        log: receives a line when a Ray instance is started or joined, and one per finished task.
+        log: receives a line when a Ray instance is started or joined (its nodes, CPUs and GPUs),
+            and one per finished task, naming the node it ran on (the first 12 hex digits of its id).
         progress: a progress bar of the finished tasks of each run (:class:`Executor`).
 
     Raises:
@@ -105,14 +109,16 @@ class RayExecutor(Executor):
                                  "check ray.address in the policy") from exc
             log(f"ray: started or joined {where}")
         resources = ray.cluster_resources()
-        log(f"ray: {resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs; each task "
-            f"reserves {self.threads} CPU(s) and {self.gpus:g} GPU(s)")
+        nodes = sum(1 for node in ray.nodes() if node["Alive"])
+        log(f"ray: {nodes} node(s), {resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs; "
+            f"each task reserves {self.threads} CPU(s) and {self.gpus:g} GPU(s)")
         if resources.get("CPU", 0) < self.threads or resources.get("GPU", 0) < self.gpus:
             self.close()
             raise AuditError(f"a task needs {self.threads} CPU(s) and {self.gpus:g} GPU(s) but the Ray "
                              f"cluster has {resources.get('CPU', 0):g} and {resources.get('GPU', 0):g}: "
                              "lower ray.cpus_per_task / ray.gpus_per_task or raise ray.num_cpus")
         self._remote = ray.remote(_run_task)
+        self._nodes: dict[int, str] = {}  # id(task) -> the node it ran on, during a run
 
     def share(self, obj: Any) -> Any:
         """``ray.put(obj)``, once per object while it lives (the data set is shared by every level)."""
@@ -139,7 +145,8 @@ class RayExecutor(Executor):
         try:
             while pending:
                 ready, pending = ray.wait(pending, num_returns=1)
-                ray.get(ready)  # raises a failed task's error now, not after the others
+                node, _ = ray.get(ready[0])  # raises a failed task's error now, not after the others
+                self._nodes[id(of[ready[0]])] = node
                 done(of[ready[0]])
         except BaseException as exc:
             for ref in pending:
@@ -147,7 +154,13 @@ class RayExecutor(Executor):
             if isinstance(exc, ray.exceptions.RayTaskError) and isinstance(exc.cause, Exception):
                 raise exc.cause from exc  # the task's own error: an AuditError keeps its exit code
             raise
-        return ray.get(refs)
+        finally:
+            self._nodes.clear()
+        return [result for _, result in ray.get(refs)]
+
+    def _where(self, task: Task) -> str:
+        node = self._nodes.get(id(task))
+        return "" if node is None else f" on node {node[:12]}"
 
     def close(self) -> None:
         self._shared.clear()

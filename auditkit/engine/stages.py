@@ -28,11 +28,11 @@ from auditkit.engine.explain import (
     explain_tasks,
     explainer_path,
     measures_properties,
-    progress_bar,
     properties_one,
 )
 from auditkit.engine.faithfulness import sample_images
 from auditkit.engine.preflight import check_setup, declared_resize
+from auditkit.engine.progress import progress_bar
 from auditkit.engine.scoring import (
     ExplainerScores,
     SmoothControlScores,
@@ -163,8 +163,16 @@ def close_bars(ctx: RunContext) -> None:
     ctx.bars.clear()
 
 
+def _phase(ctx: RunContext, line: str) -> None:
+    """Log that a phase starts, when no progress bar is drawn (a bar names its phase itself)."""
+    if not ctx.progress:
+        ctx.log(line)
+
+
 def train(ctx: RunContext) -> list[FoldModel]:
     """The k fold models of Algorithm 1, from the work folder where already trained."""
+    k, epochs = ctx.policy.cross_validation.k, ctx.policy.training.epochs
+    _phase(ctx, f"training {k} fold models (epochs: {epochs}; those already in the work folder are reused)")
     with ctx.timings.stage("training"):
         folds = cross_train(ctx.policy, ctx.dataset, ctx.folds_idx, ctx.workdir, ctx.device,
                             on_fold=on_fold(ctx, ""), executor=ctx.executor)
@@ -211,6 +219,9 @@ def score_level(ctx: RunContext, models: list[FoldModel], model_ids: list[str], 
     reused: list[str] = []
     drops: dict[int, ScoreDrops] = {}  # muF's model evaluations, shared by this level's passes
     for spec in policy.explainers:
+        if ctx.executor is None:
+            _phase(ctx, f"{f'{tag} ' if tag else ''}{spec.name}: explaining {len(ctx.dataset)} images "
+                   f"with {len(models)} models, then muF")
         with ctx.timings.stage(stage_of(tag, spec.name)):
             record, mu, loaded = explain_one(spec, models, model_ids, ctx.dataset, ctx.fold_of, categories,
                                              targets, policy, ctx.device, ctx.workdir, ctx.progress, tag,
@@ -269,8 +280,10 @@ def _with_properties(ctx: RunContext, s: ExplainerScores, spec: ExplainerSpec, m
                      produced: set[Path]) -> tuple[ExplainerScores, bool]:
     """``s`` with the explainer's robustness, invariance and completeness (clean audit only), and
     whether these were reused from an earlier run's work file (not one of ``produced``)."""
+    if ctx.executor is None:
+        _phase(ctx, f"{spec.name}: measuring robustness, invariance and completeness")
     values, loaded, seconds = properties_one(spec, models, model_ids, ctx.dataset, ctx.fold_of, targets,
-                                             ctx.policy, ctx.device, ctx.workdir)
+                                             ctx.policy, ctx.device, ctx.workdir, ctx.progress)
     by_task = loaded and explainer_path(ctx.workdir, spec, "") in produced
     was_reused = loaded and not by_task
     complete = spec.name in COMPLETE_EXPLAINERS
