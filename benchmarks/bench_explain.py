@@ -64,13 +64,15 @@ def main() -> None:
           f"({', '.join(system.methods)}), {len(system.folds)} fold models"
           + (f" ({system.folds_unavailable})" if system.folds_unavailable else ""))
     resize = declared_resize(system.policy)
-    images = [read_image(d.image, system.document.dataset.image_shape, resize) for d in decisions(args.images)]
+    shape = system.document.dataset.image_shape
+    images = [read_image(d.image, shape, resize) for d in decisions(args.images)]
     times: dict[str, list[float]] = {"figures": [], "floor": [], "render": []}
     for rep in range(args.repeat):
         for image, digest in images:
             made: list[object] = []
-            figures = _seconds(lambda: made.append(decide(system, image, decision_id="bench",  # noqa: B023
-                                                          image_sha256=digest, created="2026-01-01T00:00:00")))
+            figures = _seconds(lambda: made.append(decide(  # noqa: B023
+                system, image, decision_id="bench", image_sha256=digest,  # noqa: B023
+                created="2026-01-01T00:00:00")))
             sheet, maps = made[0]  # type: ignore[misc]
             bare = _seconds(lambda: floor(system, image, sheet.decision.predicted.index))  # noqa: B023
             drawn = _seconds(lambda: render(sheet, image.numpy(), maps))  # noqa: B023

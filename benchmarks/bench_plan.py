@@ -120,7 +120,8 @@ def main(argv: list[str]) -> None:
         for s in done.stages[:4]:
             if s.estimated_seconds:
                 stages.append(f"| {policy['name']} | {s.stage} | {s.estimated_seconds:.1f} | "
-                              f"{s.measured_seconds or 0:.1f} | {(s.measured_seconds or 0) / s.estimated_seconds:.2f}x |")
+                              f"{s.measured_seconds or 0:.1f} | "
+                              f"{(s.measured_seconds or 0) / s.estimated_seconds:.2f}x |")
     print("\n| policy | images | device | plan s | estimated s | measured s | measured / estimated | "
           "within 1.3x |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")

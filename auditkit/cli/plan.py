@@ -25,7 +25,8 @@ def add_parsers(commands: Any) -> None:
                         "pairs to expect at each level (default: the accuracy above which ReCo has "
                         "too few pairs)")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON on stdout")
-    parser.add_argument("--quiet", action="store_true", help="print only the headline: the total, the largest phases and the warnings")
+    parser.add_argument("--quiet", action="store_true",
+                        help="print only the headline: the total, the largest phases and the warnings")
     parser.set_defaults(handler=plan)
 
 

@@ -187,5 +187,5 @@ def _scoring_seconds(policy: Policy, n: int) -> float:
     return (time.perf_counter() - start) * n / images * draws
 
 
-__all__ = ["MAX_CALLS", "SCORING_DRAWS", "SCORING_IMAGES", "SECONDS_PER_KIND", "SETTING", "CalibrationError", "Rates",
-           "calibrate"]
+__all__ = ["MAX_CALLS", "SCORING_DRAWS", "SCORING_IMAGES", "SECONDS_PER_KIND", "SETTING", "CalibrationError",
+           "Rates", "calibrate"]

@@ -165,5 +165,14 @@ def measurability(policy: Policy, n_images: int, chance: float,
                          tuple(levels), needed)
 
 
-__all__ = ["ERROR_CORRELATION", "LevelPairs", "Measurability", "REFERENCE_ACCURACIES", "expected_pairs",
-           "highest_accuracy", "images_needed", "measurability", "pair_shares"]
+__all__ = [
+    "ERROR_CORRELATION",
+    "REFERENCE_ACCURACIES",
+    "LevelPairs",
+    "Measurability",
+    "expected_pairs",
+    "highest_accuracy",
+    "images_needed",
+    "measurability",
+    "pair_shares",
+]

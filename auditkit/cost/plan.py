@@ -1,8 +1,9 @@
 """An audit's cost before it runs: :func:`make_plan` (``auditkit plan``, :func:`auditkit.plan`).
 
 It counts the model evaluations of every phase from the policy (:func:`~auditkit.cost.counts.count_phases`,
-each explainer's cost per image from its class: :meth:`~auditkit.explainers.Explainer.evaluations_per_image`),
-measures this device's rates on the policy's own model and image size (:func:`~auditkit.cost.calibrate.calibrate`),
+each explainer's cost per image from its class:
+:meth:`~auditkit.explainers.Explainer.evaluations_per_image`), measures this device's rates on the
+policy's own model and image size (:func:`~auditkit.cost.calibrate.calibrate`),
 and gives the estimated seconds of each phase, largest first, naming the settings that drive the
 largest, and whether the evidence will be measurable (:mod:`auditkit.cost.measurable`).
 

@@ -18,7 +18,8 @@ from auditkit.policy import ExplainerSpec, policy_from_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 
-COSTS = {"saliency": MethodCost(grad=1), "integrated_gradients": MethodCost(grad=4, driver="steps", complete=True),
+COSTS = {"saliency": MethodCost(grad=1),
+         "integrated_gradients": MethodCost(grad=4, driver="steps", complete=True),
          "rise": MethodCost(forward=10, driver="masks"), "random": MethodCost(control=True)}
 """Per-image costs given by hand (the counts take them as data; the classes' own are tested below)."""
 
@@ -70,7 +71,8 @@ def test_the_clean_audit_counts_by_hand() -> None:
 
 def test_the_sanity_checks_count_by_hand() -> None:
     policy = tiny(sanity_checks={"max_images": 24,
-                                 "weight_randomisation": {"enabled": True, "levels": [0.25, 0.5], "max_steps": 4},
+                                 "weight_randomisation": {"enabled": True, "levels": [0.25, 0.5],
+                                                          "max_steps": 4},
                                  "label_shuffling": {"enabled": True, "levels": [0.1, 0.2, 0.3]}})
     got = by_name(policy)
     # The clean models re-scored on the 24-image subsample, then 2 + 3 levels on it.

@@ -31,7 +31,8 @@ POLICY = {
 
 
 def test_rates_give_seconds_by_hand() -> None:
-    rates = Rates("cpu", train=100.0, forward=1000.0, grad=500.0, scoring=0.5, train_batch=8, explain_batch=32)
+    rates = Rates("cpu", train=100.0, forward=1000.0, grad=500.0, scoring=0.5, train_batch=8,
+                  explain_batch=32)
     assert rates.seconds(200, 3000, 1000, 4) == pytest.approx(2 + 3 + 2 + 2)
     assert Rates("cpu", 0.0, 0.0, 0.0, 0.0, 8, 32).seconds(0, 0, 0, 0) == 0.0  # a kind not timed, unused
 
@@ -85,8 +86,9 @@ def test_the_api_plan_sorts_the_phases_and_records_them_by_stage() -> None:
 
 
 def test_the_record_round_trips_and_the_annex_shows_it() -> None:
-    plan = CostPlan("cpu", {"train": 10.0, "forward": 100.0, "grad": 50.0, "scoring_seconds": 0.1}, 3.0, None,
-                    (PlanStage("training", 2.0, None, 20, 2, 0), PlanStage("clean.saliency", 1.0, None, 0, 0, 50)))
+    plan = CostPlan("cpu", {"train": 10.0, "forward": 100.0, "grad": 50.0, "scoring_seconds": 0.1}, 3.0,
+                    None, (PlanStage("training", 2.0, None, 20, 2, 0),
+                           PlanStage("clean.saliency", 1.0, None, 0, 0, 50)))
     done = plan.measured({"training": 2.4, "clean.saliency": 0.5, "tasks": 0.1}, 3.5)
     doc = replace(_example(), plan=done)
     assert AuditDocument.from_json(doc.to_json()) == doc
