@@ -27,6 +27,7 @@ from auditkit import _atomic, _version
 from auditkit.data import ImageDataset
 from auditkit.engine.agreement import agreement_scores
 from auditkit.engine.chance import chance_rate, fold_chance, spread_from_fold_size
+from auditkit.engine.convergence import convergence_checks
 from auditkit.engine.crosstrain import FoldModel
 from auditkit.engine.deployed import deployed_stage
 from auditkit.engine.executor import Executor, SerialExecutor, torch_settings
@@ -43,6 +44,7 @@ from auditkit.results import (
     Accuracy,
     Agreement,
     AuditDocument,
+    Convergence,
     Dataset,
     Deployed,
     Estimate,
@@ -119,6 +121,8 @@ class AuditResult:
     """The deployed checkpoint's digest and figures (:func:`~auditkit.engine.deployed.deployed_stage`)."""
     agreement: Agreement | None = None
     """The agreement between the explainers (:func:`~auditkit.engine.agreement.agreement_scores`)."""
+    convergence: Convergence | None = None
+    """Whether the sampling budgets suffice (:func:`~auditkit.engine.convergence.convergence_checks`)."""
 
     @property
     def spread_ok(self) -> bool:
@@ -168,6 +172,7 @@ class AuditResult:
             deployed=self.deployed,
             history=None if self.history is None else HistoryLink(**self.history),
             agreement=self.agreement,
+            convergence=self.convergence,
         )
 
     def _chance(self) -> tuple[float, float]:
@@ -270,6 +275,7 @@ def _audit(ctx: RunContext, history: Mapping[str, Any] | None, start: float) -> 
                                  confidence=policy.metrics.bootstrap.confidence)
     checks = check_thresholds(policy, clean.explainers, clean.accuracy, spread, sanity_gates(sanity),
                               agreement)
+    convergence = convergence_checks(ctx, folds, clean)
     deployed = deployed_stage(ctx)
     reused_work = {
         "folds": [f.index for f in folds if f.reused],
@@ -283,7 +289,7 @@ def _audit(ctx: RunContext, history: Mapping[str, Any] | None, start: float) -> 
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         environment={"auditkit": _version.__version__, **_environment(str(ctx.device))},
         model=describe_model(policy, folds[0].model), training=describe_training(policy), deployed=deployed,
-        agreement=agreement,
+        agreement=agreement, convergence=convergence,
     )
 
 
