@@ -10,7 +10,8 @@ and against the width scaled to the full demo's 1,797 images (``x sqrt(images / 
 what the demo's own intervals will be. Prints a markdown table: per estimator and budget, the worst
 method (largest change / tolerance), and the smallest budget converged from there up.
 
-Run: ``OMP_NUM_THREADS=1 nice .venv/bin/python benchmarks/bench_convergence.py [--images 400] [--out F]``.
+Run: ``OMP_NUM_THREADS=1 nice .venv/bin/python benchmarks/bench_convergence.py [--images 400] [--out F]
+[--folder DIR]``.
 """
 
 from __future__ import annotations
@@ -220,13 +221,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=400)
     parser.add_argument("--subsample", type=int, default=100)
-    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None, help="also write the tables to this file")
+    parser.add_argument("--folder", type=Path, default=None,
+                        help="audit folder, kept and reused by a rerun (default: a new temporary one)")
     args = parser.parse_args()
     from auditkit.engine.convergence import audited, convergence_checks, explainer_checks, subsample
     from auditkit.engine.stages import build_context, score_level, train
     from auditkit.policy import load_policy
 
-    folder = Path(tempfile.mkdtemp(prefix="bench-convergence-"))
+    folder = args.folder or Path(tempfile.mkdtemp(prefix="bench-convergence-"))
+    folder.mkdir(parents=True, exist_ok=True)
     policy = load_policy(policy_file(folder, args.images, args.subsample))
     start = time.perf_counter()
     ctx = build_context(policy, folder / "out", torch.device("cpu"), None, log=print)
