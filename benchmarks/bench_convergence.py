@@ -93,7 +93,8 @@ def explainer_rows(ctx, folds, sub, clean, spec_by_name) -> list[Row]:
         for b in ladder:
             settings = {**spec.settings, setting: b, **({"method": method} if method else {})}
             start = time.perf_counter()
-            checks, _ = explainer_checks(ctx, folds, sub, ExplainerSpec(name, settings), clean.explainers[name])
+            checks, _ = explainer_checks(ctx, folds, sub, ExplainerSpec(name, settings),
+                                         clean.explainers[name])
             mege = next(c for c in checks if c.score == "mege")
             extra = f"map change {mege.map_change:.4f}; {time.perf_counter() - start:.1f} s"
             comp = [c for c in checks if c.score == "completeness_error"]
@@ -180,10 +181,12 @@ def permutation_rows(clean, specs) -> list[Row]:
             if band is None:
                 continue
             p = band.p_value
-            p_checks.append(check("permutations", spec.name, "reco_chance.p_value", (r, r), "standard_error", p,
+            p_checks.append(check("permutations", spec.name, "reco_chance.p_value", (r, r), "standard_error",
+                                  p,
                                   p_value_error(p, r), (min(p, CHANCE_ALPHA), max(p, CHANCE_ALPHA)), 0.5))
             e_checks.append(check("permutations", spec.name, "reco_corrected", (r, r), "standard_error",
-                                  band.corrected, chance_level_error(band.null_sd, r, band.observed, band.null_mean),
+                                  band.corrected,
+                                  chance_level_error(band.null_sd, r, band.observed, band.null_mean),
                                   s.score("reco_corrected").interval, 0.5))
         rows += [worst("metrics.reco_chance.permutations", r, c) for c in (p_checks, e_checks) if c]
     return rows
@@ -196,14 +199,16 @@ def table(rows: list[Row], scale: float) -> str:
         ratio, demo = r.ratio(1.0), r.ratio(scale)
         status = "undetermined" if demo is None else "converged" if demo <= 1 else "not converged"
         fmt = lambda v: "" if v is None else f"{v:.4g}"  # noqa: E731
-        lines.append(f"| {r.estimator} | {r.budget} | {r.score} | {r.worst} | {fmt(r.value)} | {fmt(r.change)} | "
-                     f"{fmt(None if r.width is None else r.width / 2)} | {fmt(ratio)} | {status} | {r.extra} |")
+        half = None if r.width is None else r.width / 2
+        lines.append(f"| {r.estimator} | {r.budget} | {r.score} | {r.worst} | {fmt(r.value)} | "
+                     f"{fmt(r.change)} | {fmt(half)} | {fmt(ratio)} | {status} | {r.extra} |")
     return "\n".join(lines)
 
 
 def smallest(rows: list[Row], scale: float) -> str:
     """Per (estimator, score): the smallest b from which every larger b of the ladder is converged."""
-    out = ["| estimator | score | smallest converged b (audited size) | at demo size |", "|---|---|---:|---:|"]
+    out = ["| estimator | score | smallest converged b (audited size) | at demo size |",
+           "|---|---|---:|---:|"]
     groups: dict[tuple[str, str], list[Row]] = {}
     for r in rows:
         groups.setdefault((r.estimator, r.score), []).append(r)
@@ -212,7 +217,8 @@ def smallest(rows: list[Row], scale: float) -> str:
         for s in (1.0, scale):
             ok = [r.ratio(s) is not None and r.ratio(s) <= 1 for r in group]
             first = next((group[i].budget for i in range(len(group)) if all(ok[i:])), None)
-            cells.append("none of " + ", ".join(str(r.budget) for r in group) if first is None else str(first))
+            tried = ", ".join(str(r.budget) for r in group)
+            cells.append(f"none of {tried}" if first is None else str(first))
         out.append(f"| {estimator} | {score} | {cells[0]} | {cells[1]} |")
     return "\n".join(out)
 
@@ -254,7 +260,8 @@ def main() -> None:
         f"Demo policy on {len(ctx.dataset)} images (k = {policy.cross_validation.k}), subsample of "
         f"{sub.index.numel()} images, CPU, torch threads {torch.get_num_threads()}; audit {audit_s:.0f} s, "
         f"convergence stage at the policy's budgets {stage_s:.1f} s "
-        f"({sum(c.status.value == 'converged' for c in at_policy.checks)} of {len(at_policy.checks)} converged).",
+        f"({sum(c.status.value == 'converged' for c in at_policy.checks)} of {len(at_policy.checks)} "
+        "converged).",
         f"Criterion: change b -> 2b <= half the width of the score's 95% interval; 'at demo size' scales "
         f"the width by sqrt({len(ctx.dataset)} / {DEMO_IMAGES}) = {scale:.3f}.",
         table(rows, scale), smallest(rows, scale)])

@@ -198,7 +198,8 @@ def subsample_mege(maps: torch.Tensor, sub: Subsample, sqrt_distance: bool) -> f
         return None
 
 
-def completeness(folds: list[FoldModel], sub: Subsample, maps: torch.Tensor, explainers: list[Any]) -> float | None:
+def completeness(folds: list[FoldModel], sub: Subsample, maps: torch.Tensor,
+                 explainers: list[Any]) -> float | None:
     """Mean completeness error of the own fold models' maps (:func:`~auditkit.metrics.completeness_error`)."""
     own, classes = own_maps(maps, sub), sub.own_targets()
 
@@ -223,7 +224,8 @@ def explainer_checks(ctx: RunContext, folds: list[FoldModel], sub: Subsample, sp
     twice = doubled(cls.settings[cls.budget], b)
     if twice is None:
         return beyond(setting, spec.name, scored, b), own_maps(maps, sub)
-    maps2, explainers2 = fold_maps(ctx, folds, sub, ExplainerSpec(spec.name, {**spec.settings, cls.budget: twice}))
+    bigger = ExplainerSpec(spec.name, {**spec.settings, cls.budget: twice})
+    maps2, explainers2 = fold_maps(ctx, folds, sub, bigger)
     moved = float(spearman_distance(maps.flatten(0, 1), maps2.flatten(0, 1)).mean())
     sqrt, share = ctx.policy.metrics.distance == "sqrt_spearman", ctx.policy.convergence.share
     values = {"mege": (subsample_mege(maps, sub, sqrt), subsample_mege(maps2, sub, sqrt))}
@@ -332,12 +334,12 @@ def bootstrap_checks(ctx: RunContext, folds: list[FoldModel], clean: LevelResult
         record, mu, _ = explain_one(spec, folds, [f.checkpoint_sha256 for f in folds], ctx.dataset,
                                     ctx.fold_of, categories, targets, policy, ctx.device, ctx.workdir, False)
         s = clean.explainers[spec.name]
-        more = {"mege": lambda: bootstrap_mege(record.distances, record.category == S_EQ, extra),
-                "reco": lambda: bootstrap_reco(record.distances, record.category, extra,
-                                               form=policy.metrics.reco_form)[0],
-                "mu_fidelity": lambda: bootstrap_mean(mu, extra[:, ctx.sample])}
+        more = {"mege": bootstrap_mege(record.distances, record.category == S_EQ, extra),
+                "reco": bootstrap_reco(record.distances, record.category, extra,
+                                       form=policy.metrics.reco_form)[0],
+                "mu_fidelity": bootstrap_mean(mu, extra[:, ctx.sample])}
         rows += [ends_check(ctx, metric, spec.name, None if s.score(metric).interval is None else
-                            torch.cat([s.resampled[metric], values()]), s.score(metric))
+                            torch.cat([s.resampled[metric], values]), s.score(metric))
                  for metric, values in more.items()]
     return rows
 

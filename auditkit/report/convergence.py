@@ -40,17 +40,19 @@ def _unit(setting: str) -> str:
     return UNITS.get(setting.rsplit(".", 1)[-1], "")
 
 
-def sentence(check: BudgetCheck, label: Callable[[str], str]) -> str:
-    """The verdict of one check in words.
+def sentence(check: BudgetCheck, label: Callable[[str], str], share: str = "half") -> str:
+    """The verdict of one check in words; ``share``: the criterion's share of the interval's width,
+    in words.
 
     >>> from auditkit.results import ConvergenceStatus as S
-    >>> c = BudgetCheck("explainers[integrated_gradients].steps", "integrated_gradients", "mege", 60, 120,
-    ...                 "change", 0.62, 0.002, 0.01, S.CONVERGED)
+    >>> c = BudgetCheck("explainers[rise].masks", "rise", "mege", 250, 500, "change", 0.62, 0.002, 0.01,
+    ...                 S.CONVERGED)
     >>> sentence(c, str)
-    'converged: MeGe of integrated_gradients moves 0.002 from 60 to 120 steps, within 0.010 (share of its interval’s width)'
+    'converged: MeGe of rise moves 0.002 from 250 to 500 masks, within 0.010 (half its interval’s width)'
     """
     words, _ = VERDICTS[check.status]
-    score = SCORE_LABELS.get(check.score, check.score) + (f" of {label(check.explainer)}" if check.explainer else "")
+    score = SCORE_LABELS.get(check.score, check.score)
+    score += f" of {label(check.explainer)}" if check.explainer else ""
     unit = _unit(check.setting)
     if check.status is ConvergenceStatus.UNDETERMINED:
         return f"{words}: {score} with {check.budget:,} {unit}: {check.reason}"
@@ -58,16 +60,12 @@ def sentence(check: BudgetCheck, label: Callable[[str], str]) -> str:
     what = {"change": f"{score} moves {moved} from {check.budget:,} to {check.doubled:,} {unit}",
             "ends": f"the interval of {score} moves its ends by up to {moved} from {check.budget:,} to "
                     f"{check.doubled:,} {unit}",
-            "standard_error": f"{score} has a Monte-Carlo standard error of {moved} with {check.budget:,} {unit}",
-            }[check.measure]
+            "standard_error": f"{score} has a Monte-Carlo standard error of {moved} with "
+                              f"{check.budget:,} {unit}"}[check.measure]
     within = "within" if check.status is ConvergenceStatus.CONVERGED else "more than"
-    return f"{words}: {what}, {within} {number(check.tolerance or 0.0)} ({_tolerance_words(check)})"
-
-
-def _tolerance_words(check: BudgetCheck) -> str:
-    if check.score == "reco_chance.p_value":
-        return "half its distance to the 0.05 level"
-    return "share of its interval’s width"
+    of = ("half its distance to the 0.05 level" if check.score == "reco_chance.p_value"
+          else f"{share} its interval’s width")
+    return f"{words}: {what}, {within} {number(check.tolerance or 0.0)} ({of})"
 
 
 def convergence_section(doc: AuditDocument, label: Callable[[str], str]) -> dict[str, Any] | None:
@@ -79,6 +77,7 @@ def convergence_section(doc: AuditDocument, label: Callable[[str], str]) -> dict
     for check in c.checks:
         groups.setdefault((check.setting, check.score), []).append(check)
     rows, sentences = [], []
+    share = "half" if c.share == 0.5 else f"{c.share:g} times"
     for (setting, score), checks in groups.items():
         worst = max(checks, key=_ratio)
         words, css = VERDICTS[worst.status]
@@ -93,6 +92,5 @@ def convergence_section(doc: AuditDocument, label: Callable[[str], str]) -> dict
             "verdict": words, "css": css, "count": f"{converged} of {len(checks)}",
         })
         if worst.status is not ConvergenceStatus.CONVERGED:
-            sentences.append(sentence(worst, label))
-    share = "half" if c.share == 0.5 else f"{c.share:g} times"
+            sentences.append(sentence(worst, label, share))
     return {"images": f"{c.images:,}", "share": share, "rows": rows, "sentences": sentences}

@@ -43,8 +43,9 @@ def audit(tiny_run, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Aud
     """The tiny audit (its fold models reused) of Saliency, Integrated Gradients with 6 steps,
     SmoothGrad with 4 samples and the random control, with the convergence checks on."""
     folder = tmp_path_factory.mktemp("convergence")
-    policy = write_tiny_policy(folder, explainers=("saliency", "integrated_gradients", "smoothgrad", "random"),
-                               settings={"integrated_gradients": {"steps": 6}, "smoothgrad": {"samples": 4}})
+    policy = write_tiny_policy(
+        folder, explainers=("saliency", "integrated_gradients", "smoothgrad", "random"),
+        settings={"integrated_gradients": {"steps": 6}, "smoothgrad": {"samples": 4}})
     policy.write_text(policy.read_text() + CONVERGENCE)
     out = folder / "out"
     shutil.copytree(tiny_run.out / "work", out / "work")

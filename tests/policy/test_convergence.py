@@ -37,6 +37,7 @@ def test_integrated_gradients_method(write) -> None:
     text = MINIMAL + "  - name: integrated_gradients\n    method: gausslegendre\n    steps: 8\n"
     (_, ig) = load_policy(write(text)).explainers
     assert dict(ig.settings) == {"steps": 8, "baseline": "zero", "method": "gausslegendre"}
-    with pytest.raises(PolicyError, match=r"policy.yaml:8: explainers\[1\].method: expected one of 'riemann_trapezoid', "
-                                          r"'gausslegendre', got 'riemann_left'"):
+    expected = (r"policy.yaml:8: explainers\[1\].method: expected one of 'riemann_trapezoid', "
+                r"'gausslegendre', got 'riemann_left'")
+    with pytest.raises(PolicyError, match=expected):
         load_policy(write(MINIMAL + "  - name: integrated_gradients\n    method: riemann_left\n"))

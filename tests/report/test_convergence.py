@@ -44,7 +44,7 @@ def test_one_row_per_budget_and_score_naming_the_worst_method(out_copy: Path) ->
     ]
     assert context["convergence"]["sentences"] == [
         "not converged: μF of Grad-CAM moves 0.030 from 60 to 120 subsets, more than 0.010 "
-        "(share of its interval’s width)",
+        "(half its interval’s width)",
         "undetermined: ReCo’s p-value of Grad-CAM with 60 permutations: the score is undefined at b or 2b"]
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
     assert "Are the sampling budgets enough?" in text
