@@ -30,14 +30,14 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO_IMAGES = 1797
 
 EXPLAINER_LADDERS = {
-    ("integrated_gradients", "riemann_trapezoid"): (4, 8, 16, 32, 60),
-    ("integrated_gradients", "gausslegendre"): (2, 4, 8, 16, 32, 60),
-    ("smoothgrad", None): (8, 15, 30, 60),
-    ("rise", None): (60, 125, 250, 500),
-    ("expected_gradients", None): (4, 8, 16, 32),
+    ("integrated_gradients", "riemann_trapezoid"): (8, 16, 32, 60),
+    ("integrated_gradients", "gausslegendre"): (4, 8, 16, 32, 60),
+    ("smoothgrad", None): (15, 30, 60),
+    ("rise", None): (125, 250, 500),
+    ("expected_gradients", None): (8, 16, 32),
 }
-SUBSETS = (16, 32, 64, 128)
-DRAWS = (3, 5, 10)
+SUBSETS = (32, 64, 128)
+DRAWS = (5, 10)
 RESAMPLES = (125, 250, 500, 1000)
 PERMUTATIONS = (250, 500, 1000)
 
@@ -72,10 +72,14 @@ def policy_file(folder: Path, images: int, subsample: int) -> Path:
 
 
 def worst(estimator: str, budget: int, checks: list, extra: str = "") -> Row:
-    """The check of largest change / tolerance among ``checks`` (BudgetCheck), as one Row."""
-    def key(c) -> float:
-        return math.inf if c.change is None or not c.tolerance else c.change / c.tolerance
-    c = max(checks, key=key)
+    """The judged check of largest change / tolerance among ``checks`` (BudgetCheck), as one Row; the
+    undetermined ones (a score without interval) are counted in the note."""
+    judged = [c for c in checks if c.change is not None and c.tolerance]
+    left = len(checks) - len(judged)
+    extra = "; ".join(filter(None, [extra, f"{left} of {len(checks)} undetermined" if left else ""]))
+    if not judged:
+        return Row(estimator, budget, "-", checks[0].score, None, None, None, extra)
+    c = max(judged, key=lambda c: c.change / c.tolerance)
     width = None if c.tolerance is None else c.tolerance / 0.5
     return Row(estimator, budget, c.explainer or "model", c.score, c.value, c.change, width, extra)
 
