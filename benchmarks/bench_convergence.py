@@ -54,9 +54,11 @@ class Row:
     extra: str = ""
 
     def ratio(self, scale: float) -> float | None:
+        """change / tolerance, the interval's width scaled by ``scale`` (not a p-value's tolerance,
+        half its distance to 0.05, which no image count scales)."""
         if self.change is None or not self.width:
             return None
-        return self.change / (0.5 * self.width * scale)
+        return self.change / (0.5 * self.width * (1.0 if self.score == "reco_chance.p_value" else scale))
 
 
 def policy_file(folder: Path, images: int, subsample: int) -> Path:
@@ -157,7 +159,7 @@ def bootstrap_rows(ctx, folds, clean, specs) -> list[Row]:
     rows = []
     for b in RESAMPLES:
         w = resample_weights(len(ctx.dataset), 2 * b, torch.Generator().manual_seed(0))
-        checks = []
+        checks: dict[str, list] = {}
         for name, (record, mu) in records.items():
             s = clean.explainers[name]
             for metric, values in (("mege", bootstrap_mege(record.distances, record.category == S_EQ, w)),
@@ -165,9 +167,9 @@ def bootstrap_rows(ctx, folds, clean, specs) -> list[Row]:
                                    ("mu_fidelity", bootstrap_mean(mu, w[:, ctx.sample]))):
                 interval = s.score(metric).interval
                 change = None if interval is None else ends_change(values, b, 0.95)
-                checks.append(check("resamples", name, metric, (b, 2 * b), "ends", s.score(metric).value,
-                                    change, interval, 0.5))
-        rows.append(worst("metrics.bootstrap.resamples", b, checks))
+                checks.setdefault(metric, []).append(check("resamples", name, metric, (b, 2 * b), "ends",
+                                                           s.score(metric).value, change, interval, 0.5))
+        rows += [worst("metrics.bootstrap.resamples", b, c) for c in checks.values()]
     return rows
 
 
@@ -267,7 +269,8 @@ def main() -> None:
         f"({sum(c.status.value == 'converged' for c in at_policy.checks)} of {len(at_policy.checks)} "
         "converged).",
         f"Criterion: change b -> 2b <= half the width of the score's 95% interval; 'at demo size' scales "
-        f"the width by sqrt({len(ctx.dataset)} / {DEMO_IMAGES}) = {scale:.3f}.",
+        f"the width by sqrt({len(ctx.dataset)} / {DEMO_IMAGES}) = {scale:.3f} (a p-value's tolerance, "
+        "half its distance to 0.05, is not scaled).",
         table(rows, scale), smallest(rows, scale)])
     print(text)
     if args.out is not None:
