@@ -497,6 +497,67 @@ class Agreement:
         return None
 
 
+class ConvergenceStatus(str, Enum):
+    """Whether one sampling budget suffices (:mod:`auditkit.metrics.convergence`): the score moved
+    by at most ``share`` of its interval's width when the budget was doubled (``converged``), by
+    more (``not_converged``), or the check could not tell (``undetermined``: no interval, a score
+    undefined at b or 2b, or 2b beyond what the setting accepts)."""
+
+    CONVERGED = "converged"
+    NOT_CONVERGED = "not_converged"
+    UNDETERMINED = "undetermined"
+
+
+@dataclass(frozen=True)
+class BudgetCheck:
+    """How far one score moves when one sampling budget is doubled.
+
+    Attributes:
+        setting: the budget's policy key (``explainers[rise].masks``, ``metrics.bootstrap.resamples``).
+        explainer: the method whose score it is; None for a score of the models (accuracy).
+        score: the score: a metric of the catalog, or ``reco_chance.p_value``.
+        budget: b, the policy's value; doubled: the budget compared with (2b; b itself where the
+            error has a closed form).
+        measure: ``change`` (``|S(2b) - S(b)|``), ``ends`` (largest move of the interval's ends) or
+            ``standard_error`` (the closed-form Monte-Carlo error at b).
+        value: the score at b where measured (the subsample's, for the explainers' budgets, muF
+            and robustness), else None; change: the measure, score units; tolerance: ``share``
+            of the interval's width (half of ``|p - alpha|`` for a p-value).
+        map_change: mean Spearman distance ``1 - |rho|`` between each map at b and at 2b (the
+            explainers' budgets only).
+        status: the verdict; reason: why it is undetermined, or "".
+    """
+
+    setting: str
+    explainer: str | None
+    score: str
+    budget: int
+    doubled: int
+    measure: str
+    value: float | None
+    change: float | None
+    tolerance: float | None
+    status: ConvergenceStatus
+    reason: str = field(default="", metadata=_NULL)
+    map_change: float | None = field(default=None, metadata=_OMIT)
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """The convergence checks of the audit's sampling budgets (policy section ``convergence``).
+
+    Attributes:
+        images: the subsample the explainers' budgets, muF and robustness were checked on; seed: its
+            seed; share: the criterion's share of the interval width.
+        checks: one per (budget, explainer, score), in the policy's order of explainers.
+    """
+
+    images: int
+    seed: int
+    share: float
+    checks: tuple[BudgetCheck, ...]
+
+
 @dataclass(frozen=True)
 class PolicyRecord:
     """The audited policy: its name, file, digest and every setting as resolved."""
@@ -770,6 +831,8 @@ class AuditDocument:
             has no deployed checkpoint).
         plan: the cost plan estimated before the run beside the measured times (absent when the run
             made none).
+        convergence: whether the sampling budgets suffice (absent unless the policy's
+            ``convergence`` section is enabled).
     """
 
     schema_version: int
@@ -798,6 +861,7 @@ class AuditDocument:
     agreement: Agreement | None = field(default=None, metadata=_OMIT)
     decisions: DecisionReference | None = field(default=None, metadata=_OMIT)
     plan: CostPlan | None = field(default=None, metadata=_OMIT)
+    convergence: Convergence | None = field(default=None, metadata=_OMIT)
 
     @property
     def passed(self) -> bool:
@@ -1062,7 +1126,10 @@ __all__ = [
     "Agreement",
     "AgreementPair",
     "AuditDocument",
+    "BudgetCheck",
     "CheckStatus",
+    "Convergence",
+    "ConvergenceStatus",
     "Correlation",
     "CostPlan",
     "Dataset",

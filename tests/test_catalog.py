@@ -89,6 +89,8 @@ def test_explainer_declares_its_facts_and_the_policy_reads_them(name: str) -> No
         assert setting.constraint.check(setting.default) == setting.default, (name, key)
     assert (name in schema.COMPLETE_EXPLAINERS) == (cls.completeness_baseline is not None)
     assert (name in UNGATED_EXPLAINERS) == cls.control
+    if cls.budget is not None:  # the setting the convergence checks double: a count
+        assert getattr(cls.settings[cls.budget], "kind", None) is int, (name, cls.budget)
 
 
 @pytest.mark.parametrize("name", list(EXPLAINERS))

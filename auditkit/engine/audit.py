@@ -28,6 +28,7 @@ from auditkit import _atomic, _version
 from auditkit.data import ImageDataset
 from auditkit.engine.agreement import agreement_scores
 from auditkit.engine.chance import chance_rate, fold_chance, spread_from_fold_size
+from auditkit.engine.convergence import convergence_checks
 from auditkit.engine.crosstrain import FoldModel
 from auditkit.engine.deployed import deployed_stage
 from auditkit.engine.executor import Executor, SerialExecutor, torch_settings
@@ -45,6 +46,7 @@ from auditkit.results import (
     Accuracy,
     Agreement,
     AuditDocument,
+    Convergence,
     CostPlan,
     Dataset,
     Deployed,
@@ -130,6 +132,8 @@ class AuditResult:
     """The cost plan estimated before the run (``AuditOptions.plan``)."""
     timings: Mapping[str, float] = field(default_factory=dict)
     """Wall seconds per stage (:mod:`auditkit.engine.timing`)."""
+    convergence: Convergence | None = None
+    """Whether the sampling budgets suffice (:func:`~auditkit.engine.convergence.convergence_checks`)."""
 
     @property
     def spread_ok(self) -> bool:
@@ -180,6 +184,7 @@ class AuditResult:
             history=None if self.history is None else HistoryLink(**self.history),
             agreement=self.agreement,
             plan=None if self.plan is None else self.plan.measured(self.timings, self.seconds),
+            convergence=self.convergence,
         )
 
     def _chance(self) -> tuple[float, float]:
@@ -284,6 +289,7 @@ def _audit(ctx: RunContext, history: Mapping[str, Any] | None, start: float) -> 
                                  confidence=policy.metrics.bootstrap.confidence)
     checks = check_thresholds(policy, clean.explainers, clean.accuracy, spread, sanity_gates(sanity),
                               agreement)
+    convergence = convergence_checks(ctx, folds, clean)
     with ctx.timings.stage("deployed") if policy.deployed.checkpoint else nullcontext():
         deployed = deployed_stage(ctx)
     reused_work = {
@@ -298,7 +304,7 @@ def _audit(ctx: RunContext, history: Mapping[str, Any] | None, start: float) -> 
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         environment={"auditkit": _version.__version__, **_environment(str(ctx.device))},
         model=describe_model(policy, folds[0].model), training=describe_training(policy), deployed=deployed,
-        agreement=agreement,
+        agreement=agreement, convergence=convergence,
     )
 
 

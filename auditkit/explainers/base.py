@@ -87,6 +87,9 @@ class Explainer(ABC):
         needs_layer: needs a convolutional ``layer`` (Grad-CAM, Grad-CAM++).
         pixel_wise: maps are ``[N, C, H, W]`` (one value per input feature); ``False`` gives ``[N, 1, H, W]``.
         seeded: draws random numbers from a ``torch.Generator`` seeded with ``generator_seed``.
+        budget: the setting that sizes the method's Monte-Carlo sample or quadrature (``steps``,
+            ``samples``, ``masks``): doubling it should barely move the maps, which the audit's
+            convergence checks measure (:mod:`auditkit.engine.convergence`); ``None``: none.
         background_size: how many images of the explained model's own training set the method draws
             its baselines from (Expected Gradients); ``0``: it needs none. :func:`make_explainer` hands
             them over as ``background``.
@@ -107,6 +110,7 @@ class Explainer(ABC):
     needs_layer: ClassVar[bool] = False
     pixel_wise: ClassVar[bool] = True
     seeded: ClassVar[bool] = False
+    budget: ClassVar[str | None] = None
     background_size: ClassVar[int] = 0
     completeness_baseline: ClassVar[float | None] = None
 

@@ -52,6 +52,7 @@ class ExpectedGradients(Explainer):
     label: ClassVar[str] = "Expected Gradients"
     settings: ClassVar[Mapping[str, Constraint]] = {"samples": Interval(int, 1, 10000)}
     seeded: ClassVar[bool] = True
+    budget: ClassVar[str | None] = "samples"
     background_size: ClassVar[int] = 1000
 
     def __init__(self, model: nn.Module, *, background: Tensor, batch_size: int = 256,

@@ -177,6 +177,7 @@ class SurrogateExplainer(Explainer):
     }
     pixel_wise: ClassVar[bool] = False
     seeded: ClassVar[bool] = True
+    budget: ClassVar[str | None] = "samples"
     coalition_blocks: ClassVar[Callable[[int, torch.Generator], Iterator[Tensor]]]
     """``(G, generator)`` -> the method's coalitions of G groups, in blocks ``Tensor[k, G]`` int64 (CPU)."""
 

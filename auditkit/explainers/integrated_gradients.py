@@ -15,6 +15,8 @@ from auditkit.explainers.base import Evaluations, Explainer, target_gradients
 
 BASELINES: tuple[str, ...] = ("zero", "mean", "blur")
 """Accepted ``baseline`` settings (see :meth:`IntegratedGradients.reference`)."""
+METHODS: tuple[str, ...] = ("riemann_trapezoid", "gausslegendre")
+"""Accepted ``method`` settings: the quadrature of the path integral (class docstring)."""
 
 
 class IntegratedGradients(Explainer):
@@ -26,13 +28,22 @@ class IntegratedGradients(Explainer):
     clipped to the image, reflected borders: torchvision ``gaussian_blur``). Completeness is
     ``sum Phi = f_c(x) - f_c(x0)`` with the same x0, and the audit's completeness property uses it.
 
-    The integral uses the trapezoidal rule on ``steps`` equally spaced points ``a = 0, 1/(steps-1),
-    ..., 1`` (captum ``method="riemann_trapezoid"``), as the paper does (not left Riemann). captum 0.9
-    weights these points ``(1/m) [1/2, 1, ..., 1, 1/2]``, which sum to ``(m-1)/m`` (spacing taken as ``1/m``
-    instead of ``1/(m-1)``); the result is rescaled by ``m/(m-1)`` so that the rule is the trapezoidal
-    rule and completeness ``sum Phi = f_c(x) - f_c(0)`` holds for linear models. It is exact
-    for gradients linear in ``a``: ``f = W x`` gives ``x * W_c``, ``f = sum x^2`` gives ``x^2``; for
-    ``f = sum x^3`` it gives ``x^3 (1 + 1 / (2 (steps-1)^2))`` (all tested).
+    The integral is a quadrature of ``steps`` points, the setting ``method``:
+
+    - ``riemann_trapezoid`` (the paper's and its authors' library's, the default): the trapezoidal
+      rule on equally spaced points ``a = 0, 1/(steps-1), ..., 1`` (captum ``riemann_trapezoid``;
+      not left Riemann). captum 0.9 weights these points ``(1/m) [1/2, 1, ..., 1, 1/2]``, which sum to
+      ``(m-1)/m`` (spacing taken as ``1/m`` instead of ``1/(m-1)``); the result is rescaled by
+      ``m/(m-1)`` so that the rule is the trapezoidal rule and completeness holds for linear models.
+      Exact for gradients linear in ``a``: ``f = W x`` gives ``x * W_c``, ``f = sum x^2`` gives
+      ``x^2``; for ``f = sum x^3`` it gives ``x^3 (1 + 1 / (2 (steps-1)^2))``: its error falls as
+      ``steps^-2``.
+    - ``gausslegendre`` (captum's default): Gauss-Legendre nodes and weights on [0, 1] (weights sum
+      to 1), exact for gradients polynomial in ``a`` of degree ``2 steps - 1``; on a smooth model
+      its error falls faster than any power of ``steps``, so far fewer steps reach the same
+      completeness gap (``f = sum softplus(x)``: 3 nodes give the trapezoid's 60-point gap, 4 nodes
+      a tenth of it; tested).
+      The endpoints ``a = 0, 1`` are not among its nodes.
 
     captum computes the integral; its gradients are :func:`~auditkit.explainers.base.target_gradients`
     (captum's ``gradient_func``), the same to the bit as captum's own and about 20 % faster on small
@@ -44,19 +55,23 @@ class IntegratedGradients(Explainer):
             (captum's ``internal_batch_size``).
         steps: number of points m in [2, 10000] (paper: 60).
         baseline: ``zero`` (paper), ``mean`` or ``blur``.
+        method: ``riemann_trapezoid`` (paper) or ``gausslegendre``.
     """
 
     name: ClassVar[str] = "integrated_gradients"
     label: ClassVar[str] = "Integrated Gradients"
     settings: ClassVar[Mapping[str, Constraint]] = {"steps": Interval(int, 2, 10000),
-                                                    "baseline": Options(BASELINES)}
+                                                    "baseline": Options(BASELINES),
+                                                    "method": Options(METHODS)}
+    budget: ClassVar[str | None] = "steps"
     completeness_baseline: ClassVar[float | None] = 0.0
 
     def __init__(self, model: nn.Module, *, batch_size: int = 256, steps: int = 60,
-                 baseline: str = "zero") -> None:
+                 baseline: str = "zero", method: str = "riemann_trapezoid") -> None:
         super().__init__(model, batch_size=batch_size)
         self.steps = self._setting("steps", steps)
         self.baseline = self._setting("baseline", baseline)
+        self.method = self._setting("method", method)
         self._captum = _CaptumIG(model, multiply_by_inputs=True)
         self._captum.gradient_func = target_gradients  # the same gradients, one backward per batch
 
@@ -77,12 +92,14 @@ class IntegratedGradients(Explainer):
         return super().reference(x)
 
     def _attribute(self, x: Tensor, targets: Tensor) -> Tensor:
-        captum_trapezoid = self._captum.attribute(
+        maps = self._captum.attribute(
             x,
             baselines=self.reference(x),
             target=targets,
             n_steps=self.steps,
-            method="riemann_trapezoid",
+            method=self.method,
             internal_batch_size=self.batch_size,
         )
-        return (captum_trapezoid * (self.steps / (self.steps - 1))).float()
+        if self.method == "riemann_trapezoid":  # captum's weights sum to (m-1)/m (class docstring)
+            maps = maps * (self.steps / (self.steps - 1))
+        return maps.float()

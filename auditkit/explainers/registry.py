@@ -55,7 +55,7 @@ def explainer_settings(cls: type[Explainer]) -> dict[str, Any]:
     other than ``batch_size``, ``layer``, ``generator_seed`` and ``background``).
 
     >>> explainer_settings(EXPLAINERS["integrated_gradients"])
-    {'steps': 60, 'baseline': 'zero'}
+    {'steps': 60, 'baseline': 'zero', 'method': 'riemann_trapezoid'}
     """
     params = inspect.signature(cls.__init__).parameters.values()
     return {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY and p.name not in _COMMON}

@@ -113,6 +113,7 @@ class Rise(Explainer):
     }
     pixel_wise: ClassVar[bool] = False
     seeded: ClassVar[bool] = True
+    budget: ClassVar[str | None] = "masks"
 
     def __init__(
         self,

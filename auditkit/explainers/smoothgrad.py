@@ -58,6 +58,7 @@ class SmoothGrad(Explainer):
         "sigma_convention": Options(SIGMA_CONVENTIONS),
     }
     seeded: ClassVar[bool] = True
+    budget: ClassVar[str | None] = "samples"
 
     def __init__(
         self,

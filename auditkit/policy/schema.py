@@ -834,6 +834,43 @@ class PropertiesSpec(_Section):
     }
 
 
+@dataclass(frozen=True, kw_only=True)
+class ConvergenceSpec(_Section):
+    """Whether the audit's sampling budgets suffice (:mod:`auditkit.engine.convergence`).
+
+    For each budget of a sampling estimator (an explainer's ``budget`` setting: Integrated
+    Gradients' steps, SmoothGrad's samples, RISE's masks, ...; ``metrics.mu_fidelity.n_subsets``;
+    ``properties.robustness.perturbations``; ``metrics.bootstrap.resamples``;
+    ``metrics.reco_chance.permutations``), how far the score it feeds moves when the budget b is
+    doubled, on the clean fold models. A budget is *converged* when that change is at most ``share``
+    of the width of the score's bootstrap interval: the budget's own error is then small beside the
+    uncertainty the audit reports. Permutations are judged from closed forms (the binomial error of a
+    p-value), the explainers' budgets, muF and robustness on a seeded subsample of the images, the
+    bootstrap on all of them."""
+
+    enabled: bool = False
+    """Whether to run the checks (they explain the subsample again at b and 2b, per method)."""
+    images: int = 100
+    """Images of the subsample: the first ``images`` of a permutation seeded with ``seed``, each
+    explained by the k fold models (all images when fewer)."""
+    seed: int = 0
+    """Seed of the subsample, of the noise and subsets drawn at 2b, and of the B extra resamples
+    (bootstrap ``seed + 1``)."""
+    share: float = 0.5
+    """Largest change, as a share of the width of the score's interval, of a converged budget: 0.5
+    is half the width."""
+
+    key_neutral: ClassVar[Mapping[str, str]] = dict.fromkeys(
+        ("enabled", "images", "seed", "share"), "measured at every run, never stored")
+
+    constraints: ClassVar[Mapping[str, Constraint]] = {
+        "enabled": Flag(),
+        "images": Interval(int, 2, MAX_COUNT),
+        "seed": SEED,
+        "share": Interval(float, 0, 1, closed="right"),
+    }
+
+
 METRIC_RANGES: Mapping[str, tuple[float, float]] = MappingProxyType(
     {name: m.range for name, m in METRICS.items()})
 """Metrics a threshold may test (every metric of :data:`~auditkit.catalog.METRICS`), with the closed
@@ -1233,6 +1270,8 @@ class Policy(_Section):
     """Degradation sanity checks."""
     properties: PropertiesSpec = field(default_factory=PropertiesSpec)
     """Robustness, invariance and completeness of the explanations."""
+    convergence: ConvergenceSpec = field(default_factory=ConvergenceSpec)
+    """Whether the sampling budgets suffice (off by default)."""
     requirements: tuple[RequirementSpec, ...] = ()
     """Requirements judged from the thresholds; ids unique."""
     run: RunSpec = field(default_factory=RunSpec)
@@ -1281,6 +1320,7 @@ class Policy(_Section):
         "thresholds": ListOf(Section(ThresholdSpec)),
         "sanity_checks": Section(SanitySpec),
         "properties": Section(PropertiesSpec),
+        "convergence": Section(ConvergenceSpec),
         "requirements": ListOf(Section(RequirementSpec)),
         "run": Section(RunSpec),
         "ray": Section(RaySpec),

@@ -3,7 +3,7 @@
 :func:`build_context` assembles it from one module per section of the report (:mod:`.verdict`,
 :mod:`.requirements`, :mod:`.thresholds`, :mod:`.scores`, :mod:`.facts`, :mod:`.limits`,
 :mod:`.figures`, :mod:`.sanity`, :mod:`.properties`, :mod:`.deployed`, :mod:`.since`,
-:mod:`.agreement`, :mod:`.plan`), each reading the
+:mod:`.agreement`, :mod:`.plan`, :mod:`.convergence`), each reading the
 typed document (:class:`auditkit.results.AuditDocument`). The templates only place these strings and
 flags; they never compute. The context holds aggregated scores, counts, digests and a few figures (PNG
 data URIs) - never per-image values, predictions, logits or weights (``tests/report/test_privacy.py``
@@ -18,6 +18,7 @@ from typing import Any
 
 from auditkit.report import facts
 from auditkit.report.agreement import agreement_section, disagreement_lines
+from auditkit.report.convergence import convergence_section
 from auditkit.report.deployed import deployed_section
 from auditkit.report.errors import ReportError
 from auditkit.report.figures import figures
@@ -100,6 +101,7 @@ def build_context(doc: AuditDocument, out_dir: Path, history: Mapping[str, Any] 
         "agreement": agreement_section(doc, explainer_label),
         "disagreements": disagreement_lines(doc, explainer_label, confidence),
         "plan": plan_section(doc),
+        "convergence": convergence_section(doc, explainer_label),
     }
 
 

@@ -106,7 +106,7 @@ def test_explainer_settings_are_resolved(write) -> None:
     settings = {e.name: dict(e.settings) for e in policy.explainers}
     assert settings == {
         "saliency": {},
-        "integrated_gradients": {"steps": 60, "baseline": "zero"},
+        "integrated_gradients": {"steps": 60, "baseline": "zero", "method": "riemann_trapezoid"},
         "smoothgrad": {"samples": 60, "sigma": 0.1, "sigma_convention": "range"},
         "rise": {"masks": 1000, "grid_size": 7, "keep_probability": 0.5, "score": "logit"},
     }
