@@ -44,6 +44,7 @@ from auditkit.results import (
     Agreement,
     AuditDocument,
     Dataset,
+    DecisionReference,
     Deployed,
     Estimate,
     Fold,
@@ -119,6 +120,8 @@ class AuditResult:
     """The deployed checkpoint's digest and figures (:func:`~auditkit.engine.deployed.deployed_stage`)."""
     agreement: Agreement | None = None
     """The agreement between the explainers (:func:`~auditkit.engine.agreement.agreement_scores`)."""
+    decisions: DecisionReference | None = None
+    """What a decision sheet compares one image with (:mod:`auditkit.engine.decisions`)."""
 
     @property
     def spread_ok(self) -> bool:
@@ -168,6 +171,7 @@ class AuditResult:
             deployed=self.deployed,
             history=None if self.history is None else HistoryLink(**self.history),
             agreement=self.agreement,
+            decisions=self.decisions,
         )
 
     def _chance(self) -> tuple[float, float]:
@@ -283,7 +287,7 @@ def _audit(ctx: RunContext, history: Mapping[str, Any] | None, start: float) -> 
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         environment={"auditkit": _version.__version__, **_environment(str(ctx.device))},
         model=describe_model(policy, folds[0].model), training=describe_training(policy), deployed=deployed,
-        agreement=agreement,
+        agreement=agreement, decisions=clean.decisions,
     )
 
 

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from auditkit.data import ImageDataset, load_dataset, make_folds
 from auditkit.data.sampling import stratified_subsample
 from auditkit.engine.crosstrain import FoldModel, cross_train, predictions
+from auditkit.engine.decisions import consistency, decision_reference, fold_agreement, held_out_confidence
 from auditkit.engine.distances import DistanceRecord, explained_classes, pair_categories
 from auditkit.engine.executor import Executor, Task
 from auditkit.engine.explain import (
@@ -47,7 +48,7 @@ from auditkit.metrics import ScoreDrops
 from auditkit.metrics.bootstrap import resample_weights
 from auditkit.metrics.chance import image_permutations
 from auditkit.policy import COMPLETE_EXPLAINERS, ExplainerSpec, Policy
-from auditkit.results import Estimate
+from auditkit.results import DecisionReference, Estimate
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,9 @@ class LevelResult(NamedTuple):
     explainers: dict[str, ExplainerScores]
     reused: list[str]
     """Explainers whose whole pass was read from an earlier run's work files."""
+    decisions: DecisionReference | None = None
+    """What a decision sheet compares one image with (the clean level of a policy with a deployed
+    checkpoint only, :mod:`auditkit.engine.decisions`)."""
 
 
 def build_context(policy: Policy, out_dir: Path, device: torch.device, executor: Executor | None, *,
@@ -191,7 +195,7 @@ def score_level(ctx: RunContext, models: list[FoldModel], model_ids: list[str], 
         model_ids: one identifier per model for the work keys (checkpoint digests, or a digest of how
             a degraded copy was derived from one).
         tag: the level's prefix of work file names; ``""`` for the clean audit, which alone gets the
-            properties.
+            properties and, with a deployed checkpoint, the decisions' reference.
     """
     close_bars(ctx)  # the training of these models is over
     policy, boot = ctx.policy, ctx.policy.metrics.bootstrap
@@ -204,6 +208,8 @@ def score_level(ctx: RunContext, models: list[FoldModel], model_ids: list[str], 
     scores: dict[str, ExplainerScores] = {}
     reused: list[str] = []
     drops: dict[int, ScoreDrops] = {}  # muF's model evaluations, shared by this level's passes
+    refer = not tag and policy.deployed.checkpoint is not None
+    consistencies: dict[str, torch.Tensor] = {}  # per explainer, for the decisions' reference
     for spec in policy.explainers:
         record, mu, loaded = explain_one(spec, models, model_ids, ctx.dataset, ctx.fold_of, categories,
                                          targets, policy, ctx.device, ctx.workdir, ctx.progress, tag,
@@ -213,6 +219,8 @@ def score_level(ctx: RunContext, models: list[FoldModel], model_ids: list[str], 
                              weights=ctx.weights, confidence=boot.confidence,
                              permutations=ctx.permutations, min_pairs=policy.metrics.min_pairs)
         _log_scores(ctx, s, tag)
+        if refer:
+            consistencies[spec.name] = consistency(record, preds, targets, ctx.fold_of)
         if not tag and measures_properties(policy):
             s, properties_reused = _with_properties(ctx, s, spec, models, model_ids, targets, produced)
             was_reused = was_reused and properties_reused  # reused only when all of it was
@@ -222,7 +230,17 @@ def score_level(ctx: RunContext, models: list[FoldModel], model_ids: list[str], 
         if was_reused:
             reused.append(spec.name)
     correct = preds.gather(1, ctx.fold_of[:, None])[:, 0] == ctx.dataset.labels
-    return LevelResult(accuracy_score(correct, ctx.weights, boot.confidence), scores, reused)
+    return LevelResult(accuracy_score(correct, ctx.weights, boot.confidence), scores, reused,
+                       _decisions(ctx, models, preds, consistencies) if refer else None)
+
+
+def _decisions(ctx: RunContext, models: list[FoldModel], preds: torch.Tensor,
+               consistencies: dict[str, torch.Tensor]) -> DecisionReference:
+    """results.json's ``decisions`` from the clean level's predictions ``[N, k]`` and per-image
+    consistencies, and one forward pass of each image through its held-out model."""
+    confidence = held_out_confidence(models, ctx.dataset, ctx.folds_idx, ctx.device,
+                                     ctx.policy.metrics.explain_batch_size)
+    return decision_reference(models, confidence, fold_agreement(preds, ctx.fold_of), consistencies)
 
 
 def _log_scores(ctx: RunContext, s: ExplainerScores, tag: str) -> None:
