@@ -2,7 +2,8 @@
 
 From Python: :func:`audit` runs the audit a policy describes (a path or a dict) and returns the
 typed :class:`~auditkit.engine.AuditResult`; :func:`certify` does what ``auditkit run`` does
-(audit, report, sign with :class:`SigningOptions`, record in the history). See :mod:`auditkit.api`.
+(audit, report, sign with :class:`SigningOptions`, record in the history); :func:`train_deployed`
+what ``auditkit train`` does. See :mod:`auditkit.api`.
 
 These names load on first use (PEP 562), so ``import auditkit``, which every submodule's import
 runs first, loads neither the API nor torch.
@@ -15,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 from auditkit._version import __version__
 
 if TYPE_CHECKING:
-    from auditkit.api import Certification, audit, certify
+    from auditkit.api import Certification, audit, certify, train_deployed
     from auditkit.signing.options import SigningOptions
 
-__all__ = ["Certification", "SigningOptions", "__version__", "audit", "certify"]
+__all__ = ["Certification", "SigningOptions", "__version__", "audit", "certify", "train_deployed"]
 
-_API = ("Certification", "audit", "certify")
+_API = ("Certification", "audit", "certify", "train_deployed")
 
 
 def __getattr__(name: str) -> Any:

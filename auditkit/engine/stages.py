@@ -102,8 +102,7 @@ def build_context(policy: Policy, out_dir: Path, device: torch.device, executor:
     workdir = prepare_workdir(out_dir, fresh=fresh)
     check_setup(policy, data)  # the operator's model, function and image sizes, before any training
     d, cv = policy.dataset, policy.cross_validation
-    dataset = load_dataset(d.kind, d.path, split=d.split, max_images=d.max_images, seed=cv.seed,
-                           resize=declared_resize(policy), given=data)
+    dataset = audited_images(policy, data)
     log(f"dataset {d.kind}: {len(dataset)} images, {dataset.num_classes} classes, "
         f"sha256 {dataset.fingerprint[:16]}...")
     folds_idx = make_folds(dataset.labels, cv.k, cv.seed)
@@ -117,6 +116,14 @@ def build_context(policy: Policy, out_dir: Path, device: torch.device, executor:
         if invariance["enabled"] else [],
         progress, log,
     )
+
+
+def audited_images(policy: Policy, data: ImageDataset | None = None) -> ImageDataset:
+    """The images the policy audits: its dataset (``max_images``: a stratified subsample seeded by
+    ``cross_validation.seed``) resized as it declares; ``data``: the images of a ``python`` dataset."""
+    d = policy.dataset
+    return load_dataset(d.kind, d.path, split=d.split, max_images=d.max_images,
+                        seed=policy.cross_validation.seed, resize=declared_resize(policy), given=data)
 
 
 def _draws(policy: Policy, n: int) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
@@ -292,5 +299,5 @@ def _with_properties(ctx: RunContext, s: ExplainerScores, spec: ExplainerSpec, m
     return replace(s, properties=p), was_reused
 
 
-__all__ = ["LevelResult", "RunContext", "build_context", "close_bars", "level_tasks", "on_fold",
+__all__ = ["LevelResult", "RunContext", "audited_images", "build_context", "close_bars", "level_tasks", "on_fold",
            "score_level", "train"]
