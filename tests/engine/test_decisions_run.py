@@ -71,6 +71,8 @@ def test_a_fresh_run_gives_the_numbers_of_the_resumed_one(deployed_out, tmp_path
     """The signed run reused the folds and explanation passes of another run; redoing all of it
     gives the same reference."""
     policy, out, _ = deployed_out
+    reused = _document(out).reused_from_earlier_run
+    assert reused.folds == (0, 1, 2) and set(reused.explainers) == set(_document(out).explainers)
     assert main(["run", str(policy), "--out", str(tmp_path / "out"), "--quiet", "--fresh"]) == 0
     assert _document(tmp_path / "out").decisions == _document(out).decisions
 
