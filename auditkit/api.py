@@ -305,8 +305,9 @@ class TrainedCheckpoint:
 
 
 def train_deployed(policy: str | Path | Mapping[str, Any] | Policy, out: str | Path, *, force: bool = False,
-                   model_factory: Callable[..., Any] | None = None, train_fn: Callable[..., Any] | None = None,
-                   data: Any = None, device: str | None = None, progress: bool = False,
+                   model_factory: Callable[..., Any] | None = None,
+                   train_fn: Callable[..., Any] | None = None, data: Any = None,
+                   device: str | None = None, progress: bool = False,
                    log: Callable[[str], None] = _quiet) -> TrainedCheckpoint:
     """``auditkit train``: train the policy's model with its recipe (the folds' code,
     :func:`~auditkit.engine.crosstrain.train_on_all`) on every audited image, seeded by

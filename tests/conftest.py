@@ -138,5 +138,6 @@ def shipped_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     policy.write_bytes((root / "policies" / "digits.yaml").read_bytes())
     checkpoint = folder.parent / "out" / "deployed" / "digits.pt"
     checkpoint.parent.mkdir(parents=True)
-    torch.save(build_model("small_cnn", in_channels=1, num_classes=10, image_size=(8, 8)).state_dict(), checkpoint)
+    model = build_model("small_cnn", in_channels=1, num_classes=10, image_size=(8, 8))
+    torch.save(model.state_dict(), checkpoint)
     return policy

@@ -62,7 +62,8 @@ def _add_train(commands: Any) -> None:
     parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="checkpoint file to write")
     parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
     parser.add_argument("--device", help="auto (default: the policy's run.device), cpu, cuda or cuda:N")
-    parser.add_argument("--json", action="store_true", help="print the path, SHA-256, images and seed as JSON")
+    parser.add_argument("--json", action="store_true",
+                        help="print the path, SHA-256, images and seed as JSON")
     parser.add_argument("--quiet", action="store_true", help="print only the SHA-256 line (no progress)")
     parser.set_defaults(handler=train)
 

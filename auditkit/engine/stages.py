@@ -299,5 +299,6 @@ def _with_properties(ctx: RunContext, s: ExplainerScores, spec: ExplainerSpec, m
     return replace(s, properties=p), was_reused
 
 
-__all__ = ["LevelResult", "RunContext", "audited_images", "build_context", "close_bars", "level_tasks", "on_fold",
+__all__ = ["LevelResult", "RunContext", "audited_images", "build_context", "close_bars", "level_tasks",
+           "on_fold",
            "score_level", "train"]

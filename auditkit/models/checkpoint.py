@@ -13,7 +13,8 @@ from auditkit._digest import DIGEST, digest_ok, with_digest
 from auditkit.models.errors import CheckpointError, ModelError
 
 
-def save_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, Any], *, replace: bool = True) -> None:
+def save_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, Any], *,
+                    replace: bool = True) -> None:
     """Save ``{"state_dict": model.state_dict(), "meta": meta, "digest": ...}`` to ``path`` atomically.
 
     ``digest`` is the SHA-256 of the other two (:func:`auditkit._digest.content_digest`), checked by

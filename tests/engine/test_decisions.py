@@ -56,9 +56,15 @@ DISTANCES = torch.tensor([[0.2, 0.4], [0.6, 0.9], [0.1, 0.3], [0.5, 0.7], [0.8, 
 
 
 def _record() -> DistanceRecord:
-    n = DISTANCES.shape[0]
-    return DistanceRecord(DISTANCES, torch.zeros(n, 2, dtype=torch.uint8), torch.zeros(n, 2, dtype=torch.bool),
-                          torch.empty(0), torch.empty(0, dtype=torch.long), torch.empty(0, 3))
+    return _of(DISTANCES)
+
+
+def _of(distances: torch.Tensor) -> DistanceRecord:
+    """A distance record of ``distances`` (the other fields unused here)."""
+    n = distances.shape[0]
+    return DistanceRecord(distances, torch.zeros(n, 2, dtype=torch.uint8),
+                          torch.zeros(n, 2, dtype=torch.bool), torch.empty(0),
+                          torch.empty(0, dtype=torch.long), torch.empty(0, 3))
 
 
 def _brute_consistency(targets: torch.Tensor) -> list[float]:
@@ -97,9 +103,7 @@ def test_consistency_with_label_targets_keeps_only_maps_of_the_predicted_class()
 def test_consistency_of_no_pair_and_of_one_image() -> None:
     none = consistency(_record(), torch.tensor([[0, 1, 2]] * 5), torch.tensor([[0, 1, 2]] * 5), FOLD_OF)
     assert none.numel() == 0 and quantiles(none) == ()
-    one = DistanceRecord(DISTANCES[:1], torch.zeros(1, 2, dtype=torch.uint8), torch.zeros(1, 2, dtype=torch.bool),
-                         torch.empty(0), torch.empty(0, dtype=torch.long), torch.empty(0, 3))
-    got = consistency(one, PREDS[:1], PREDS[:1], FOLD_OF[:1])
+    got = consistency(_of(DISTANCES[:1]), PREDS[:1], PREDS[:1], FOLD_OF[:1])
     assert quantiles(got) == pytest.approx((0.3,) * (QUANTILES + 1))
 
 

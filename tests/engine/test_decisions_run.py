@@ -87,7 +87,8 @@ def test_the_fold_checkpoints_are_kept_as_links_and_load(deployed_out) -> None:
         path = kept / c.file
         assert hashlib.sha256(path.read_bytes()).hexdigest() == c.sha256
         assert os.stat(path).st_ino == os.stat(out / "work" / f"fold_{c.fold - 1}.pt").st_ino  # no copy
-        meta = load_checkpoint(path, build_model("small_cnn", in_channels=1, num_classes=10, image_size=(8, 8)))
+        net = build_model("small_cnn", in_channels=1, num_classes=10, image_size=(8, 8))
+        meta = load_checkpoint(path, net)
         assert meta["fold"] == c.fold - 1
     assert torch.load(kept / "folds" / "fold_1.pt", weights_only=True)["meta"]["fold"] == 0
 

@@ -97,6 +97,6 @@ def test_keep_linked_links_checks_the_digest_and_never_overwrites(tmp_path: Path
         keep_linked(kept, other, hashlib.sha256(b"other weights").hexdigest())
     assert kept.read_bytes() == b"weights"
     fresh = kept.with_name("fold_2.pt")
-    with pytest.raises(HistoryError, match="changed since results.json named its SHA-256"):
+    with pytest.raises(HistoryError, match=r"changed since results\.json named its SHA-256"):
         keep_linked(fresh, other, digest)  # the work file is not the one results.json names
     assert not fresh.exists()
