@@ -30,9 +30,13 @@ $(STAMP): pyproject.toml
 # then verifies the signatures as a regulator would. Exit code 1 of `run` means the audit ran and a
 # requirement is not met: the report is written and signed all the same, and that is a finding of
 # the demo, not a failure of the command.
+# The demo policy names a deployed checkpoint (deployed.checkpoint, relative to the policy's folder):
+# the policy's model trained on all the demo's images (`auditkit train`), made once.
 DEMO_KEYS := out/keys
+DEMO_DEPLOYED := out/deployed/digits.pt
 demo: $(STAMP) $(PANGO)
 	test -f $(DEMO_KEYS)/signer.p12 || $(BIN)/auditkit keygen $(DEMO_KEYS) --name "auditkit demo signer"
+	test -f $(DEMO_DEPLOYED) || $(BIN)/auditkit train policies/digits.yaml --out $(DEMO_DEPLOYED)
 	$(BIN)/auditkit run policies/digits.yaml --out out --sign-key $(DEMO_KEYS)/signer.p12 || test $$? -eq 1
 	$(BIN)/auditkit verify out --trust $(DEMO_KEYS)/ca.pem
 

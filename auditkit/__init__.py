@@ -3,8 +3,8 @@
 From Python: :func:`audit` runs the audit a policy describes (a path or a dict) and returns the
 typed :class:`~auditkit.engine.AuditResult`; :func:`certify` does what ``auditkit run`` does
 (audit, report, sign with :class:`SigningOptions`, record in the history); :func:`plan` what it will
-cost, before it runs; :func:`explain` makes a decision sheet under a signed audit (``auditkit
-explain``). See :mod:`auditkit.api`.
+cost, before it runs; :func:`train_deployed` what ``auditkit train`` does; :func:`explain` makes a
+decision sheet under a signed audit (``auditkit explain``). See :mod:`auditkit.api`.
 
 These names load on first use (PEP 562), so ``import auditkit``, which every submodule's import
 runs first, loads neither the API nor torch.
@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 from auditkit._version import __version__
 
 if TYPE_CHECKING:
-    from auditkit.api import Certification, audit, certify, explain, plan
+    from auditkit.api import Certification, audit, certify, explain, plan, train_deployed
     from auditkit.signing.options import SigningOptions
 
-__all__ = ["Certification", "SigningOptions", "__version__", "audit", "certify", "explain", "plan"]
+__all__ = ["Certification", "SigningOptions", "__version__", "audit", "certify", "explain", "plan",
+           "train_deployed"]
 
-_API = ("Certification", "audit", "certify", "explain", "plan")
+_API = ("Certification", "audit", "certify", "explain", "plan", "train_deployed")
 
 
 def __getattr__(name: str) -> Any:

@@ -6,6 +6,8 @@
   dossier; it returns a :class:`Certification`. :func:`auditkit.cli.main` calls it.
 - :func:`plan` is ``auditkit plan``: what the audit will cost on this device, phase by phase, and
   whether its evidence will be measurable (:class:`~auditkit.cost.Plan`), before anything trains.
+- :func:`train_deployed` is ``auditkit train``: the policy's model trained by its recipe on every
+  audited image, written where ``deployed.checkpoint`` can name it (a :class:`TrainedCheckpoint`).
 
 ``policy`` is a path to a policy file, a dict in the file's shape (its problems name the key path, as
 a file's name the line: :func:`~auditkit.policy.policy_from_dict`) or a loaded
@@ -229,6 +231,22 @@ class Certification:
         return self.result.passed and not self.regressions
 
 
+def _keep_folds(folder: Path, document: Any, out: Path) -> list[Path]:
+    """The k fold checkpoints kept in the kept dossier ``folder`` (``folds/``, hard links of the work
+    files results.json's ``decisions`` names, each checked against its digest there); none without
+    ``decisions`` (no deployed checkpoint)."""
+    from auditkit.engine.crosstrain import checkpoint_path
+    from auditkit.engine.workfiles import WORK_DIR
+    from auditkit.history.archive import keep_linked
+
+    if document.decisions is None:
+        return []
+    kept = [folder / c.file for c in document.decisions.fold_checkpoints]
+    for path, c in zip(kept, document.decisions.fold_checkpoints, strict=True):
+        keep_linked(path, checkpoint_path(out / WORK_DIR, c.fold - 1), c.sha256)
+    return kept
+
+
 _POLICY_SIGNING = SigningOptions()
 """No signing option given: the policy's ``signing`` section decides."""
 
@@ -311,6 +329,7 @@ def _certified(options: Any, recording: Any, plan: Any, database: Path,
         log(f"report signed (PAdES {signed.level}) by certificate sha256 {signed.signer_fingerprint}")
     dossier = [out / "results.json", out / "summary.txt", *reports]
     copies = keep_dossier(out, int(recording.stamp["audit_id"]), dossier)
+    copies += _keep_folds(copies[0].parent, document, out)
     record = recording.finish(dossier[0], [*dossier[1:], *copies],
                               signer_fingerprint=None if signed is None else signed.signer_fingerprint,
                               signer=None if signed is None else signed.signer)
@@ -354,5 +373,73 @@ def explain(audit: str | Path, images: str | Path | list[str | Path], *, trust: 
                        progress=progress, log=log)
 
 
-__all__ = ["Certification", "audit", "certify", "dotted_name", "explain", "plan", "prepare", "read_policy",
-           "with_objects"]
+@dataclass(frozen=True)
+class TrainedCheckpoint:
+    """What :func:`train_deployed` wrote.
+
+    Attributes:
+        path: the checkpoint file; sha256: the SHA-256 of its bytes (results.json's
+            ``deployed.sha256`` once a policy names it); images: the audited images it was trained
+            on; seed: ``training.seed``.
+    """
+
+    path: Path
+    sha256: str
+    images: int
+    seed: int
+
+
+def train_deployed(policy: str | Path | Mapping[str, Any] | Policy, out: str | Path, *, force: bool = False,
+                   model_factory: Callable[..., Any] | None = None,
+                   train_fn: Callable[..., Any] | None = None, data: Any = None,
+                   device: str | None = None, progress: bool = False,
+                   log: Callable[[str], None] = _quiet) -> TrainedCheckpoint:
+    """``auditkit train``: train the policy's model with its recipe (the folds' code,
+    :func:`~auditkit.engine.crosstrain.train_on_all`) on every audited image, seeded by
+    ``training.seed``, and write it to ``out`` atomically (:func:`~auditkit.models.save_checkpoint`),
+    a checkpoint ``deployed.checkpoint`` can name. The policy is checked as ``run`` checks it, its
+    ``deployed`` section left out (the checkpoint it names may be the one being made).
+
+    Raises:
+        PolicyError, AuditError: as :func:`certify`; OutputError: ``out`` exists (``force``: it is
+            replaced) or is a folder.
+    """
+    import hashlib
+
+    from auditkit.engine import resolve_device
+    from auditkit.engine.crosstrain import train_on_all
+    from auditkit.engine.executor import torch_settings
+    from auditkit.engine.preflight import check_setup
+    from auditkit.engine.progress import progress_bar
+    from auditkit.engine.stages import audited_images
+    from auditkit.models import save_checkpoint
+    from auditkit.policy.schema import DeployedSpec
+
+    loaded, given = prepare(policy, model_factory=model_factory, train_fn=train_fn, data=data)
+    target = Path(out)
+    if target.is_dir() or (target.exists() and not force):
+        raise OutputError(f"out: {target} " + ("is a folder: name the checkpoint file to write"
+                                                if target.is_dir() else "exists: give --force to replace it"))
+    check_setup(dataclasses.replace(loaded, deployed=DeployedSpec()), given)
+    where = resolve_device(device or loaded.run.device)
+    torch_settings(where, loaded.run.deterministic)
+    images = audited_images(loaded, given)
+    log(f"policy '{loaded.name}' sha256 {loaded.sha256}: training its model on the {len(images)} audited "
+        f"images (seed {loaded.training.seed}) on {where}")
+    bar = progress_bar(progress, len(images) * loaded.training.epochs, "train")
+    try:
+        model = train_on_all(loaded, images, device=where, progress=bar.update)
+    finally:
+        bar.close()
+    meta = {"trained_on": "every audited image", "images": len(images), "dataset_sha256": images.fingerprint,
+            "policy_sha256": loaded.sha256, "seed": loaded.training.seed}
+    try:
+        save_checkpoint(target, model.cpu(), meta, replace=force)
+    except FileExistsError:
+        raise OutputError(f"out: {target} was written while training: give --force to replace it") from None
+    return TrainedCheckpoint(target, hashlib.sha256(target.read_bytes()).hexdigest(), len(images),
+                             loaded.training.seed)
+
+
+__all__ = ["Certification", "TrainedCheckpoint", "audit", "certify", "dotted_name", "explain", "plan",
+           "prepare", "read_policy", "train_deployed", "with_objects"]

@@ -98,6 +98,7 @@ def build_policy(dataset: str, variant: str, data: Path | None, max_images: int 
     """
     doc = yaml.safe_load((ROOT / "policies" / BASE_POLICY[dataset]).read_text())
     doc["name"] = f"reproduce-{dataset}-{variant}"
+    doc.pop("deployed", None)  # the reproduction measures the folds; no deployed model is named here
     if data is not None:
         doc["dataset"]["path"] = str(data.resolve())
     if max_images is not None:

@@ -15,6 +15,7 @@ import copy
 import re
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -119,3 +120,24 @@ def _to_schema_1(plain: dict[str, Any]) -> dict[str, Any]:
 def to_schema_1() -> Callable[[dict[str, Any]], dict[str, Any]]:
     """Turns a schema-2 results.json (parsed) into the schema-1 document that recorded the same audit."""
     return _to_schema_1
+
+
+@pytest.fixture(scope="session")
+def shipped_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``policies/digits.yaml`` as shipped, in a folder of its own beside a deployed checkpoint of its
+    architecture where its ``deployed.checkpoint`` looks (``make demo`` trains it; an untrained model's
+    state dict here: validating checks it fits, not what it learnt)."""
+    import torch
+
+    from auditkit.models import build_model
+
+    root = Path(__file__).resolve().parents[1]
+    folder = tmp_path_factory.mktemp("shipped") / "policies"
+    folder.mkdir()
+    policy = folder / "digits.yaml"
+    policy.write_bytes((root / "policies" / "digits.yaml").read_bytes())
+    checkpoint = folder.parent / "out" / "deployed" / "digits.pt"
+    checkpoint.parent.mkdir(parents=True)
+    model = build_model("small_cnn", in_channels=1, num_classes=10, image_size=(8, 8))
+    torch.save(model.state_dict(), checkpoint)
+    return policy

@@ -36,3 +36,13 @@ def test_torch_save_round_trip(tmp_path: Path) -> None:
 
     _atomic.torch_save({"a": torch.arange(3)}, tmp_path / "x.pt")
     assert torch.load(tmp_path / "x.pt", weights_only=True)["a"].tolist() == [0, 1, 2]
+
+
+def test_without_replace_an_existing_file_is_left_and_nothing_stays_behind(tmp_path: Path) -> None:
+    target = tmp_path / "model.pt"
+    _atomic.write_with(target, lambda handle: handle.write(b"new"), replace=False)
+    assert target.read_bytes() == b"new"
+    with pytest.raises(FileExistsError):
+        _atomic.write_with(target, lambda handle: handle.write(b"other"), replace=False)
+    assert target.read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]

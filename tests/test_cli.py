@@ -36,8 +36,8 @@ def test_usage_error_exits_2() -> None:
     assert exit_info.value.code == 2
 
 
-def test_validate_shipped_demo(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["validate", str(ROOT / "policies" / "digits.yaml")]) == 0
+def test_validate_shipped_demo(shipped_demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(shipped_demo)]) == 0
     assert "valid policy 'digits-demo'" in capsys.readouterr().out
 
 

@@ -1,4 +1,5 @@
-"""``auditkit run`` (:func:`auditkit.api.certify`) and ``auditkit validate`` (a policy's check)."""
+"""``auditkit run`` (:func:`auditkit.api.certify`), ``auditkit validate`` (a policy's check) and
+``auditkit train`` (:func:`auditkit.api.train_deployed`)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from auditkit.cli.output import EXIT_FAILED, EXIT_OK, printable
 
 
 def add_parsers(commands: Any) -> None:
-    """Add ``run`` and ``validate`` to ``commands`` (``parser.add_subparsers()``)."""
+    """Add ``run``, ``validate`` and ``train`` to ``commands`` (``parser.add_subparsers()``)."""
     _add_run(commands)
     _add_validate(commands)
+    _add_train(commands)
 
 
 def _add_run(commands: Any) -> None:
@@ -48,6 +50,42 @@ def _add_validate(commands: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print the resolved policy as JSON")
     parser.add_argument("--quiet", action="store_true", help="print nothing when valid")
     parser.set_defaults(handler=validate)
+
+
+def _add_train(commands: Any) -> None:
+    parser = commands.add_parser(
+        "train", help="train the policy's model on all the audited images (a deployed checkpoint)",
+        description="Train the policy's model with its training recipe on every audited image (seed: "
+        "training.seed) and write a checkpoint its deployed.checkpoint can name; print its SHA-256 "
+        "as sha256sum does.")
+    parser.add_argument("policy", type=Path, metavar="POLICY", help="policy YAML file")
+    parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="checkpoint file to write")
+    parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    parser.add_argument("--device", help="auto (default: the policy's run.device), cpu, cuda or cuda:N")
+    parser.add_argument("--json", action="store_true",
+                        help="print the path, SHA-256, images and seed as JSON")
+    parser.add_argument("--quiet", action="store_true", help="print only the SHA-256 line (no progress)")
+    parser.set_defaults(handler=train)
+
+
+def train(args: argparse.Namespace) -> int:
+    """``auditkit train``: :func:`~auditkit.api.train_deployed`, then ``<sha256>  <file>``; exit 0."""
+    from auditkit.api import train_deployed
+
+    talk = not args.quiet and not args.json
+
+    def log(line: str) -> None:
+        if talk:
+            print(printable(line), file=sys.stderr)
+
+    done = train_deployed(args.policy, args.out, force=args.force, device=args.device,
+                          progress=talk and sys.stderr.isatty(), log=log)
+    if args.json:
+        print(json.dumps({"path": str(done.path), "sha256": done.sha256, "images": done.images,
+                          "seed": done.seed}, indent=2))
+    else:
+        print(printable(f"{done.sha256}  {done.path}"))
+    return EXIT_OK
 
 
 def validate(args: argparse.Namespace) -> int:

@@ -154,7 +154,7 @@ def verify(args: argparse.Namespace) -> int:
             {"audit_id": p.audit_id, "file": p.file, "message": p.message} for p in problems]}
         print(json.dumps(summary, indent=2))
     elif not (args.quiet and report.bottom_line and not problems):
-        for verdict in report.files:
+        for verdict in (*report.files, *report.checkpoints):
             if not (args.quiet and verdict.ok):
                 print(f"{verdict.path}: {verdict.status.value}: {verdict.reason}")
         print(report.summary_line())

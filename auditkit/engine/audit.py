@@ -49,6 +49,7 @@ from auditkit.results import (
     Convergence,
     CostPlan,
     Dataset,
+    DecisionReference,
     Deployed,
     Estimate,
     Fold,
@@ -134,6 +135,8 @@ class AuditResult:
     """Wall seconds per stage (:mod:`auditkit.engine.timing`)."""
     convergence: Convergence | None = None
     """Whether the sampling budgets suffice (:func:`~auditkit.engine.convergence.convergence_checks`)."""
+    decisions: DecisionReference | None = None
+    """What a decision sheet compares one image with (:mod:`auditkit.engine.decisions`)."""
 
     @property
     def spread_ok(self) -> bool:
@@ -185,6 +188,7 @@ class AuditResult:
             agreement=self.agreement,
             plan=None if self.plan is None else self.plan.measured(self.timings, self.seconds),
             convergence=self.convergence,
+            decisions=self.decisions,
         )
 
     def _chance(self) -> tuple[float, float]:
@@ -304,7 +308,7 @@ def _audit(ctx: RunContext, history: Mapping[str, Any] | None, start: float) -> 
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         environment={"auditkit": _version.__version__, **_environment(str(ctx.device))},
         model=describe_model(policy, folds[0].model), training=describe_training(policy), deployed=deployed,
-        agreement=agreement, convergence=convergence,
+        agreement=agreement, convergence=convergence, decisions=clean.decisions,
     )
 
 

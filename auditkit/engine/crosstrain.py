@@ -230,20 +230,36 @@ def train_fold(
     Returns:
         The checkpoint's metadata: key, fold, held-out accuracy, ``n_test``.
     """
-    train_idx = _complement(held_out, len(dataset))
-    if policy.training.function is None:
-        model = fresh_model(policy, dataset)
-        train_model(model, dataset.images[train_idx], labels[train_idx], training_config(policy, fold),
-                    device=device, progress=progress)
-    else:
-        model = _train_with_function(policy, dataset, labels, train_idx, policy.training.seed + fold,
-                                     device)
-        if progress is not None:  # the function reports no steps: its bar completes when it returns
-            progress(int(train_idx.numel()) * policy.training.epochs)
+    model = fit(policy, dataset, labels, _complement(held_out, len(dataset)), fold, device=device,
+                progress=progress)
     acc = accuracy(model, dataset.images[held_out], dataset.labels[held_out], device=device)
     meta = {"key": key, "fold": fold, "accuracy": acc, "n_test": int(held_out.numel())}
     save_checkpoint(path, model.cpu(), meta)
     return meta
+
+
+def fit(policy: Policy, dataset: ImageDataset, labels: torch.Tensor, train_idx: torch.Tensor, fold: int,
+        *, device: torch.device, progress: Callable[[int], None] | None = None) -> nn.Module:
+    """A fresh model of the policy trained by its recipe (auditkit's loop, or ``training.function``)
+    on the images ``train_idx`` with ``labels``, seeded by ``training.seed + fold``; on ``device``."""
+    if policy.training.function is None:
+        model = fresh_model(policy, dataset)
+        train_model(model, dataset.images[train_idx], labels[train_idx], training_config(policy, fold),
+                    device=device, progress=progress)
+        return model
+    model = _train_with_function(policy, dataset, labels, train_idx, policy.training.seed + fold, device)
+    if progress is not None:  # the function reports no steps: its bar completes when it returns
+        progress(int(train_idx.numel()) * policy.training.epochs)
+    return model
+
+
+def train_on_all(policy: Policy, dataset: ImageDataset, *, device: torch.device,
+                 progress: Callable[[int], None] | None = None) -> nn.Module:
+    """The policy's model trained by its recipe on every audited image, seeded by ``training.seed``
+    (the folds' code and seeds, fold 0's offset): a model the policy's ``deployed.checkpoint`` can
+    name (``auditkit train``)."""
+    return fit(policy, dataset, dataset.labels, torch.arange(len(dataset)), 0, device=device,
+               progress=progress)
 
 
 def _train_with_function(policy: Policy, dataset: ImageDataset, labels: torch.Tensor,
@@ -288,7 +304,17 @@ def _fold_work(policy: Policy, dataset: ImageDataset, n_folds: int, workdir: Pat
     """The key and the checkpoint path of each fold's training on ``labels``."""
     labels_digest = hashlib.sha256(labels.numpy().tobytes()).hexdigest()
     keys = [fold_key(policy, dataset, i, labels_digest) for i in range(n_folds)]
-    return keys, [workdir / f"{tag}_{i}.pt" for i in range(n_folds)]
+    return keys, [checkpoint_path(workdir, i, tag) for i in range(n_folds)]
+
+
+def checkpoint_path(workdir: Path, fold: int, tag: str = "fold") -> Path:
+    """The work file of fold model f_i (``fold``: i, 0-based) of a level (``tag``: ``fold`` for the
+    clean audit, a sanity check's prefix otherwise).
+
+    >>> checkpoint_path(Path("work"), 0).as_posix()
+    'work/fold_0.pt'
+    """
+    return workdir / f"{tag}_{fold}.pt"
 
 
 def training_tasks(

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from auditkit.explainers import Explainer
 
 __all__ = ["IGNORED", "RECORD_FIELDS", "S_EQ", "S_NEQ", "DistanceRecord", "collect_distances",
-           "explained_classes", "pair_categories"]
+           "explained_classes", "others", "pair_categories"]
 
 
 RECORD_FIELDS = ("distances", "category", "degenerate", "examples", "example_index", "input_rho",
@@ -92,8 +92,8 @@ def pair_categories(preds: torch.Tensor, labels: torch.Tensor, fold_of: torch.Te
     """
     right = preds == labels[:, None]
     own_right = right.gather(1, fold_of[:, None])
-    others = _others(right, fold_of)
-    both, one = own_right & others, own_right ^ others
+    other_right = others(right, fold_of)
+    both, one = own_right & other_right, own_right ^ other_right
     return (both * S_EQ + one * S_NEQ).to(torch.uint8)
 
 
@@ -113,7 +113,7 @@ def explained_classes(preds: torch.Tensor, labels: torch.Tensor, target: str) ->
     raise ValueError(f"target must be 'prediction' or 'label', got {target!r}")  # the policy checks it
 
 
-def _others(values: torch.Tensor, fold_of: torch.Tensor) -> torch.Tensor:
+def others(values: torch.Tensor, fold_of: torch.Tensor) -> torch.Tensor:
     """Drop column ``fold_of[n]`` from row n of ``values`` ``[N, k, ...]`` -> ``[N, k - 1, ...]``."""
     n, k = values.shape[:2]
     keep = torch.arange(k, device=values.device)[None, :] != fold_of[:, None]
@@ -215,8 +215,8 @@ class _Buffers:
         pair_constant = constant | constant.gather(1, own[:, None])
         if sqrt_distance:
             rows = rows.sqrt()
-        self.distances[part] = _others(rows, own).float()
-        self.degenerate[part] = _others(pair_constant, own)
+        self.distances[part] = others(rows, own).float()
+        self.degenerate[part] = others(pair_constant, own)
 
     def add_examples(self, part: slice, maps: torch.Tensor) -> None:
         """Keep the maps (channels summed) of the example images in ``part``."""

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from auditkit.data import ImageDataset, load_dataset, make_folds
 from auditkit.data.sampling import stratified_subsample
 from auditkit.engine.crosstrain import FoldModel, cross_train, predictions
+from auditkit.engine.decisions import consistency, decision_reference, fold_agreement, held_out_confidence
 from auditkit.engine.distances import DistanceRecord, explained_classes, pair_categories
 from auditkit.engine.executor import Executor, Task
 from auditkit.engine.explain import (
@@ -48,7 +49,7 @@ from auditkit.metrics import ScoreDrops
 from auditkit.metrics.bootstrap import resample_weights
 from auditkit.metrics.chance import image_permutations
 from auditkit.policy import COMPLETE_EXPLAINERS, ExplainerSpec, Policy
-from auditkit.results import Estimate
+from auditkit.results import DecisionReference, Estimate
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,9 @@ class LevelResult(NamedTuple):
     explainers: dict[str, ExplainerScores]
     reused: list[str]
     """Explainers whose whole pass was read from an earlier run's work files."""
+    decisions: DecisionReference | None = None
+    """What a decision sheet compares one image with (the clean level of a policy with a deployed
+    checkpoint only, :mod:`auditkit.engine.decisions`)."""
 
 
 def build_context(policy: Policy, out_dir: Path, device: torch.device, executor: Executor | None, *,
@@ -101,8 +105,7 @@ def build_context(policy: Policy, out_dir: Path, device: torch.device, executor:
     workdir = prepare_workdir(out_dir, fresh=fresh)
     check_setup(policy, data)  # the operator's model, function and image sizes, before any training
     d, cv = policy.dataset, policy.cross_validation
-    dataset = load_dataset(d.kind, d.path, split=d.split, max_images=d.max_images, seed=cv.seed,
-                           resize=declared_resize(policy), given=data)
+    dataset = audited_images(policy, data)
     log(f"dataset {d.kind}: {len(dataset)} images, {dataset.num_classes} classes, "
         f"sha256 {dataset.fingerprint[:16]}...")
     folds_idx = make_folds(dataset.labels, cv.k, cv.seed)
@@ -116,6 +119,14 @@ def build_context(policy: Policy, out_dir: Path, device: torch.device, executor:
         if invariance["enabled"] else [],
         progress, log,
     )
+
+
+def audited_images(policy: Policy, data: ImageDataset | None = None) -> ImageDataset:
+    """The images the policy audits: its dataset (``max_images``: a stratified subsample seeded by
+    ``cross_validation.seed``) resized as it declares; ``data``: the images of a ``python`` dataset."""
+    d = policy.dataset
+    return load_dataset(d.kind, d.path, split=d.split, max_images=d.max_images,
+                        seed=policy.cross_validation.seed, resize=declared_resize(policy), given=data)
 
 
 def _draws(policy: Policy, n: int) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
@@ -203,7 +214,7 @@ def score_level(ctx: RunContext, models: list[FoldModel], model_ids: list[str], 
         model_ids: one identifier per model for the work keys (checkpoint digests, or a digest of how
             a degraded copy was derived from one).
         tag: the level's prefix of work file names; ``""`` for the clean audit, which alone gets the
-            properties.
+            properties and, with a deployed checkpoint, the decisions' reference.
     """
     close_bars(ctx)  # the training of these models is over
     policy, boot = ctx.policy, ctx.policy.metrics.bootstrap
@@ -218,6 +229,8 @@ def score_level(ctx: RunContext, models: list[FoldModel], model_ids: list[str], 
     scores: dict[str, ExplainerScores] = {}
     reused: list[str] = []
     drops: dict[int, ScoreDrops] = {}  # muF's model evaluations, shared by this level's passes
+    refer = not tag and policy.deployed.checkpoint is not None
+    consistencies: dict[str, torch.Tensor] = {}  # per explainer, for the decisions' reference
     for spec in policy.explainers:
         if ctx.executor is None:
             _phase(ctx, f"{f'{tag} ' if tag else ''}{spec.name}: explaining {len(ctx.dataset)} images "
@@ -232,6 +245,8 @@ def score_level(ctx: RunContext, models: list[FoldModel], model_ids: list[str], 
                                  weights=ctx.weights, confidence=boot.confidence,
                                  permutations=ctx.permutations, min_pairs=policy.metrics.min_pairs)
         _log_scores(ctx, s, tag)
+        if refer:
+            consistencies[spec.name] = consistency(record, preds, targets, ctx.fold_of)
         if not tag and measures_properties(policy):
             with ctx.timings.stage(f"properties.{spec.name}"):
                 s, properties_reused = _with_properties(ctx, s, spec, models, model_ids, targets, produced)
@@ -243,7 +258,17 @@ def score_level(ctx: RunContext, models: list[FoldModel], model_ids: list[str], 
         if was_reused:
             reused.append(spec.name)
     correct = preds.gather(1, ctx.fold_of[:, None])[:, 0] == ctx.dataset.labels
-    return LevelResult(accuracy_score(correct, ctx.weights, boot.confidence), scores, reused)
+    return LevelResult(accuracy_score(correct, ctx.weights, boot.confidence), scores, reused,
+                       _decisions(ctx, models, preds, consistencies) if refer else None)
+
+
+def _decisions(ctx: RunContext, models: list[FoldModel], preds: torch.Tensor,
+               consistencies: dict[str, torch.Tensor]) -> DecisionReference:
+    """results.json's ``decisions`` from the clean level's predictions ``[N, k]`` and per-image
+    consistencies, and one forward pass of each image through its held-out model."""
+    confidence = held_out_confidence(models, ctx.dataset, ctx.folds_idx, ctx.device,
+                                     ctx.policy.metrics.explain_batch_size)
+    return decision_reference(models, confidence, fold_agreement(preds, ctx.fold_of), consistencies)
 
 
 def _log_scores(ctx: RunContext, s: ExplainerScores, tag: str) -> None:
@@ -297,5 +322,6 @@ def _with_properties(ctx: RunContext, s: ExplainerScores, spec: ExplainerSpec, m
     return replace(s, properties=p), was_reused
 
 
-__all__ = ["LevelResult", "RunContext", "build_context", "close_bars", "level_tasks", "on_fold",
+__all__ = ["LevelResult", "RunContext", "audited_images", "build_context", "close_bars", "level_tasks",
+           "on_fold",
            "score_level", "train"]

@@ -16,6 +16,10 @@ databases writing into one out folder both have an audit #1. A kept file is neve
 written under its final name only if that name is free (a hard link of a finished temporary file),
 the same bytes found there are left as they are, and other bytes raise
 :class:`~auditkit.history.errors.DossierExistsError` (exit code 2) instead of overwriting them.
+
+With a deployed checkpoint, the k fold checkpoints are kept too, in ``folds/`` of the audit's folder
+(:func:`keep_linked`: a hard link of the work file, no copy of its bytes), under the SHA-256
+results.json names for them, so a decision sheet can be made when ``work/`` is gone.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from auditkit.history.errors import DossierExistsError
+from auditkit.history.errors import DossierExistsError, HistoryError
 from auditkit.history.verify import AUDITS, KEPT, RESULTS, history_link
 
 DIGITS = 12
@@ -73,6 +77,47 @@ def keep_file(path: Path, data: bytes, source: Path | None = None) -> bool:
         return False
     finally:
         os.unlink(tmp)
+
+
+def keep_linked(path: Path, source: Path, sha256: str) -> bool:
+    """Keep the finished file ``source`` as ``path`` without copying its bytes (a hard link; a copy
+    where the file system has none), checked to be the file whose SHA-256 is ``sha256``; return
+    whether it was written. A later atomic rewrite of ``source`` (a new file renamed over it) leaves
+    the kept one as it is.
+
+    Raises:
+        DossierExistsError: ``path`` holds other bytes; it is left as it is.
+        HistoryError: ``source`` no longer has the digest ``sha256`` (nothing is kept).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, path)  # fails if the name is taken
+    except FileExistsError:
+        if _sha256(path) != sha256:
+            raise DossierExistsError(path, source) from None
+        return False
+    except OSError:  # no hard links here (another file system, one without them): copy
+        data = source.read_bytes()
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise _changed(source, sha256) from None
+        return keep_file(path, data, source)
+    if _sha256(path) != sha256:
+        os.unlink(path)
+        raise _changed(source, sha256)
+    return True
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _changed(source: Path, sha256: str) -> HistoryError:
+    return HistoryError(f"{source} changed since results.json named its SHA-256 {sha256[:16]}...: it "
+                        "is not kept; run the audit again", path=source)
 
 
 def keep_dossier(out_dir: Path, audit_id: int, files: Iterable[Path]) -> list[Path]:

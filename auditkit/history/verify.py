@@ -373,7 +373,8 @@ def out_folders(store: HistoryStore) -> set[Path]:
     for row in store.chain():
         for key in _files(row):
             path = store.file_path(key).resolve()
-            folders.add(path.parent.parent.parent if path.parent.parent.name == AUDITS else path.parent)
+            kept = next((p for p in path.parents if p.parent.name == AUDITS), None)  # in a kept dossier
+            folders.add(path.parent if kept is None else kept.parent.parent)
     return folders
 
 

@@ -13,7 +13,8 @@ from auditkit._digest import DIGEST, digest_ok, with_digest
 from auditkit.models.errors import CheckpointError, ModelError
 
 
-def save_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, Any]) -> None:
+def save_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, Any], *,
+                    replace: bool = True) -> None:
     """Save ``{"state_dict": model.state_dict(), "meta": meta, "digest": ...}`` to ``path`` atomically.
 
     ``digest`` is the SHA-256 of the other two (:func:`auditkit._digest.content_digest`), checked by
@@ -22,7 +23,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, Any]) ->
     The file is written to a temporary file in the same folder, flushed, then renamed over ``path``
     (:mod:`auditkit._atomic`), so ``path`` always holds either its previous content or the complete new
     checkpoint, and a failed write leaves no temporary file. Tensors are saved where they are; they load
-    to CPU (:func:`load_checkpoint`).
+    to CPU (:func:`load_checkpoint`). ``replace=False`` leaves an existing ``path`` as it is and raises
+    :class:`FileExistsError`.
 
     Args:
         path: target file; its folder is created if needed.
@@ -36,7 +38,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, meta: dict[str, Any]) ->
     if not isinstance(meta, dict):
         raise ModelError(f"meta must be a dict, got {type(meta).__name__}", parameter="meta")
     _check_meta(meta, "meta")
-    torch_save(with_digest({"state_dict": model.state_dict(), "meta": meta}), path)
+    torch_save(with_digest({"state_dict": model.state_dict(), "meta": meta}), path, replace=replace)
 
 
 def load_checkpoint(path: str | Path, model: nn.Module) -> dict[str, Any]:

@@ -31,6 +31,12 @@ Each file gets one :class:`Status`, the first of these checks that fails decidin
 * ``ok``: intact, valid, trusted and (PDF) covering the whole file. A PDF with several signatures
   needs every one to pass and the newest to cover the whole file.
 
+A kept dossier (``<out>/audits/<id>-<digest>/``) of an audit with a deployed checkpoint also holds
+the k fold checkpoints in ``folds/``; signed only through the SHA-256 its results.json names for each
+(``decisions.fold_checkpoints``), each is held to it (:func:`kept_checkpoints`): ``ok``, ``modified``
+or ``missing file``. A folder without ``folds/`` (the top of an out folder, an older audit) has none
+to check.
+
 A dossier is one audit: results.json (with its ``created`` time, policy digest and ``history`` stamp,
 the audit's place in the history's hash chain) and ``report.html`` are embedded in the signed PDF, so
 the detached files must be those copies. Another audit's whole dossier signed by the same key
@@ -97,6 +103,7 @@ class Status(str, enum.Enum):
     INVALID = "invalid"
     MISSING = "missing signature"
     FOREIGN = "not of this dossier"
+    MISSING_FILE = "missing file"
 
 
 @dataclass(frozen=True)
@@ -105,7 +112,8 @@ class FileVerdict:
 
     Attributes:
         path: the file checked (the signed file, not its ``.p7s``).
-        kind: ``"pades"`` (signature inside the PDF) or ``"cms"`` (detached ``.p7s``).
+        kind: ``"pades"`` (signature inside the PDF), ``"cms"`` (detached ``.p7s``) or ``"sha256"``
+            (a file whose digest the signed results.json names).
         status: the verdict.
         reason: one line saying why.
         signer: common name of the signing certificate, when a signature could be read.
@@ -181,6 +189,7 @@ class VerificationReport:
             the results.json file); ``None`` when no readable results.json is at hand.
         whose: what a folder's files are, together: one ``audit``'s (or one ``decision sheet``'s).
         binding: why they are: the signed file that embeds the others.
+        checkpoints: the kept fold checkpoints held to their digests (:func:`kept_checkpoints`).
     """
 
     path: Path
@@ -189,21 +198,28 @@ class VerificationReport:
     audit: AuditIdentity | None = None
     whose: str = "audit"
     binding: str = "report.pdf embeds results.json and report.html"
+    checkpoints: tuple[FileVerdict, ...] = ()
 
     @property
     def bottom_line(self) -> bool:
-        """True only when there is at least one file and every file's status is ``ok``."""
-        return bool(self.files) and all(f.ok for f in self.files)
+        """True only when there is at least one file and every file's and checkpoint's status is ``ok``."""
+        return bool(self.files) and all(f.ok for f in (*self.files, *self.checkpoints))
 
     def summary_line(self) -> str:
         """One line for humans: what was checked and the outcome, e.g. ``"OK: 3 of 3 signatures ..."``,
         ``"FAILED: 1 of 3 ... (modified)"``, or without a trust anchor what was and was not checked."""
         good = sum(f.ok for f in self.files)
         dossier = len(self.files) == len(REPORT_FILES)
+        kept = f"; {len(self.checkpoints)} kept fold checkpoints as results.json names them" \
+            if self.checkpoints else ""
         if self.bottom_line:
             one = f"; the files are one {self.whose}'s ({self.binding})" if dossier else ""
             return (f"OK: {good} of {len(self.files)} signatures valid, trusted and covering their "
-                    f"whole file{one}")
+                    f"whole file{one}{kept}")
+        bad_kept = [f.path.name for f in self.checkpoints if not f.ok]
+        if bad_kept:
+            return (f"FAILED: kept fold checkpoint(s) {', '.join(bad_kept)} not as results.json names them "
+                    "(changed or missing)")
         statuses = {f.status for f in self.files}
         if not self.trust_anchors and statuses == {Status.UNTRUSTED}:
             one = f", the files are one {self.whose}'s" if dossier else ""
@@ -218,7 +234,8 @@ class VerificationReport:
         """The report as plain JSON values (``auditkit verify --json``)."""
         return {"path": str(self.path), "ok": self.bottom_line, "summary": self.summary_line(),
                 "audit": None if self.audit is None else self.audit.summary(),
-                "trust_anchors": list(self.trust_anchors), "files": [f.summary() for f in self.files]}
+                "trust_anchors": list(self.trust_anchors), "files": [f.summary() for f in self.files],
+                "checkpoints": [f.summary() for f in self.checkpoints]}
 
 
 def _fingerprint_der(der: bytes) -> str:
@@ -540,6 +557,47 @@ def _dossier_verdicts(verdicts: list[FileVerdict]) -> list[FileVerdict]:
     return out
 
 
+def kept_checkpoints(folder: Path) -> tuple[FileVerdict, ...]:
+    """The fold checkpoints the results.json of the dossier ``folder`` names
+    (``decisions.fold_checkpoints``), each held to the SHA-256 named there; none when it names none
+    or none of their folders is there (the top of an out folder, an audit from before they were kept).
+    """
+    try:
+        document = _document((folder / "results.json").read_bytes())
+    except OSError:
+        return ()
+    named = () if document is None or document.decisions is None else document.decisions.fold_checkpoints
+    if not any((folder / c.file).parent.is_dir() for c in named if _inside(c.file)):
+        return ()
+    return tuple(_digest_verdict(folder, c.file, c.sha256) for c in named)
+
+
+def _inside(name: str) -> bool:
+    """Whether ``name`` is a relative path that stays inside its folder."""
+    path = Path(name)
+    return bool(path.parts) and not path.is_absolute() and ".." not in path.parts
+
+
+def _digest_verdict(folder: Path, name: str, sha256: str) -> FileVerdict:
+    """``name`` (relative to ``folder``) held to ``sha256``."""
+    path = folder / name
+    if not _inside(name):
+        return FileVerdict(path, "sha256", Status.INVALID, f"results.json names {name!r}, outside its folder")
+    try:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        return FileVerdict(path, "sha256", Status.MISSING_FILE, f"{name} is absent; results.json names it")
+    except OSError as exc:
+        return FileVerdict(path, "sha256", Status.INVALID, f"{name} cannot be read: {exc.strerror or exc}")
+    if digest.hexdigest() != sha256:
+        return FileVerdict(path, "sha256", Status.MODIFIED, f"{name} was changed: sha256 "
+                           f"{digest.hexdigest()[:16]}..., results.json names {sha256[:16]}...")
+    return FileVerdict(path, "sha256", Status.OK, f"{name} has the SHA-256 results.json names")
+
+
 def _verify_file(path: Path, roots: Sequence[x509.Certificate]) -> FileVerdict:
     if path.suffix.lower() == ".pdf":
         return verify_pdf(path, roots)
@@ -580,7 +638,8 @@ def verify_report(path: str | Path, trust: Iterable[str | Path | x509.Certificat
             else FileVerdict(path / name, "pades" if name.endswith(".pdf") else "cms", Status.MISSING,
                              f"{name} is absent from the report folder")
             for name in REPORT_FILES]
-        return VerificationReport(path, tuple(_dossier_verdicts(verdicts)), anchors, audit_identity(path))
+        return VerificationReport(path, tuple(_dossier_verdicts(verdicts)), anchors, audit_identity(path),
+                                  kept_checkpoints(path))
     if not path.is_file():
         raise VerificationInputError(f"{path} does not exist: give a report folder or one of its files",
                                      path=path)

@@ -75,3 +75,28 @@ def test_keep_unkept_knows_folders_named_before_digests(tmp_path: Path, document
     (legacy / "results.json").write_bytes(files[0].read_bytes())
     assert keep_unkept(tmp_path) is None
     assert sorted(p.name for p in (tmp_path / "audits").iterdir()) == ["0002"]
+
+
+def test_keep_linked_links_checks_the_digest_and_never_overwrites(tmp_path: Path) -> None:
+    import os
+
+    from auditkit.history.archive import keep_linked
+    from auditkit.history.errors import HistoryError
+
+    source = tmp_path / "work" / "fold_0.pt"
+    source.parent.mkdir()
+    source.write_bytes(b"weights")
+    digest = hashlib.sha256(b"weights").hexdigest()
+    kept = tmp_path / "audits" / "0001-ab" / "folds" / "fold_1.pt"
+    assert keep_linked(kept, source, digest) is True
+    assert os.stat(kept).st_ino == os.stat(source).st_ino  # a link, not a copy
+    assert keep_linked(kept, source, digest) is False  # the same bytes are there: left as they are
+    other = tmp_path / "other.pt"
+    other.write_bytes(b"other weights")
+    with pytest.raises(DossierExistsError, match="differs from its kept copy"):
+        keep_linked(kept, other, hashlib.sha256(b"other weights").hexdigest())
+    assert kept.read_bytes() == b"weights"
+    fresh = kept.with_name("fold_2.pt")
+    with pytest.raises(HistoryError, match=r"changed since results\.json named its SHA-256"):
+        keep_linked(fresh, other, digest)  # the work file is not the one results.json names
+    assert not fresh.exists()

@@ -36,8 +36,8 @@ def test_a_bad_policy_is_one_line(tmp_path: Path) -> None:
     assert done.stderr.startswith(f"auditkit: error: {bad}:5: cross_validation.kk"), done.stderr
 
 
-def test_a_good_policy_and_the_version_print_nothing_on_stderr() -> None:
-    for args in (("validate", "policies/digits.yaml"), ("--version",)):
+def test_a_good_policy_and_the_version_print_nothing_on_stderr(shipped_demo: Path) -> None:
+    for args in (("validate", str(shipped_demo)), ("--version",)):
         done = _run(*args)
         assert done.returncode == 0 and done.stderr == "", (args, done.stderr)
 
@@ -84,12 +84,12 @@ def test_an_import_warning_goes_to_the_log_not_to_stderr(tmp_path: Path) -> None
     assert "auditkit own, outside the block" in done.stderr  # warnings outside the block untouched
 
 
-def test_validate_loads_no_scikit_learn_and_opens_no_semaphore() -> None:
+def test_validate_loads_no_scikit_learn_and_opens_no_semaphore(shipped_demo: Path) -> None:
     """A command that only reads a policy creates nothing: scikit-learn's import runs joblib's
     multiprocessing check, which opens POSIX semaphores (``/dev/shm/sem.*``), so the digits loader
     imports it only when it loads the digits."""
     script = ("import sys\nfrom auditkit.cli import main\n"
-              "assert main(['validate', 'policies/digits.yaml']) == 0\n"
+              f"assert main(['validate', {str(shipped_demo)!r}]) == 0\n"
               "print(sorted(m for m in ('sklearn', 'joblib') if m in sys.modules))\n")
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
                           timeout=300)
@@ -97,6 +97,6 @@ def test_validate_loads_no_scikit_learn_and_opens_no_semaphore() -> None:
     strace = shutil.which("strace")
     if strace:  # where it is installed, watch the system calls themselves
         traced = subprocess.run([strace, "-f", "-e", "trace=openat", str(COMMAND), "validate",
-                                 "policies/digits.yaml"], cwd=ROOT, capture_output=True, text=True,
+                                 str(shipped_demo)], cwd=ROOT, capture_output=True, text=True,
                                 timeout=300)
         assert traced.returncode == 0 and "/dev/shm/sem." not in traced.stderr
