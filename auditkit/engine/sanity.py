@@ -391,7 +391,7 @@ def _weight_levels(sctx: RunContext, randomised: Iterable[Randomised]) -> list[L
     """The weight-randomised levels, scored in the sanity context ``sctx`` (:func:`sanity_context`)."""
     out = []
     for level, r in zip(sctx.policy.sanity_checks.weight_randomisation.levels, randomised, strict=True):
-        accuracy, scores, reused = score_level(sctx, r.models, r.ids, r.tag)
+        accuracy, scores, reused, _ = score_level(sctx, r.models, r.ids, r.tag)
         found = "".join(f"; fold {c.fold}: target {c.target:.4f}, reached {c.accuracy:.4f} at scale "
                         f"{c.scale:.4g}{'' if c.reached else ' (not reached)'}" for c in r.calibration)
         sctx.log(f"weight randomisation {level:g}: accuracy {accuracy.text(4)}{found}")
@@ -419,7 +419,7 @@ def _label_levels(ctx: RunContext, sctx: RunContext) -> list[LevelScores]:
         folds = _retrain(ctx, labels, train_tag, on_fold(ctx, "label-shuffled "))
         ctx.log(f"label shuffling {level:g}: retrained, fold accuracies "
                 + ", ".join(f"{f.accuracy:.4f}" for f in folds))
-        accuracy, scores, reused = score_level(sctx, folds, [f.checkpoint_sha256 for f in folds], tag)
+        accuracy, scores, reused, _ = score_level(sctx, folds, [f.checkpoint_sha256 for f in folds], tag)
         ctx.log(f"label shuffling {level:g}: accuracy {accuracy.text(4)}")
         reused_work = [f"{level:g} fold {f.index}" for f in folds if f.reused]
         out.append(LevelScores(level, accuracy, scores,
@@ -500,8 +500,8 @@ def run_sanity_checks(ctx: RunContext, folds: list[FoldModel], clean: LevelScore
     if sctx is not ctx:
         ctx.log(f"sanity checks on a stratified subsample of {len(sctx.dataset)} of the "
                 f"{len(ctx.dataset)} images (sanity_checks.max_images)")
-        accuracy, scores, reused = score_level(sctx, folds, [f.checkpoint_sha256 for f in folds],
-                                               SUBSAMPLE_TAG)
+        accuracy, scores, reused, _ = score_level(sctx, folds, [f.checkpoint_sha256 for f in folds],
+                                                  SUBSAMPLE_TAG)
         clean = LevelScores(0.0, accuracy, scores, tuple(f"0 {n}" for n in reused))
     chance = chance_rate(sctx.dataset.labels)
     w = s.weight_randomisation
