@@ -3,16 +3,15 @@
 Its policy fails on purpose: saliency meets its threshold (certified), Integrated Gradients cannot
 (MeGe >= 0.99), so requirement R1 is not met and the audit's verdict is FAIL.
 
-The audit's reference for decisions (results.json ``decisions``: the kept fold checkpoints and the
-quantiles) is added here as the engine will keep it (``folds/fold_<i>.pt`` in the kept dossier,
-their digests in results.json), and the dossier is rendered and signed again, so the sheets are
-tested with and without it.
+The engine keeps the audit's reference for decisions (results.json ``decisions``: the fold
+checkpoints in ``folds/fold_<i>.pt`` of the kept dossier, their digests, the quantiles);
+:func:`drop_reference` makes a copy of an audit from before it did (re-rendered and signed), so the
+sheets are tested with and without it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,23 +118,16 @@ def _digits(folder: Path) -> tuple[Path, ...]:
     return tuple(paths)
 
 
-def keep_reference(out: Path, key: Path) -> None:
-    """Add results.json ``decisions`` as the engine keeps it, then render and sign the dossier again
-    (the history, which recorded the first results.json, is set aside)."""
-    from auditkit.history.archive import audit_folder
+def drop_reference(out: Path, key: Path) -> None:
+    """Make the audit in ``out`` one of before auditkit kept a reference for decisions: results.json
+    without ``decisions``, rendered and signed again (its history and kept dossiers, which recorded
+    the first results.json, are set aside)."""
     from auditkit.report import render_report
-    from auditkit.results import AuditDocument, DecisionReference, FoldCheckpoint
+    from auditkit.results import AuditDocument
     from auditkit.signing import load_signer, sign_report
     from auditkit.signing.sign import remove_signatures
 
-    doc = AuditDocument.from_json((out / "results.json").read_bytes())
-    folds = tuple(FoldCheckpoint(i + 1, f"folds/fold_{i + 1}.pt",
-                                 hashlib.sha256((out / "work" / f"fold_{i}.pt").read_bytes()).hexdigest())
-                  for i in range(len(doc.folds)))
-    steps = tuple(i / 100 for i in range(101))
-    doc = dataclasses.replace(doc, decisions=DecisionReference(
-        folds, tuple(0.5 + s / 2 for s in steps), tuple(min(1.0, 0.5 + s) for s in steps),
-        {n: tuple(s * 0.6 for s in steps) for n in doc.explainers}))
+    doc = dataclasses.replace(AuditDocument.from_json((out / "results.json").read_bytes()), decisions=None)
     shutil.rmtree(out / "audits")
     (out / "history.sqlite").unlink()
     remove_signatures(out)
@@ -143,17 +135,12 @@ def keep_reference(out: Path, key: Path) -> None:
     signer = load_signer(key)
     render_report(doc, out, signer=signer)
     sign_report(out, signer)
-    kept = audit_folder(out, doc.history.audit_id, (out / "results.json").read_bytes())
-    (kept / "folds").mkdir(parents=True)
-    for name in ("results.json", "results.json.p7s", "report.html", "report.html.p7s", "report.pdf"):
-        shutil.copy(out / name, kept / name)
-    for i, fold in enumerate(folds):
-        shutil.copy(out / "work" / f"fold_{i}.pt", kept / fold.file)
 
 
 @pytest.fixture(scope="session")
 def signed_audit(tmp_path_factory: pytest.TempPathFactory) -> SignedAudit:
-    """The failing tiny audit, signed, without a reference for decisions (read-only)."""
+    """The failing tiny audit, signed, with its reference for decisions and its fold models kept in
+    ``audits/<id>-<hex>/folds/`` (read-only)."""
     import auditkit
     import auditkit.signing
 
@@ -169,8 +156,9 @@ def signed_audit(tmp_path_factory: pytest.TempPathFactory) -> SignedAudit:
 
 
 @pytest.fixture(scope="session")
-def referenced_audit(signed_audit: SignedAudit, tmp_path_factory: pytest.TempPathFactory) -> SignedAudit:
-    """The same audit with its reference for decisions and kept fold models (read-only)."""
-    out = Path(shutil.copytree(signed_audit.out, tmp_path_factory.mktemp("referenced") / "out"))
-    keep_reference(out, signed_audit.key)
+def unreferenced_audit(signed_audit: SignedAudit,
+                       tmp_path_factory: pytest.TempPathFactory) -> SignedAudit:
+    """The same audit as one made before auditkit kept fold models for decisions (read-only)."""
+    out = Path(shutil.copytree(signed_audit.out, tmp_path_factory.mktemp("unreferenced") / "out"))
+    drop_reference(out, signed_audit.key)
     return dataclasses.replace(signed_audit, out=out)

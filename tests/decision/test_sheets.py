@@ -3,6 +3,7 @@ rendered page, a batch and its resumption."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -46,9 +47,9 @@ def _net(path: Path | None = None, state: Path | None = None) -> torch.nn.Module
     return net.eval()
 
 
-def test_a_sheet_under_a_failed_audit_says_so_first(signed_audit: SignedAudit, tmp_path: Path) -> None:
-    audit = Path(shutil.copytree(signed_audit.out, tmp_path / "audit"))  # its history records the sheet
-    done = auditkit.explain(audit, signed_audit.images[0], trust=[signed_audit.ca],
+def test_a_sheet_under_a_failed_audit_says_so_first(unreferenced_audit: SignedAudit, tmp_path: Path) -> None:
+    signed_audit = unreferenced_audit  # an audit from before fold models were kept for decisions
+    done = auditkit.explain(signed_audit.out, signed_audit.images[0], trust=[signed_audit.ca],
                             decision_id="appeal-1", out=tmp_path / "sheets")
     (result,) = done.sheets
     folder = tmp_path / "sheets" / "appeal-1"
@@ -73,8 +74,10 @@ def test_a_sheet_under_a_failed_audit_says_so_first(signed_audit: SignedAudit, t
     assert sheet.audit.report_sha256 in text.replace("\n", "") or sheet.audit.report_sha256[:40] in text
 
 
-def test_the_fold_models_kept_with_the_dossier_answer_2a_and_2b(referenced_audit: SignedAudit,
+def test_the_fold_models_kept_with_the_dossier_answer_2a_and_2b(signed_audit: SignedAudit,
                                                                 tmp_path: Path) -> None:
+    referenced_audit = dataclasses.replace(signed_audit, out=Path(shutil.copytree(signed_audit.out,
+                                                                                  tmp_path / "out")))
     kept = next((referenced_audit.out / "audits").iterdir())
     done = auditkit.explain(kept, referenced_audit.images[1], trust=[referenced_audit.ca],
                             out=tmp_path / "sheets")
