@@ -34,11 +34,18 @@ $(STAMP): pyproject.toml
 # the policy's model trained on all the demo's images (`auditkit train`), made once.
 DEMO_KEYS := out/keys
 DEMO_DEPLOYED := out/deployed/digits.pt
+# Then it explains one decision of that deployed model to the person it affects (`auditkit explain`):
+# a digit the audit never saw, under the audit just kept in out/audits/, and verifies the signed sheet.
+DEMO_DECISION := examples/decision/digit-1758.png
 demo: $(STAMP) $(PANGO)
 	test -f $(DEMO_KEYS)/signer.p12 || $(BIN)/auditkit keygen $(DEMO_KEYS) --name "auditkit demo signer"
 	test -f $(DEMO_DEPLOYED) || $(BIN)/auditkit train policies/digits.yaml --out $(DEMO_DEPLOYED)
 	$(BIN)/auditkit run policies/digits.yaml --out out --sign-key $(DEMO_KEYS)/signer.p12 || test $$? -eq 1
 	$(BIN)/auditkit verify out --trust $(DEMO_KEYS)/ca.pem
+	kept=$$(ls -d out/audits/*/ | tail -n 1); id=demo-$$(basename $$kept); \
+	$(BIN)/auditkit explain $$kept $(DEMO_DECISION) --trust $(DEMO_KEYS)/ca.pem --decision-id $$id \
+		--sign-key $(DEMO_KEYS)/signer.p12 && \
+	$(BIN)/auditkit verify out/decisions/$$id --trust $(DEMO_KEYS)/ca.pem
 
 test: $(STAMP) $(FASHION_MNIST) $(PANGO) $(PDFTOPPM) $(CHROMIUM)
 	$(BIN)/python -m pytest
