@@ -196,9 +196,9 @@ class VerificationReport:
     files: tuple[FileVerdict, ...]
     trust_anchors: tuple[str, ...] = field(default=())
     audit: AuditIdentity | None = None
-    whose: str = "audit"
-    binding: str = "report.pdf embeds results.json and report.html"
-    checkpoints: tuple[FileVerdict, ...] = ()
+    checkpoints: tuple[FileVerdict, ...] = field(default=(), kw_only=True)
+    whose: str = field(default="audit", kw_only=True)
+    binding: str = field(default="report.pdf embeds results.json and report.html", kw_only=True)
 
     @property
     def bottom_line(self) -> bool:
@@ -639,7 +639,7 @@ def verify_report(path: str | Path, trust: Iterable[str | Path | x509.Certificat
                              f"{name} is absent from the report folder")
             for name in REPORT_FILES]
         return VerificationReport(path, tuple(_dossier_verdicts(verdicts)), anchors, audit_identity(path),
-                                  kept_checkpoints(path))
+                                  checkpoints=kept_checkpoints(path))
     if not path.is_file():
         raise VerificationInputError(f"{path} does not exist: give a report folder or one of its files",
                                      path=path)

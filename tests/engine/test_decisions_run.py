@@ -97,7 +97,9 @@ def test_verify_and_history_check_name_a_changed_fold_checkpoint(
         deployed_out, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _, out, ca = deployed_out
     assert main(["verify", str(_kept(out)), "--trust", str(ca)]) == 0
-    assert "3 kept fold checkpoints as results.json names them" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "the files are one audit's (report.pdf embeds results.json and report.html); 3 kept fold " \
+        "checkpoints as results.json names them" in printed
     copy = tmp_path / "out"
     shutil.copytree(out, copy)
     changed = _kept(copy) / "folds" / "fold_2.pt"
