@@ -29,7 +29,8 @@ from .conftest import MINIMAL, POLICIES
 
 def test_the_shipped_policies_are_all_there() -> None:
     names = {p.stem for p in POLICIES}
-    assert {"digits", "cifar10", "fashion_mnist", "eurosat", "imagefolder", "cifar10_lipschitz"} <= names
+    assert {"digits", "digits-paper", "cifar10", "fashion_mnist", "eurosat", "imagefolder",
+            "cifar10_lipschitz"} <= names
 
 
 @pytest.mark.parametrize("path", POLICIES, ids=lambda p: p.stem)
