@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import torch
+from demo_checkpoint import ensure_demo_checkpoint  # this folder is on sys.path: a script
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -126,6 +127,7 @@ def main() -> None:
     print(json.dumps({"machine": platform.machine(), "processor": platform.processor(),
                       "torch": torch.__version__, "threads": torch.get_num_threads()}))
     if not args.skip_demo:
+        ensure_demo_checkpoint()
         demo_audit()
     explainer_rates()
     streaming_memory()

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import torch
+from demo_checkpoint import ensure_demo_checkpoint  # this folder is on sys.path: a script
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_POLICY = ROOT / "policies" / "digits.yaml"
@@ -83,6 +84,7 @@ def main() -> int:
     except ImportError:
         print("needs ray: pip install 'auditkit[ray]'", file=sys.stderr)
         return 2
+    ensure_demo_checkpoint(args.policy)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.pop("RAY_ADDRESS", None)
     torch.set_num_threads(1)  # the tasks run one thread each (cpus_per_task: 1): same float sums

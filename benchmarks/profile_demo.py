@@ -47,6 +47,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from demo_checkpoint import ensure_demo_checkpoint  # this folder is on sys.path: a script
 from torch import nn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -186,6 +187,7 @@ def main(argv: list[str]) -> None:
     from auditkit.signing.options import SigningOptions
 
     policy = Path(argv[0]) if argv else ROOT / "policies" / "digits.yaml"
+    ensure_demo_checkpoint(policy)
     out = Path(argv[1]) if len(argv) > 1 else Path(tempfile.mkdtemp(prefix="auditkit-profile-"))
     counter = EvaluationCounter()
     start = time.perf_counter()
