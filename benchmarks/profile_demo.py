@@ -47,7 +47,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from demo_checkpoint import ensure_demo_checkpoint  # this folder is on sys.path: a script
 from torch import nn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -183,6 +182,8 @@ def evaluations(counted: Counter[Key]) -> str:
 
 
 def main(argv: list[str]) -> None:
+    from demo_checkpoint import ensure_demo_checkpoint  # run as a script: this folder is on sys.path
+
     from auditkit.api import certify
     from auditkit.signing.options import SigningOptions
 
