@@ -17,13 +17,16 @@ would use, and times, on random images of the audited size, after one warm-up ca
   is about linear in each; equal ones, the default, make the two scalings one).
 
 Each kind is timed for about :data:`SECONDS_PER_KIND` (at least one call after the warm-up, at most
-:data:`MAX_CALLS`); a kind no phase uses is not timed. The global random state is left as it was
+:data:`MAX_CALLS`), and its rate is the batch over the median call: a call stalled by another
+process's burst does not set it (a run beside a test suite measured a tenth of the rate with the
+mean); a kind no phase uses is not timed. The global random state is left as it was
 (:func:`torch.random.fork_rng`), so a run that calibrates gives the numbers of one that does not.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -141,7 +144,7 @@ def _call(kind: str, model: torch.nn.Module, policy: Policy, dataset: ImageDatas
 
 
 def _timed(call: Callable[[], None], kind: str, size: int, device: torch.device, phases: str) -> float:
-    """Seconds per call: the mean of up to :data:`MAX_CALLS` calls after one warm-up."""
+    """Seconds per call: the median of up to :data:`MAX_CALLS` calls after one warm-up."""
     def once() -> float:
         start = time.perf_counter()
         try:
@@ -159,7 +162,7 @@ def _timed(call: Callable[[], None], kind: str, size: int, device: torch.device,
 
     warm = once()
     calls = max(1, min(MAX_CALLS, math.ceil(SECONDS_PER_KIND / max(warm, 1e-6))))
-    return sum(once() for _ in range(calls)) / calls
+    return statistics.median(once() for _ in range(calls))
 
 
 def _scoring_seconds(policy: Policy, n: int) -> float:

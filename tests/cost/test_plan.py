@@ -49,6 +49,18 @@ def test_calibration_times_the_kinds_asked_for_and_keeps_the_random_state() -> N
     assert (rates.train_batch, rates.explain_batch) == (16, 32)
 
 
+def test_a_stalled_call_does_not_set_the_rate(monkeypatch) -> None:
+    """Calls of 0.1 s but one of 2 s (another process's burst): the median's 0.1 s, not the mean's."""
+    import auditkit.cost.calibrate as module
+
+    ticks = iter([0.0, 0.1, 0.1, 0.2, 0.2, 2.2, 2.2, 2.3, 2.3, 2.4, 2.4, 2.5])  # warm-up, then 5 calls
+    monkeypatch.setattr(module.time, "perf_counter", lambda: next(ticks))
+    monkeypatch.setattr(module, "SECONDS_PER_KIND", 10.0)
+    seconds = module._timed(lambda: None, "forward", 32, torch.device("cpu"), "")
+    assert seconds == pytest.approx(0.1)
+    assert next(ticks, None) is None  # exactly MAX_CALLS = 5 timed calls after the warm-up
+
+
 def test_a_batch_that_does_not_fit_names_the_kind_the_batch_and_the_setting(monkeypatch) -> None:
     import auditkit.cost.calibrate as module
 
