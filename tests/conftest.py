@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 MISSING_LIBRARY = re.compile(r"cannot load library '[^']*(gobject|pango|harfbuzz|fontconfig)")
 """cffi's error for the libraries WeasyPrint loads at import time (``weasyprint/text/ffi.py``)."""
@@ -138,6 +139,8 @@ def shipped_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     policy.write_bytes((root / "policies" / "digits.yaml").read_bytes())
     checkpoint = folder.parent / "out" / "deployed" / "digits.pt"
     checkpoint.parent.mkdir(parents=True)
-    model = build_model("small_cnn", in_channels=1, num_classes=10, image_size=(8, 8))
+    settings = yaml.safe_load(policy.read_text(encoding="utf-8"))["model"]  # the shipped width
+    model = build_model(settings["family"], in_channels=1, num_classes=10, image_size=(8, 8),
+                        base_filters=settings.get("base_filters"), dropout=settings.get("dropout"))
     torch.save(model.state_dict(), checkpoint)
     return policy

@@ -23,6 +23,7 @@ from auditkit.engine import keys
 from auditkit.engine.crosstrain import FoldModel, fold_key
 from auditkit.engine.explain import explainer_key, properties_key
 from auditkit.engine.sanity import _randomised
+from auditkit.engine.timing import Timings
 from auditkit.policy import Policy, TransformationSpec, policy_from_dict
 from auditkit.policy.schema import NormalizeSpec
 
@@ -76,7 +77,7 @@ def all_keys(policy: Policy, spec_index: int = 1) -> dict[str, Any]:
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(72, 3)).eval()
     fold = FoldModel(0, model, 1.0, 12, "checkpoint", False)
     ctx = SimpleNamespace(policy=policy, dataset=dataset, folds_idx=[torch.arange(12)],
-                          device=torch.device("cpu"))
+                          device=torch.device("cpu"), timings=Timings())
     return {
         "fold": fold_key(policy, dataset, 0, "labels"),  # type: ignore[arg-type]
         "explanation": explainer_key(spec, ["checkpoint"], policy, "images"),

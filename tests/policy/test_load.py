@@ -44,6 +44,9 @@ def test_every_shipped_policy_loads(path: Path) -> None:
 
 
 def test_the_digits_demo_policy() -> None:
+    """The 3-minute demo keeps every section of the report (issue 30): the nine methods and three
+    controls, both sanity checks, the properties, chance levels, intervals and a deployed checkpoint;
+    what it cuts is the data, the width, the epochs and the budgets its convergence table allows."""
     policy = load_policy(next(p for p in POLICIES if p.stem == "digits"))
     assert policy.name == "digits-demo"
     assert (policy.dataset.kind, policy.dataset.path, policy.model.family) == ("digits", None, "small_cnn")
@@ -54,12 +57,29 @@ def test_the_digits_demo_policy() -> None:
         "saliency", "gradient_input", "integrated_gradients", "smoothgrad", "gradcam", "gradcam_pp",
         "rise", "occlusion", "expected_gradients", "random", "input", "random_smooth")
     assert policy.cross_validation.k == 5
+    assert (policy.dataset.max_images, policy.model.base_filters) == (1000, 8)
     t = policy.training
-    assert (t.epochs, t.batch_size, t.optimizer, t.learning_rate) == (50, 64, "adam", 0.005)
+    assert (t.epochs, t.batch_size, t.optimizer, t.learning_rate) == (10, 64, "adam", 0.005)
     assert policy.metrics.mu_fidelity.samples == 200
-    assert policy.metrics.bootstrap.resamples == 1000
-    assert policy.sanity_checks.weight_randomisation.enabled
-    assert policy.sanity_checks.label_shuffling.enabled
+    assert (policy.metrics.bootstrap.resamples, policy.metrics.reco_chance.permutations) == (250, 500)
+    checks = policy.sanity_checks
+    assert checks.weight_randomisation.enabled and checks.weight_randomisation.levels_by == "accuracy"
+    assert checks.label_shuffling.enabled and checks.max_images == 400
+    p = policy.properties
+    assert p.robustness.enabled and p.invariance.enabled and p.completeness.enabled
+    assert policy.deployed is not None and policy.deployed.checkpoint.name == "digits.pt"
+
+
+def test_the_papers_protocol_on_digits() -> None:
+    """``digits-paper.yaml`` keeps the demo as it was before its cut: all images, the family's width,
+    50 epochs, the paper's 60 steps and samples, 1,000 resamples and permutations, three levels each."""
+    policy = load_policy(next(p for p in POLICIES if p.stem == "digits-paper"))
+    assert (policy.dataset.max_images, policy.model.base_filters, policy.training.epochs) == (None, None, 50)
+    steps = {e.name: e.settings for e in policy.explainers}
+    assert steps["integrated_gradients"]["steps"] == 60 and steps["smoothgrad"]["samples"] == 60
+    assert (policy.metrics.bootstrap.resamples, policy.metrics.reco_chance.permutations) == (1000, 1000)
+    assert policy.sanity_checks.weight_randomisation.levels == (0.25, 0.5, 0.75)
+    assert policy.sanity_checks.label_shuffling.levels == (0.05, 0.1, 0.3)
 
 
 @pytest.mark.parametrize(

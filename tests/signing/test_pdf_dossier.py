@@ -63,8 +63,8 @@ def fake_out(tmp_path: Path, monkeypatch) -> Path:
     (out / "results.json").write_text(json.dumps(results, indent=2))
     html = "<html><head><title>r</title></head><body><p>report</p></body></html>"
     monkeypatch.setattr(render_module, "build_context", lambda doc, out_dir, **_: {"created_iso": CREATED})
-    monkeypatch.setattr("auditkit.report.html.render_html", lambda context: html)
-    monkeypatch.setattr("auditkit.report.pdf.render_html", lambda context: html)
+    monkeypatch.setattr("auditkit.report.html.render_html", lambda context, template=None: html)
+    monkeypatch.setattr("auditkit.report.pdf.render_html", lambda context, template=None: html)
     return out
 
 

@@ -171,14 +171,14 @@ def test_the_command_line_of_auditkit_verify(capsys) -> None:
 
 
 def test_light_verify_checks_a_decision_sheet_and_its_audit(tmp_path: Path, flip, capsys) -> None:
-    """A sheet (tests/decision/conftest.py: a signed audit and hand-written sheet.json) verifies
+    """A sheet (tests/decision/dossier/conftest.py: a signed audit and a hand-written sheet.json) verifies
     without the audit stack, and a changed byte of its sheet.json fails, as with ``auditkit``."""
     from auditkit.decision.dossier import record_sheet, write_sheet
     from auditkit.signing import keygen, load_signer
     from auditkit.signing.options import SigningOptions
 
     spec = importlib.util.spec_from_file_location("_decision_conftest_for_verifier",
-                                                  ROOT / "tests" / "decision" / "conftest.py")
+                                                  ROOT / "tests" / "decision" / "dossier" / "conftest.py")
     assert spec is not None and spec.loader is not None
     sheets = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
     spec.loader.exec_module(sheets)
