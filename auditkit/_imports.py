@@ -7,11 +7,16 @@ it would stand above every command's own output, before the command line could s
 ``auditkit.imports`` logger instead; auditkit's loggers carry a ``NullHandler``, so nothing reaches
 stderr unless someone asks for the records (``auditkit --debug`` shows them). Warnings outside the
 block, auditkit's own among them, are untouched.
+
+:func:`loaded_class` looks a class up only where its module is already imported: a check such as
+"is this a torchvision ViT?" needs no import, since a model of the class exists only once its module
+has been imported, and importing ``torchvision.models`` costs seconds (it pulls ``torch._dynamo``).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,4 +39,16 @@ def quiet_imports() -> Iterator[None]:
         log.warning("%s while importing: %s (%s:%s)", w.category.__name__, w.message, w.filename, w.lineno)
 
 
-__all__ = ["quiet_imports"]
+def loaded_class(module: str, name: str) -> type | None:
+    """Class ``name`` of ``module`` if that module is imported, else ``None`` (nothing is imported).
+
+    >>> loaded_class("logging", "Logger") is logging.Logger
+    True
+    >>> loaded_class("auditkit.no_such_module", "Anything") is None
+    True
+    """
+    found = getattr(sys.modules.get(module), name, None)
+    return found if isinstance(found, type) else None
+
+
+__all__ = ["loaded_class", "quiet_imports"]

@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
-from torchvision.transforms.v2 import InterpolationMode
-from torchvision.transforms.v2 import functional as tvf
 
 from auditkit._batching import batch_slices
 from auditkit.engine.faithfulness import sample_images
@@ -49,6 +47,9 @@ def transformation(spec: TransformationSpec) -> tuple[Transform, bool]:
     >>> flip(torch.tensor([[[[1.0, 2.0]]]])).tolist(), geometric
     ([[[[2.0, 1.0]]]], True)
     """
+    from torchvision.transforms.v2 import InterpolationMode  # torchvision's import costs seconds
+    from torchvision.transforms.v2 import functional as tvf
+
     a = spec.amount
     if spec.name == "hflip":
         return tvf.horizontal_flip, True

@@ -8,7 +8,6 @@ from typing import Any, ClassVar
 
 from captum.attr import IntegratedGradients as _CaptumIG
 from torch import Tensor, nn
-from torchvision.transforms.functional import gaussian_blur
 
 from auditkit.constraints import Constraint, Interval, Options
 from auditkit.explainers.base import Evaluations, Explainer, target_gradients
@@ -85,6 +84,8 @@ class IntegratedGradients(Explainer):
         if self.baseline == "mean":
             return x.mean(dim=(2, 3), keepdim=True).expand_as(x).clone()
         if self.baseline == "blur":
+            from torchvision.transforms.functional import gaussian_blur  # its import costs seconds
+
             h, w = x.shape[-2:]
             sigma = max(1.0, min(h, w) / 8)
             sizes = [min(2 * math.ceil(3 * sigma) + 1, n - (n + 1) % 2) for n in (w, h)]  # odd, <= n

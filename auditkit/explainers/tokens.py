@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from torch import Tensor, nn
-from torchvision.models import SwinTransformer, VisionTransformer
 
+from auditkit._imports import loaded_class
 from auditkit.errors import ExplainerError
 
 __all__ = ["TokenLayout", "feature_map", "token_layout"]
@@ -69,7 +69,7 @@ def _declared(module: nn.Module) -> TokenLayout:
     return TokenLayout((pair[0], pair[1]), prefix, f"{type(module).__name__}.token_grid")
 
 
-def _swin(model: SwinTransformer, layer: nn.Module) -> TokenLayout | None:
+def _swin(model: nn.Module, layer: nn.Module) -> TokenLayout | None:
     """Channels last for the layers of ``features`` (but its convolution) and ``norm``."""
     if isinstance(layer, nn.Conv2d) or not (_contains(model.features, layer) or _contains(model.norm, layer)):
         return None
@@ -82,13 +82,15 @@ def token_layout(model: nn.Module, layer: nn.Module) -> TokenLayout | None:
     Raises:
         ExplainerError: a declared ``token_grid`` or ``prefix_tokens`` that is not a grid or a count.
     """
+    vit = loaded_class("torchvision.models.vision_transformer", "VisionTransformer")
+    swin = loaded_class("torchvision.models.swin_transformer", "SwinTransformer")
     for module in model.modules():
         if getattr(module, "token_grid", None) is not None and _contains(module, layer):
             return _declared(module)
-        if isinstance(module, VisionTransformer) and _contains(module, layer):
+        if vit is not None and isinstance(module, vit) and _contains(module, layer):
             side = module.image_size // module.patch_size
             return TokenLayout((side, side), 1, "VisionTransformer")
-        if isinstance(module, SwinTransformer) and _contains(module, layer):
+        if swin is not None and isinstance(module, swin) and _contains(module, layer):
             return _swin(module, layer)
     return None
 

@@ -3,8 +3,12 @@
 
 Families (Fel et al., WACV 2022, appendix E): ``small_cnn`` (a fast network for small images),
 ``resnet18`` (the paper's main predictor, variable width) and ``lipschitz_cnn`` (the 1-Lipschitz
-network of Table 4, with ``deel.torchlip``).
+network of Table 4, with ``deel.torchlip``). ``ResNet18`` is imported when first asked for: it
+builds on torchvision's blocks, and importing torchvision costs seconds that a small_cnn audit, a
+``train`` or an ``explain`` need not pay.
 """
+
+from typing import Any
 
 from auditkit.models.checkpoint import load_checkpoint, save_checkpoint
 from auditkit.models.errors import CheckpointError, ModelError
@@ -22,7 +26,6 @@ from auditkit.models.operator import (
     torchvision_models,
 )
 from auditkit.models.registry import MODEL_FAMILIES, build_model
-from auditkit.models.resnet import ResNet18
 from auditkit.models.small_cnn import SmallCNN
 from auditkit.models.training import (
     OPTIMIZERS,
@@ -61,3 +64,12 @@ __all__ = [
     "torchvision_models",
     "train_model",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``ResNet18``, imported on first use (module docstring)."""
+    if name == "ResNet18":
+        from auditkit.models.resnet import ResNet18
+
+        return ResNet18
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,14 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from torch import nn
-from torchvision.models.swin_transformer import SwinTransformerBlock
-from torchvision.models.vision_transformer import EncoderBlock
+
+from auditkit._imports import loaded_class
 
 __all__ = ["LayerChoice", "choose_layer", "last_conv_name"]
 
-_BLOCK_NORMS: tuple[tuple[type[nn.Module], str], ...] = (
-    (EncoderBlock, "ln_1"), (SwinTransformerBlock, "norm1"))
-"""Transformer blocks (torchvision's ViT and Swin, v1 and v2) and the name of their first norm."""
+_BLOCK_NORMS: tuple[tuple[str, str, str], ...] = (
+    ("torchvision.models.vision_transformer", "EncoderBlock", "ln_1"),
+    ("torchvision.models.swin_transformer", "SwinTransformerBlock", "norm1"))
+"""Transformer blocks (torchvision's ViT and Swin, v1 and v2: module, class) and the name of their
+first norm; looked up where torchvision has imported them (:func:`~auditkit._imports.loaded_class`)."""
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,10 @@ def last_conv_name(model: nn.Module) -> str | None:
 
 
 def _last_block_norm(net: nn.Module) -> LayerChoice | None:
+    kinds = [(kind, norm) for module, cls, norm in _BLOCK_NORMS
+             if (kind := loaded_class(module, cls)) is not None]
     blocks = [(name, m, norm) for name, m in net.named_modules()
-              for kind, norm in _BLOCK_NORMS if isinstance(m, kind)]
+              for kind, norm in kinds if isinstance(m, kind)]
     if not blocks:
         return None
     name, block, norm = blocks[-1]

@@ -11,7 +11,6 @@ from torch import nn
 from auditkit._validation import check_choice, check_int, check_real
 from auditkit.models.errors import ModelError, model_error
 from auditkit.models.lipschitz import LipschitzCNN
-from auditkit.models.resnet import ResNet18
 from auditkit.models.small_cnn import SmallCNN
 
 MODEL_FAMILIES: tuple[str, ...] = ("small_cnn", "resnet18", "lipschitz_cnn")
@@ -85,6 +84,8 @@ def build_model(
     if family == "small_cnn":
         return SmallCNN(in_channels, num_classes, base_filters=b, dropout=p, image_size=size)
     if family == "resnet18":
+        from auditkit.models.resnet import ResNet18  # imports torchvision's: seconds, so when asked
+
         return ResNet18(in_channels, num_classes, base_filters=b, dropout=p)
     return LipschitzCNN(in_channels, num_classes, base_filters=b, image_size=size, dropout=p)
 
