@@ -42,9 +42,19 @@ def _method_rows(sheet: Sheet) -> list[dict[str, Any]]:
             for m in sheet.methods]
 
 
+def _shared_consistency(rows: list[dict[str, Any]]) -> str | None:
+    """The one sentence of 2b when every method has the same and nothing else to say (unavailable for
+    all, as when fewer than two retrained copies make the decision): said once, not per method."""
+    texts = {r["consistency"] for r in rows}
+    if len(rows) > 1 and len(texts) == 1 and not any(r["completeness"] for r in rows):
+        return texts.pop()
+    return None
+
+
 def context(sheet: Sheet, image: np.ndarray, maps: Mapping[str, np.ndarray]) -> dict[str, Any]:
     """The template's context: the sheet's sentences (:mod:`auditkit.decision.words`) and figures."""
     typical, unusual = words.typical_text(sheet)
+    methods = _method_rows(sheet)
     return {
         "title": f"Explanation of decision {sheet.decision_id}",
         "auditkit_version": __version__,
@@ -55,10 +65,12 @@ def context(sheet: Sheet, image: np.ndarray, maps: Mapping[str, np.ndarray]) -> 
         "top": [(c.label, words.percent(c.probability)) for c in sheet.decision.top],
         "system": sheet.system.name or sheet.audit.policy,
         "overlay": overlay(image, maps, {m.name: m.label for m in sheet.methods}),
-        "methods": _method_rows(sheet),
+        "methods": methods,
+        "shared_consistency": _shared_consistency(methods),
         "score_labels": [(m, METRIC_LABELS[m]) for m in SCORES],
         "folds": words.folds_text(sheet),
         "pairs": [words.pair_text(p, sheet.top_k) for p in sheet.pairs],
+        "pair_legend": words.PAIR_LEGEND,
         "typical": typical,
         "unusual": unusual,
         "limits": words.LIMITS,

@@ -40,10 +40,21 @@ def headline(sheet: Sheet) -> str:
     audit = sheet.audit
     which = f"audit #{audit.audit_id}" if audit.audit_id is not None else "the audit"
     if sheet.audit_failed:
+        # One line a person can read: the requirements by id (sheet.json and the audit's report
+        # keep each one's failed checks, as :func:`~auditkit.decision.figures.failures` words them).
+        ids = [r.split()[1] for r in sheet.audit_failed if r.startswith("requirement ")]
+        other = [r for r in sheet.audit_failed if not r.startswith("requirement ")]
+        reasons = ([f"requirement{'s' if len(ids) > 1 else ''} {_listed(ids)} "
+                    f"{'are' if len(ids) > 1 else 'is'} not met"] if ids else []) + other
         return (f"The audit of this system FAILED ({which} of policy '{audit.policy}'): "
-                + "; ".join(sheet.audit_failed) + ". The explanations below are given anyway; the "
-                "audit did not establish that they can be relied on.")
+                + "; ".join(reasons) + " (its report says which checks). The explanations below are "
+                "given anyway; the audit did not establish that they can be relied on.")
     return f"The audit of this system passed ({which} of policy '{audit.policy}')."
+
+
+def _listed(items: list[str]) -> str:
+    """``"R2"``, ``"R2 and R3"``, ``"R2, R3 and R5"``."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def decision_text(sheet: Sheet) -> str:
@@ -81,9 +92,9 @@ def consistency_text(method: MethodSheet) -> str:
                 "reference).")
     if s.reading in ("high", "above_range"):
         return (f"Less consistent than {percent(s.share_below)} of the audited images: the retrained "
-                "copies explain this decision more differently than usual.")
-    return (f"Typical: the retrained copies explain this decision about as consistently as the audited "
-            f"images (more consistently than {percent(1 - s.share_below)} of them).")
+                "copies explain it more differently than usual.")
+    return (f"Typical: the retrained copies explain it more alike than on {percent(1 - s.share_below)} "
+            "of the audited images.")
 
 
 def completeness_text(method: MethodSheet) -> str:
@@ -100,8 +111,11 @@ def completeness_text(method: MethodSheet) -> str:
 def pair_text(pair: MethodPair, k: int) -> str:
     """2c in words for one pair of methods."""
     return (f"{explainer_label(pair.first)} and {explainer_label(pair.second)}: rank agreement "
-            f"{pair.rank:.2f} (1: the same order of importance); {percent(pair.top_k)} of their {k} "
-            "most important pixels in common.")
+            f"{pair.rank:.2f}; {percent(pair.top_k)} of their {k} most important pixels in common.")
+
+
+PAIR_LEGEND = "Rank agreement: 1 when two methods order the pixels alike, 0 when their orders are unrelated."
+"""Said once under the pairs of :func:`pair_text`."""
 
 
 def _standing_text(what: str, s: Standing | None) -> tuple[str, bool]:
