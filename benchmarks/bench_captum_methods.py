@@ -13,6 +13,7 @@ Run: ``nice .venv/bin/python benchmarks/bench_captum_methods.py [--images N] [--
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -93,11 +94,17 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=32, help="images explained per method")
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
                         help="methods measured (default: all)")
+    parser.add_argument("--base-filters", type=int, default=None,
+                        help="small_cnn's width (default: the demo policy's); the wider, the more the model "
+                             "weighs against the method's own work")
     args = parser.parse_args()
     print(json.dumps({"machine": platform.machine(), "processor": platform.processor(),
                       "torch": torch.__version__, "threads": torch.get_num_threads(),
-                      "load_average": os.getloadavg()}))
+                      "load_average": os.getloadavg(), "base_filters": args.base_filters}))
     policy = load_policy(ROOT / "policies" / "digits.yaml")
+    if args.base_filters is not None:
+        width = dataclasses.replace(policy.model, base_filters=args.base_filters)
+        policy = dataclasses.replace(policy, model=width)
     data = load_dataset("digits")
     model = fresh_model(policy, data).eval()
     x, y = data.x(slice(None)), data.labels
