@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from auditkit.cli import signing
-from auditkit.cli.output import EXIT_OK, printable
+from auditkit.cli.output import EXIT_OK, printable, progress_log, talks
 
 
 def add_parsers(commands: Any) -> None:
@@ -55,11 +55,8 @@ def explain(args: argparse.Namespace) -> int:
     """``auditkit explain``: :func:`~auditkit.api.explain`, then one line per sheet; exit 0."""
     from auditkit.api import explain as make_sheets
 
-    talk = not args.quiet and not args.json
-
-    def log(line: str) -> None:
-        if talk:
-            print(printable(line), file=sys.stderr)
+    talk = talks(args)
+    log = progress_log(talk)
 
     done = make_sheets(args.audit, args.images, trust=args.trust, decision_id=args.decision_id,
                        out=args.out, checkpoint=args.checkpoint, methods=args.method,

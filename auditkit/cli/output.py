@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Callable
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -24,3 +26,19 @@ def err(message: str) -> None:
     :func:`printable`."""
     for line in str(message).splitlines() or [""]:
         print(f"auditkit: error: {printable(line)}", file=sys.stderr)
+
+
+def talks(args: argparse.Namespace) -> bool:
+    """Whether a command prints its progress: not under ``--quiet`` or ``--json``."""
+    return not args.quiet and not args.json
+
+
+def progress_log(talk: bool) -> Callable[[str], None]:
+    """A command's ``log=``: each line of a message on stderr, made :func:`printable`; nothing when
+    ``talk`` is false."""
+    def log(message: str) -> None:
+        if talk:
+            for line in message.splitlines() or [""]:
+                print(printable(line), file=sys.stderr)
+
+    return log

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from auditkit.cli import signing
-from auditkit.cli.output import EXIT_FAILED, EXIT_OK, printable
+from auditkit.cli.output import EXIT_FAILED, EXIT_OK, printable, progress_log, talks
 
 
 def add_parsers(commands: Any) -> None:
@@ -72,11 +72,8 @@ def train(args: argparse.Namespace) -> int:
     """``auditkit train``: :func:`~auditkit.api.train_deployed`, then ``<sha256>  <file>``; exit 0."""
     from auditkit.api import train_deployed
 
-    talk = not args.quiet and not args.json
-
-    def log(line: str) -> None:
-        if talk:
-            print(printable(line), file=sys.stderr)
+    talk = talks(args)
+    log = progress_log(talk)
 
     done = train_deployed(args.policy, args.out, force=args.force, device=args.device,
                           progress=talk and sys.stderr.isatty(), log=log)
@@ -122,11 +119,8 @@ def run(args: argparse.Namespace) -> int:
     """``auditkit run``: :func:`~auditkit.api.certify`, then its summary; 0 passed, 1 not."""
     from auditkit.api import certify
 
-    talk = not args.quiet and not args.json
-
-    def log(line: str) -> None:
-        if talk:
-            print(line, file=sys.stderr)
+    talk = talks(args)
+    log = progress_log(talk)
 
     done = certify(args.policy, out=args.out, device=args.device,
                    signing=signing.signing_options(args), db=args.db, fresh=args.fresh, ray=args.ray,
